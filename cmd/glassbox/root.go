@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses, as docker's CLI uses them.
+const (
+	exitEngineError   = 125 // glassbox itself failed: bad flags, bad input, an engine error
+	exitCannotExecute = 126 // the container command exists but cannot be executed
+	exitNotFound      = 127 // the container command was not found
+)
+
+const defaultRoot = "/var/lib/glassbox"
+
+// globals are the flags every command shares.
+type globals struct {
+	root   string
+	debug  bool
+	format string
+	log    *slog.Logger
+}
+
+// commands are the verbs; each file of this package adds its own in an init function.
+var commands []func(g *globals) *cobra.Command
+
+func addCommand(newCmd func(g *globals) *cobra.Command) { commands = append(commands, newCmd) }
+
+// statusError makes the process exit with a given status. An empty message prints nothing:
+// it carries a container's own exit code.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// exitStatus returns err as a status error with the given code, keeping its message.
+func exitStatus(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &statusError{status: code, msg: err.Error()}
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "glassbox",
+		Short: "A terminal workbench that runs Linux containers and shows what the kernel does for them",
+		Long: `glassbox runs Linux containers itself (OCI images, overlayfs, namespaces, cgroups,
+a pty console) and shows, live, everything the kernel does for them.
+
+Run it without arguments to open the workbench; the verbs below are docker's.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch g.format {
+			case "table", "json":
+			default:
+				return fmt.Errorf("invalid --format %q: want table or json", g.format)
+			}
+			level := slog.LevelWarn
+			if g.debug {
+				level = slog.LevelDebug
+			}
+			g.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if openWorkbench != nil {
+				return openWorkbench(cmd.Context(), g)
+			}
+			return cmd.Help()
+		},
+	}
+	rootDefault := defaultRoot
+	if env := os.Getenv("GLASSBOX_ROOT"); env != "" {
+		rootDefault = env
+	}
+	flags := root.PersistentFlags()
+	flags.StringVar(&g.root, "root", rootDefault, "directory for glassbox's state (env GLASSBOX_ROOT)")
+	flags.BoolVar(&g.debug, "debug", false, "log what glassbox does to stderr")
+	flags.StringVar(&g.format, "format", "table", "output format of listings: table or json")
+	root.SetVersionTemplate("glassbox version {{.Version}}\n")
+	// Flag errors are usage errors: exit 125, as docker does.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return exitStatus(exitEngineError, fmt.Errorf("%w\nSee '%s --help'", err, cmd.CommandPath()))
+	})
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd(g))
+	}
+	return root
+}
+
+// openWorkbench opens the TUI; nil until the workbench is linked in.
+var openWorkbench func(ctx context.Context, g *globals) error
+
+// execute runs the CLI and returns the process exit status.
+func execute(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		if se.msg != "" {
+			fmt.Fprintf(os.Stderr, "glassbox: %s\n", se.msg)
+		}
+		return se.status
+	}
+	fmt.Fprintf(os.Stderr, "glassbox: %s\n", err)
+	return exitEngineError
+}

@@ -1,0 +1,62 @@
+// Package engine is glassbox's one API: the CLI and the TUI call it to pull images, run and
+// stop containers, exec into them and read their state. Nothing outside this package (and its
+// subpackages) writes under the root directory.
+//
+// The Engine is in-process; there is no daemon. Each running container has a shim (a small
+// glassbox process) that outlives the caller, so an Engine can be opened and dropped freely.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Root is glassbox's state directory (default /var/lib/glassbox).
+	Root string
+	// Log receives debug and warning lines; nil discards them.
+	Log *slog.Logger
+}
+
+// Engine is an open glassbox root directory.
+type Engine struct {
+	root string
+	log  *slog.Logger
+}
+
+// ErrNotFound is wrapped by every error about a container, image or layer that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is wrapped by errors about a name in use, an image in use, a container running.
+var ErrConflict = errors.New("conflict")
+
+// Open prepares root (creating it with mode 0711 if needed) and returns an Engine over it.
+func Open(opts Options) (*Engine, error) {
+	root := opts.Root
+	if root == "" {
+		root = "/var/lib/glassbox"
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("root %q: %w", opts.Root, err)
+	}
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("create root %s: %w", root, err)
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Engine{root: root, log: log}, nil
+}
+
+// Root is the engine's state directory.
+func (e *Engine) Root() string { return e.root }
+
+// Close releases what the engine holds. Containers keep running.
+func (e *Engine) Close() error { return nil }
