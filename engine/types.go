@@ -29,8 +29,8 @@ type PullProgress struct {
 	// Phase is "resolving", "waiting", "downloading", "unpacking", "exists", "done" or "failed".
 	Phase string `json:"Phase"`
 	// Current and Total are bytes (of the compressed stream while downloading).
-	Current int64 `json:"Current"`
-	Total   int64 `json:"Total"`
+	Current int64  `json:"Current"`
+	Total   int64  `json:"Total"`
 	Err     string `json:"Error,omitempty"`
 }
 
