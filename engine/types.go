@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/glassbox/glassbox/engine/trace"
+)
 
 // These types are the engine's vocabulary, shared by the CLI (which prints them, as tables or
 // JSON) and the TUI (which draws them). Field names and JSON keys follow docker's where docker
@@ -114,20 +118,7 @@ type Change struct {
 }
 
 // TraceStep is one kernel step of a container's create and start, in order.
-type TraceStep struct {
-	// Step names the function that took it: "clone", "uid_map", "cgroup", "mount",
-	// "pivot_root", "mask", "capabilities", "seccomp", "execve"...
-	Step string `json:"step"`
-	// Detail is what was done, in the kernel's words: flags, the file written and its value,
-	// mount source/target/type/flags/data.
-	Detail string `json:"detail"`
-	// Start is the offset from the beginning of the create; Duration is how long it took.
-	Start    time.Duration `json:"start_ns"`
-	Duration time.Duration `json:"duration_ns"`
-	// Pid is the process that took the step (the runtime parent or the container init).
-	Pid int    `json:"pid,omitempty"`
-	Err string `json:"error,omitempty"`
-}
+type TraceStep = trace.Step
 
 // Size is a terminal's size in character cells.
 type Size struct {
