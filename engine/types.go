@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/json"
+	"io"
 	"time"
 
 	"github.com/glassbox/glassbox/engine/trace"
@@ -123,4 +125,173 @@ type TraceStep = trace.Step
 // Size is a terminal's size in character cells.
 type Size struct {
 	Rows, Cols uint16
+}
+
+// ImageDetail is `glassbox image inspect`: the summary plus the manifest and config as stored.
+type ImageDetail struct {
+	ImageSummary
+	Manifest json.RawMessage `json:"Manifest"`
+	Config   json.RawMessage `json:"Config"`
+}
+
+// LayerReport is `glassbox layers`: the layers of an image, dive-style, and what they waste.
+type LayerReport struct {
+	Image  ImageSummary `json:"Image"`
+	Layers []LayerInfo  `json:"Layers"`
+	// WastedBytes counts bytes of files that a later layer overwrote or deleted.
+	WastedBytes int64 `json:"WastedBytes"`
+	// Efficiency is 1 - wasted/total, as dive computes it.
+	Efficiency float64      `json:"Efficiency"`
+	Wasted     []WastedFile `json:"Wasted,omitempty"`
+}
+
+// WastedFile is a path whose bytes are stored more than once, or stored and then deleted.
+type WastedFile struct {
+	Path  string `json:"Path"`
+	Bytes int64  `json:"Bytes"`
+	Count int    `json:"Count"`
+}
+
+// CreateOptions are `glassbox run`'s and `create`'s flags, docker's names.
+type CreateOptions struct {
+	Image      string
+	Name       string
+	Cmd        []string
+	Entrypoint []string // nil: the image's; a non-nil empty slice clears it
+	Env        []string
+	WorkingDir string
+	User       string
+	Hostname   string
+	Tty        bool
+	OpenStdin  bool
+	AutoRemove bool
+	Init       bool
+	// Resources; zero means unlimited.
+	MemoryBytes     int64
+	MemorySwapBytes int64 // -1 unlimited swap
+	NanoCPUs        int64
+	CPUShares       uint64
+	PidsLimit       int64
+	Volumes         []string // SRC:DST[:ro]
+	Tmpfs           []string // DST[:options]
+	ReadOnly        bool
+	CapAdd, CapDrop []string
+	Privileged      bool
+	SecurityOpt     []string
+	Userns          string // "host" or "remap"
+	CgroupParent    string
+	Network         string   // "none", "host", "bridge", "container:NAME"
+	Publish         []string // [IP:]HOSTPORT:CONTAINERPORT[/proto]
+}
+
+// ContainerDetail is `glassbox inspect`: docker's shape where docker has the fact, plus the
+// kernel facts glassbox shows (process chain, cgroup paths, overlay dirs, bundle).
+type ContainerDetail struct {
+	ID      string    `json:"Id"`
+	Name    string    `json:"Name"`
+	Created time.Time `json:"Created"`
+	Path    string    `json:"Path"`
+	Args    []string  `json:"Args"`
+	State   struct {
+		Status     string    `json:"Status"`
+		Running    bool      `json:"Running"`
+		Paused     bool      `json:"Paused"`
+		Pid        int       `json:"Pid"`
+		ExitCode   int       `json:"ExitCode"`
+		OOMKilled  bool      `json:"OOMKilled"`
+		Error      string    `json:"Error"`
+		StartedAt  time.Time `json:"StartedAt"`
+		FinishedAt time.Time `json:"FinishedAt"`
+	} `json:"State"`
+	Image      string        `json:"Image"`
+	ImageRef   string        `json:"ImageRef"`
+	Config     CreateOptions `json:"Config"`
+	Mounts     []MountPoint  `json:"Mounts"`
+	ShimPid    int           `json:"ShimPid"`
+	BundleDir  string        `json:"BundleDir"`
+	ConfigPath string        `json:"ConfigPath"` // the OCI config.json
+	LogPath    string        `json:"LogPath"`
+	// CgroupPaths maps each hierarchy ("memory", "cpu,cpuacct", "unified"...) to its directory.
+	CgroupPaths map[string]string `json:"CgroupPaths"`
+	GraphDriver struct {
+		Name string `json:"Name"` // "overlay"
+		Data struct {
+			LowerDir  string `json:"LowerDir"`
+			UpperDir  string `json:"UpperDir"`
+			WorkDir   string `json:"WorkDir"`
+			MergedDir string `json:"MergedDir"`
+		} `json:"Data"`
+	} `json:"GraphDriver"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+}
+
+// MountPoint is one mount the container has beyond its rootfs.
+type MountPoint struct {
+	Type        string `json:"Type"` // bind, tmpfs, volume
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+}
+
+// NetworkSettings are the container's network facts.
+type NetworkSettings struct {
+	Mode       string            `json:"NetworkMode"`
+	IPAddress  string            `json:"IPAddress,omitempty"`
+	Gateway    string            `json:"Gateway,omitempty"`
+	MAC        string            `json:"MacAddress,omitempty"`
+	Ports      map[string]string `json:"Ports,omitempty"`      // "80/tcp" -> "0.0.0.0:18080"
+	SandboxKey string            `json:"SandboxKey,omitempty"` // /proc/PID/ns/net
+	HostVeth   string            `json:"HostVeth,omitempty"`
+}
+
+// AttachOptions connect a caller's streams to a container's console (Attach) or to a new
+// process (Exec). The call copies until the process ends, the caller detaches (ctrl-p ctrl-q
+// on Stdin), or ctx ends.
+type AttachOptions struct {
+	Stdin  io.Reader // nil: no input
+	Stdout io.Writer
+	Stderr io.Writer // unused with a tty: a terminal has one stream
+	// Resize delivers terminal size changes; the first value sets the initial size.
+	Resize <-chan Size
+	// DetachKeys overrides ctrl-p,ctrl-q (docker's --detach-keys syntax).
+	DetachKeys string
+}
+
+// ExecOptions are `glassbox exec`'s flags.
+type ExecOptions struct {
+	Cmd         []string
+	Tty         bool
+	Interactive bool
+	Detach      bool
+	User        string
+	Env         []string
+	WorkingDir  string
+	AttachOptions
+}
+
+// LogOptions are `glassbox logs`'s flags.
+type LogOptions struct {
+	Follow bool
+	Since  time.Time
+	Tail   int // -1: all
+	Stdout bool
+	Stderr bool
+}
+
+// GCReport is what `glassbox gc` reclaimed.
+type GCReport struct {
+	Removed []string `json:"Removed"` // one line per thing: "mount /var/lib/glassbox/...", "cgroup ...", "container abc"
+	Errors  []string `json:"Errors,omitempty"`
+}
+
+// HostInfo is what the workbench's header shows about the machine.
+type HostInfo struct {
+	Kernel     string `json:"Kernel"`
+	CgroupMode string `json:"CgroupMode"` // "v1", "v2", "hybrid"
+	Overlay    bool   `json:"Overlay"`
+	UserNS     bool   `json:"UserNamespaces"`
+	Containers int    `json:"Containers"`
+	Running    int    `json:"Running"`
+	Images     int    `json:"Images"`
+	Root       string `json:"Root"`
 }
