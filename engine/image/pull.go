@@ -119,7 +119,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 	img, err := desc.Image() // an index resolves to the platform's child here
 	if err != nil {
 		if desc.MediaType.IsIndex() {
-			return nil, fmt.Errorf("%s has no image for platform %s: %w", refStr, plat, ErrNotFound)
+			return nil, notFound("no image for platform %s in the index", plat)
 		}
 		return nil, registryError(repo.RegistryStr(), err)
 	}
@@ -129,7 +129,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 	}
 	manifest, err := v1.ParseManifest(strings.NewReader(string(rawManifest)))
 	if err != nil {
-		return nil, fmt.Errorf("%s: parse manifest: %w", refStr, err)
+		return nil, fmt.Errorf("parse manifest: %w", err)
 	}
 	mdigest, _ := img.Digest()
 	// A config already stored (a re-pull) is read from disk, not fetched again.
@@ -141,10 +141,10 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 	}
 	var cf v1.ConfigFile
 	if err := json.Unmarshal(rawConfig, &cf); err != nil {
-		return nil, fmt.Errorf("%s: parse image config: %w", refStr, err)
+		return nil, fmt.Errorf("parse image config: %w", err)
 	}
 	if len(cf.RootFS.DiffIDs) != len(manifest.Layers) {
-		return nil, fmt.Errorf("%s: manifest lists %d layers, config %d diffIDs", refStr, len(manifest.Layers), len(cf.RootFS.DiffIDs))
+		return nil, fmt.Errorf("manifest lists %d layers, config %d diffIDs", len(manifest.Layers), len(cf.RootFS.DiffIDs))
 	}
 	rec := &Record{
 		ID: manifest.Config.Digest.String(), ManifestDigest: mdigest.String(), ManifestMediaType: string(manifest.MediaType),
@@ -211,7 +211,7 @@ func (s *Store) unpackAll(ctx context.Context, refStr string, rec *Record, refs 
 		}
 		todo = missing
 	}
-	return fmt.Errorf("%s: layers keep disappearing while being stored (concurrent removal)", refStr)
+	return errors.New("layers keep disappearing while being stored (concurrent removal)")
 }
 
 func (s *Store) unpackLayers(ctx context.Context, refStr string, rec *Record, sources []layerSource, todo []int, jobs int, maxBytes int64, report func(Progress)) error {
@@ -294,11 +294,11 @@ func registryError(registry string, err error) error {
 		for _, d := range terr.Errors {
 			switch d.Code {
 			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
-				return fmt.Errorf("%s: %w", oneLine(d.String()), ErrNotFound)
+				return notFound("%s", oneLine(d.String()))
 			}
 		}
 		if terr.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("%s: %w", oneLine(terr.Error()), ErrNotFound)
+			return notFound("%s", oneLine(terr.Error()))
 		}
 		return errors.New(oneLine(terr.Error()))
 	}

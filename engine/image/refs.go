@@ -23,7 +23,7 @@ var ErrBadReference = errors.New("invalid reference format")
 func ParseReference(s string, opts ...name.Option) (name.Reference, error) {
 	ref, err := name.ParseReference(s, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q", ErrBadReference, s)
+		return nil, ErrBadReference
 	}
 	return ref, nil
 }
@@ -83,9 +83,9 @@ func (s *Store) resolve(ref string) (*Record, string, error) {
 		}
 	}
 	if _, err := name.ParseReference(ref); err != nil && !idPrefix.MatchString(ref) {
-		return nil, "", fmt.Errorf("%w: %q", ErrBadReference, ref)
+		return nil, "", ErrBadReference
 	}
-	return nil, "", fmt.Errorf("no such image: %s: %w", ref, ErrNotFound)
+	return nil, "", notFound("no such image")
 }
 
 // ConfigFile returns an image's config (what a container is made from) by reference or ID.

@@ -35,6 +35,16 @@ import (
 // ErrNotFound is wrapped by errors about an image or blob the store does not have.
 var ErrNotFound = errors.New("not found")
 
+// notFound is an error with its own message that errors.Is reports as ErrNotFound.
+func notFound(format string, args ...any) error {
+	return &notFoundError{fmt.Sprintf(format, args...)}
+}
+
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ErrInUse is wrapped when an image cannot be removed because a container holds a lease.
 var ErrInUse = errors.New("in use")
 
@@ -199,7 +209,7 @@ func (s *Store) Blob(digest string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
+		return nil, notFound("blob %s is not in the store", digest)
 	}
 	return b, err
 }
@@ -220,7 +230,7 @@ func (s *Store) Record(id string) (*Record, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("image %s: %w", id, ErrNotFound)
+		return nil, notFound("image %s is not in the store", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read image record %s: %w", id, err)
