@@ -190,9 +190,6 @@ func (s *Store) loadDockerArchive(ctx context.Context, file string, opts LoadOpt
 			}
 			refs = append(refs, r.Name())
 		}
-		if err := s.putBlob(configDigest.String(), rawConfig); err != nil {
-			return nil, err
-		}
 		rec := &Record{ID: configDigest.String(), Platform: platformString(&cf, &v1.Platform{}), Created: cf.Created.Time, Source: "load " + file, Stored: time.Now().UTC()}
 		var sources []layerSource
 		for i, l := range d.Layers {
@@ -206,7 +203,8 @@ func (s *Store) loadDockerArchive(ctx context.Context, file string, opts LoadOpt
 		if len(d.RepoTags) > 0 {
 			label = d.RepoTags[0]
 		}
-		if err := s.unpackAll(ctx, label, rec, refs, sources, PullOptions{MaxLayerSize: opts.MaxLayerSize}, opts.Progress); err != nil {
+		blobs := map[string][]byte{configDigest.String(): rawConfig}
+		if err := s.unpackAll(ctx, label, rec, refs, blobs, sources, PullOptions{MaxLayerSize: opts.MaxLayerSize}, opts.Progress); err != nil {
 			return nil, err
 		}
 		opts.Progress(Progress{Ref: label, Phase: PhaseDone})
@@ -301,18 +299,12 @@ func (s *Store) loadLayoutImage(ctx context.Context, label string, lp layout.Pat
 	if err != nil {
 		return nil, fmt.Errorf("load %s: manifest %s: %w", label, desc.Digest, err)
 	}
-	if err := s.putBlob(desc.Digest.String(), rawManifest); err != nil {
-		return nil, fmt.Errorf("load %s: manifest: %w", label, err)
-	}
 	manifest, err := v1.ParseManifest(bytes.NewReader(rawManifest))
 	if err != nil {
 		return nil, fmt.Errorf("load %s: parse manifest: %w", label, err)
 	}
 	rawConfig, err := lp.Bytes(manifest.Config.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: config: %w", label, err)
-	}
-	if err := s.putBlob(manifest.Config.Digest.String(), rawConfig); err != nil {
 		return nil, fmt.Errorf("load %s: config: %w", label, err)
 	}
 	var cf v1.ConfigFile
@@ -344,7 +336,8 @@ func (s *Store) loadLayoutImage(ctx context.Context, label string, lp layout.Pat
 	if len(refs) > 0 {
 		name = FamiliarName(refs[0])
 	}
-	if err := s.unpackAll(ctx, name, rec, refs, sources, PullOptions{MaxLayerSize: opts.MaxLayerSize}, opts.Progress); err != nil {
+	blobs := map[string][]byte{desc.Digest.String(): rawManifest, manifest.Config.Digest.String(): rawConfig}
+	if err := s.unpackAll(ctx, name, rec, refs, blobs, sources, PullOptions{MaxLayerSize: opts.MaxLayerSize}, opts.Progress); err != nil {
 		return nil, err
 	}
 	opts.Progress(Progress{Ref: name, Phase: PhaseDone})

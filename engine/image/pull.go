@@ -150,12 +150,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 		ID: manifest.Config.Digest.String(), ManifestDigest: mdigest.String(), ManifestMediaType: string(manifest.MediaType),
 		Platform: platformString(&cf, plat), Created: cf.Created.Time, Source: "pull " + ref.Name(), Stored: time.Now().UTC(),
 	}
-	if err := s.putBlob(mdigest.String(), rawManifest); err != nil {
-		return nil, err
-	}
-	if err := s.putBlob(rec.ID, rawConfig); err != nil {
-		return nil, err
-	}
+	blobs := map[string][]byte{mdigest.String(): rawManifest, rec.ID: rawConfig}
 	client := &http.Client{Transport: rt}
 	var sources []layerSource
 	for i, l := range manifest.Layers {
@@ -165,7 +160,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 			Open: func(ctx context.Context) (io.ReadCloser, error) { return fetchBlob(ctx, client, repo, digest) },
 		})
 	}
-	if err := s.unpackAll(ctx, refStr, rec, []string{ref.Name()}, sources, opts, report); err != nil {
+	if err := s.unpackAll(ctx, refStr, rec, []string{ref.Name()}, blobs, sources, opts, report); err != nil {
 		return nil, err
 	}
 	report(Progress{Ref: refStr, Phase: PhaseDone})
@@ -183,7 +178,9 @@ func platformString(cf *v1.ConfigFile, want *v1.Platform) string {
 // unpackAll makes every layer's snapshot (at most opts.Jobs at once), fills in the record's
 // layer sizes and commits the record, redoing any shared layer that a concurrent rmi removed
 // in between.
-func (s *Store) unpackAll(ctx context.Context, refStr string, rec *Record, refs []string, sources []layerSource, opts PullOptions, report func(Progress)) error {
+// blobs (manifest, config) are stored only once every layer is in: a failed pull stores
+// nothing that counts.
+func (s *Store) unpackAll(ctx context.Context, refStr string, rec *Record, refs []string, blobs map[string][]byte, sources []layerSource, opts PullOptions, report func(Progress)) error {
 	maxBytes := opts.MaxLayerSize
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxLayerSize
@@ -201,6 +198,11 @@ func (s *Store) unpackAll(ctx context.Context, refStr string, rec *Record, refs 
 	for attempt := 0; attempt < 3; attempt++ {
 		if err := s.unpackLayers(ctx, refStr, rec, sources, todo, jobs, maxBytes, report); err != nil {
 			return err
+		}
+		for d, b := range blobs {
+			if err := s.putBlob(d, b); err != nil {
+				return err
+			}
 		}
 		missing, err := s.commit(rec, refs)
 		if err != nil {
