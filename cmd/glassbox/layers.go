@@ -149,4 +149,3 @@ func printTree(w io.Writer, n *engine.FileNode, prefix string, last, root bool) 
 		printTree(w, c, prefix, i == len(n.Children)-1, false)
 	}
 }
-
