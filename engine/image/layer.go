@@ -121,6 +121,10 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, maxBytes int64
 	if name == "" {
 		name = src.DiffID
 	}
+	if (prodErr != nil || uerr != nil) && blobCorrupt(st, src) {
+		// A blob that is not what its manifest says explains any error it caused downstream.
+		return 0, true, fmt.Errorf("layer %s: %w: the blob hashes to %s", src.Digest, ErrDigestMismatch, "sha256:"+hex.EncodeToString(st.hash.Sum(nil)))
+	}
 	// A producer error (a truncated or corrupt stream, a bomb) explains an unpack error.
 	if prodErr != nil {
 		return 0, true, fmt.Errorf("layer %s: %w", name, prodErr)
@@ -151,6 +155,18 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, maxBytes int64
 		}
 	}
 	return idx.Size, true, nil
+}
+
+// blobCorrupt reads the rest of a failed layer's blob (up to its manifest size) and reports
+// whether it does not hash to its digest.
+func blobCorrupt(st *stream, src layerSource) bool {
+	if src.Digest == "" || src.Size <= 0 || st.n > src.Size {
+		return false
+	}
+	if _, err := io.CopyN(io.Discard, st, src.Size-st.n); err != nil {
+		return false
+	}
+	return "sha256:"+hex.EncodeToString(st.hash.Sum(nil)) != src.Digest
 }
 
 // stream is the compressed side: every read is hashed, teed into the blob file and counted
@@ -227,6 +243,9 @@ func decompress(st *stream, diff hash.Hash, out *chunkPipe, maxBytes int64) (int
 		}
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return n, fmt.Errorf("decompress: the compressed stream is truncated or corrupt: %w", err)
 		}
 		if err != nil {
 			return n, fmt.Errorf("decompress: %w", err)
