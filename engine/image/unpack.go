@@ -191,7 +191,8 @@ func (u *unpacker) clear(pfd int, rel, base string, isDir bool) error {
 	if err := snapshot.RemoveAt(pfd, base); err != nil {
 		return fmt.Errorf("replace %s: %w", rel, err)
 	}
-	u.root.Forget()
+	// The caller goes on using pfd, the parent, which the removal left in place.
+	u.root.ForgetExcept(path.Dir(rel))
 	u.forgetUnder(rel)
 	return nil
 }

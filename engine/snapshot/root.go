@@ -50,8 +50,15 @@ func (r *Root) Close() error {
 
 // Forget closes the cached directory fds. Call it after anything is removed or replaced:
 // a cached fd may name a directory that is no longer at its path.
-func (r *Root) Forget() {
+func (r *Root) Forget() { r.ForgetExcept("") }
+
+// ForgetExcept is Forget but keeps the fd of the directory keep (a Clean path), which the
+// caller still holds: removing an entry inside a directory leaves the directory itself valid.
+func (r *Root) ForgetExcept(keep string) {
 	for k, fd := range r.dirs {
+		if k == keep && keep != "" {
+			continue
+		}
 		unix.Close(fd)
 		delete(r.dirs, k)
 	}
