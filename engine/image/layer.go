@@ -125,8 +125,9 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, maxBytes int64
 		// A blob that is not what its manifest says explains any error it caused downstream.
 		return 0, true, fmt.Errorf("layer %s: %w: the blob hashes to %s", src.Digest, ErrDigestMismatch, "sha256:"+hex.EncodeToString(st.hash.Sum(nil)))
 	}
-	// A producer error (a truncated or corrupt stream, a bomb) explains an unpack error.
-	if prodErr != nil {
+	// A producer error (a truncated or corrupt stream, a bomb) explains an unpack error,
+	// unless it only stopped because the unpacker had already failed.
+	if prodErr != nil && !errors.Is(prodErr, errReaderGone) {
 		return 0, true, fmt.Errorf("layer %s: %w", name, prodErr)
 	}
 	if uerr != nil {
