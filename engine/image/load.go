@@ -39,14 +39,14 @@ func (s *Store) Load(ctx context.Context, src string, opts LoadOptions) ([]*Reco
 	}
 	fi, err := os.Stat(src)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", src, err)
+		return nil, err
 	}
 	if fi.IsDir() {
 		return s.loadLayout(ctx, src, src, opts)
 	}
 	names, err := archiveNames(src)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", src, err)
+		return nil, err
 	}
 	switch {
 	case names["manifest.json"]:
@@ -58,11 +58,11 @@ func (s *Store) Load(ctx context.Context, src string, opts LoadOptions) ([]*Reco
 		}
 		defer os.RemoveAll(dir)
 		if err := extractArchive(src, dir, s); err != nil {
-			return nil, fmt.Errorf("load %s: %w", src, err)
+			return nil, err
 		}
 		return s.loadLayout(ctx, src, dir, opts)
 	}
-	return nil, fmt.Errorf("load %s: neither a docker-save archive (manifest.json) nor an OCI layout (oci-layout, index.json)", src)
+	return nil, errors.New("neither a docker-save archive (manifest.json) nor an OCI layout (oci-layout, index.json)")
 }
 
 // openArchive opens a tar file, decompressing it when it is gzip.
@@ -158,18 +158,18 @@ func extractArchive(file, dir string, s *Store) error {
 func (s *Store) loadDockerArchive(ctx context.Context, file string, opts LoadOptions) ([]*Record, error) {
 	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return openArchive(file) })
 	if err != nil {
-		return nil, fmt.Errorf("load %s: read manifest.json: %w", file, err)
+		return nil, fmt.Errorf("read manifest.json: %w", err)
 	}
 	var recs []*Record
 	for _, d := range manifest {
 		rc, _, err := archiveEntry(file, d.Config)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: config: %w", file, err)
+			return nil, fmt.Errorf("config: %w", err)
 		}
 		rawConfig, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("load %s: config: %w", file, err)
+			return nil, fmt.Errorf("config: %w", err)
 		}
 		configDigest, _, err := v1.SHA256(bytes.NewReader(rawConfig))
 		if err != nil {
@@ -177,16 +177,16 @@ func (s *Store) loadDockerArchive(ctx context.Context, file string, opts LoadOpt
 		}
 		var cf v1.ConfigFile
 		if err := json.Unmarshal(rawConfig, &cf); err != nil {
-			return nil, fmt.Errorf("load %s: parse config %s: %w", file, d.Config, err)
+			return nil, fmt.Errorf("parse config %s: %w", d.Config, err)
 		}
 		if len(cf.RootFS.DiffIDs) != len(d.Layers) {
-			return nil, fmt.Errorf("load %s: manifest.json lists %d layers, the config %d diffIDs", file, len(d.Layers), len(cf.RootFS.DiffIDs))
+			return nil, fmt.Errorf("manifest.json lists %d layers, the config %d diffIDs", len(d.Layers), len(cf.RootFS.DiffIDs))
 		}
 		var refs []string
 		for _, t := range d.RepoTags {
 			r, err := ParseReference(t)
 			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", file, err)
+				return nil, fmt.Errorf("%w", err)
 			}
 			refs = append(refs, r.Name())
 		}
@@ -225,15 +225,15 @@ const (
 func (s *Store) loadLayout(ctx context.Context, label, dir string, opts LoadOptions) ([]*Record, error) {
 	lp, err := layout.FromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: not an OCI layout: %w", label, err)
+		return nil, fmt.Errorf("not an OCI layout: %w", err)
 	}
 	idx, err := lp.ImageIndex()
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", label, err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("load %s: index.json: %w", label, err)
+		return nil, fmt.Errorf("index.json: %w", err)
 	}
 	plat := opts.Platform
 	if plat == "" {
@@ -249,11 +249,11 @@ func (s *Store) loadLayout(ctx context.Context, label, dir string, opts LoadOpti
 		if desc.MediaType.IsIndex() {
 			child, err := idx.ImageIndex(desc.Digest)
 			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", label, err)
+				return nil, fmt.Errorf("%w", err)
 			}
 			cm, err := child.IndexManifest()
 			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", label, err)
+				return nil, fmt.Errorf("%w", err)
 			}
 			found := false
 			for _, c := range cm.Manifests {
@@ -263,7 +263,7 @@ func (s *Store) loadLayout(ctx context.Context, label, dir string, opts LoadOpti
 				}
 			}
 			if !found {
-				return nil, notFound("load %s: index %s has no image for %s", label, desc.Digest, plat)
+				return nil, notFound("index %s has no image for %s", desc.Digest, plat)
 			}
 		}
 		if !desc.MediaType.IsImage() {
@@ -276,7 +276,7 @@ func (s *Store) loadLayout(ctx context.Context, label, dir string, opts LoadOpti
 		recs = append(recs, rec)
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("load %s: the layout's index lists no image", label)
+		return nil, errors.New("the layout's index lists no image")
 	}
 	return recs, nil
 }
@@ -297,22 +297,22 @@ func layoutRefs(ann map[string]string) []string {
 func (s *Store) loadLayoutImage(ctx context.Context, label string, lp layout.Path, desc v1.Descriptor, refs []string, opts LoadOptions) (*Record, error) {
 	rawManifest, err := lp.Bytes(desc.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: manifest %s: %w", label, desc.Digest, err)
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
 	manifest, err := v1.ParseManifest(bytes.NewReader(rawManifest))
 	if err != nil {
-		return nil, fmt.Errorf("load %s: parse manifest: %w", label, err)
+		return nil, fmt.Errorf("parse manifest: %w", err)
 	}
 	rawConfig, err := lp.Bytes(manifest.Config.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: config: %w", label, err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	var cf v1.ConfigFile
 	if err := json.Unmarshal(rawConfig, &cf); err != nil {
-		return nil, fmt.Errorf("load %s: parse config: %w", label, err)
+		return nil, fmt.Errorf("parse config: %w", err)
 	}
 	if len(cf.RootFS.DiffIDs) != len(manifest.Layers) {
-		return nil, fmt.Errorf("load %s: manifest lists %d layers, config %d diffIDs", label, len(manifest.Layers), len(cf.RootFS.DiffIDs))
+		return nil, fmt.Errorf("manifest lists %d layers, config %d diffIDs", len(manifest.Layers), len(cf.RootFS.DiffIDs))
 	}
 	rec := &Record{
 		ID: manifest.Config.Digest.String(), ManifestDigest: desc.Digest.String(), ManifestMediaType: string(manifest.MediaType),

@@ -1,7 +1,9 @@
 package images
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"fmt"
 	"net"
 	"os"
@@ -12,9 +14,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/glassbox/glassbox/engine"
@@ -34,6 +38,7 @@ func TestPullMediaTypes(t *testing.T) {
 	}{
 		{"docker", nil, types.DockerManifestSchema2},
 		{"oci", []fixture.Option{fixture.OCI()}, types.OCIManifestSchema1},
+		{"oci-zstd", []fixture.Option{fixture.OCI(), fixture.WithV1Layer("zstd layer", zstdLayer(t, fixture.File("etc/zstd", "zstd")))}, types.OCIManifestSchema1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := fixture.MustBusybox(t, append(tc.opts, fixture.WithLayer("add hello", fixture.File("etc/hello", "hi\n"), fixture.File("etc/"+tc.name, tc.name)))...)
@@ -49,8 +54,12 @@ func TestPullMediaTypes(t *testing.T) {
 			id, _ := img.ConfigName()
 			digest, _ := img.Digest()
 			d := details[0]
-			if d.ID != id.String() || d.Digest != digest.String() || d.Layers != 2 || len(d.RepoTags) != 1 || d.RepoTags[0] != ref {
-				t.Errorf("inspect = %+v; want id %s digest %s, 2 layers, tag %s", d.ImageSummary, id, digest, ref)
+			wantLayers := 2 // busybox and "add hello"
+			if tc.name == "oci-zstd" {
+				wantLayers = 3
+			}
+			if d.ID != id.String() || d.Digest != digest.String() || d.Layers != wantLayers || len(d.RepoTags) != 1 || d.RepoTags[0] != ref {
+				t.Errorf("inspect = %+v; want id %s digest %s, %d layers, tag %s", d.ImageSummary, id, digest, wantLayers, ref)
 			}
 			var m v1.Manifest
 			if err := json.Unmarshal(d.Manifest, &m); err != nil || m.MediaType != tc.mediaType {
@@ -61,7 +70,15 @@ func TestPullMediaTypes(t *testing.T) {
 				t.Errorf("config %+v (%v): want Cmd sh", cf.Config, err)
 			}
 			rep := layers(t, root, ref)
-			if b, err := os.ReadFile(filepath.Join(rep.Layers[1].Dir, "etc/hello")); err != nil || string(b) != "hi\n" {
+			if tc.name == "oci-zstd" {
+				if m.Layers[1].MediaType != types.OCILayerZStd {
+					t.Errorf("layer 1 media type %s, want zstd", m.Layers[1].MediaType)
+				}
+				if b, err := os.ReadFile(filepath.Join(rep.Layers[1].Dir, "etc/zstd")); err != nil || string(b) != "zstd" {
+					t.Errorf("zstd layer etc/zstd = %q, %v", b, err)
+				}
+			}
+			if b, err := os.ReadFile(filepath.Join(rep.Layers[len(rep.Layers)-1].Dir, "etc/hello")); err != nil || string(b) != "hi\n" {
 				t.Errorf("layer 1 etc/hello = %q, %v", b, err)
 			}
 			if fi, err := os.Stat(filepath.Join(rep.Layers[0].Dir, "bin/busybox")); err != nil || fi.Mode()&0o111 == 0 {
@@ -69,11 +86,26 @@ func TestPullMediaTypes(t *testing.T) {
 			}
 		})
 	}
-	// Both images share the busybox layer: one snapshot of it on disk.
+	// The images share the busybox layer: one snapshot of it on disk.
 	snaps, _ := filepath.Glob(filepath.Join(root, "snapshots", "*", "fs"))
-	if len(snaps) != 3 {
-		t.Errorf("%d snapshots on disk, want 3 (the shared base and one layer per image)", len(snaps))
+	if len(snaps) != 5 {
+		t.Errorf("%d snapshots on disk, want 5 (the shared base, one layer per image, the zstd layer)", len(snaps))
 	}
+}
+
+// zstdLayer is a layer compressed with zstd (OCI's tar+zstd media type).
+func zstdLayer(t *testing.T, entries ...fixture.Entry) v1.Layer {
+	t.Helper()
+	raw, err := fixture.Tar(entries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
+		tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // TestPullIndexPicksPlatform pushes a two-platform index: the host's platform is the
