@@ -30,6 +30,11 @@ var ErrHostileLayer = errors.New("refused layer entry")
 // ErrLayerTooLarge is wrapped when a layer unpacks to more than the size limit.
 var ErrLayerTooLarge = errors.New("layer exceeds the size limit")
 
+// maxEntries bounds the entries of one layer: a tar of millions of empty files is a bomb
+// of inodes and of the index held in memory, whatever its byte count. Real layers hold tens
+// of thousands.
+const maxEntries = 4 << 20
+
 // unpacker writes one layer's tar into a snapshot directory. Every write goes through
 // snapshot.Root: openat2 RESOLVE_IN_ROOT for parents, no-follow creation for the last
 // component. Nothing outside the directory is written, whatever the tar says.
@@ -65,6 +70,9 @@ func unpackTar(r io.Reader, dir string, maxBytes int64, log *slog.Logger) (*snap
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read layer tar: %w", err)
+		}
+		if len(u.entries) >= maxEntries {
+			return nil, fmt.Errorf("%w: more than %d entries", ErrLayerTooLarge, maxEntries)
 		}
 		if err := u.entry(hdr, tr); err != nil {
 			return nil, err
