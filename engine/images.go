@@ -206,6 +206,30 @@ func (e *Engine) ImageLowerDirs(ref string) (id string, lowers []string, err err
 	return rec.ID, lowers, engineError(err)
 }
 
+// AcquireImage is what a container create does with its image, in one step: resolve ref,
+// lease the image to holder (the container ID) so rmi refuses it, and return the image ID,
+// its layer directories in overlayfs lowerdir order (topmost first) and its config. Pair it
+// with ReleaseImage at container remove. The rootfs is then
+//
+//	snapshot.MountOverlay(lowers, upperDir, workDir, rootfs)   // and snapshot.Unmount(rootfs)
+//
+// or, where overlayfs is missing (snapshot.OverlaySupported), snapshot.CopyRootfs(lowers, rootfs).
+func (e *Engine) AcquireImage(ref, holder string) (id string, lowers []string, cf *v1.ConfigFile, err error) {
+	s, err := e.imageStore()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	rec, lowers, err := s.Acquire(ref, holder)
+	if err != nil {
+		return "", nil, nil, engineError(err)
+	}
+	if cf, err = s.ConfigFile(rec.ID); err != nil {
+		s.RemoveLease(rec.ID, holder)
+		return "", nil, nil, engineError(err)
+	}
+	return rec.ID, lowers, cf, nil
+}
+
 // LeaseImage records that holder (a container ID) uses image id; RemoveImage refuses the
 // image while any lease exists. Take it at container create, drop it at container remove.
 func (e *Engine) LeaseImage(id, holder string) error {

@@ -158,6 +158,39 @@ func (s *Store) AddLease(id, holder string) error {
 	return nil
 }
 
+// Acquire resolves ref and leases the image to holder in one step under the lock, so no
+// rmi can slip between finding an image and leasing it, and returns the record with its
+// layer directories in overlayfs lowerdir order (topmost first).
+func (s *Store) Acquire(ref, holder string) (*Record, []string, error) {
+	if err := validHolder(holder); err != nil {
+		return nil, nil, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	rec, _, err := s.resolve(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	lowers, err := s.snaps.LowerDirs(rec.DiffIDs())
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := s.leaseDir(rec.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("add lease: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, holder), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+		return nil, nil, fmt.Errorf("add lease %s on %s: %w", holder, rec.ID, err)
+	}
+	return rec, lowers, nil
+}
+
 // RemoveLease drops holder's lease on image id; a missing lease is not an error.
 func (s *Store) RemoveLease(id, holder string) error {
 	if err := validHolder(holder); err != nil {

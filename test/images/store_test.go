@@ -160,6 +160,28 @@ func TestRmiTagsAndLeases(t *testing.T) {
 	if imgs := images(t, root); len(imgs) != 1 {
 		t.Errorf("images after rmi: %+v, want only %s", imgs, third)
 	}
+
+	// What a container create does: resolve, lease and get the lowerdirs in one step.
+	id3, lowers, cf, err := e.AcquireImage(third, "c2")
+	if err != nil || len(lowers) != 2 || cf.Config.Cmd[0] != "sh" {
+		t.Fatalf("AcquireImage = %s, %v, %v, %v", id3, lowers, cf, err)
+	}
+	if _, err := os.Stat(filepath.Join(lowers[1], "bin/busybox")); err != nil {
+		t.Errorf("the bottom lowerdir is not the busybox layer: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(lowers[0], "other")); err != nil || string(b) != "o" {
+		t.Errorf("the top lowerdir is not the image's own layer: %q, %v", b, err)
+	}
+	if r := gb(t, root, "rmi", third); r.code != 125 || !strings.Contains(r.stderr, "c2") {
+		t.Errorf("rmi of an acquired image: exit %d, %q", r.code, r.stderr)
+	}
+	if err := e.ReleaseImage(id3, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	mustGB(t, root, "rmi", third)
+	if snaps, _ := filepath.Glob(filepath.Join(root, "snapshots", "*", "fs")); len(snaps) != 0 {
+		t.Errorf("layers left after the last image went: %v", snaps)
+	}
 }
 
 // TestLayersReport checks the dive-style numbers against what the fixture built: files
