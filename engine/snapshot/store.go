@@ -13,6 +13,17 @@
 // A snapshot is made in a temporary directory (Prepare) and renamed into place when complete
 // (Commit), after one syncfs(2): a crash, a full disk or a bad digest never leaves a partial
 // layer that counts as present.
+//
+// A container's rootfs, given an image's lowerdirs (engine.AcquireImage returns them,
+// topmost first, with a lease that keeps the image from rmi):
+//
+//	m, err := snapshot.MountOverlay(lowers, upperDir, workDir, rootfs) // any number of layers
+//	...
+//	err = snapshot.Unmount(rootfs)
+//
+// and where overlayfs is missing (OverlaySupported false, or the mount fails with ENODEV):
+//
+//	err := snapshot.CopyRootfs(lowers, rootfs) // the merged view, copied; whiteouts applied
 package snapshot
 
 import (
