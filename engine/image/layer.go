@@ -72,6 +72,7 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, maxBytes int64
 		progress(PhaseExists, src.Size, src.Size)
 		return idx.Size, false, nil
 	}
+	start := time.Now()
 	tmp, err := s.snaps.Prepare()
 	if err != nil {
 		return 0, true, err
@@ -143,10 +144,13 @@ func (s *Store) unpackLayer(ctx context.Context, src layerSource, maxBytes int64
 	}
 	idx.TarBytes = tarBytes
 	progress(PhaseUnpacking, st.n, src.Size)
+	unpacked := time.Now()
 	if err := s.snaps.Commit(tmp, src.DiffID, idx); err != nil {
 		return 0, true, err
 	}
 	committed = true
+	s.log.Debug("layer unpacked", "diffID", src.DiffID, "blobBytes", st.n, "tarBytes", tarBytes, "entries", len(idx.Entries),
+		"unpack", unpacked.Sub(start), "commit", time.Since(unpacked))
 	if blob != nil {
 		// Commit's syncfs flushed the blob's bytes too; now it may take its name.
 		if p, err := s.blobPath(src.Digest); err == nil {

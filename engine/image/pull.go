@@ -103,6 +103,8 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 		return nil, err
 	}
 	report(Progress{Ref: refStr, Phase: PhaseResolving})
+	start := time.Now()
+	defer func() { s.log.Debug("pull", "ref", refStr, "took", time.Since(start)) }()
 	repo := ref.Context()
 	auth, err := authn.DefaultKeychain.Resolve(repo)
 	if err != nil {
@@ -150,6 +152,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Rec
 		ID: manifest.Config.Digest.String(), ManifestDigest: mdigest.String(), ManifestMediaType: string(manifest.MediaType),
 		Platform: platformString(&cf, plat), Created: cf.Created.Time, Source: "pull " + ref.Name(), Stored: time.Now().UTC(),
 	}
+	s.log.Debug("resolved", "ref", refStr, "manifest", mdigest, "layers", len(manifest.Layers), "after", time.Since(start))
 	blobs := map[string][]byte{mdigest.String(): rawManifest, rec.ID: rawConfig}
 	client := &http.Client{Transport: rt}
 	var sources []layerSource
