@@ -85,14 +85,14 @@ func resolveCgroupProcs(target, self []byte, mounts []*mountinfo.Info) ([]string
 		if !path.IsAbs(l.path) || path.Clean(l.path) != l.path || strings.HasPrefix(l.path, "/..") {
 			return nil, fmt.Errorf("cgroup %q (%s) is outside this cgroup namespace", l.path, hierarchyName(l))
 		}
-		m := cgroupMount(l, mounts)
-		if m == nil {
+		m, mounted := cgroupMount(l, mounts)
+		if !mounted {
 			continue
 		}
-		rel, ok := strings.CutPrefix(l.path, m.Root)
-		if !ok || (rel != "" && m.Root != "/" && !strings.HasPrefix(rel, "/")) {
-			return nil, fmt.Errorf("cgroup %s (%s) is outside its mount %s (root %s)", l.path, hierarchyName(l), m.Mountpoint, m.Root)
+		if m == nil {
+			return nil, fmt.Errorf("cgroup %s (%s) is outside every mount of its hierarchy", l.path, hierarchyName(l))
 		}
+		rel := strings.TrimPrefix(l.path, m.Root)
 		procs = append(procs, filepath.Join(m.Mountpoint, rel, "cgroup.procs"))
 	}
 	return procs, nil
@@ -106,9 +106,9 @@ func hierarchyName(l cgroupLine) string {
 }
 
 // cgroupMount finds a mount of l's hierarchy whose root holds l's path, preferring the
-// hierarchy's root: a v1 mount lists its controllers (or name=) in its super options.
-func cgroupMount(l cgroupLine, mounts []*mountinfo.Info) *mountinfo.Info {
-	var found *mountinfo.Info
+// hierarchy's root (a v1 mount lists its controllers, or name=, in its super options).
+// mounted says whether the hierarchy is mounted at all.
+func cgroupMount(l cgroupLine, mounts []*mountinfo.Info) (found *mountinfo.Info, mounted bool) {
 	for _, m := range mounts {
 		if l.id == "0" && l.controllers == "" {
 			if m.FSType != "cgroup2" {
@@ -130,12 +130,13 @@ func cgroupMount(l cgroupLine, mounts []*mountinfo.Info) *mountinfo.Info {
 				continue
 			}
 		}
+		mounted = true
 		if m.Root == "/" {
-			return m
+			return m, true
 		}
 		if found == nil && (l.path == m.Root || strings.HasPrefix(l.path, m.Root+"/")) {
 			found = m
 		}
 	}
-	return found
+	return found, mounted
 }

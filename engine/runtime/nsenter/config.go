@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -143,6 +144,9 @@ func (c *Config) ordered() ([]Namespace, error) {
 		if ns.File == nil && ns.Path == "" {
 			return nil, fmt.Errorf("join %s namespace: neither a path nor a file", ns.Type)
 		}
+		if strings.ContainsRune(ns.Path+ns.Of, 0) {
+			return nil, fmt.Errorf("join %s namespace: NUL in %q", ns.Type, ns.Path)
+		}
 		seen[ns.Type] = true
 	}
 	out := slices.Clone(c.Join)
@@ -161,6 +165,11 @@ func (c *Config) encode(fds map[*os.File]int) ([]byte, error) {
 	}
 	if len(c.CgroupProcs) > maxCgroups {
 		return nil, fmt.Errorf("join cgroups: %d files, at most %d", len(c.CgroupProcs), maxCgroups)
+	}
+	for _, p := range c.CgroupProcs {
+		if strings.ContainsRune(p, 0) {
+			return nil, fmt.Errorf("join cgroup: NUL in %q", p)
+		}
 	}
 	var allowed uintptr
 	for _, f := range cloneFlags {

@@ -95,6 +95,11 @@ const consoleMessage = "console"
 // Start enters the target and starts p there. It returns once the program has been executed,
 // or with an *ExecError when it could not be.
 func (t *Target) Start(p Process) (*Running, error) {
+	return start(t.Config(), p, t.Root, t.Cwd)
+}
+
+// start runs p under cfg; root and cwd, when set, are entered before anything else.
+func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -108,7 +113,6 @@ func (t *Target) Start(p Process) (*Running, error) {
 	if len(p.Args) == 0 {
 		req.Shell = lookupEnv(p.Env, "SHELL")
 	}
-	cfg := t.Config()
 	cfg.NoFork = p.NoFork
 	cfg.PreserveCredentials = p.PreserveCredentials
 	cmd := Command(cfg, ExecEntry)
@@ -116,9 +120,9 @@ func (t *Target) Start(p Process) (*Running, error) {
 		cmd.Path = p.Binary
 	}
 	cmd.ExtraFiles = []*os.File{child}
-	if t.Root != nil && t.Cwd != nil {
+	if root != nil && cwd != nil {
 		req.RootFD, req.CwdFD = 4, 5
-		cmd.ExtraFiles = append(cmd.ExtraFiles, t.Root, t.Cwd)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, root, cwd)
 	}
 	if !p.Tty {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
