@@ -9,7 +9,10 @@
 //
 //  1. joins the cgroups listed (writes to each cgroup.procs file),
 //  2. opens every namespace path given, before joining anything,
-//  3. joins the namespaces: user first, then ipc, uts, net, pid, mnt, cgroup, time,
+//  3. joins the namespaces: user first, then ipc, uts, net, pid, mnt, cgroup, time (a
+//     namespace the joined user namespace does not own goes before it: from inside, setns
+//     would need privileges over its owner that the process no longer has); setns takes
+//     descriptors, so joining mnt or user does not change what the later paths name,
 //  4. creates the namespaces asked for (a new user namespace first, its maps written by the
 //     caller),
 //  5. after joining or creating a PID namespace, forks with CLONE_PARENT so that the child
