@@ -7,7 +7,9 @@ import (
 )
 
 func TestMergerCountsAndWaste(t *testing.T) {
-	f := func(p string, size int64) snapshot.Entry { return snapshot.Entry{Path: p, Kind: snapshot.KindFile, Size: size} }
+	f := func(p string, size int64) snapshot.Entry {
+		return snapshot.Entry{Path: p, Kind: snapshot.KindFile, Size: size}
+	}
 	d := func(p string) snapshot.Entry { return snapshot.Entry{Path: p, Kind: snapshot.KindDir} }
 	layers := []struct {
 		entries []snapshot.Entry

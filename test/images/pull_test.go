@@ -3,8 +3,8 @@ package images
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
