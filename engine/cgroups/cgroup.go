@@ -140,9 +140,14 @@ func (c *Cgroup) makeDirs(h hierarchy, leaf string) error {
 	for _, name := range strings.Split(rel, string(filepath.Separator)) {
 		parent := dir
 		dir = filepath.Join(dir, name)
-		done := c.cfg.Trace.Begin("cgroup", "mkdir "+dir)
-		err := c.mkdir(dir)
-		done(err)
+		var err error
+		if _, serr := os.Stat(dir); serr == nil {
+			err = os.ErrExist
+		} else {
+			done := c.cfg.Trace.Begin("cgroup", "mkdir "+dir)
+			err = c.mkdir(dir)
+			done(err)
+		}
 		switch {
 		case err == nil:
 			c.owned = append(c.owned, dir)

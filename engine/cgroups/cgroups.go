@@ -45,4 +45,3 @@ type Config struct {
 	MountInfo  string
 	ProcCgroup string
 }
-

@@ -60,8 +60,11 @@ func deviceRuleString(r specs.LinuxDeviceCgroup) (string, error) {
 // devices.deny empties the allow list and makes deny the default; a later rule for every
 // device ("a" to allow or deny) resets the default again, so the spec's order is kept.
 func (c *Cgroup) applyDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
-	if err := c.write(dir, "devices.deny", "a"); err != nil {
-		return err
+	first, _ := deviceRuleString(rules[0])
+	if rules[0].Allow || first != "a" {
+		if err := c.write(dir, "devices.deny", "a"); err != nil {
+			return err
+		}
 	}
 	for _, r := range rules {
 		s, err := deviceRuleString(r)

@@ -222,7 +222,7 @@ func WeightToShares(weight uint64) uint64 {
 	if weight == 0 {
 		return 0
 	}
-	return 2 + ((weight-1)*262142)/9999
+	return 2 + ((weight-1)*262142+9998)/9999
 }
 
 // BlkioWeightToIOWeight converts a v1 blkio weight (10..1000) to a v2 io.weight (1..10000)
@@ -341,9 +341,13 @@ func (c *Cgroup) applyBlkio(dir string, v2 bool, res *specs.LinuxResources) erro
 			return err
 		}
 	}
+	weightDevice := "blkio.weight_device"
+	if _, err := os.Stat(filepath.Join(dir, weightDevice)); err != nil {
+		weightDevice = "blkio.bfq.weight_device"
+	}
 	for _, wd := range b.WeightDevice {
 		if wd.Weight != nil {
-			if err := c.write(dir, "blkio.weight_device", fmt.Sprintf("%d:%d %d", wd.Major, wd.Minor, *wd.Weight)); err != nil {
+			if err := c.write(dir, weightDevice, fmt.Sprintf("%d:%d %d", wd.Major, wd.Minor, *wd.Weight)); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,400 @@
+package cgroups
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// fakeTree copies the recorded tree testdata/<name> into a temporary root and returns a
+// Config on it and a fake kernel: its mkdir fills a new cgroup with the recorded child's
+// files, as cgroupfs does, and on cgroup2 gives it the controllers its parent enables.
+func fakeTree(t *testing.T, name, path string) (Config, func(string) error) {
+	t.Helper()
+	src := filepath.Join("testdata", name)
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join(src, "root"))); err != nil {
+		t.Fatal(err)
+	}
+	mkdir := func(dir string) error {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, dir)
+		tmpl := filepath.Join(src, "template", strings.Split(rel, "/")[0])
+		if _, err := os.Stat(tmpl); err != nil {
+			tmpl = filepath.Join(src, "template", unifiedKey)
+		}
+		if err := os.CopyFS(dir, os.DirFS(tmpl)); err != nil {
+			return err
+		}
+		if sub, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control")); err == nil {
+			var ctls []string
+			for _, f := range strings.Fields(string(sub)) {
+				ctls = append(ctls, strings.TrimPrefix(f, "+"))
+			}
+			if strings.Contains(string(sub), "+") {
+				os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"), []byte(strings.Join(ctls, " ")+"\n"), 0o644)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
+				os.WriteFile(filepath.Join(dir, "cgroup.controllers"), []byte(strings.Join(ctls, " ")+"\n"), 0o644)
+			}
+		}
+		return nil
+	}
+	cfg := Config{Root: root, Path: path, MountInfo: filepath.Join(src, "mountinfo"),
+		ProcCgroup: filepath.Join(src, "cgroup"), Trace: trace.New(time.Now())}
+	// glassbox's own cgroup exists in the machine the tree was recorded on.
+	own, err := ownCgroups(cfg.ProcCgroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := readMounts(cfg.MountInfo, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range m.hierarchies {
+		dir := h.mountPoint
+		for _, part := range strings.Split(strings.Trim(own[h.key], "/"), "/") {
+			if part == "" {
+				continue
+			}
+			dir = filepath.Join(dir, part)
+			if _, err := os.Stat(dir); err != nil {
+				if err := mkdir(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return cfg, mkdir
+}
+
+// writes lists the trace's cgroup steps with root cut from the paths.
+func writes(rec *trace.Recorder, root string) []string {
+	var out []string
+	for _, s := range rec.Steps() {
+		if s.Step == "cgroup" {
+			out = append(out, strings.ReplaceAll(s.Detail, root, ""))
+		}
+	}
+	return out
+}
+
+// snapshot lists every file under root with its contents, to prove nothing changed.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.IsDir() {
+			files[p] = "<dir>"
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		files[p] = string(b)
+		return nil
+	})
+	return files
+}
+
+func i64(v int64) *int64        { return &v }
+func u64(v uint64) *uint64      { return &v }
+func u16(v uint16) *uint16      { return &v }
+func boolp(v bool) *bool        { return &v }
+func strs(v ...string) []string { return v }
+
+func sampleResources() *specs.LinuxResources {
+	return &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Swap: i64(128 << 20), Reservation: i64(32 << 20)},
+		CPU:    &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Cpus: "0", Mems: "0"},
+		Pids:   &specs.LinuxPids{Limit: i64(100)},
+		BlockIO: &specs.LinuxBlockIO{Weight: u16(500),
+			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1 << 20}}},
+		Devices: []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"},
+			{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "rw"},
+			{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
+		},
+	}
+}
+
+func TestCreateWritesOnRecordedTrees(t *testing.T) {
+	const own = "/process_api/8427dd3d40fd83c0bd852661dd819dca"
+	v1 := func(unified bool) []string {
+		w := []string{
+			`mkdir /blkio/glassbox`, `mkdir /blkio/glassbox/c1`,
+			`mkdir /cpu/glassbox`, `mkdir /cpu/glassbox/c1`,
+			`mkdir /cpuacct/glassbox`, `mkdir /cpuacct/glassbox/c1`,
+			`mkdir /cpuset/glassbox`,
+			`write /cpuset/glassbox/cpuset.cpus "0-1"`, `write /cpuset/glassbox/cpuset.mems "0"`,
+			`mkdir /cpuset/glassbox/c1`,
+			`write /cpuset/glassbox/c1/cpuset.cpus "0-1"`, `write /cpuset/glassbox/c1/cpuset.mems "0"`,
+			`mkdir /devices/glassbox`, `mkdir /devices/glassbox/c1`,
+			`mkdir /freezer/glassbox`, `mkdir /freezer/glassbox/c1`,
+			`mkdir /memory` + own + `/glassbox`, `mkdir /memory` + own + `/glassbox/c1`,
+			`mkdir /pids/glassbox`, `mkdir /pids/glassbox/c1`,
+		}
+		if unified {
+			w = append(w, `mkdir /unified/glassbox`, `mkdir /unified/glassbox/c1`)
+		}
+		mem := `/memory` + own + `/glassbox/c1/`
+		return append(w,
+			`write /cpuset/glassbox/c1/cpuset.cpus "0"`, `write /cpuset/glassbox/c1/cpuset.mems "0"`,
+			`write `+mem+`memory.limit_in_bytes "67108864"`,
+			`write `+mem+`memory.memsw.limit_in_bytes "134217728"`,
+			`write `+mem+`memory.soft_limit_in_bytes "33554432"`,
+			`write /cpu/glassbox/c1/cpu.shares "512"`,
+			`write /cpu/glassbox/c1/cpu.cfs_period_us "100000"`,
+			`write /cpu/glassbox/c1/cpu.cfs_quota_us "50000"`,
+			`write /pids/glassbox/c1/pids.max "100"`,
+			`write /blkio/glassbox/c1/blkio.bfq.weight "500"`,
+			`write /blkio/glassbox/c1/blkio.throttle.read_bps_device "8:0 1048576"`,
+			`write /devices/glassbox/c1/devices.deny "a"`,
+			`write /devices/glassbox/c1/devices.allow "c 1:3 rwm"`,
+			`write /devices/glassbox/c1/devices.allow "c 1:5 rw"`,
+			`write /devices/glassbox/c1/devices.allow "c 136:* rwm"`,
+		)
+	}
+	const svc = "/system.slice/gb.service"
+	tests := []struct {
+		tree string
+		mode Mode
+		want []string
+	}{
+		{"hybrid", Hybrid, v1(true)},
+		{"legacy", Legacy, v1(false)},
+		{"unified", Unified, []string{
+			`mkdir ` + svc + `/glassbox`,
+			`write ` + svc + `/glassbox/cgroup.subtree_control "+cpuset +cpu +io +memory +hugetlb +pids"`,
+			`mkdir ` + svc + `/glassbox/c1`,
+			`write ` + svc + `/glassbox/c1/cpuset.cpus "0"`, `write ` + svc + `/glassbox/c1/cpuset.mems "0"`,
+			`write ` + svc + `/glassbox/c1/memory.swap.max "67108864"`,
+			`write ` + svc + `/glassbox/c1/memory.max "67108864"`,
+			`write ` + svc + `/glassbox/c1/memory.low "33554432"`,
+			`write ` + svc + `/glassbox/c1/cpu.weight "20"`,
+			`write ` + svc + `/glassbox/c1/cpu.max "50000 100000"`,
+			`write ` + svc + `/glassbox/c1/pids.max "100"`,
+			`write ` + svc + `/glassbox/c1/io.weight "default 4950"`,
+			`write ` + svc + `/glassbox/c1/io.max "8:0 rbps=1048576"`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tree, func(t *testing.T) {
+			cfg, mkdir := fakeTree(t, tt.tree, "c1")
+			m, err := readMounts(cfg.MountInfo, cfg.Root)
+			if err != nil || m.mode != tt.mode {
+				t.Fatalf("mode = %v, %v; want %v", m.mode, err, tt.mode)
+			}
+			res := sampleResources()
+			if tt.mode == Unified {
+				res.Devices = nil // the eBPF program is tested for real in root_test.go
+			}
+			cfg.Resources = res
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mkdir = mkdir
+			if err := c.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if got := writes(cfg.Trace, cfg.Root); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			// The files hold what was written last.
+			memDir := c.Path("memory")
+			file, want := "memory.limit_in_bytes", "67108864"
+			if tt.mode == Unified {
+				file = "memory.max"
+			}
+			if b, _ := os.ReadFile(filepath.Join(memDir, file)); string(b) != want {
+				t.Errorf("%s = %q, want %q", file, b, want)
+			}
+		})
+	}
+}
+
+// TestPaths checks placement: relative paths nest under glassbox's own cgroup per hierarchy,
+// absolute ones under each hierarchy's root.
+func TestPaths(t *testing.T) {
+	cfg, _ := fakeTree(t, "hybrid", "c1")
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Root
+	want := map[string]string{
+		"blkio": r + "/blkio/glassbox/c1", "cpu": r + "/cpu/glassbox/c1", "cpuacct": r + "/cpuacct/glassbox/c1",
+		"cpuset": r + "/cpuset/glassbox/c1", "devices": r + "/devices/glassbox/c1", "freezer": r + "/freezer/glassbox/c1",
+		"memory": r + "/memory/process_api/8427dd3d40fd83c0bd852661dd819dca/glassbox/c1",
+		"pids":   r + "/pids/glassbox/c1", "unified": r + "/unified/glassbox/c1",
+	}
+	if got := c.Paths(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Paths() = %v\nwant %v", got, want)
+	}
+	cfg.Path = "/ci/job7"
+	c, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Paths()["memory"]; got != r+"/memory/ci/job7" {
+		t.Errorf("absolute path: memory at %s", got)
+	}
+	for _, bad := range strs("", "/", "..", "../escape", ".") {
+		cfg.Path = bad
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(Path %q) succeeded", bad)
+		}
+	}
+}
+
+// TestCreateFailureChangesNothing: bad input leaves the tree as it was, and an existing
+// cgroup glassbox did not make is refused, not taken over.
+func TestCreateFailureChangesNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		tree  string
+		res   *specs.LinuxResources
+		setup func(root string)
+	}{
+		{"hugetlb with no hugetlb hierarchy", "hybrid", &specs.LinuxResources{
+			Pids: &specs.LinuxPids{Limit: i64(5)}, HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}}, nil},
+		{"bad device type", "hybrid", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x"}}}, nil},
+		{"swap without memory limit on v2", "unified", &specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: i64(1 << 20)}}, nil},
+		{"v1-only swappiness on v2", "unified", &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: u64(10)}}, nil},
+		{"leaf exists", "hybrid", &specs.LinuxResources{}, func(root string) {
+			os.MkdirAll(filepath.Join(root, "pids/glassbox/c1"), 0o755)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, mkdir := fakeTree(t, tt.tree, "c1")
+			if tt.setup != nil {
+				tt.setup(cfg.Root)
+			}
+			before := snapshot(t, cfg.Root)
+			cfg.Resources = tt.res
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mkdir = mkdir
+			if err := c.Create(); err == nil {
+				t.Fatal("Create succeeded")
+			} else {
+				t.Log(err)
+			}
+			if after := snapshot(t, cfg.Root); !reflect.DeepEqual(before, after) {
+				for p, v := range after {
+					if before[p] != v {
+						t.Errorf("changed: %s", p)
+					}
+				}
+				for p := range before {
+					if _, ok := after[p]; !ok {
+						t.Errorf("removed: %s", p)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestConversions(t *testing.T) {
+	for _, tt := range []struct{ shares, weight uint64 }{{0, 0}, {2, 1}, {1024, 39}, {262144, 10000}, {512, 20}} {
+		if got := SharesToWeight(tt.shares); got != tt.weight {
+			t.Errorf("SharesToWeight(%d) = %d, want %d", tt.shares, got, tt.weight)
+		}
+	}
+	for _, w := range []uint64{1, 39, 100, 10000} {
+		if back := SharesToWeight(WeightToShares(w)); back != w {
+			t.Errorf("SharesToWeight(WeightToShares(%d)) = %d", w, back)
+		}
+	}
+	for _, tt := range []struct {
+		w    uint16
+		want uint64
+	}{{10, 1}, {1000, 10000}, {500, 4950}} {
+		if got := BlkioWeightToIOWeight(tt.w); got != tt.want {
+			t.Errorf("BlkioWeightToIOWeight(%d) = %d, want %d", tt.w, got, tt.want)
+		}
+	}
+	if v, err := SwapV2(128, 64); v != 64 || err != nil {
+		t.Errorf("SwapV2(128, 64) = %d, %v", v, err)
+	}
+	if _, err := SwapV2(32, 64); err == nil {
+		t.Error("SwapV2 below the memory limit succeeded")
+	}
+}
+
+func TestDeviceRuleString(t *testing.T) {
+	for _, tt := range []struct {
+		rule specs.LinuxDeviceCgroup
+		want string
+	}{
+		{specs.LinuxDeviceCgroup{Access: "rwm"}, "a"},
+		{specs.LinuxDeviceCgroup{Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"}, "c 1:3 rwm"},
+		{specs.LinuxDeviceCgroup{Type: "b", Major: i64(8), Access: "r"}, "b 8:* r"},
+		{specs.LinuxDeviceCgroup{Type: "c", Minor: i64(-1)}, "c *:* rwm"},
+	} {
+		if got, err := deviceRuleString(tt.rule); got != tt.want || err != nil {
+			t.Errorf("deviceRuleString(%+v) = %q, %v; want %q", tt.rule, got, err, tt.want)
+		}
+	}
+	for _, bad := range []specs.LinuxDeviceCgroup{{Type: "x"}, {Type: "c", Access: "rwx"}} {
+		if _, err := deviceRuleString(bad); err == nil {
+			t.Errorf("deviceRuleString(%+v) succeeded", bad)
+		}
+	}
+	if _, err := DeviceFilter(sampleResources().Devices); err != nil {
+		t.Errorf("DeviceFilter: %v", err)
+	}
+}
+
+func TestOwnCgroupsAndMountinfo(t *testing.T) {
+	own, err := ownCgroups("testdata/hybrid/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own["memory"] != "/process_api/8427dd3d40fd83c0bd852661dd819dca" || own[unifiedKey] != "/" || own["pids"] != "/" {
+		t.Errorf("own cgroups = %v", own)
+	}
+	m, err := readMounts("testdata/hybrid/mountinfo", DefaultRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, h := range m.hierarchies {
+		keys = append(keys, h.key+"@"+h.mountPoint)
+	}
+	sort.Strings(keys)
+	want := []string{"blkio@/sys/fs/cgroup/blkio", "cpu@/sys/fs/cgroup/cpu", "cpuacct@/sys/fs/cgroup/cpuacct",
+		"cpuset@/sys/fs/cgroup/cpuset", "devices@/sys/fs/cgroup/devices", "freezer@/sys/fs/cgroup/freezer",
+		"memory@/sys/fs/cgroup/memory", "pids@/sys/fs/cgroup/pids", "unified@/sys/fs/cgroup/unified"}
+	if !reflect.DeepEqual(keys, want) {
+		t.Errorf("hierarchies = %v", keys)
+	}
+	// A namespaced mount: a process at /a/b in a mount whose root is /a sees /b.
+	h := hierarchy{mountPoint: "/sys/fs/cgroup/memory", mountRoot: "/a"}
+	if got := h.dirOf("/a/b"); got != "/sys/fs/cgroup/memory/b" {
+		t.Errorf("dirOf = %s", got)
+	}
+	if got := unescapeMountinfo(`/mnt/with\040space`); got != "/mnt/with space" {
+		t.Errorf("unescape = %q", got)
+	}
+}
+
+var _ = boolp
