@@ -288,12 +288,32 @@ func (c *Cgroup) controllerDir(controller string) (string, bool) {
 // It removes only what Create made (and any child cgroups made inside the container's, by
 // the container itself).
 func (c *Cgroup) Destroy() error {
+	leaves := map[string]bool{}
+	for _, dir := range c.paths {
+		leaves[dir] = true
+	}
 	var errs []error
 	for i := len(c.owned) - 1; i >= 0; i-- {
 		dir := c.owned[i]
-		if err := c.removeTree(dir); err != nil {
-			errs = append(errs, err)
-			continue
+		if leaves[dir] {
+			if err := c.removeTree(dir); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		} else {
+			// A parent Create made (the glassbox parent, a --cgroup-parent's missing
+			// directories) may hold other containers' cgroups by now: one try, and a busy
+			// parent stays for them.
+			done := c.cfg.Trace.Begin("cgroup", "rmdir "+dir)
+			err := c.rmdir(dir)
+			if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+			done(err)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+				continue
+			}
 		}
 		c.owned = append(c.owned[:i], c.owned[i+1:]...)
 	}
@@ -341,12 +361,18 @@ func (c *Cgroup) rmdir(dir string) error {
 	err := unix.Rmdir(dir)
 	if errors.Is(err, unix.ENOTEMPTY) && !isCgroupFS(dir) {
 		entries, _ := os.ReadDir(dir)
+		hasChild := false
 		for _, e := range entries {
-			if !e.IsDir() {
+			hasChild = hasChild || e.IsDir()
+		}
+		if hasChild {
+			err = unix.EBUSY // as cgroupfs answers for a cgroup with children
+		} else {
+			for _, e := range entries {
 				os.Remove(filepath.Join(dir, e.Name()))
 			}
+			err = unix.Rmdir(dir)
 		}
-		err = unix.Rmdir(dir)
 	}
 	if err != nil {
 		return &os.PathError{Op: "rmdir", Path: dir, Err: err}

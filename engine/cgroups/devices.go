@@ -105,6 +105,9 @@ func DeviceFilter(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		asm.LoadMem(asm.R4, asm.R1, 4, asm.Word), // R4 = major
 		asm.LoadMem(asm.R5, asm.R1, 8, asm.Word), // R5 = minor
 	}
+	// pending is the label of the last rule's "no match" jumps; it goes on the next
+	// instruction emitted.
+	pending := ""
 	for i := len(rules) - 1; i >= 0; i-- {
 		r := rules[i]
 		if _, err := deviceRuleString(r); err != nil {
@@ -151,12 +154,23 @@ func DeviceFilter(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 			verdict = 1
 		}
 		block = append(block, asm.Mov.Imm(asm.R0, verdict), asm.Return())
+		unconditional := len(block) == 2
+		if pending != "" {
+			block[0] = block[0].WithSymbol(pending)
+		}
 		insns = append(insns, block...)
-		// The next rule's first instruction carries this rule's "no match" label; a label
-		// on a no-op keeps it simple when the next thing is the default.
-		insns = append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol(next))
+		if unconditional {
+			// A rule for every device and access decides everything the earlier rules
+			// would have; the verifier rejects code after it as unreachable.
+			return insns, nil
+		}
+		pending = next
 	}
-	insns = append(insns, asm.Mov.Imm(asm.R0, 0), asm.Return())
+	deny := asm.Mov.Imm(asm.R0, 0)
+	if pending != "" {
+		deny = deny.WithSymbol(pending)
+	}
+	insns = append(insns, deny, asm.Return())
 	return insns, nil
 }
 
