@@ -105,6 +105,19 @@ func Load(paths map[string]string) (*Cgroup, error) {
 	return c, nil
 }
 
+// Mode is the layout of the hierarchies c spans: Unified when it is in the cgroup2 hierarchy
+// alone, Legacy when in v1 hierarchies alone, Hybrid when in both.
+func (c *Cgroup) Mode() Mode {
+	_, v2 := c.paths[unifiedKey]
+	switch {
+	case v2 && len(c.paths) == 1:
+		return Unified
+	case v2:
+		return Hybrid
+	}
+	return Legacy
+}
+
 // SetTrace makes c record the files it writes into rec (a loaded cgroup has no Config).
 func (c *Cgroup) SetTrace(rec *trace.Recorder) { c.cfg.Trace = rec }
 
@@ -122,7 +135,13 @@ func (c *Cgroup) Create() error {
 
 func (c *Cgroup) create() error {
 	for _, key := range c.keys() {
-		if err := c.makeDirs(c.hier[key], c.paths[key]); err != nil {
+		err := c.makeDirs(c.hier[key], c.paths[key])
+		if errors.Is(err, os.ErrNotExist) {
+			// Another glassbox removed an empty parent between our mkdirs (Destroy takes
+			// a parent away once it has no children): make it again, once.
+			err = c.makeDirs(c.hier[key], c.paths[key])
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -51,6 +51,10 @@ func (c *Cgroup) apply(res *specs.LinuxResources) error {
 			dir, v2 = c.controllerDir("io")
 		}
 		if dir == "" {
+			if leaf := c.paths[unifiedKey]; leaf != "" {
+				return fmt.Errorf("apply %s limits: no v1 hierarchy carries the %s controller and %s does not enable it in cgroup2 (enable it in the cgroup.subtree_control of %s and its ancestors)",
+					controller, controller, filepath.Join(filepath.Dir(leaf), "cgroup.subtree_control"), filepath.Dir(filepath.Dir(leaf)))
+			}
 			return fmt.Errorf("apply %s limits: no cgroup hierarchy here carries the %s controller", controller, controller)
 		}
 		if err := w.apply(c, dir, v2, res); err != nil {

@@ -139,6 +139,14 @@ func TestRealCgroup(t *testing.T) {
 		}
 	}
 
+	if err := c.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(48 << 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(c.Path("memory"), memFile)); got != "50331648" {
+		t.Errorf("%s = %s after Update", memFile, got)
+	}
+	assertOwnWrites(t, c, rec)
+
 	cmd := startSleeper(t, nil)
 	pid := cmd.Process.Pid
 	if err := c.Join(pid); err != nil {

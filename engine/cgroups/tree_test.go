@@ -398,3 +398,98 @@ func TestOwnCgroupsAndMountinfo(t *testing.T) {
 }
 
 var _ = boolp
+
+// TestDestroyRemovesOnlyWhatCreateMade: a sibling container's cgroup and the glassbox parent
+// that holds it survive; an own cgroup that existed before is never removed.
+func TestDestroyRemovesOnlyWhatCreateMade(t *testing.T) {
+	cfg, mkdir := fakeTree(t, "hybrid", "c1")
+	cfg.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}}
+	c1, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.mkdir = mkdir
+	if err := c1.Create(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Path = "c2"
+	c2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.mkdir = mkdir
+	if err := c2.Create(); err != nil {
+		t.Fatal(err)
+	}
+	// c2 found the glassbox parents made by c1: it owns only its leaves.
+	if len(c2.owned) != len(c2.paths) {
+		t.Errorf("c2 owns %v, want only its %d leaves", c2.owned, len(c2.paths))
+	}
+	if err := c1.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for k, dir := range c1.Paths() {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: %s survived Destroy", k, dir)
+		}
+		if _, err := os.Stat(c2.Paths()[k]); err != nil {
+			t.Errorf("%s: sibling %s gone after c1.Destroy: %v", k, c2.Paths()[k], err)
+		}
+	}
+	// Reattach c2 as the runtime does after a restart, and remove it: the now empty glassbox
+	// parents stay (Load knows only the leaves), glassbox's own cgroup is untouched.
+	l, err := Load(c2.Paths())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Mode() != Hybrid {
+		t.Errorf("Mode() = %v", l.Mode())
+	}
+	if err := l.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for k, dir := range c2.Paths() {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: %s survived Destroy", k, dir)
+		}
+		if _, err := os.Stat(filepath.Dir(dir)); err != nil {
+			t.Errorf("%s: glassbox parent %s removed", k, filepath.Dir(dir))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Root, "memory/process_api/8427dd3d40fd83c0bd852661dd819dca")); err != nil {
+		t.Errorf("own memory cgroup removed: %v", err)
+	}
+}
+
+func TestUpdateWrites(t *testing.T) {
+	for _, tt := range []struct {
+		tree string
+		want []string
+	}{
+		{"hybrid", []string{`write /pids/glassbox/c1/pids.max "max"`, `write /cpu/glassbox/c1/cpu.cfs_quota_us "-1"`}},
+		{"unified", []string{`write /system.slice/gb.service/glassbox/c1/cpu.max "max"`, `write /system.slice/gb.service/glassbox/c1/pids.max "max"`}},
+	} {
+		t.Run(tt.tree, func(t *testing.T) {
+			cfg, mkdir := fakeTree(t, tt.tree, "c1")
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mkdir = mkdir
+			if err := c.Create(); err != nil {
+				t.Fatal(err)
+			}
+			rec := trace.New(time.Now())
+			c.SetTrace(rec)
+			if err := c.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}, CPU: &specs.LinuxCPU{Quota: i64(-1)}}); err != nil {
+				t.Fatal(err)
+			}
+			got := writes(rec, cfg.Root)
+			sort.Strings(got)
+			sort.Strings(tt.want)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("writes %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
