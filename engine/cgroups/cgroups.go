@@ -2,6 +2,27 @@
 // machines: create, limits, device policy, freeze and thaw, kill all, remove. Statistics are
 // read by package inspect's poller, which reads any process's cgroups, glassbox's or not.
 //
+// How the runtime uses it:
+//
+//	cg, err := cgroups.New(cgroups.Config{Path: spec.Linux.CgroupsPath, // or the container ID
+//		Resources: spec.Linux.Resources, Trace: rec})
+//	err = cg.Create()          // directories, limits, device policy; undone on error
+//	err = cg.Join(initPid)     // before init unshares its cgroup namespace and execs
+//	state.CgroupPaths = cg.Paths()
+//	...
+//	cg, err = cgroups.Load(state.CgroupPaths) // later, from another process
+//	cg.Freeze(); cg.Thaw()     // oci pause / resume
+//	cg.Signal(unix.SIGTERM)    // oci kill --all; cg.Kill() for SIGKILL
+//	cg.Kill(); cg.Destroy()    // oci delete --force
+//
+// Always pass the spec's device rules: with none, no device policy is installed at all (the
+// runtime's default spec denies everything, then allows the default devices).
+//
+// Where things go: limits go to the hierarchy that carries the controller (v1 on a hybrid
+// machine, except controllers only cgroup2 has there); freeze, kill and Pids use the cgroup2
+// hierarchy wherever there is one (cgroup.freeze, cgroup.kill, every process is in it), else
+// the v1 freezer. Every mkdir, write, rmdir and eBPF attach is recorded in Config.Trace.
+//
 // Ownership rule: glassbox writes only to cgroups it created. A container's cgroup nests under
 // a "glassbox" parent inside the cgroup glassbox itself runs in (per hierarchy), or under an
 // absolute parent the user names (--cgroup-parent); nothing else is ever written or removed.

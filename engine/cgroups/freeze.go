@@ -117,18 +117,33 @@ func (c *Cgroup) Kill() error {
 		}
 		return nil
 	}
+	return c.signalAll(unix.SIGKILL)
+}
+
+// Signal sends sig to every process in the cgroup and its descendants (runc's kill --all):
+// the cgroup is frozen while the pids are listed and signalled, so no process forks past the
+// list, then thawed so the signal is delivered. A stopped cgroup stays as it was only if it
+// was not frozen: Signal leaves the cgroup thawed.
+func (c *Cgroup) Signal(sig unix.Signal) error {
+	if sig == unix.SIGKILL {
+		return c.Kill()
+	}
+	return c.signalAll(sig)
+}
+
+func (c *Cgroup) signalAll(sig unix.Signal) error {
 	freezeErr := c.Freeze()
 	pids, err := c.Pids()
 	if err != nil {
 		if freezeErr == nil {
 			c.Thaw()
 		}
-		return fmt.Errorf("kill cgroup: %w", err)
+		return fmt.Errorf("signal cgroup: %w", err)
 	}
 	var errs []error
 	for _, pid := range pids {
-		done := c.cfg.Trace.Begin("cgroup", fmt.Sprintf("kill %d SIGKILL", pid))
-		err := unix.Kill(pid, unix.SIGKILL)
+		done := c.cfg.Trace.Begin("cgroup", fmt.Sprintf("kill %d %s", pid, unix.SignalName(sig)))
+		err := unix.Kill(pid, sig)
 		done(err)
 		if err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("kill %d: %w", pid, err))
@@ -140,7 +155,7 @@ func (c *Cgroup) Kill() error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("kill cgroup: %w", err)
+		return fmt.Errorf("signal cgroup: %w", err)
 	}
 	return nil
 }

@@ -469,3 +469,24 @@ func waitEmpty(c *Cgroup) error {
 	}
 	return fmt.Errorf("processes still in the cgroup after kill")
 }
+
+// TestRealSignal: Signal reaches every process with the signal asked for.
+func TestRealSignal(t *testing.T) {
+	fixture.NeedRoot(t)
+	c, _ := newReal(t, nil, false)
+	cmds := []*exec.Cmd{startSleeper(t, nil), startSleeper(t, nil)}
+	for _, cmd := range cmds {
+		if err := c.Join(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range cmds {
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Errorf("sleeper ended with %v, want SIGTERM", err)
+		}
+	}
+}
