@@ -116,25 +116,45 @@ func (c *Cgroup) applyMemory(dir string, v2 bool, res *specs.LinuxResources) err
 	if v2 {
 		return c.applyMemoryV2(dir, m)
 	}
-	if m.Limit != nil && *m.Limit != 0 {
-		// memory.memsw.limit_in_bytes must stay >= memory.limit_in_bytes: raising both means
-		// memsw first, lowering means memory first. Try memory first; on EINVAL, swap order.
-		err := c.write(dir, "memory.limit_in_bytes", limitString(*m.Limit, false))
-		if err != nil && m.Swap != nil && *m.Swap != 0 {
-			if err := c.write(dir, "memory.memsw.limit_in_bytes", limitString(*m.Swap, false)); err != nil {
-				return err
-			}
-			err = c.write(dir, "memory.limit_in_bytes", limitString(*m.Limit, false))
-			if err != nil {
-				return err
-			}
-			m = &specs.LinuxMemory{Reservation: m.Reservation, Swappiness: m.Swappiness, DisableOOMKiller: m.DisableOOMKiller}
-		} else if err != nil {
+	var limit, swap int64
+	if m.Limit != nil {
+		limit = *m.Limit
+	}
+	if m.Swap != nil {
+		swap = *m.Swap
+	}
+	if limit == -1 && swap == 0 {
+		swap = -1 // lifting the memory limit lifts memory+swap too (runc does the same)
+	}
+	// The kernel keeps memory.memsw.limit_in_bytes >= memory.limit_in_bytes at every write:
+	// when memory+swap grows past the current memory limit (or is lifted), it goes first.
+	swapFirst := false
+	if limit != 0 && swap != 0 {
+		cur, err := readTrimmed(filepath.Join(dir, "memory.limit_in_bytes"))
+		if err != nil {
 			return err
 		}
+		curLimit, perr := strconv.ParseUint(cur, 10, 64)
+		swapFirst = swap == -1 || (perr == nil && curLimit < uint64(swap))
 	}
-	if m.Swap != nil && *m.Swap != 0 {
-		if err := c.write(dir, "memory.memsw.limit_in_bytes", limitString(*m.Swap, false)); err != nil {
+	writeLimit := func() error {
+		if limit == 0 {
+			return nil
+		}
+		return c.write(dir, "memory.limit_in_bytes", limitString(limit, false))
+	}
+	writeSwap := func() error {
+		if swap == 0 {
+			return nil
+		}
+		return c.write(dir, "memory.memsw.limit_in_bytes", limitString(swap, false))
+	}
+	order := []func() error{writeLimit, writeSwap}
+	if swapFirst {
+		order = []func() error{writeSwap, writeLimit}
+	}
+	for _, w := range order {
+		if err := w(); err != nil {
 			return err
 		}
 	}

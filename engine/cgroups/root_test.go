@@ -145,6 +145,23 @@ func TestRealCgroup(t *testing.T) {
 	if got := readFile(t, filepath.Join(c.Path("memory"), memFile)); got != "50331648" {
 		t.Errorf("%s = %s after Update", memFile, got)
 	}
+	if mode != Unified {
+		fixture.Need(t, exists(filepath.Join(c.Path("memory"), "memory.memsw.limit_in_bytes")), "memory+swap accounting (memory.memsw.*)")
+		// Raising memory+swap past the current limit writes memsw first; lowering both
+		// writes the limit first. Either wrong order fails with EINVAL.
+		for _, u := range []struct{ limit, swap int64 }{{64 << 20, 96 << 20}, {16 << 20, 24 << 20}, {-1, -1}} {
+			if err := c.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(u.limit), Swap: i64(u.swap)}}); err != nil {
+				t.Fatalf("Update(limit %d, swap %d): %v", u.limit, u.swap, err)
+			}
+			want := fmt.Sprint(u.swap)
+			if u.swap == -1 {
+				want = "9223372036854771712" // the kernel's "unlimited", page aligned
+			}
+			if got := readFile(t, filepath.Join(c.Path("memory"), "memory.memsw.limit_in_bytes")); got != want {
+				t.Errorf("memsw = %s after Update(limit %d, swap %d), want %s", got, u.limit, u.swap, want)
+			}
+		}
+	}
 	assertOwnWrites(t, c, rec)
 
 	cmd := startSleeper(t, nil)
