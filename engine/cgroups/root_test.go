@@ -332,10 +332,14 @@ func TestRealV2DeviceFilter(t *testing.T) {
 		cmd.Run()
 		return stdout.String(), stderr.String()
 	}
+	blk := blockNode(t)
 	tests := []struct {
 		script string
 		ok     bool
 	}{
+		{"exec 3<" + blk + " && echo ok", false},
+		{"mknod " + filepath.Join(t.TempDir(), "null") + " c 1 3 && echo ok", true},
+		{"mknod " + filepath.Join(t.TempDir(), "zero") + " c 1 5 && echo ok", false},
 		{"exec 3>/dev/null && echo ok", true},
 		{"exec 3</dev/zero && echo ok", false},
 		{"exec 3</dev/random && echo ok", true},
@@ -422,6 +426,10 @@ func TestRealLimitsEnforced(t *testing.T) {
 		if strings.TrimSpace(out) != "null" || !strings.Contains(errOut, "not permitted") {
 			t.Errorf("mode %v: stdout %q stderr %q, want /dev/null opened and /dev/zero refused", mode, out, errOut)
 		}
+		out, errOut, _ = runJoined(t, c, "exec 3<"+blockNode(t)+" && echo opened")
+		if out != "" || !strings.Contains(errOut, "not permitted") {
+			t.Errorf("mode %v: block device: stdout %q stderr %q, want refused", mode, out, errOut)
+		}
 	})
 	t.Run("pids", func(t *testing.T) {
 		// dash's loop and arithmetic are builtins: only the sleeps fork.
@@ -506,4 +514,16 @@ func TestRealSignal(t *testing.T) {
 			t.Errorf("sleeper ended with %v, want SIGTERM", err)
 		}
 	}
+}
+
+// blockNode makes a block device node for loop device 7:250 in a temporary directory, the
+// shape of an image's hostile /dev/sda: without a device policy opening it would reach the
+// host's block layer (ENXIO when loop250 does not exist); with one, open fails with EPERM.
+func blockNode(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "blk")
+	if err := unix.Mknod(p, unix.S_IFBLK|0o600, int(unix.Mkdev(7, 250))); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
