@@ -100,6 +100,7 @@ func readMounts(mountinfo, root string) (mounts, error) {
 				continue
 			}
 			v1 = true
+			sort.Strings(h.controllers)
 			h.key = strings.Join(h.controllers, ",")
 		}
 		m.hierarchies = append(m.hierarchies, h)
@@ -178,7 +179,9 @@ func ownCgroups(file string) (map[string]string, error) {
 			own[unifiedKey] = parts[2]
 			continue
 		}
-		own[parts[1]] = parts[2]
+		ctls := strings.Split(parts[1], ",")
+		sort.Strings(ctls) // the same key readMounts gives the hierarchy
+		own[strings.Join(ctls, ",")] = parts[2]
 	}
 	return own, nil
 }
@@ -187,11 +190,16 @@ func ownCgroups(file string) (map[string]string, error) {
 // path outside the mount's root (a process in an ancestor of a namespaced mount) maps to the
 // mount's top.
 func (h hierarchy) dirOf(p string) string {
-	rel := strings.TrimPrefix(path.Clean("/"+p), path.Clean(h.mountRoot))
-	if h.mountRoot != "/" && !strings.HasPrefix(path.Clean("/"+p), path.Clean(h.mountRoot)) {
-		rel = "/"
+	p, root := path.Clean("/"+p), path.Clean("/"+h.mountRoot)
+	switch {
+	case root == "/":
+		return filepath.Join(h.mountPoint, p)
+	case p == root:
+		return h.mountPoint
+	case strings.HasPrefix(p, root+"/"):
+		return filepath.Join(h.mountPoint, strings.TrimPrefix(p, root))
 	}
-	return filepath.Join(h.mountPoint, rel)
+	return h.mountPoint
 }
 
 // Detect reads how this machine mounts cgroups, from /proc/self/mountinfo.

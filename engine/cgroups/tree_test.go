@@ -389,8 +389,15 @@ func TestOwnCgroupsAndMountinfo(t *testing.T) {
 	}
 	// A namespaced mount: a process at /a/b in a mount whose root is /a sees /b.
 	h := hierarchy{mountPoint: "/sys/fs/cgroup/memory", mountRoot: "/a"}
-	if got := h.dirOf("/a/b"); got != "/sys/fs/cgroup/memory/b" {
-		t.Errorf("dirOf = %s", got)
+	for p, want := range map[string]string{"/a/b": "/sys/fs/cgroup/memory/b", "/a": "/sys/fs/cgroup/memory", "/ab/c": "/sys/fs/cgroup/memory"} {
+		if got := h.dirOf(p); got != want {
+			t.Errorf("dirOf(%s) = %s, want %s", p, got, want)
+		}
+	}
+	// A combined hierarchy matches /proc/self/cgroup whatever the order it is named in.
+	own, _ = ownCgroups(writeTemp(t, "3:cpuacct,cpu:/x\n"))
+	if own["cpu,cpuacct"] != "/x" {
+		t.Errorf("combined hierarchy: %v", own)
 	}
 	if got := unescapeMountinfo(`/mnt/with\040space`); got != "/mnt/with space" {
 		t.Errorf("unescape = %q", got)
@@ -398,6 +405,15 @@ func TestOwnCgroupsAndMountinfo(t *testing.T) {
 }
 
 var _ = boolp
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // TestDestroyRemovesOnlyWhatCreateMade: a sibling container's cgroup and the glassbox parent
 // that holds it survive; an own cgroup that existed before is never removed.
