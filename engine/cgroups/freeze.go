@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -202,4 +203,44 @@ func (c *Cgroup) Pids() ([]int, error) {
 		return nil, fmt.Errorf("list cgroup pids: %w", err)
 	}
 	return pids, nil
+}
+
+// WaitEmpty waits until no process is left in the cgroup or its descendants (after Kill,
+// before Destroy), or until ctx ends. The kernel delivers cgroup.kill and SIGKILL
+// asynchronously: processes are gone when they have finished exiting.
+func (c *Cgroup) WaitEmpty(ctx context.Context) error {
+	delay := 100 * time.Microsecond
+	for {
+		pids, err := c.Pids()
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for cgroup to empty: %d processes left (%v): %w", len(pids), pids, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay < 10*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// OpenUnified opens the cgroup's directory in the cgroup2 hierarchy, for
+// SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}: clone3's CLONE_INTO_CGROUP starts the
+// child in the cgroup, with no window outside it and no cgroup.procs write. On a Unified
+// machine that replaces Join; on a hybrid one the v1 hierarchies still need Join.
+func (c *Cgroup) OpenUnified() (*os.File, error) {
+	dir := c.paths[unifiedKey]
+	if dir == "" {
+		return nil, errors.New("open cgroup: no cgroup2 hierarchy")
+	}
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	return f, nil
 }

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -297,8 +298,13 @@ func TestRealV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertKilled(t, cmd)
-	if err := waitFor("empty", filepath.Join(dir, "cgroup.events"), func(s string) bool { return eventValue(s, "populated") == "0" }); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitEmpty(ctx); err != nil {
 		t.Error(err)
+	}
+	if got := eventValue(readFile(t, filepath.Join(dir, "cgroup.events")), "populated"); got != "0" {
+		t.Errorf("populated = %q after WaitEmpty", got)
 	}
 	if err := c.Thaw(); err != nil {
 		t.Fatal(err)
@@ -319,11 +325,12 @@ func TestRealV2DeviceFilter(t *testing.T) {
 		t.Fatal("no device program attached")
 	}
 	run := func(script string) (string, string) {
-		fd, err := unix.Open(c.Path(unifiedKey), unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		f, err := c.OpenUnified()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer unix.Close(fd)
+		defer f.Close()
+		fd := int(f.Fd())
 		cmd := exec.Command("/bin/sh", "-c", script)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
