@@ -36,7 +36,9 @@ type Cgroup struct {
 	mkdir func(dir string) error
 }
 
-// New resolves where cfg's cgroup goes in each hierarchy. It creates nothing.
+// New resolves where cfg's cgroup goes in each hierarchy. It creates nothing. A systemd-style
+// Path ("machine.slice:libpod:ID") is taken as the absolute path systemd would use
+// (/machine.slice/libpod-ID.scope).
 func New(cfg Config) (*Cgroup, error) {
 	if cfg.Root == "" {
 		cfg.Root = DefaultRoot
@@ -49,6 +51,11 @@ func New(cfg Config) (*Cgroup, error) {
 	}
 	if cfg.Path == "" {
 		return nil, errors.New("cgroup path is empty")
+	}
+	if p, ok, err := systemdPath(cfg.Path); err != nil {
+		return nil, err
+	} else if ok {
+		cfg.Path = p
 	}
 	clean := path.Clean(cfg.Path)
 	if clean == "/" || strings.HasPrefix(clean, "../") || clean == ".." || clean == "." {

@@ -509,3 +509,28 @@ func TestUpdateWrites(t *testing.T) {
 		})
 	}
 }
+
+func TestSystemdPath(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"machine.slice:libpod:abc", "/machine.slice/libpod-abc.scope"},
+		{"user-1000.slice:docker:x", "/user.slice/user-1000.slice/docker-x.scope"},
+		{"-.slice:p:n", "/p-n.scope"},
+		{":cri:n", "/system.slice/cri-n.scope"},
+		{"a.slice::n.slice", "/a.slice/n.slice"},
+	} {
+		got, ok, err := systemdPath(tt.in)
+		if got != tt.want || !ok || err != nil {
+			t.Errorf("systemdPath(%q) = %q, %v, %v; want %q", tt.in, got, ok, err, tt.want)
+		}
+	}
+	for _, plain := range []string{"c1", "/a/b", "a/b:c:d"} {
+		if _, ok, _ := systemdPath(plain); ok {
+			t.Errorf("systemdPath(%q) took a plain path", plain)
+		}
+	}
+	for _, bad := range []string{"a:b:", "x:p:n", "a--b.slice:p:n"} {
+		if _, _, err := systemdPath(bad); err == nil {
+			t.Errorf("systemdPath(%q) succeeded", bad)
+		}
+	}
+}
