@@ -75,8 +75,17 @@ func (c *Cgroup) applyDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) err
 		if r.Allow {
 			file = "devices.allow"
 		}
-		if err := c.write(dir, file, s); err != nil {
-			return err
+		lines := []string{s}
+		if strings.HasPrefix(s, "a ") {
+			// The kernel reads any line starting with "a" as every device, whatever
+			// numbers follow (devcgroup_update_access): a numbered rule for both types
+			// must be written once per type.
+			lines = []string{"b" + s[1:], "c" + s[1:]}
+		}
+		for _, line := range lines {
+			if err := c.write(dir, file, line); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -127,6 +127,7 @@ func sampleResources() *specs.LinuxResources {
 			{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"},
 			{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "rw"},
 			{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
+			{Allow: true, Type: "a", Major: i64(10), Minor: i64(200), Access: "rw"},
 		},
 	}
 }
@@ -166,6 +167,8 @@ func TestCreateWritesOnRecordedTrees(t *testing.T) {
 			`write /devices/glassbox/c1/devices.allow "c 1:3 rwm"`,
 			`write /devices/glassbox/c1/devices.allow "c 1:5 rw"`,
 			`write /devices/glassbox/c1/devices.allow "c 136:* rwm"`,
+			`write /devices/glassbox/c1/devices.allow "b 10:200 rw"`,
+			`write /devices/glassbox/c1/devices.allow "c 10:200 rw"`,
 		)
 	}
 	const svc = "/system.slice/gb.service"
@@ -531,6 +534,37 @@ func TestSystemdPath(t *testing.T) {
 	for _, bad := range []string{"a:b:", "x:p:n", "a--b.slice:p:n"} {
 		if _, _, err := systemdPath(bad); err == nil {
 			t.Errorf("systemdPath(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestDeviceFilterShape: the last matching rule wins, so an unconditional rule hides the rules
+// before it, and the program always ends in a verdict.
+func TestDeviceFilterShape(t *testing.T) {
+	const loads = 6
+	for _, tt := range []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		n     int
+	}{
+		{"no rules: deny", nil, loads + 2},
+		{"allow all", []specs.LinuxDeviceCgroup{{Allow: true}}, loads + 2},
+		{"deny all after an allow hides the allow", []specs.LinuxDeviceCgroup{
+			{Allow: true, Type: "c", Major: i64(1), Minor: i64(3)}, {Allow: false}}, loads + 2},
+		// type, major, minor checks, verdict, exit; then the default deny with its label.
+		{"one char device", []specs.LinuxDeviceCgroup{{Allow: false}, {Allow: true, Type: "c", Major: i64(1), Minor: i64(3)}}, loads + 5 + 2},
+		// access check adds three instructions.
+		{"read only", []specs.LinuxDeviceCgroup{{Allow: false}, {Allow: true, Type: "c", Major: i64(1), Minor: i64(8), Access: "r"}}, loads + 8 + 2},
+	} {
+		insns, err := DeviceFilter(tt.rules)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(insns) != tt.n {
+			t.Errorf("%s: %d instructions, want %d:\n%v", tt.name, len(insns), tt.n, insns)
+		}
+		if last := insns[len(insns)-1]; last.OpCode.JumpOp().String() != "Exit" {
+			t.Errorf("%s: ends with %v, not exit", tt.name, last)
 		}
 	}
 }
