@@ -1,11 +1,11 @@
 package cgroups
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -43,55 +43,56 @@ type mounts struct {
 	hierarchies []hierarchy
 }
 
-// readMounts parses the cgroup and cgroup2 lines of a mountinfo file (proc(5)), rebasing mount
-// points from DefaultRoot onto root. Named v1 hierarchies without controllers (name=systemd)
-// are left out: glassbox has no use for them and does not write there.
+// readMounts parses the cgroup and cgroup2 lines of a mountinfo file (proc(5)). With a root
+// other than DefaultRoot, the mounts at or under root are used as they are (a private cgroup
+// mount); if there are none, mount points under DefaultRoot are rebased onto root (a recorded
+// tree). Named v1 hierarchies without controllers (name=systemd) are left out: glassbox has
+// no use for them and does not write there.
 func readMounts(mountinfo, root string) (mounts, error) {
-	f, err := os.Open(mountinfo)
+	b, err := os.ReadFile(mountinfo)
 	if err != nil {
 		return mounts{}, fmt.Errorf("read cgroup mounts: %w", err)
 	}
-	defer f.Close()
-	var m mounts
-	var v1, v2 bool
-	v2AtRoot := false
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
+	type entry struct{ fstype, super, mountPoint, mountRoot string }
+	var entries []entry
+	rebase := root != DefaultRoot
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		sep := slices.Index(fields, "-")
 		if sep < 5 || len(fields) < sep+4 {
 			continue
 		}
-		fstype, super := fields[sep+1], fields[sep+3]
-		if fstype != "cgroup" && fstype != "cgroup2" {
+		e := entry{fields[sep+1], fields[sep+3], unescapeMountinfo(fields[4]), unescapeMountinfo(fields[3])}
+		if e.fstype != "cgroup" && e.fstype != "cgroup2" {
 			continue
 		}
-		mountPoint := unescapeMountinfo(fields[4])
-		if root != DefaultRoot {
-			rel, err := filepath.Rel(DefaultRoot, mountPoint)
-			if err != nil || strings.HasPrefix(rel, "..") {
+		if within(root, e.mountPoint) {
+			rebase = false
+		}
+		entries = append(entries, e)
+	}
+	var m mounts
+	var v1, v2 bool
+	for _, e := range entries {
+		if rebase {
+			if !within(DefaultRoot, e.mountPoint) {
 				continue
 			}
-			mountPoint = filepath.Join(root, rel)
+			rel, _ := filepath.Rel(DefaultRoot, e.mountPoint)
+			e.mountPoint = filepath.Join(root, rel)
+		} else if !within(root, e.mountPoint) {
+			continue
 		}
-		h := hierarchy{mountPoint: mountPoint, mountRoot: unescapeMountinfo(fields[3])}
-		if fstype == "cgroup2" {
+		h := hierarchy{mountPoint: e.mountPoint, mountRoot: e.mountRoot}
+		if e.fstype == "cgroup2" {
 			if v2 {
 				continue // a second cgroup2 mount shows the same hierarchy
 			}
 			v2 = true
-			v2AtRoot = mountPoint == root
 			h.key = unifiedKey
-			h.controllers = readControllers(filepath.Join(mountPoint, "cgroup.controllers"))
+			h.controllers = readControllers(filepath.Join(e.mountPoint, "cgroup.controllers"))
 		} else {
-			for _, o := range strings.Split(super, ",") {
+			for _, o := range strings.Split(e.super, ",") {
 				if v1Controllers[o] {
 					h.controllers = append(h.controllers, o)
 				}
@@ -105,23 +106,24 @@ func readMounts(mountinfo, root string) (mounts, error) {
 		}
 		m.hierarchies = append(m.hierarchies, h)
 	}
-	if err := sc.Err(); err != nil {
-		return mounts{}, fmt.Errorf("read cgroup mounts: %w", err)
-	}
 	switch {
 	case v1 && v2:
 		m.mode = Hybrid
 	case v1:
 		m.mode = Legacy
-	case v2 && v2AtRoot:
-		m.mode = Unified
 	case v2:
-		m.mode = Unified // cgroup2 mounted elsewhere alone is still unified
+		m.mode = Unified
 	default:
-		return mounts{}, fmt.Errorf("read cgroup mounts: no cgroup filesystem in %s", mountinfo)
+		return mounts{}, fmt.Errorf("read cgroup mounts: no cgroup filesystem under %s in %s", root, mountinfo)
 	}
 	sort.SliceStable(m.hierarchies, func(i, j int) bool { return m.hierarchies[i].key < m.hierarchies[j].key })
 	return m, nil
+}
+
+// within reports whether p is dir or below it.
+func within(dir, p string) bool {
+	dir, p = filepath.Clean(dir), filepath.Clean(p)
+	return p == dir || strings.HasPrefix(p, dir+"/") || dir == "/"
 }
 
 // unescapeMountinfo undoes the octal escapes proc(5) uses for space, tab, newline, backslash.

@@ -390,6 +390,13 @@ func TestOwnCgroupsAndMountinfo(t *testing.T) {
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("hierarchies = %v", keys)
 	}
+	// A private mount at root is used as it is, whatever else is mounted.
+	private := writeTemp(t, "30 22 0:27 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"+
+		"40 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"+
+		"90 22 0:37 / /run/gb/cg rw - cgroup2 cgroup2 rw\n")
+	if m, err := readMounts(private, "/run/gb/cg"); err != nil || len(m.hierarchies) != 1 || m.hierarchies[0].mountPoint != "/run/gb/cg" || m.mode != Unified {
+		t.Errorf("private mount: %+v, %v", m, err)
+	}
 	// A namespaced mount: a process at /a/b in a mount whose root is /a sees /b.
 	h := hierarchy{mountPoint: "/sys/fs/cgroup/memory", mountRoot: "/a"}
 	for p, want := range map[string]string{"/a/b": "/sys/fs/cgroup/memory/b", "/a": "/sys/fs/cgroup/memory", "/ab/c": "/sys/fs/cgroup/memory"} {
