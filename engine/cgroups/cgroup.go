@@ -19,11 +19,12 @@ import (
 // ParentName is the cgroup every container's cgroup nests in, inside glassbox's own cgroup.
 const ParentName = "glassbox"
 
-// Cgroup is one container's cgroup, across every hierarchy it spans.
+// Cgroup is one container's cgroup, across every hierarchy it spans. It is not safe for
+// concurrent use; the runtime holds the container's lock around it.
 type Cgroup struct {
 	// paths maps hierarchy keys to the container's cgroup directory.
 	paths map[string]string
-	// v2 marks the hierarchy keys that are cgroup2 (only "unified").
+	// hier describes each hierarchy by key (controllers, mount point).
 	hier map[string]hierarchy
 	cfg  Config
 	// owned are the directories Create made, parents before children; Destroy removes these
