@@ -387,8 +387,3 @@ func attachedDevicePrograms(t *testing.T, dir string) int {
 	}
 	return len(q.Programs)
 }
-
-
-
-
-

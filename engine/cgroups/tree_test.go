@@ -14,9 +14,6 @@ import (
 	"github.com/glassbox/glassbox/engine/trace"
 )
 
-
-
-
 func i64(v int64) *int64        { return &v }
 func u64(v uint64) *uint64      { return &v }
 func u16(v uint16) *uint16      { return &v }
@@ -323,7 +320,6 @@ func TestOwnCgroupsAndMountinfo(t *testing.T) {
 }
 
 var _ = boolp
-
 
 // TestDestroyRemovesOnlyWhatCreateMade: a sibling container's cgroup and the glassbox parent
 // that holds it survive; an own cgroup that existed before is never removed.
