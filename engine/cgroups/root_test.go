@@ -309,6 +309,17 @@ func TestRealV2(t *testing.T) {
 	if err := c.Thaw(); err != nil {
 		t.Fatal(err)
 	}
+	// A container with its own cgroup namespace may make cgroups inside its own: Destroy
+	// removes them with it.
+	if err := os.MkdirAll(filepath.Join(dir, "nested", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there after Destroy: %v", dir, err)
+	}
 }
 
 // TestRealV2DeviceFilter attaches the eBPF device program to a cgroup2 cgroup and has a
