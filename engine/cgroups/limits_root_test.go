@@ -66,6 +66,18 @@ func TestRealLimitsEnforced(t *testing.T) {
 		if out != "" || !strings.Contains(errOut, "not permitted") {
 			t.Errorf("mode %v: block device: stdout %q stderr %q, want refused", mode, out, errOut)
 		}
+		// Update replaces the policy: /dev/zero readable now, /dev/null no longer.
+		update := []specs.LinuxDeviceCgroup{{Access: "rwm"}, {Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "r"}}
+		if err := c.Update(&specs.LinuxResources{Devices: update}); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, _ = runJoined(t, c, "exec 4</dev/zero && echo zero; exec 3>/dev/null && echo null")
+		if strings.TrimSpace(out) != "zero" || !strings.Contains(errOut, "not permitted") {
+			t.Errorf("after Update: stdout %q stderr %q, want /dev/zero opened and /dev/null refused", out, errOut)
+		}
+		if err := c.Update(&specs.LinuxResources{Devices: res.Devices}); err != nil {
+			t.Fatal(err)
+		}
 	})
 	t.Run("pids", func(t *testing.T) {
 		// dash's loop and arithmetic are builtins: only the sleeps fork.
