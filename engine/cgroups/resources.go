@@ -52,8 +52,8 @@ func (c *Cgroup) apply(res *specs.LinuxResources) error {
 		}
 		if dir == "" {
 			if leaf := c.paths[unifiedKey]; leaf != "" {
-				return fmt.Errorf("apply %s limits: no v1 hierarchy carries the %s controller and %s does not enable it in cgroup2 (enable it in the cgroup.subtree_control of %s and its ancestors)",
-					controller, controller, filepath.Join(filepath.Dir(leaf), "cgroup.subtree_control"), filepath.Dir(filepath.Dir(leaf)))
+				return fmt.Errorf("apply %s limits: no v1 hierarchy carries the %s controller, and cgroup2 does not give it to %s (the cgroup.subtree_control of %s and of its ancestors must list it)",
+					controller, controller, filepath.Dir(leaf), filepath.Dir(filepath.Dir(leaf)))
 			}
 			return fmt.Errorf("apply %s limits: no cgroup hierarchy here carries the %s controller", controller, controller)
 		}

@@ -183,6 +183,9 @@ func TestCreateFailureChangesNothing(t *testing.T) {
 		{"bad device type", "hybrid", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x"}}}, nil},
 		{"swap without memory limit on v2", "unified", &specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: i64(1 << 20)}}, nil},
 		{"v1-only swappiness on v2", "unified", &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: u64(10)}}, nil},
+		{"controller not delegated to glassbox's own cgroup", "unified", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 20)}}, func(root string) {
+			os.WriteFile(filepath.Join(root, "system.slice/gb.service/cgroup.subtree_control"), []byte("pids\n"), 0o644)
+		}},
 		{"leaf exists", "hybrid", &specs.LinuxResources{}, func(root string) {
 			os.MkdirAll(filepath.Join(root, "pids/glassbox/c1"), 0o755)
 		}},
