@@ -474,3 +474,32 @@ func TestDeviceFilterShape(t *testing.T) {
 		}
 	}
 }
+
+// TestFreezeV1Writes: without cgroup2, Freeze and Thaw go through the v1 freezer (the fake
+// freezer.state reads back what was written, as a kernel with nothing to wait for does).
+func TestFreezeV1Writes(t *testing.T) {
+	cfg, mkdir := fakeTree(t, "legacy", "c1")
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mkdir = mkdir
+	if err := c.Create(); err != nil {
+		t.Fatal(err)
+	}
+	rec := trace.New(time.Now())
+	c.SetTrace(rec)
+	if err := c.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`write /freezer/glassbox/c1/freezer.state "FROZEN"`, `write /freezer/glassbox/c1/freezer.state "THAWED"`}
+	if got := writes(rec, cfg.Root); !reflect.DeepEqual(got, want) {
+		t.Errorf("writes %q, want %q", got, want)
+	}
+	if pids, err := c.Pids(); err != nil || len(pids) != 0 {
+		t.Errorf("Pids() = %v, %v", pids, err)
+	}
+}
