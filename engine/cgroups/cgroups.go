@@ -13,7 +13,10 @@
 //	cg, err = cgroups.Load(state.CgroupPaths) // later, from another process
 //	cg.Freeze(); cg.Thaw()     // oci pause / resume
 //	cg.Signal(unix.SIGTERM)    // oci kill --all; cg.Kill() for SIGKILL
-//	cg.Kill(); cg.Destroy()    // oci delete --force
+//	cg.Kill(); cg.WaitEmpty(ctx); cg.Destroy() // oci delete --force
+//
+// On a Unified machine cg.OpenUnified gives the fd for clone3's CLONE_INTO_CGROUP, so init
+// starts inside the cgroup instead of being joined.
 //
 // Always pass the spec's device rules: with none, no device policy is installed at all (the
 // runtime's default spec denies everything, then allows the default devices).
