@@ -398,3 +398,55 @@ func attachedDevicePrograms(t *testing.T, dir string) int {
 	}
 	return len(q.Programs)
 }
+
+// TestRealCgroupParent: an absolute path (--cgroup-parent) is made from each hierarchy's root,
+// the new v1 cpuset parents get their parent's cpus and mems copied down (or no task could
+// join), and Destroy takes away the parents it made.
+func TestRealCgroupParent(t *testing.T) {
+	fixture.NeedRoot(t)
+	parent := "/" + uniqueName(t)
+	rec := trace.New(time.Now())
+	c, err := New(Config{Path: parent + "/c", Trace: rec, Resources: &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0", Mems: "0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Kill(); c.Destroy() })
+	assertOwnWrites(t, c, rec)
+	for key, dir := range c.Paths() {
+		if want := filepath.Join(c.hier[key].mountPoint, parent, "c"); dir != want {
+			t.Errorf("%s: %s, want %s", key, dir, want)
+		}
+	}
+	cpuset := c.Path("cpuset")
+	if cpuset == "" {
+		fixture.Need(t, false, "a cpuset controller")
+	}
+	if got := readFile(t, filepath.Join(cpuset, "cpuset.cpus")); got != "0" {
+		t.Errorf("cpuset.cpus = %q", got)
+	}
+	if c.hier["cpuset"].key != "" { // v1: the new parent has its parent's cpus
+		root := readFile(t, filepath.Join(c.hier["cpuset"].mountPoint, "cpuset.cpus"))
+		if got := readFile(t, filepath.Join(filepath.Dir(cpuset), "cpuset.cpus")); got != root {
+			t.Errorf("parent cpuset.cpus = %q, want the root's %q", got, root)
+		}
+	}
+	cmd := startSleeper(t, nil)
+	if err := c.Join(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	assertKilled(t, cmd)
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for key, dir := range c.Paths() {
+		if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
+			t.Errorf("%s: parent %s still there: %v", key, filepath.Dir(dir), err)
+		}
+	}
+}
