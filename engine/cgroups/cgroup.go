@@ -32,9 +32,10 @@ type Cgroup struct {
 	// earlier run and may configure (cpuset copy-down, subtree_control).
 	owned   []string
 	managed map[string]bool
-	// mkdir makes one cgroup directory; tests replace it with a fake kernel that fills the
-	// new directory with a recorded cgroup's files.
+	// mkdir makes one cgroup directory and rmdir removes one; tests replace them with a fake
+	// kernel that fills a new directory with a recorded cgroup's files and empties it again.
 	mkdir func(dir string) error
+	rmdir func(dir string) error
 }
 
 // New resolves where cfg's cgroup goes in each hierarchy. It creates nothing. A systemd-style
@@ -71,7 +72,7 @@ func New(cfg Config) (*Cgroup, error) {
 		return nil, err
 	}
 	c := &Cgroup{paths: map[string]string{}, hier: map[string]hierarchy{}, cfg: cfg,
-		managed: map[string]bool{}, mkdir: func(dir string) error { return os.Mkdir(dir, 0o755) }}
+		managed: map[string]bool{}, mkdir: kernelMkdir, rmdir: kernelRmdir}
 	for _, h := range m.hierarchies {
 		dir := filepath.Join(h.mountPoint, clean)
 		if !path.IsAbs(clean) {
@@ -90,13 +91,23 @@ func New(cfg Config) (*Cgroup, error) {
 }
 
 // Load reattaches to a cgroup created earlier, from the paths Paths returned then. The caller
-// vouches that Create made them: Destroy will remove them.
+// vouches that Create made them: Destroy will remove them. Every path must be a directory on
+// a cgroup filesystem (or gone already), so a damaged record cannot aim Destroy elsewhere.
 func Load(paths map[string]string) (*Cgroup, error) {
+	for key, dir := range paths {
+		if _, err := os.Stat(dir); err == nil && !isCgroupFS(dir) {
+			return nil, fmt.Errorf("load cgroup: %s path %s is not on a cgroup filesystem", key, dir)
+		}
+	}
+	return load(paths)
+}
+
+func load(paths map[string]string) (*Cgroup, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("load cgroup: no paths")
 	}
 	c := &Cgroup{paths: map[string]string{}, hier: map[string]hierarchy{}, managed: map[string]bool{},
-		mkdir: func(dir string) error { return os.Mkdir(dir, 0o755) }}
+		mkdir: kernelMkdir, rmdir: kernelRmdir}
 	for key, dir := range paths {
 		if !filepath.IsAbs(dir) {
 			return nil, fmt.Errorf("load cgroup: %s path %q is not absolute", key, dir)
@@ -382,26 +393,12 @@ func (c *Cgroup) removeTree(dir string) error {
 	return fmt.Errorf("remove cgroup: rmdir %s: %w", dir, err)
 }
 
-// rmdir removes a cgroup directory. A fake tree's directories hold plain files, which the
-// kernel's cgroupfs never does, so those are cleared first there.
-func (c *Cgroup) rmdir(dir string) error {
-	err := unix.Rmdir(dir)
-	if errors.Is(err, unix.ENOTEMPTY) && !isCgroupFS(dir) {
-		entries, _ := os.ReadDir(dir)
-		hasChild := false
-		for _, e := range entries {
-			hasChild = hasChild || e.IsDir()
-		}
-		if hasChild {
-			err = unix.EBUSY // as cgroupfs answers for a cgroup with children
-		} else {
-			for _, e := range entries {
-				os.Remove(filepath.Join(dir, e.Name()))
-			}
-			err = unix.Rmdir(dir)
-		}
-	}
-	if err != nil {
+func kernelMkdir(dir string) error { return os.Mkdir(dir, 0o755) }
+
+// kernelRmdir removes a cgroup directory; cgroupfs lets rmdir take a cgroup with its control
+// files, and only a cgroup.
+func kernelRmdir(dir string) error {
+	if err := unix.Rmdir(dir); err != nil {
 		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
 	}
 	return nil

@@ -8,8 +8,28 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/glassbox/glassbox/engine/trace"
 )
+
+// fakeRmdir removes a fake cgroup directory with its files, failing with EBUSY while it has
+// child cgroups, as cgroupfs does.
+func fakeRmdir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			return &os.PathError{Op: "rmdir", Path: dir, Err: unix.EBUSY}
+		}
+	}
+	for _, e := range entries {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	return os.Remove(dir)
+}
 
 // fakeTree copies the recorded tree testdata/<name> into a temporary root and returns a
 // Config on it and a fake kernel: its mkdir fills a new cgroup with the recorded child's

@@ -115,7 +115,7 @@ func TestCreateWritesOnRecordedTrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.mkdir = mkdir
+			c.mkdir, c.rmdir = mkdir, fakeRmdir
 			if err := c.Create(); err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ func TestCreateFailureChangesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.mkdir = mkdir
+			c.mkdir, c.rmdir = mkdir, fakeRmdir
 			if err := c.Create(); err == nil {
 				t.Fatal("Create succeeded")
 			} else {
@@ -333,7 +333,7 @@ func TestDestroyRemovesOnlyWhatCreateMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1.mkdir = mkdir
+	c1.mkdir, c1.rmdir = mkdir, fakeRmdir
 	if err := c1.Create(); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestDestroyRemovesOnlyWhatCreateMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2.mkdir = mkdir
+	c2.mkdir, c2.rmdir = mkdir, fakeRmdir
 	if err := c2.Create(); err != nil {
 		t.Fatal(err)
 	}
@@ -363,10 +363,14 @@ func TestDestroyRemovesOnlyWhatCreateMade(t *testing.T) {
 	}
 	// Reattach c2 as the runtime does after a restart, and remove it: the now empty glassbox
 	// parents stay (Load knows only the leaves), glassbox's own cgroup is untouched.
-	l, err := Load(c2.Paths())
+	if _, err := Load(c2.Paths()); err == nil {
+		t.Error("Load took paths that are not on a cgroup filesystem")
+	}
+	l, err := load(c2.Paths())
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.rmdir = fakeRmdir
 	if l.Mode() != Hybrid {
 		t.Errorf("Mode() = %v", l.Mode())
 	}
@@ -400,7 +404,7 @@ func TestUpdateWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.mkdir = mkdir
+			c.mkdir, c.rmdir = mkdir, fakeRmdir
 			if err := c.Create(); err != nil {
 				t.Fatal(err)
 			}
@@ -483,7 +487,7 @@ func TestFreezeV1Writes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.mkdir = mkdir
+	c.mkdir, c.rmdir = mkdir, fakeRmdir
 	if err := c.Create(); err != nil {
 		t.Fatal(err)
 	}
