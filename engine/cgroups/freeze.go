@@ -133,10 +133,16 @@ func (c *Cgroup) Signal(sig unix.Signal) error {
 }
 
 func (c *Cgroup) signalAll(sig unix.Signal) error {
-	freezeErr := c.Freeze()
+	// A paused container stays paused: only a cgroup frozen here is thawed after, except
+	// for SIGKILL, which a v1-frozen task takes only once thawed.
+	wasFrozen, _ := c.Frozen()
+	froze := false
+	if !wasFrozen {
+		froze = c.Freeze() == nil
+	}
 	pids, err := c.Pids()
 	if err != nil {
-		if freezeErr == nil {
+		if froze {
 			c.Thaw()
 		}
 		return fmt.Errorf("signal cgroup: %w", err)
@@ -150,7 +156,7 @@ func (c *Cgroup) signalAll(sig unix.Signal) error {
 			errs = append(errs, fmt.Errorf("kill %d: %w", pid, err))
 		}
 	}
-	if freezeErr == nil {
+	if froze || (wasFrozen && sig == unix.SIGKILL) {
 		if err := c.Thaw(); err != nil {
 			errs = append(errs, err)
 		}
@@ -159,6 +165,21 @@ func (c *Cgroup) signalAll(sig unix.Signal) error {
 		return fmt.Errorf("signal cgroup: %w", err)
 	}
 	return nil
+}
+
+// Frozen reports whether the cgroup is frozen (cgroup.freeze on cgroup2, freezer.state on v1):
+// what oci state calls "paused".
+func (c *Cgroup) Frozen() (bool, error) {
+	if dir := c.paths[unifiedKey]; dir != "" && exists(filepath.Join(dir, "cgroup.freeze")) {
+		v, err := readTrimmed(filepath.Join(dir, "cgroup.freeze"))
+		return v == "1", err
+	}
+	dir, _ := c.controllerDir("freezer")
+	if dir == "" {
+		return false, errors.New("cgroup freeze state: no freezer here")
+	}
+	v, err := readTrimmed(filepath.Join(dir, "freezer.state"))
+	return v == "FROZEN" || v == "FREEZING", err
 }
 
 // Pids lists the processes in the cgroup and in the cgroups below it. It reads the cgroup2

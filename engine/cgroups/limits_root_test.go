@@ -165,7 +165,18 @@ func TestRealSignal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A paused cgroup stays paused through Signal. (On cgroup2 a signal fatal to a process
+	// without a handler kills it even while frozen; on v1 it lands on thaw.)
+	if err := c.Freeze(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := c.Frozen(); !frozen || err != nil {
+		t.Errorf("Frozen() = %v, %v after Signal of a frozen cgroup", frozen, err)
+	}
+	if err := c.Thaw(); err != nil {
 		t.Fatal(err)
 	}
 	for _, cmd := range cmds {
