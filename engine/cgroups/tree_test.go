@@ -119,6 +119,7 @@ func TestCreateWritesOnRecordedTrees(t *testing.T) {
 			if err := c.Create(); err != nil {
 				t.Fatal(err)
 			}
+			assertOwnWrites(t, c, cfg.Trace)
 			if got := writes(cfg.Trace, cfg.Root); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
