@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -56,16 +57,15 @@ func deviceRuleString(r specs.LinuxDeviceCgroup) (string, error) {
 	return fmt.Sprintf("%s %s:%s %s", typ, num(r.Major), num(r.Minor), access), nil
 }
 
-// applyDevicesV1 denies everything, then replays the rules in order. Writing "a" to
-// devices.deny empties the allow list and makes deny the default; a later rule for every
-// device ("a" to allow or deny) resets the default again, so the spec's order is kept.
+// applyDevicesV1 installs rules through devices.allow and devices.deny
+// (Documentation/admin-guide/cgroup-v1/devices.rst). A cgroup that already denies by default
+// and gets a deny-all-then-allow list (every runtime's shape) is brought to it by difference:
+// the new exceptions are allowed first, then the stale ones denied, so a running container
+// never loses a device it keeps. Otherwise "a" is written to devices.deny, which empties the
+// allow list and makes deny the default, and the rules are replayed in order (a later rule for
+// every device resets the default again, so the spec's order is kept).
 func (c *Cgroup) applyDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
-	first, _ := deviceRuleString(rules[0])
-	if rules[0].Allow || first != "a" {
-		if err := c.write(dir, "devices.deny", "a"); err != nil {
-			return err
-		}
-	}
+	var lines [][2]string // file, line
 	for _, r := range rules {
 		s, err := deviceRuleString(r)
 		if err != nil {
@@ -75,20 +75,89 @@ func (c *Cgroup) applyDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) err
 		if r.Allow {
 			file = "devices.allow"
 		}
-		lines := []string{s}
 		if strings.HasPrefix(s, "a ") {
 			// The kernel reads any line starting with "a" as every device, whatever
 			// numbers follow (devcgroup_update_access): a numbered rule for both types
 			// must be written once per type.
-			lines = []string{"b" + s[1:], "c" + s[1:]}
+			lines = append(lines, [2]string{file, "b" + s[1:]}, [2]string{file, "c" + s[1:]})
+			continue
 		}
-		for _, line := range lines {
-			if err := c.write(dir, file, line); err != nil {
-				return err
-			}
+		lines = append(lines, [2]string{file, s})
+	}
+	if done, err := c.updateDevicesV1(dir, lines); done || err != nil {
+		return err
+	}
+	if len(lines) == 0 || lines[0] != [2]string{"devices.deny", "a"} {
+		if err := c.write(dir, "devices.deny", "a"); err != nil {
+			return err
+		}
+	}
+	for _, l := range lines {
+		if err := c.write(dir, l[0], l[1]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// updateDevicesV1 applies a whitelist by difference from devices.list when it can, reporting
+// whether it did.
+func (c *Cgroup) updateDevicesV1(dir string, lines [][2]string) (bool, error) {
+	if len(lines) == 0 || lines[0] != [2]string{"devices.deny", "a"} {
+		return false, nil
+	}
+	want := map[string]bool{}
+	devices := map[string]bool{}
+	var order []string
+	for _, l := range lines[1:] {
+		if l[0] != "devices.allow" || l[1] == "a" {
+			return false, nil
+		}
+		// The kernel merges the access of exceptions for one device into one line: two
+		// rules for a device would not read back as written.
+		dev := l[1][:strings.LastIndex(l[1], " ")]
+		if devices[dev] && !want[l[1]] {
+			return false, nil
+		}
+		devices[dev] = true
+		if !want[l[1]] {
+			order = append(order, l[1])
+		}
+		want[l[1]] = true
+	}
+	b, err := os.ReadFile(dir + "/devices.list")
+	if err != nil {
+		return false, nil
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "a *:* rwm" {
+			return false, nil // allow by default: only a reset makes it deny
+		}
+		if line != "" {
+			have[line] = true
+		}
+	}
+	for _, l := range order {
+		if !have[l] {
+			if err := c.write(dir, "devices.allow", l); err != nil {
+				return true, err
+			}
+		}
+	}
+	var stale []string
+	for l := range have {
+		if !want[l] {
+			stale = append(stale, l)
+		}
+	}
+	sort.Strings(stale)
+	for _, l := range stale {
+		if err := c.write(dir, "devices.deny", l); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // BPF_CGROUP_DEVICE context (include/uapi/linux/bpf.h, struct bpf_cgroup_dev_ctx):

@@ -508,3 +508,37 @@ func TestFreezeV1Writes(t *testing.T) {
 		t.Errorf("Pids() = %v, %v", pids, err)
 	}
 }
+
+// TestDeviceUpdateV1ByDifference: a running container's whitelist changes by allowing the new
+// devices first and denying the stale ones after, never through a deny-everything moment.
+func TestDeviceUpdateV1ByDifference(t *testing.T) {
+	cfg, mkdir := fakeTree(t, "hybrid", "c1")
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mkdir, c.rmdir = mkdir, fakeRmdir
+	if err := c.Create(); err != nil {
+		t.Fatal(err)
+	}
+	// What the kernel lists after a deny-all-then-allow policy.
+	os.WriteFile(filepath.Join(c.Path("devices"), "devices.list"), []byte("c 1:3 rwm\nc 136:* rwm\nc 1:9 rwm\n"), 0o644)
+	rec := trace.New(time.Now())
+	c.SetTrace(rec)
+	err = c.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Access: "rwm"},
+		{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
+		{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "r"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`write /devices/glassbox/c1/devices.allow "c 1:5 r"`,
+		`write /devices/glassbox/c1/devices.deny "c 1:3 rwm"`,
+		`write /devices/glassbox/c1/devices.deny "c 1:9 rwm"`,
+	}
+	if got := writes(rec, cfg.Root); !reflect.DeepEqual(got, want) {
+		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
