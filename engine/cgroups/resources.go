@@ -144,7 +144,9 @@ func (c *Cgroup) applyMemory(dir string, v2 bool, res *specs.LinuxResources) err
 		return c.write(dir, "memory.limit_in_bytes", limitString(limit, false))
 	}
 	writeSwap := func() error {
-		if swap == 0 {
+		// Without swap accounting (swapaccount=0, no CONFIG_MEMCG_SWAP) there is no memsw
+		// file: unlimited is what the kernel does anyway, a number is refused by name.
+		if swap == 0 || (swap == -1 && !exists(filepath.Join(dir, "memory.memsw.limit_in_bytes"))) {
 			return nil
 		}
 		return c.write(dir, "memory.memsw.limit_in_bytes", limitString(swap, false))
@@ -205,7 +207,7 @@ func (c *Cgroup) applyMemoryV2(dir string, m *specs.LinuxMemory) error {
 	}
 	// memory.swap.max first: it is independent of memory.max and a failure there leaves the
 	// memory limit untouched.
-	if swap != 0 {
+	if swap != 0 && !(swap == -1 && !exists(filepath.Join(dir, "memory.swap.max"))) {
 		if err := c.write(dir, "memory.swap.max", limitString(swap, true)); err != nil {
 			return err
 		}
