@@ -210,3 +210,29 @@ func BenchmarkCreateDestroy(b *testing.B) {
 		}
 	}
 }
+
+// TestRealCreateFailureLeavesNothing: a Create that fails half-way (a limit this machine
+// cannot apply, after the directories and the first limits are made) removes everything it
+// made, in every hierarchy.
+func TestRealCreateFailureLeavesNothing(t *testing.T) {
+	fixture.NeedRoot(t)
+	parent := "/" + uniqueName(t)
+	c, err := New(Config{Path: parent + "/c", Resources: &specs.LinuxResources{
+		Pids:    &specs.LinuxPids{Limit: i64(10)},
+		Devices: []specs.LinuxDeviceCgroup{{Access: "rwm"}, {Allow: true, Type: "q"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Destroy() })
+	if err := c.Create(); err == nil {
+		t.Fatal("Create with a bad device rule succeeded")
+	} else if !strings.Contains(err.Error(), `type "q"`) {
+		t.Errorf("error %q does not name the bad rule", err)
+	}
+	for key, h := range c.hier {
+		if _, err := os.Stat(filepath.Join(h.mountPoint, parent)); !os.IsNotExist(err) {
+			t.Errorf("%s: %s left behind: %v", key, filepath.Join(h.mountPoint, parent), err)
+		}
+	}
+}
