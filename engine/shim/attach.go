@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -118,10 +119,16 @@ type attachServer struct {
 
 func listenAttach(path string, h *hub, in *input) (*attachServer, error) {
 	os.Remove(path)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	addr, release, err := socketPath(path)
 	if err != nil {
 		return nil, err
 	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("listen on the attach socket %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(false)
 	os.Chmod(path, 0o600)
 	s := &attachServer{l: l, path: path, first: make(chan struct{})}
 	go func() {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -69,7 +71,12 @@ func ResizePayload(rows, cols uint16) []byte {
 
 // Dial connects to a shim's attach socket.
 func Dial(socket string, stdin bool) (net.Conn, error) {
-	c, err := net.Dial("unix", socket)
+	addr, release, err := socketPath(socket)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the container's shim at %s: %w", socket, err)
+	}
+	c, err := net.Dial("unix", addr)
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("connect to the container's shim at %s: %w", socket, err)
 	}
@@ -91,4 +98,18 @@ func parseResize(p []byte) (rows, cols uint16, err error) {
 		return 0, 0, errShort
 	}
 	return binary.BigEndian.Uint16(p[:2]), binary.BigEndian.Uint16(p[2:]), nil
+}
+
+// socketPath returns a path for a unix socket at path that fits sun_path (108 bytes,
+// unix(7)): a long one goes through /proc/self/fd/N of its directory, which the kernel
+// resolves like any path. release closes that directory.
+func socketPath(path string) (addr string, release func(), err error) {
+	if len(path) < 100 {
+		return path, func() {}, nil
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path)), func() { dir.Close() }, nil
 }

@@ -74,13 +74,16 @@ func (r *runc) Create(ctx context.Context, id, bundle string, stdio IO, tty bool
 	args := []string{"create", "--bundle", bundle, "--pid-file", pidFile}
 	var consoleL *net.UnixListener
 	if tty {
-		sock := filepath.Join(bundle, "console.sock")
-		os.Remove(sock)
+		tmp, err := os.MkdirTemp("", "glassbox-console-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		sock := filepath.Join(tmp, "sock") // short: runc connects to it, sun_path is 108 bytes
 		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 		if err != nil {
 			return nil, fmt.Errorf("listen on console socket %s: %w", sock, err)
 		}
-		defer os.Remove(sock)
 		defer l.Close()
 		consoleL = l
 		args = append(args, "--console-socket", sock)

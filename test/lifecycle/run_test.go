@@ -1,0 +1,71 @@
+package lifecycle
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRunExitCodes(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"true"}, 0, ""},
+		{[]string{"sh", "-c", "echo hello; exit 3"}, 3, "hello\n"},
+		{[]string{"/nonexistent"}, 127, ""},
+		{[]string{"/etc/passwd"}, 126, ""},
+	}
+	for _, c := range cases {
+		r := e.gb(append([]string{"run", "--rm", e.image}, c.args...)...)
+		if r.code != c.code || (c.out != "" && r.stdout != c.out) {
+			t.Errorf("run %q: exit %d stdout %q stderr %q; want exit %d stdout %q", c.args, r.code, r.stdout, r.stderr, c.code, c.out)
+		}
+	}
+	if cs := e.ps(true); len(cs) != 0 {
+		t.Errorf("--rm left %d containers", len(cs))
+	}
+}
+
+func TestDetachedLifecycle(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	id := e.must("run", "-d", "--name", n, e.image, "sh", "-c", "echo started; trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done")
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want an ID", id)
+	}
+	cs := e.ps(false)
+	if len(cs) != 1 || cs[0].Name != n || cs[0].State != "running" || cs[0].Pid <= 0 {
+		t.Fatalf("ps = %+v", cs)
+	}
+	waitFor(t, "log line", func() bool { return strings.Contains(e.must("logs", n), "started") })
+	d := e.inspect(n)
+	if !d.State.Running || d.ShimPid <= 0 || d.GraphDriver.Data.UpperDir == "" || len(d.CgroupPaths) == 0 {
+		t.Fatalf("inspect = %+v", d)
+	}
+	if r := e.gb("run", "-d", "--name", n, e.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "already in use") {
+		t.Fatalf("name conflict: %+v", r)
+	}
+	if cs := e.ps(true); len(cs) != 1 {
+		t.Fatalf("a refused name left %d containers", len(cs))
+	}
+	e.must("stop", "-t", "5", n)
+	d = e.inspect(n)
+	if d.State.Running || d.State.ExitCode != 7 {
+		t.Fatalf("after stop: %+v", d.State)
+	}
+	if logs := e.must("logs", n); !strings.Contains(logs, "bye") {
+		t.Fatalf("logs after stop: %q", logs)
+	}
+	if got := e.must("wait", n); got != "7" {
+		t.Fatalf("wait = %q", got)
+	}
+	e.must("rm", n)
+	if cs := e.ps(true); len(cs) != 0 {
+		t.Fatalf("rm left %+v", cs)
+	}
+	if r := e.gb("rm", n); r.code == 0 {
+		t.Fatal("rm of a removed container worked")
+	}
+}
