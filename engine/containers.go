@@ -34,8 +34,8 @@ var (
 
 func (e *Engine) store() (*state.Store, error) { return state.Open(e.root) }
 
-// runtime is the OCI runtime the engine and its shims use.
-func (e *Engine) runtime() (shim.Runtime, error) {
+// Runtime is the OCI runtime the engine and its shims use.
+func (e *Engine) Runtime() (shim.Runtime, error) {
 	return shim.NewRunc(filepath.Join(e.root, "runc"))
 }
 
@@ -67,7 +67,8 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	}
 	rawOpts, _ := json.Marshal(opts)
 	rec := &state.Record{ID: id, Name: opts.Name, Image: opts.Image, ImageID: imageID,
-		Created: time.Now().UTC(), Status: state.Created, Lowers: lowers, Options: rawOpts}
+		Created: time.Now().UTC(), Status: state.Creating, Lowers: lowers, Options: rawOpts,
+		CreatorPid: os.Getpid(), CreatorStart: shim.StartTime(os.Getpid())}
 	if err := st.Create(rec); err != nil {
 		e.ReleaseImage(imageID, id)
 		if errors.Is(err, state.ErrNameInUse) {
@@ -121,10 +122,13 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		return fail(fmt.Errorf("write config.json: %w", err))
 	}
 	faultPoint("spec")
-	if _, err := st.Update(id, func(r *state.Record) error { r.Command = s.Process.Args; return nil }); err != nil {
+	if _, err := st.Update(id, func(r *state.Record) error {
+		r.Command, r.Status, r.CreatorPid, r.CreatorStart = s.Process.Args, state.Created, 0, 0
+		return nil
+	}); err != nil {
 		return fail(err)
 	}
-	rec.Command = s.Process.Args
+	rec.Command, rec.Status = s.Process.Args, state.Created
 	shim.AppendEvent(st.EventsPath(), "create", rec)
 	return containerSummary(rec), nil
 }
@@ -219,8 +223,11 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 	if err != nil {
 		return "", err
 	}
-	if rec.Status == state.Running {
+	switch rec.Status {
+	case state.Running:
 		return "", wrapKind(fmt.Errorf("container %s is already running", rec.Name), ErrConflict)
+	case state.Creating, state.Dead:
+		return "", wrapKind(fmt.Errorf("container %s is %s", rec.Name, rec.Status), ErrConflict)
 	}
 	began := time.Now()
 	rec2 := trace.New(began)
@@ -324,7 +331,15 @@ func (e *Engine) refresh(st *state.Store, id string) (*state.Record, error) {
 	if err != nil {
 		return nil, wrapKind(err, ErrNotFound)
 	}
-	if rec.Status != state.Running || shim.Alive(rec.ShimPid, rec.ShimStart) {
+	switch {
+	case rec.Status == state.Creating && !shim.Alive(rec.CreatorPid, rec.CreatorStart):
+		return st.Update(id, func(r *state.Record) error {
+			if r.Status == state.Creating && !shim.Alive(r.CreatorPid, r.CreatorStart) {
+				r.Status, r.Error = state.Dead, fmt.Sprintf("its create (pid %d) was cut off; gc removes it", r.CreatorPid)
+			}
+			return nil
+		})
+	case rec.Status != state.Running || shim.Alive(rec.ShimPid, rec.ShimStart):
 		return rec, nil
 	}
 	return st.Update(id, func(r *state.Record) error {

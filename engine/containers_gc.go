@@ -28,7 +28,7 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	rt, rtErr := e.runtime()
+	rt, rtErr := e.Runtime()
 	ids, err := st.IDs()
 	if err != nil {
 		return rep, err
@@ -59,8 +59,16 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 		if rec, err = e.refresh(st, id); err != nil {
 			continue
 		}
+		if rec.Status == state.Dead {
+			if err := e.Remove(ctx, id, true); err != nil {
+				note(err)
+			} else {
+				rep.Removed = append(rep.Removed, "container "+id[:12]+" ("+rec.Error+")")
+			}
+			continue
+		}
 		if rec.Status != state.Exited {
-			continue // running, or created (its mount from create is in use by a start maybe)
+			continue // running, creating, or created (its mount from create is in use by a start maybe)
 		}
 		// An exited container: its runtime state and cgroup go (a shim killed with SIGKILL never
 		// ran runc delete), its rootfs stays unmounted until the next start.

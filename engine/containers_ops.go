@@ -35,7 +35,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if rec.Status != state.Running {
 		return wrapKind(fmt.Errorf("container %s is not running", rec.Name), ErrConflict)
 	}
-	rt, err := e.runtime()
+	rt, err := e.Runtime()
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if err != nil || rec.Status != state.Running {
 		return err
 	}
-	rt, err := e.runtime()
+	rt, err := e.Runtime()
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
-	rt, rtErr := e.runtime()
+	rt, rtErr := e.Runtime()
 	if rec.Status == state.Running {
 		if !force {
 			return wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)

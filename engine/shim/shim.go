@@ -367,12 +367,22 @@ func StartTime(pid int) uint64 {
 	return v
 }
 
-// Alive says whether the shim pid started at startTime still runs.
+// Alive says whether process pid, started at startTime, still runs. A zombie (state Z or X
+// in /proc/PID/stat) has died: its parent just has not reaped it yet.
 func Alive(pid int, startTime uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	if err := unix.Kill(pid, 0); err != nil && err != unix.EPERM {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+3 > len(s) {
+		return false
+	}
+	if st := s[i+2]; st == 'Z' || st == 'X' {
 		return false
 	}
 	return startTime == 0 || StartTime(pid) == startTime

@@ -24,10 +24,11 @@ import (
 
 // Status values, docker's words.
 const (
-	Created = "created"
-	Running = "running"
-	Exited  = "exited"
-	Dead    = "dead" // removal failed half-way
+	Creating = "creating" // Create has not finished; CreatorPid is doing it
+	Created  = "created"
+	Running  = "running"
+	Exited   = "exited"
+	Dead     = "dead" // a create or removal was cut off half-way: gc removes it
 )
 
 // Record is what glassbox knows about one container.
@@ -39,15 +40,17 @@ type Record struct {
 	Command []string  `json:"command"`
 	Created time.Time `json:"created"`
 
-	Status     string    `json:"status"`
-	Pid        int       `json:"pid,omitempty"`
-	ShimPid    int       `json:"shimPid,omitempty"`
-	ShimStart  uint64    `json:"shimStart,omitempty"` // the shim's start time in clock ticks (/proc/PID/stat field 22), against PID reuse
-	ExitCode   int       `json:"exitCode"`
-	OOMKilled  bool      `json:"oomKilled,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	StartedAt  time.Time `json:"startedAt,omitzero"`
-	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	Status       string    `json:"status"`
+	CreatorPid   int       `json:"creatorPid,omitempty"`
+	CreatorStart uint64    `json:"creatorStart,omitempty"`
+	Pid          int       `json:"pid,omitempty"`
+	ShimPid      int       `json:"shimPid,omitempty"`
+	ShimStart    uint64    `json:"shimStart,omitempty"` // the shim's start time in clock ticks (/proc/PID/stat field 22), against PID reuse
+	ExitCode     int       `json:"exitCode"`
+	OOMKilled    bool      `json:"oomKilled,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	StartedAt    time.Time `json:"startedAt,omitzero"`
+	FinishedAt   time.Time `json:"finishedAt,omitzero"`
 
 	Lowers      []string          `json:"lowers"`
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
