@@ -22,6 +22,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/engine/trace"
 )
 
 // ReadyFD is the fd on which a shim reports its start to the engine: JSON lines of Ready.
@@ -154,7 +155,14 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 			outputs, streams, childEnds = append(outputs, r), append(streams, name), append(childEnds, w)
 		}
 	}
+	origin, terr := time.Parse(time.RFC3339Nano, os.Getenv("GLASSBOX_TRACE_ORIGIN"))
+	if terr != nil {
+		origin = time.Now()
+	}
+	tr := trace.New(origin)
+	done := tr.Begin(cfg.Runtime.Name()+" create", "namespaces, cgroups, rootfs, pivot_root; init waits before execve")
 	proc, err := cfg.Runtime.Create(context.Background(), cfg.ID, bundle, stdio, flags.Tty)
+	done(err)
 	for _, f := range childEnds {
 		f.Close()
 	}
@@ -195,7 +203,10 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 			copied <- struct{}{}
 		}(f, streams[i])
 	}
-	if err := cfg.Runtime.Start(cfg.ID); err != nil {
+	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
+	err = cfg.Runtime.Start(cfg.ID)
+	done(err)
+	if err != nil {
 		return failed(err)
 	}
 	started := time.Now().UTC()
@@ -211,6 +222,7 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		return failed(err)
 	}
 	AppendEvent(st.EventsPath(), "start", rec)
+	trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
 	report(Ready{Phase: "started", Pid: proc.Pid})
 	closeReady()
 
