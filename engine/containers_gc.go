@@ -128,12 +128,20 @@ func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
 		return nil, err
 	}
 	upper := st.Upper(id)
+	// The runtime makes mount points for the container's /etc files in the upper directory;
+	// they are glassbox's, not the container's changes (docker hides them too).
+	hidden := map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
 	var out []Change
 	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == upper {
 			return err
 		}
 		rel := "/" + strings.TrimPrefix(p, upper+"/")
+		if hidden[rel] {
+			if fi, err := d.Info(); err == nil && fi.Size() == 0 {
+				return nil
+			}
+		}
 		if d.Type()&fs.ModeCharDevice != 0 {
 			var stt unix.Stat_t
 			if unix.Lstat(p, &stt) == nil && stt.Rdev == 0 {
@@ -155,7 +163,23 @@ func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
 		return nil, fmt.Errorf("walk upper directory %s: %w", upper, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	// A changed directory with nothing left under it changed only by the hidden mount points.
+	var kept []Change
+	for i, c := range out {
+		if c.Kind == "C" && hidden[c.Path+"/hostname"] {
+			child := false
+			for _, o := range out[i+1:] {
+				child = child || strings.HasPrefix(o.Path, c.Path+"/")
+			}
+			if !child {
+				if fi, err := os.Lstat(filepath.Join(upper, c.Path)); err == nil && fi.IsDir() {
+					continue
+				}
+			}
+		}
+		kept = append(kept, c)
+	}
+	return kept, nil
 }
 
 // Trace returns the recorded steps of the container's last start.

@@ -239,8 +239,13 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (ContainerDetail, erro
 	var s specs.Spec
 	if data, err := os.ReadFile(d.ConfigPath); err == nil && json.Unmarshal(data, &s) == nil {
 		for _, m := range s.Mounts {
-			if (m.Type != "bind" && m.Type != "tmpfs") || strings.HasPrefix(m.Source, st.Dir(id)) || m.Source == "shm" {
-				continue
+			userTmpfs := false
+			for _, t := range d.Config.Tmpfs {
+				dst, _, _ := strings.Cut(t, ":")
+				userTmpfs = userTmpfs || filepath.Clean(dst) == m.Destination
+			}
+			if !(m.Type == "bind" && !strings.HasPrefix(m.Source, st.Dir(id))) && !(m.Type == "tmpfs" && userTmpfs) {
+				continue // glassbox's own: /proc, /dev, the /etc files
 			}
 			rw := true
 			for _, o := range m.Options {
