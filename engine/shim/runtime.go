@@ -175,6 +175,7 @@ func runcError(step string, err error, logPath, stderr string) error {
 	if msg == "" {
 		msg = err.Error()
 	}
+	msg = strings.TrimPrefix(msg, step+" failed: ")
 	switch {
 	case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory"):
 		return fmt.Errorf("%s: %s: %w", step, msg, ErrCommandNotFound)

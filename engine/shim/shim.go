@@ -108,7 +108,7 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		cfg.Runtime.Delete(cfg.ID, true)
 		snapshot.Unmount(st.Rootfs(cfg.ID))
 		st.Update(cfg.ID, func(r *state.Record) error {
-			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeFor(r.Error), 0
+			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeFor(err.Error()), 0
 			r.FinishedAt = time.Now().UTC()
 			return nil
 		})

@@ -26,6 +26,14 @@ func TestRunExitCodes(t *testing.T) {
 	if cs := e.ps(true); len(cs) != 0 {
 		t.Errorf("--rm left %d containers", len(cs))
 	}
+	// Without --rm the record keeps docker's code for a program that is not there.
+	n := name(t)
+	if r := e.gb("run", "--name", n, e.image, "nosuch"); r.code != 127 || !strings.Contains(r.stderr, `"nosuch"`) {
+		t.Fatalf("run nosuch: %+v", r)
+	}
+	if d := e.inspect(n); d.State.ExitCode != 127 || d.State.Running || d.State.Error == "" {
+		t.Fatalf("inspect after a missing program: %+v", d.State)
+	}
 }
 
 func TestDetachedLifecycle(t *testing.T) {
