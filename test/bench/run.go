@@ -135,18 +135,38 @@ func runcBundle(bundle string) error {
 	return os.WriteFile(p, out, 0o644)
 }
 
-// vmRSSKiB reads VmRSS from /proc/PID/status.
-func vmRSSKiB(pid int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			return strconv.Atoi(f[1])
+// memKiB is a process's memory as /proc shows it: VmRSS, its anonymous part (what each
+// extra copy costs: file pages of one binary are shared), and PSS (smaps_rollup, shared pages
+// split among their users).
+type memKiB struct{ rss, anon, pss int }
+
+func procMem(pid int) (memKiB, error) {
+	var m memKiB
+	field := func(file, name string) (int, error) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
+		if err != nil {
+			return 0, err
 		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == name {
+				return strconv.Atoi(f[1])
+			}
+		}
+		return 0, fmt.Errorf("no %s in /proc/%d/%s", name, pid, file)
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	var err error
+	if m.rss, err = field("status", "VmRSS:"); err != nil {
+		return m, err
+	}
+	if m.anon, err = field("status", "RssAnon:"); err != nil {
+		return m, err
+	}
+	m.pss, err = field("smaps_rollup", "Pss:")
+	return m, err
+}
+
+func (m memKiB) String() string {
+	return fmt.Sprintf("RSS %d KiB (anon %d KiB), PSS %d KiB", m.rss, m.anon, m.pss)
 }
 
 func runExtra(env *Env) error {
@@ -168,14 +188,14 @@ func runExtra(env *Env) error {
 	if err := json.Unmarshal(out, &ds); err != nil || len(ds) != 1 {
 		return fmt.Errorf("inspect: %v", err)
 	}
-	shimKiB, err := vmRSSKiB(ds[0].ShimPid)
+	shim, err := procMem(ds[0].ShimPid)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  shim RSS: glassbox shim %d KiB", shimKiB)
+	fmt.Printf("  glassbox shim: %s\n", shim)
 	pid, err := podmanCmd(s, "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", s.ref, "sleep", "1000").Output()
 	if err != nil {
-		fmt.Println(", podman unavailable")
+		fmt.Println("  conmon: podman unavailable")
 		return nil
 	}
 	pmID := strings.TrimSpace(string(pid))
@@ -185,10 +205,11 @@ func runExtra(env *Env) error {
 		return err
 	}
 	conmonPid, _ := strconv.Atoi(strings.TrimSpace(string(cp)))
-	conmonKiB, err := vmRSSKiB(conmonPid)
+	conmon, err := procMem(conmonPid)
 	if err != nil {
 		return err
 	}
-	fmt.Printf(", conmon %d KiB: ratio %.2fx\n", conmonKiB, float64(shimKiB)/float64(conmonKiB))
+	fmt.Printf("  podman's conmon: %s\n  shim/conmon: RSS %.2fx, anon %.2fx, PSS %.2fx\n", conmon,
+		float64(shim.rss)/float64(conmon.rss), float64(shim.anon)/float64(conmon.anon), float64(shim.pss)/float64(conmon.pss))
 	return nil
 }
