@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/shim"
@@ -109,9 +110,19 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		CgroupParent: opts.CgroupParent, EtcFiles: etc}
 	if opts.Userns == "remap" {
 		so.RemapUID, so.RemapGID, so.RemapSize = remapRange()
+		// The remapped root must be able to walk down to its rootfs (docker instead keeps a
+		// separate root per remap range): say which directory stops it, rather than runc's EACCES.
+		for d := filepath.Dir(st.Rootfs(id)); d != "/"; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+				return fail(fmt.Errorf("--userns=remap: %s (mode %o) is not searchable by the remapped root (host uid %d): chmod o+x it or use another --root", d, fi.Mode().Perm(), so.RemapUID))
+			}
+		}
 	}
 	s, err := spec.Generate(so)
 	if err != nil {
+		return fail(err)
+	}
+	if err := makeMountPoints(st.Rootfs(id), s.Mounts); err != nil {
 		return fail(err)
 	}
 	data, err := json.MarshalIndent(s, "", "  ")
@@ -349,4 +360,59 @@ func (e *Engine) refresh(st *state.Store, id string) (*state.Record, error) {
 		}
 		return nil
 	})
+}
+
+// makeMountPoints creates the spec's missing mount points in the rootfs as glassbox (real
+// root), confined to the rootfs (openat2 RESOLVE_IN_ROOT: an image's /etc -> /host link
+// cannot lead out). A --userns=remap root could not create them in directories that real root
+// owns; the runtime would fail with EACCES.
+func makeMountPoints(rootfs string, mounts []specs.Mount) error {
+	root, err := snapshot.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, m := range mounts {
+		rel := strings.TrimPrefix(filepath.Clean(m.Destination), "/")
+		if rel == "" {
+			continue
+		}
+		isFile := false
+		if m.Type == "bind" {
+			if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
+				isFile = true
+			}
+		}
+		if m.Type == "tmpfs" {
+			// runc gives a tmpfs the mode of the directory it covers: a new one is 1777, as the
+			// tmpfs would be had runc made the mount point itself.
+			dirfd, err := root.OpenDir(filepath.Dir(rel), true)
+			if err != nil {
+				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+			}
+			if err := unix.Mkdirat(dirfd, filepath.Base(rel), 0o755); err == nil {
+				unix.Fchmodat(dirfd, filepath.Base(rel), 0o1777, 0)
+			} else if !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+			}
+			continue
+		}
+		if !isFile {
+			if _, err := root.OpenDir(rel, true); err != nil {
+				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+			}
+			continue
+		}
+		dirfd, err := root.OpenDir(filepath.Dir(rel), true)
+		if err != nil {
+			return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+		}
+		fd, err := unix.Openat(dirfd, filepath.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(fd)
+		} else if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,14 +70,22 @@ func attachAndReport(ctx context.Context, e *engine.Engine, id string, tty, stdi
 	if stdin {
 		opts.Stdin = os.Stdin
 	}
-	// ctrl-c reaches the container through the tty in raw mode; without one, a ctrl-c here
-	// detaches glassbox but leaves the container running (its shim owns it), as docker run's
-	// without --sig-proxy does not; glassbox has no signal proxy yet.
+	// Signals to glassbox go to the container's init, as docker's --sig-proxy does (with a tty,
+	// ctrl-c is a byte on the console instead). The attach itself ignores the root context's
+	// cancellation: the container's end, or a detach, ends it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			e.Kill(context.Background(), id, sig.(syscall.Signal))
+		}
+	}()
 	var status engine.ExitStatus
 	if start {
 		status, err = e.StartAttached(context.WithoutCancel(ctx), id, opts)
 	} else {
-		status, err = e.Attach(ctx, id, opts)
+		status, err = e.Attach(context.WithoutCancel(ctx), id, opts)
 	}
 	term.restore()
 	if errors.Is(err, engine.ErrDetached) {

@@ -302,6 +302,11 @@ func addMounts(s *specs.Spec, o Options) error {
 		if opts != "" {
 			options = append(options, strings.Split(opts, ",")...)
 		}
+		// tmpfs(5)'s own default is 1777, but runc copies the mount point's mode onto the tmpfs;
+		// say it, so a non-root user can write there as in docker.
+		if !strings.Contains(opts, "mode=") {
+			options = append(options, "mode=1777")
+		}
 		extra = append(extra, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: options})
 	}
 	// A user's mount on a default mount point replaces the default, as in docker.

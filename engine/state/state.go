@@ -118,7 +118,8 @@ func (s *Store) Create(rec *Record) error {
 	if err := s.reserveName(rec.Name, rec.ID); err != nil {
 		return err
 	}
-	if err := os.Mkdir(s.Dir(rec.ID), 0o700); err != nil {
+	// 0711: searchable, not listable, so a --userns=remap root can reach its rootfs below.
+	if err := os.Mkdir(s.Dir(rec.ID), 0o711); err != nil {
 		os.Remove(filepath.Join(s.namesDir(), rec.Name))
 		return fmt.Errorf("create container directory: %w", err)
 	}

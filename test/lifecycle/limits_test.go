@@ -101,3 +101,61 @@ func isZombie(pid int) bool {
 	data, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
 	return err == nil && strings.Contains(string(data), ") Z ")
 }
+
+// --userns remap: root in the container is an unprivileged host uid, per its uid_map.
+func TestUsernsRemap(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	// The remapped root must be able to reach the rootfs: t.TempDir's directories are 0700.
+	for d := e.root; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o711)
+	}
+	e.must("run", "-d", "--name", n, "--userns", "remap", e.image, "sleep", "1000")
+	d := e.inspect(n)
+	status, err := os.ReadFile("/proc/" + itoa(d.State.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uidLine string
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "Uid:") {
+			uidLine = l
+		}
+	}
+	if f := strings.Fields(uidLine); len(f) < 2 || f[1] == "0" {
+		t.Fatalf("container root is host root: %q", uidLine)
+	}
+	uidMap, _ := os.ReadFile("/proc/" + itoa(d.State.Pid) + "/uid_map")
+	if f := strings.Fields(string(uidMap)); len(f) != 3 || f[0] != "0" || f[1] == "0" {
+		t.Fatalf("uid_map %q", uidMap)
+	}
+}
+
+// logs --tail, --since and stream separation, and -f following a running container to its end.
+func TestLogsOptions(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	e.must("run", "--name", n, e.image, "sh", "-c", "echo 1; echo 2; echo 3")
+	if r := e.gb("logs", "--tail", "2", n); r.stdout != "2\n3\n" || r.stderr != "" {
+		t.Fatalf("logs --tail 2: %+v", r)
+	}
+	// (Order between stdout and stderr is not kept: they are two pipes, as in docker.)
+	e.must("run", "--name", n+"e", e.image, "sh", "-c", "echo err >&2")
+	if r := e.gb("logs", n+"e"); r.stdout != "" || r.stderr != "err\n" {
+		t.Fatalf("logs of stderr: %+v", r)
+	}
+	if r := e.gb("logs", "--since", "2099-01-01T00:00:00Z", n); r.stdout != "" || r.stderr != "" {
+		t.Fatalf("logs --since the future: %+v", r)
+	}
+	if r := e.gb("logs", "-t", n); !strings.Contains(r.stdout, "Z 1\n") {
+		t.Fatalf("logs -t: %+v", r)
+	}
+	f := name(t) + "f"
+	e.must("run", "-d", "-i", "--name", f, e.image, "sh", "-c", "read x; echo after-$x")
+	done := make(chan result, 1)
+	go func() { done <- e.gb("logs", "-f", f) }()
+	e.gbIn([]byte("go\n"), "attach", f)
+	if r := <-done; r.stdout != "after-go\n" {
+		t.Fatalf("logs -f: %+v", r)
+	}
+}
