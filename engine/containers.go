@@ -230,6 +230,13 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 	if err != nil {
 		return "", err
 	}
+	// Two starts of one container (two CLIs, the TUI and a CLI) take turns: the second finds
+	// it running. Held until the shim reports.
+	unlock, err := st.Lock(id, "start.lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	rec, err := e.refresh(st, id)
 	if err != nil {
 		return "", err

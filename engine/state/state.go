@@ -176,9 +176,13 @@ func generateName(id string) string {
 	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[4:8]
 }
 
-// lock takes an exclusive flock on the container's lock file; the returned func releases it.
-func (s *Store) lock(id string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+// lock takes an exclusive flock on the container's record lock; the returned func releases it.
+func (s *Store) lock(id string) (func(), error) { return s.Lock(id, "lock") }
+
+// Lock takes an exclusive flock(2) on the container's lock file named name (waiting for it);
+// the returned func releases it. "start" serializes starts of one container across processes.
+func (s *Store) Lock(id, name string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), name), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)

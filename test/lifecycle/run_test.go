@@ -80,3 +80,22 @@ func TestDetachedLifecycle(t *testing.T) {
 		t.Fatal("rm of a removed container worked")
 	}
 }
+
+// Two starts of one container at once: one starts it, the other is refused, and the
+// container keeps running.
+func TestConcurrentStarts(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	e.must("create", "--name", n, e.image, "sleep", "1000")
+	results := make(chan result, 2)
+	for i := 0; i < 2; i++ {
+		go func() { results <- e.gb("start", n) }()
+	}
+	a, b := <-results, <-results
+	if (a.code == 0) == (b.code == 0) {
+		t.Fatalf("two starts: %+v and %+v; want exactly one to succeed", a, b)
+	}
+	if cs := e.ps(false); len(cs) != 1 || cs[0].State != "running" {
+		t.Fatalf("after two starts: %+v", cs)
+	}
+}
