@@ -15,6 +15,7 @@ func init() { addCommand(newAttachCmd) }
 
 func newAttachCmd(g *globals) *cobra.Command {
 	var noStdin bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
 		Short: "Attach the terminal to a running container's console (detach with ctrl-p ctrl-q)",
@@ -28,10 +29,11 @@ func newAttachCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return attachAndReport(cmd.Context(), e, d.ID, d.Config.Tty, !noStdin && d.Config.OpenStdin, false)
+			return attachAndReport(cmd.Context(), e, d.ID, d.Config.Tty, !noStdin && d.Config.OpenStdin, false, detachKeys)
 		},
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach STDIN")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", "key sequence to detach (default ctrl-p,ctrl-q)")
 	return cmd
 }
 

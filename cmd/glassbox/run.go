@@ -46,7 +46,7 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 				fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 				return nil
 			}
-			err = attachAndReport(cmd.Context(), e, c.ID, opts.Tty, opts.OpenStdin, true)
+			err = attachAndReport(cmd.Context(), e, c.ID, opts.Tty, opts.OpenStdin, true, "")
 			if opts.AutoRemove {
 				awaitRemoval(cmd.Context(), e, c.ID)
 			}
@@ -60,13 +60,13 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 
 // attachAndReport attaches the terminal (raw with a tty) to the container, starting it first
 // when start is set, and turns its end into glassbox's exit status.
-func attachAndReport(ctx context.Context, e *engine.Engine, id string, tty, stdin, start bool) error {
+func attachAndReport(ctx context.Context, e *engine.Engine, id string, tty, stdin, start bool, detachKeys string) error {
 	term, err := newTerminal(tty)
 	if err != nil {
 		return err
 	}
 	defer term.restore()
-	opts := engine.AttachOptions{Stdout: os.Stdout, Stderr: os.Stderr, Resize: term.resize}
+	opts := engine.AttachOptions{Stdout: os.Stdout, Stderr: os.Stderr, Resize: term.resize, DetachKeys: detachKeys}
 	if stdin {
 		opts.Stdin = os.Stdin
 	}
