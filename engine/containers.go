@@ -248,9 +248,9 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 		return "", wrapKind(fmt.Errorf("container %s is %s", rec.Name, rec.Status), ErrConflict)
 	}
 	began := time.Now()
-	rec2 := trace.New(began)
+	tr := trace.New(began)
 	if !isMountPoint(st.Rootfs(id)) {
-		done := rec2.Begin("mount overlay", st.Rootfs(id))
+		done := tr.Begin("mount overlay", st.Rootfs(id))
 		_, err := snapshot.MountOverlay(rec.Lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
 		done(err)
 		if err != nil {
@@ -277,7 +277,7 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 	// The shim leads its own session: no terminal's hang-up or ctrl-c reaches it (setsid(2)).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(os.Environ(), "GLASSBOX_TRACE_ORIGIN="+began.Format(time.RFC3339Nano))
-	done := rec2.Begin("spawn shim", exe+" shim")
+	done := tr.Begin("spawn shim", exe+" shim")
 	err = cmd.Start()
 	done(err)
 	readyW.Close()
@@ -300,8 +300,8 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 				return id, nil
 			}
 		case "started":
-			rec2.Record("container started", fmt.Sprintf("init pid %d", r.Pid), began, nil)
-			e.saveEngineTrace(st, id, rec2)
+			tr.Record("start (total)", fmt.Sprintf("init pid %d running", r.Pid), began, nil)
+			e.saveEngineTrace(st, id, tr)
 			return id, nil
 		case "failed":
 			err := errors.New(r.Error)
