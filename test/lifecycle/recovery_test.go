@@ -160,3 +160,34 @@ func fmtInt(i int) string {
 	}
 	return string(b)
 }
+
+// ctrl-p ctrl-q detaches a -it run: glassbox exits 0 and the container runs on.
+func TestDetachKeys(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "run", "-it", "--name", n, e.image, "sh")
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	io.WriteString(ptmx, "echo ready-$((1+1))\n")
+	r := bufio.NewReader(ptmx)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no prompt output: %v", err)
+		}
+		if strings.Contains(line, "ready-2") {
+			break
+		}
+	}
+	io.WriteString(ptmx, "\x10\x11")
+	go io.Copy(io.Discard, r)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("detach: %v", err)
+	}
+	if cs := e.ps(false); len(cs) != 1 || cs[0].Name != n {
+		t.Fatalf("after detach: %+v", cs)
+	}
+}
