@@ -1,3 +1,5 @@
+//go:build glassbox_runtime || oci_stub
+
 package oci
 
 import (
