@@ -33,7 +33,9 @@ func prepareStart(env *Env) ([]Contender, error) {
 	// runtime runs `NAME --root ROOT run --bundle B ID`, then deletes whatever a failed run left.
 	runtime := func(name, binary string, role Role, args ...string) Contender {
 		root := filepath.Join(env.Tmp, "start-"+strings.ReplaceAll(name, " ", "-"))
-		del := func() { exec.Command(binary, append(append(append([]string{}, args...), "--root", root), "delete", "--force", id)...).Run() }
+		del := func() {
+			exec.Command(binary, append(append(append([]string{}, args...), "--root", root), "delete", "--force", id)...).Run()
+		}
 		env.Cleanup(func() { del(); os.RemoveAll(root) })
 		c := Contender{Name: name, Role: role,
 			Run: func() error {

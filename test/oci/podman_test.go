@@ -20,8 +20,8 @@ import (
 // podmanEnv is a private podman (its own --root and --runroot, a registries.conf that trusts
 // the loopback registry) whose OCI runtime is the glassbox-oci link.
 type podmanEnv struct {
-	t                       *testing.T
-	runtime, root, run, reg string
+	t                                  *testing.T
+	runtime, root, run, reg, stateRoot string
 }
 
 func newPodman(t *testing.T, runtime string) *podmanEnv {
@@ -34,7 +34,7 @@ func newPodman(t *testing.T, runtime string) *podmanEnv {
 		t.Fatal(err)
 	}
 	p := &podmanEnv{t: t, runtime: runtime, root: filepath.Join(dir, "root"), run: filepath.Join(dir, "run"),
-		reg: filepath.Join(dir, "registries.conf")}
+		reg: filepath.Join(dir, "registries.conf"), stateRoot: filepath.Join(dir, "oci")}
 	t.Cleanup(func() {
 		p.podman("rm", "--all", "--force", "--time", "0")
 		p.podman("rmi", "--all", "--force")
@@ -46,7 +46,9 @@ func newPodman(t *testing.T, runtime string) *podmanEnv {
 
 func (p *podmanEnv) podman(args ...string) result {
 	p.t.Helper()
-	all := append([]string{"--root", p.root, "--runroot", p.run, "--runtime", p.runtime,
+	// --runtime-flag root=DIR: podman passes no --root of its own, and the runtime's
+	// default (/run/glassbox) is not this test's.
+	all := append([]string{"--root", p.root, "--runroot", p.run, "--runtime", p.runtime, "--runtime-flag", "root=" + p.stateRoot,
 		"--cgroup-manager", "cgroupfs", "--events-backend", "none", "--storage-driver", "overlay"}, args...)
 	cmd := exec.Command("podman", all...)
 	cmd.Env = append(os.Environ(), "CONTAINERS_REGISTRIES_CONF="+p.reg)
