@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox/glassbox/engine/runtime"
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 )
 
@@ -62,7 +63,7 @@ func newOCIListCmd(o *ociGlobals) *cobra.Command {
 			}
 			entries := make([]ociListEntry, 0, len(states))
 			for _, st := range states {
-				entries = append(entries, listEntry(o.root, st))
+				entries = append(entries, listEntry(r, o.root, st))
 			}
 			w := cmd.OutOrStdout()
 			switch {
@@ -90,9 +91,8 @@ func newOCIListCmd(o *ociGlobals) *cobra.Command {
 }
 
 // listEntry adds what runc's list shows beyond the spec's state: the rootfs from the
-// bundle, and the creation time and owner of the container's state directory (its birth
-// time, statx(2) STATX_BTIME, where the filesystem records one).
-func listEntry(root string, st specs.State) ociListEntry {
+// bundle, the creation time the runtime recorded, and the owner of the state directory.
+func listEntry(r *runtime.Runtime, root string, st specs.State) ociListEntry {
 	e := ociListEntry{Version: st.Version, ID: st.ID, Pid: st.Pid, Status: string(st.Status),
 		Bundle: st.Bundle, Annotations: st.Annotations}
 	if spec, err := loadBundleSpec(st.Bundle); err == nil && spec.Root != nil {
@@ -101,15 +101,13 @@ func listEntry(root string, st specs.State) ociListEntry {
 			e.Rootfs = filepath.Join(st.Bundle, e.Rootfs)
 		}
 	}
-	var sx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, filepath.Join(root, st.ID), 0, unix.STATX_BTIME|unix.STATX_MTIME|unix.STATX_UID, &sx); err == nil {
-		ts := sx.Mtime
-		if sx.Mask&unix.STATX_BTIME != 0 {
-			ts = sx.Btime
-		}
-		e.Created = time.Unix(ts.Sec, int64(ts.Nsec))
-		e.Owner = "#" + strconv.Itoa(int(sx.Uid))
-		if u, err := user.LookupId(strconv.Itoa(int(sx.Uid))); err == nil {
+	if c, err := r.Record(st.ID); err == nil {
+		e.Created = c.Created
+	}
+	var fi unix.Stat_t
+	if err := unix.Stat(filepath.Join(root, st.ID), &fi); err == nil {
+		e.Owner = "#" + strconv.Itoa(int(fi.Uid))
+		if u, err := user.LookupId(strconv.Itoa(int(fi.Uid))); err == nil {
 			e.Owner = u.Username
 		}
 	}
