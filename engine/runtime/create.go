@@ -67,7 +67,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if cgPath == "" {
 		cgPath = id
 	}
-	cg, err := cgroups.New(cgroups.Config{Path: cgPath, Resources: spec.Linux.Resources, Trace: rec})
+	cg, err := cgroups.New(cgroups.Config{Path: cgPath, Resources: withDeviceRules(spec), Trace: rec})
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
@@ -205,6 +205,9 @@ func (r *Runtime) converse(ctx context.Context, sock *os.File, spec *specs.Spec,
 				return errors.New("init: exited during setup")
 			}
 			return fmt.Errorf("init: read sync socket: %w", err)
+		}
+		for i := range m.Steps {
+			m.Steps[i].Pid = c.Pid // the init's host PID, not 1
 		}
 		rec.Add(m.Steps...)
 		switch m.Type {
@@ -354,4 +357,36 @@ func writeFileAtomic(path, data string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// withDeviceRules returns the spec's resources with the device rules runc adds after the
+// spec's own (libcontainer/specconv AllowedDevices): the default devices, the spec's
+// linux.devices, ptys and the console are always usable, whatever else the policy denies.
+func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
+	var res specs.LinuxResources
+	if spec.Linux.Resources != nil {
+		res = *spec.Linux.Resources
+	}
+	if len(res.Devices) == 0 {
+		return &res
+	}
+	rule := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access}
+	}
+	rules := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
+	for _, d := range defaultDevices {
+		rules = append(rules, rule("c", d.Major, d.Minor, "rwm"))
+	}
+	for _, d := range spec.Linux.Devices {
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ != "p" {
+			rules = append(rules, rule(typ, d.Major, d.Minor, "rwm"))
+		}
+	}
+	rules = append(rules, rule("c", 5, 1, "rwm"), rule("c", 5, 2, "rwm"), rule("c", 136, -1, "rwm"))
+	res.Devices = rules
+	return &res
 }
