@@ -1,5 +1,3 @@
-//go:build glassbox_runtime || oci_stub
-
 package main
 
 import (

@@ -1,5 +1,3 @@
-//go:build glassbox_runtime || oci_stub
-
 // Package oci tests `glassbox oci`, runc's command-line contract, end to end as root: the real
 // binary (through a link named glassbox-oci, as podman would call it) on busybox bundles
 // built at test time, and podman itself pointed at it.
