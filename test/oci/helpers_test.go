@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,20 +97,59 @@ func (e *ociEnv) state(id string) specs.State {
 	return st
 }
 
-// waitStatus polls state until the container reaches status.
+// waitStatus polls state until the container exists and reaches status.
 func (e *ociEnv) waitStatus(id string, status specs.ContainerState) specs.State {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st := e.state(id)
-		if st.Status == status {
-			return st
+		var st specs.State
+		r := e.run("state", id)
+		if r.code == 0 {
+			if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+				e.t.Fatalf("state %s: %v: %q", id, err, r.stdout)
+			}
+			if st.Status == status {
+				return st
+			}
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("container %s is %s, never became %s", id, st.Status, status)
+			e.t.Fatalf("container %s is %q (%s), never became %s", id, st.Status, strings.TrimSpace(r.stderr), status)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+var (
+	rootfsOnce sync.Once
+	rootfsDir  string
+	rootfsErr  error
+)
+
+// rootfs is one busybox root filesystem for every bundle of the test binary (read-only in
+// their configs): writing one takes a while.
+func rootfs(t *testing.T) string {
+	rootfsOnce.Do(func() {
+		var parent string
+		if parent, rootfsErr = os.MkdirTemp("", "glassbox-oci-rootfs-"); rootfsErr != nil {
+			return
+		}
+		rootfsDir = filepath.Join(parent, "rootfs")
+		if rootfsErr = os.Mkdir(rootfsDir, 0o755); rootfsErr == nil {
+			rootfsErr = fixture.BusyboxRootfs(rootfsDir)
+		}
+	})
+	if rootfsErr != nil {
+		t.Fatalf("busybox rootfs: %v", rootfsErr)
+	}
+	return rootfsDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if rootfsDir != "" {
+		os.RemoveAll(filepath.Dir(rootfsDir))
+	}
+	os.Exit(code)
 }
 
 // containerID is unique on this machine: test name and pid.
@@ -118,17 +158,11 @@ func containerID(t *testing.T) string {
 	return fmt.Sprintf("%s-%d", strings.ToLower(name), os.Getpid())
 }
 
-// bundle writes a busybox bundle whose config is `glassbox oci spec`'s with args and no
-// terminal, edited by edit.
+// bundle writes a bundle of the shared busybox rootfs whose config is `glassbox oci spec`'s
+// with args and no terminal, edited by edit.
 func (e *ociEnv) bundle(edit func(*specs.Spec), args ...string) string {
 	e.t.Helper()
 	dir := e.t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := fixture.BusyboxRootfs(filepath.Join(dir, "rootfs")); err != nil {
-		e.t.Fatal(err)
-	}
 	e.must("spec", "--bundle", dir)
 	path := filepath.Join(dir, "config.json")
 	data, err := os.ReadFile(path)
@@ -141,6 +175,7 @@ func (e *ociEnv) bundle(edit func(*specs.Spec), args ...string) string {
 	}
 	s.Process.Terminal = false
 	s.Process.Args = args
+	s.Root.Path = rootfs(e.t)
 	if edit != nil {
 		edit(&s)
 	}

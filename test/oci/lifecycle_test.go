@@ -2,12 +2,16 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -95,7 +99,6 @@ func TestRunExitStatus(t *testing.T) {
 	}{
 		{[]string{"true"}, 0},
 		{[]string{"sh", "-c", "exit 7"}, 7},
-		{[]string{"sh", "-c", "kill -TERM $$"}, 128 + 15},
 		{[]string{"no-such-program"}, 1},
 	}
 	for i, tt := range tests {
@@ -109,8 +112,34 @@ func TestRunExitStatus(t *testing.T) {
 			t.Errorf("run %v left the container behind: %s", tt.args, r.stdout)
 		}
 	}
+	// A signal to run goes to the container's process; one that kills it is 128+N.
+	id := containerID(t) + "-signal"
+	t.Cleanup(func() { e.run("delete", "--force", id) })
+	trapper := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`)
+	run := exec.Command(e.bin, "--root", e.root, "run", "--bundle", trapper, id)
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(id, specs.StateRunning)
+	time.Sleep(100 * time.Millisecond) // the trap is set once sh has read its script
+	run.Process.Signal(syscall.SIGTERM)
+	if err := run.Wait(); exitCode(err) != 9 {
+		t.Errorf("run, then SIGTERM to it: %v, want the trap's exit 9", err)
+	}
+	id = containerID(t) + "-killed"
+	t.Cleanup(func() { e.run("delete", "--force", id) })
+	run = exec.Command(e.bin, "--root", e.root, "run", "--bundle", e.bundle(nil, "sleep", "100"), id)
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(id, specs.StateRunning)
+	e.must("kill", id, "KILL")
+	if err := run.Wait(); exitCode(err) != 128+9 {
+		t.Errorf("run, then oci kill KILL: %v, want exit 137", err)
+	}
+
 	// Output reaches the caller's stdio; --detach returns while it runs.
-	id := containerID(t) + "-out"
+	id = containerID(t) + "-out"
 	if r := e.run("run", "--bundle", e.bundle(nil, "echo", "hello from glassbox"), id); strings.TrimSpace(r.stdout) != "hello from glassbox" {
 		t.Errorf("run echo: %q (stderr %q)", r.stdout, r.stderr)
 	}
@@ -189,4 +218,15 @@ func TestLogJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &line); err != nil || line.Level != "error" || line.Msg != "container does not exist" {
 		t.Errorf("log %q (%v), want one error line", data, err)
 	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
