@@ -92,16 +92,19 @@ func (in *initProcess) setup() error {
 		_, err := unix.KeyctlJoinSessionKeyring("_ses." + in.cfg.State.ID)
 		done(err)
 	}
-	if err := in.setSysctls(); err != nil {
-		return err
-	}
-	if err := in.setRlimits(); err != nil {
-		return err
-	}
 	if s.Process.Terminal {
 		if err := in.setupConsole(); err != nil {
 			return err
 		}
+	}
+	if err := in.setSysctls(); err != nil {
+		return err
+	}
+	if err := in.finalizeRootfs(); err != nil {
+		return err
+	}
+	if err := in.setRlimits(); err != nil {
+		return err
 	}
 	if err := in.step("chdir", s.Process.Cwd, func() error {
 		if err := os.MkdirAll(s.Process.Cwd, 0o755); err != nil {

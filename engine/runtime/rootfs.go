@@ -13,8 +13,7 @@ import (
 )
 
 // setupRootfs prepares the container's root in its new mount namespace: propagation, the
-// rootfs as a mount point, the spec's mounts in order, devices, then pivot_root (or chroot),
-// masked and read-only paths, and the read-only root.
+// rootfs as a mount point, the spec's mounts in order, devices, then pivot_root (or chroot).
 func (in *initProcess) setupRootfs() error {
 	s := in.spec
 	rootfs := in.cfg.Rootfs
@@ -64,13 +63,19 @@ func (in *initProcess) setupRootfs() error {
 	if err != nil {
 		return err
 	}
-	if err := in.maskPaths(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// finalizeRootfs makes what must stay read-only so, after the sysctls are written (runc's
+// order): read-only paths, masked paths, the read-only root.
+func (in *initProcess) finalizeRootfs() error {
 	if err := in.readonlyPaths(); err != nil {
 		return err
 	}
-	if s.Root.Readonly {
+	if err := in.maskPaths(); err != nil {
+		return err
+	}
+	if in.spec.Root.Readonly {
 		if err := in.mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			return fmt.Errorf("root.readonly: %w", err)
 		}

@@ -152,3 +152,5 @@ func run(t *testing.T, r *runtime.Runtime, bundleDir string) result {
 	}
 	return wait()
 }
+
+func fixtureRootfs(dir string) error { return fixture.BusyboxRootfs(dir) }
