@@ -266,6 +266,8 @@ type ExecOptions struct {
 	User        string
 	Env         []string
 	WorkingDir  string
+	// Privileged gives the process every capability, whatever the container's are.
+	Privileged bool
 	AttachOptions
 }
 
