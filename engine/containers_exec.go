@@ -206,14 +206,23 @@ func setEnv(env []string, kv string) []string {
 	return append(env, kv)
 }
 
-// allCapabilities names every capability this kernel has, for --privileged.
+// allCapabilities names every capability this kernel has and this process holds (the helper
+// that applies them is started with this process's credentials, and capset(2) cannot grant
+// more than it permits), for --privileged.
 func allCapabilities() []string {
 	caps, err := capability.ListSupported()
 	if err != nil {
 		caps = capability.ListKnown()
 	}
+	own, err := capability.NewPid2(0)
+	if err == nil {
+		err = own.Load()
+	}
 	names := make([]string, 0, len(caps))
 	for _, c := range caps {
+		if err == nil && !own.Get(capability.PERMITTED, c) {
+			continue
+		}
 		names = append(names, "CAP_"+strings.ToUpper(c.String()))
 	}
 	return names
