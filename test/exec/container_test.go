@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/glassbox/glassbox/engine"
@@ -163,4 +165,11 @@ func procStatus(text string) map[string]string {
 		}
 	}
 	return m
+}
+
+func statDev(st os.FileInfo) string {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return strconv.FormatUint(s.Dev, 10)
+	}
+	return ""
 }
