@@ -230,3 +230,39 @@ func exitCode(err error) int {
 	}
 	return 0
 }
+
+// TestExecSecurity: an exec'd process gets the container's capabilities, no_new_privs and
+// seccomp filter, and the user asked for, not glassbox's own privileges.
+func TestExecSecurity(t *testing.T) {
+	e := newEnv(t)
+	id := containerID(t)
+	eperm := uint(syscall.EPERM)
+	bundle := e.bundle(func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
+	}, "sleep", "100")
+	e.create(id, bundle)
+	e.must("start", id)
+	status := e.must("exec", id, "cat", "/proc/self/status")
+	for _, want := range []string{
+		"CapEff:\t0000000020000420", // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE: the spec's
+		"CapBnd:\t0000000020000420",
+		"NoNewPrivs:\t1",
+		"Seccomp:\t2",
+	} {
+		if !strings.Contains(status, want) {
+			t.Errorf("exec'd process lacks %q:\n%s", want, status)
+		}
+	}
+	// /dev/shm is a writable tmpfs: only the filter stops mkdir there.
+	r := e.run("exec", id, "mkdir", "/dev/shm/x")
+	if r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("mkdir under the container's filter: exit %d, %q; want EPERM", r.code, r.stderr)
+	}
+	if out := e.must("exec", "--user", "1000:1001", "--additional-gids", "7", id, "sh", "-c", "echo $(id -u) $(id -g) $(id -G)"); strings.TrimSpace(out) != "1000 1001 1001 7" {
+		t.Errorf("exec --user 1000:1001 -g 7: id = %q", out)
+	}
+	if out := e.must("exec", "--cap", "CAP_SYS_ADMIN", id, "grep", "CapEff", "/proc/self/status"); !strings.Contains(out, "0000000020200420") {
+		t.Errorf("exec --cap CAP_SYS_ADMIN: %q, want the spec's capabilities and CAP_SYS_ADMIN", out)
+	}
+}
