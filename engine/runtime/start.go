@@ -55,9 +55,14 @@ wait:
 			break wait
 		case <-tick.C:
 			if !rec.alive() {
-				// Release the reader, if it is still blocked in open.
+				// Release the reader, if it is still blocked in open. A program that exits at
+				// once is gone by now too, yet its init wrote the byte first: only a read
+				// without it means the init died before execve.
 				if w, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
 					w.Close()
+				}
+				if got = <-res; got.err == nil && got.n == 1 {
+					break wait
 				}
 				return fmt.Errorf("start %s: the init (pid %d) exited before the program started", id, rec.Pid)
 			}
