@@ -58,11 +58,19 @@ wait:
 				// Release the reader, if it is still blocked in open. A program that exits at
 				// once is gone by now too, yet its init wrote the byte first: only a read
 				// without it means the init died before execve.
-				if w, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
-					w.Close()
-				}
-				if got = <-res; got.err == nil && got.n == 1 {
-					break wait
+				for try := 0; try < 50; try++ {
+					// ENXIO: the reader is not in open yet; open it again until it is.
+					if w, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+						w.Close()
+					}
+					select {
+					case got = <-res:
+						if got.err == nil && got.n == 1 {
+							break wait
+						}
+						try = 50
+					case <-time.After(10 * time.Millisecond):
+					}
 				}
 				return fmt.Errorf("start %s: the init (pid %d) exited before the program started", id, rec.Pid)
 			}
