@@ -4,6 +4,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"encoding/json"
 	"io"
@@ -24,6 +25,9 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == runtime.InitEntry {
 		os.Exit(runtime.InitMain(os.Args[2:]))
+	}
+	if v := os.Getenv(helperCreateEnv); v != "" {
+		os.Exit(helperCreate(v))
 	}
 	os.Exit(m.Run())
 }
@@ -154,3 +158,7 @@ func run(t *testing.T, r *runtime.Runtime, bundleDir string) result {
 }
 
 func fixtureRootfs(dir string) error { return fixture.BusyboxRootfs(dir) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func fixtureNeedRoot(t *testing.T) { fixture.NeedRoot(t) }
