@@ -111,7 +111,7 @@ func create(t *testing.T, r *runtime.Runtime, id, bundleDir string) (*runtime.Co
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := r.Delete(id, true); err != nil {
+		if err := r.Delete(id, true); err != nil && !errors.Is(err, runtime.ErrNoSuchContainer) {
 			t.Errorf("delete: %v", err)
 		}
 	})
