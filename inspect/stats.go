@@ -105,13 +105,13 @@ type IOStats struct {
 	Devices  [MaxIODevices]IODevice
 	NDevices int
 	// Truncated is set when the cgroup used more devices than MaxIODevices (totals still count all).
-	Truncated                                 bool
+	Truncated                                bool
 	ReadBytes, WriteBytes, ReadOps, WriteOps uint64
 }
 
 // IODevice is one block device's IO.
 type IODevice struct {
-	Major, Minor                              uint32
+	Major, Minor                             uint32
 	ReadBytes, WriteBytes, ReadOps, WriteOps uint64
 }
 
