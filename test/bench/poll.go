@@ -166,4 +166,3 @@ func makePollCgroups(env *Env, n int) ([]map[string]string, error) {
 	env.Logf("made %d cgroups", n)
 	return out, nil
 }
-
