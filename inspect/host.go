@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,7 @@ func (h Host) Pids() ([]int, error) {
 			pids = append(pids, pid)
 		}
 	}
+	sort.Ints(pids) // ReadDir sorts by name: "10" before "2"
 	return pids, nil
 }
 

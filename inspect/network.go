@@ -65,7 +65,7 @@ func (h Host) Network(pid int) (*Network, error) {
 		return nil, fmt.Errorf("netlink socket in net namespace of %d: %w", pid, err)
 	}
 	defer nl.Close()
-	out := &Network{Inode: ino, Host: host["net"] == ino}
+	out := &Network{Inode: ino, Host: host["net"] == ino, Interfaces: []Interface{}, Routes: []Route{}}
 	links, err := nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links of %d: %w", pid, err)

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,7 +151,9 @@ func (h Host) Label(pid int, procs map[int]Process) *Container {
 				return nil
 			}
 		}
-		if p != pid {
+		// The process itself counts only as runc's init (still inside `runc create`); other
+		// supervisors are never in the namespaces they make.
+		if p != pid || strings.HasPrefix(pr.Name, "runc:[") || len(pr.Cmdline) > 1 && pr.Cmdline[1] == "init" && filepath.Base(pr.Cmdline[0]) == "runc" {
 			if c := labelByAncestor(pr); c != nil {
 				return c
 			}

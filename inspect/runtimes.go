@@ -79,7 +79,7 @@ func labelByAncestor(p Process) *Container {
 		c = &Container{Runtime: "lxc", ID: arg("-n", "--name")}
 	case name == "systemd-nspawn" || arg0 == "systemd-nspawn":
 		c = &Container{Runtime: "systemd-nspawn", ID: arg("-M", "--machine")}
-	case name == "runc" || arg0 == "runc" || strings.HasPrefix(name, "runc:["):
+	case name == "runc" || arg0 == "runc" || strings.HasPrefix(name, "runc:[") || name == "exe" && len(p.Cmdline) > 1 && p.Cmdline[1] == "init" && arg0 == "runc":
 		c = &Container{Runtime: "runc"}
 	case name == "crun" || arg0 == "crun":
 		c = &Container{Runtime: "crun"}

@@ -50,7 +50,8 @@ type IDMapLine struct {
 
 // Security is a process's credentials and confinement.
 type Security struct {
-	UID, GID        [4]uint32   // real, effective, saved, filesystem
+	UID             [4]uint32   `json:"uid"` // real, effective, saved, filesystem
+	GID             [4]uint32   `json:"gid"`
 	User            string      `json:"user"` // the effective UID's name on this host, if any
 	Groups          []uint32    `json:"groups"`
 	Inheritable     CapSet      `json:"inheritable"`
