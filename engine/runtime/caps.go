@@ -77,8 +77,14 @@ func setCapabilities(rec *trace.Recorder, c *specs.LinuxCapabilities) error {
 		caps.Set(capability.EFFECTIVE, capList(c.Effective)...)
 		caps.Set(capability.PERMITTED, capList(c.Permitted)...)
 		caps.Set(capability.INHERITABLE, capList(c.Inheritable)...)
+		err = caps.Apply(capability.CAPS)
+	}
+	if err == nil && len(c.Ambient) > 0 {
+		// An ambient capability that is not also permitted and inheritable cannot be raised
+		// (PR_CAP_AMBIENT_RAISE: EPERM). runc ignores that, and `runc spec` writes such a
+		// config (ambient without inheritable), so the process simply gets no ambient set.
 		caps.Set(capability.AMBIENT, capList(c.Ambient)...)
-		err = caps.Apply(capability.CAPS | capability.AMBS)
+		caps.Apply(capability.AMBS)
 	}
 	if err != nil {
 		err = fmt.Errorf("set capabilities: %w", err)
