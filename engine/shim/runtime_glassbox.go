@@ -1,5 +1,3 @@
-//go:build glassbox_runtime
-
 package shim
 
 import (
@@ -11,9 +9,8 @@ import (
 	"github.com/glassbox/glassbox/engine/runtime"
 )
 
-// glassboxRuntime is glassbox's own runtime (engine/runtime, RUNTIME_API.md) in-process: the
-// container's init is the shim's own child, with no runc process in between. Built with the
-// glassbox_runtime tag until engine/runtime is on main; then it becomes the default.
+// glassboxRuntime is glassbox's own runtime (engine/runtime) in-process: the container's init
+// is the shim's own child, with no runc process in between.
 type glassboxRuntime struct{ r *runtime.Runtime }
 
 // NewGlassbox opens the runtime with its state under stateDir.
