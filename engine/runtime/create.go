@@ -88,6 +88,9 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
+	if err := os.Chmod(fifoPath, 0o622); err != nil { // mkfifo honours the umask
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
 	if err := os.Chown(fifoPath, hostID(spec.Linux.UIDMappings, 0), hostID(spec.Linux.GIDMappings, 0)); err != nil {
 		return nil, fmt.Errorf("exec fifo: %w", err)
 	}

@@ -137,3 +137,17 @@ func writableRootfs(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestNonRootUser: the process runs as the spec's user and groups; a non-root program has no
+// effective capabilities after execve without ambient ones (capabilities(7)), as under runc.
+func TestNonRootUser(t *testing.T) {
+	r := newRuntime(t)
+	res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 65534, GID: 65533, AdditionalGids: []uint32{7, 9}}
+	}, "sh", "-c", `grep -E '^(Uid|Gid|Groups|CapEff):' /proc/self/status | tr -s '\t ' ' '`))
+	for _, want := range []string{"Uid: 65534 65534 65534 65534", "Gid: 65533 65533 65533 65533", "Groups: 7 9", "CapEff: 0000000000000000"} {
+		if !strings.Contains(res.out, want) {
+			t.Errorf("output lacks %q:\n%s (status %v)", want, res.out, res.status)
+		}
+	}
+}
