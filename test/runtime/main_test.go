@@ -126,6 +126,12 @@ func create(t *testing.T, r *runtime.Runtime, id, bundleDir string) (*runtime.Co
 	var res result
 	wait := func() result {
 		once.Do(func() {
+			// A container that does not end fails the test rather than hanging it.
+			timer := time.AfterFunc(30*time.Second, func() {
+				t.Errorf("container %s still running after 30s: killed", id)
+				c.Process.Kill()
+			})
+			defer timer.Stop()
 			state, err := c.Process.Wait()
 			if err != nil {
 				t.Fatalf("wait: %v", err)
