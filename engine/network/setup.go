@@ -1,0 +1,186 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Request asks for one container's attachment to the bridge.
+type Request struct {
+	ID        string // container ID: the key of the attachment and of its NAT rules
+	Name      string // container name, for inspect and /etc/hosts
+	NetnsPath string // the container's network namespace (a bind mount or /proc/PID/ns/net)
+	Pid       int    // or a process inside it, when NetnsPath is empty
+	Ports     []PortMapping
+}
+
+// Setup attaches the container's network namespace to the bridge: it binds the published
+// host ports (a port in use fails here, before anything changes), allocates an address,
+// creates the veth pair, configures eth0 and the default route inside, and adds the NAT
+// rules. On failure it undoes what it did. The returned Attachment's Listeners hold the bound
+// ports; the caller must Serve or Close them.
+func (m *Manager) Setup(ctx context.Context, req Request) (Attachment, error) {
+	if req.ID == "" {
+		return Attachment{}, errors.New("network setup: empty container ID")
+	}
+	ports, err := Bind(req.Ports)
+	if err != nil {
+		return Attachment{}, fmt.Errorf("network setup for %s: %w", req.ID, err)
+	}
+	ns, nsPath, err := openNetns(req.NetnsPath, req.Pid)
+	if err != nil {
+		ports.Close()
+		return Attachment{}, err
+	}
+	defer ns.Close()
+
+	var att Attachment
+	err = m.locked(func(st *state) error {
+		if _, ok := st.Attachments[req.ID]; ok {
+			return fmt.Errorf("container %s is already attached to %s", req.ID, m.cfg.Bridge)
+		}
+		ip, err := allocate(st)
+		if err != nil {
+			return err
+		}
+		a := &Attachment{ID: req.ID, Name: req.Name, IP: ip, Prefix: m.cfg.Subnet.Bits(),
+			Gateway: m.cfg.Gateway(), Bridge: m.cfg.Bridge, HostVeth: hostVethName(m.cfg.Bridge, req.ID),
+			Netns: nsPath, MTU: m.cfg.MTU, Ports: req.Ports}
+		// Recorded before the kernel is touched: a crash part-way leaves a record that GC or
+		// Teardown finishes; a failure here is undone below.
+		st.Attachments[req.ID] = a
+		if err := m.attach(a, ns); err != nil {
+			if uerr := m.detach(a); uerr != nil {
+				m.log.Warn("undo failed network setup", "id", req.ID, "err", uerr)
+				return errors.Join(err, uerr)
+			}
+			delete(st.Attachments, req.ID)
+			return err
+		}
+		att = *a
+		return nil
+	})
+	if err != nil {
+		ports.Close()
+		return Attachment{}, fmt.Errorf("network setup for %s: %w", req.ID, err)
+	}
+	if ctx.Err() != nil {
+		ports.Close()
+		m.Teardown(context.WithoutCancel(ctx), req.ID)
+		return Attachment{}, ctx.Err()
+	}
+	att.Listeners = ports
+	m.log.Debug("network attached", "id", req.ID, "ip", att.IP, "veth", att.HostVeth, "ports", len(req.Ports))
+	return att, nil
+}
+
+// attach is the kernel half of Setup: bridge, veth, the namespace's side, NAT.
+func (m *Manager) attach(a *Attachment, ns netns.NsHandle) error {
+	br, err := ensureBridge(m.cfg)
+	if err != nil {
+		return err
+	}
+	a.MTU = br.Attrs().MTU
+	if !m.cfg.NoForwarding {
+		if changed, err := enableForwarding(); err != nil {
+			return err
+		} else if changed {
+			m.log.Info("enabled net.ipv4.ip_forward for masquerade")
+		}
+	}
+	n, err := newNAT(m.cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.ensure(); err != nil {
+		return err
+	}
+	if err := createVeth(a, br, ns); err != nil {
+		return err
+	}
+	// Hairpin lets a container reach its own published port through a host address: the
+	// bridge sends the DNATed packet back out of the port it came in on.
+	if veth, err := netlink.LinkByName(a.HostVeth); err == nil {
+		if err := netlink.LinkSetHairpin(veth, true); err != nil {
+			return fmt.Errorf("set hairpin on %s: %w", a.HostVeth, err)
+		}
+	}
+	if err := configureContainerSide(a, ns); err != nil {
+		return err
+	}
+	return n.publish(a.ID, a.IP, a.Ports)
+}
+
+// detach removes what attach made for one container, whatever part of it exists.
+func (m *Manager) detach(a *Attachment) error {
+	var errs []error
+	errs = append(errs, deleteVeth(a.HostVeth))
+	n, err := newNAT(m.cfg)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, n.unpublish(a.ID))
+	}
+	return errors.Join(errs...)
+}
+
+// Teardown removes the container's veth pair, its NAT rules and its address allocation. A
+// container that is not attached is not an error, so rm, --rm and gc may all call it.
+func (m *Manager) Teardown(ctx context.Context, id string) error {
+	return m.locked(func(st *state) error {
+		a, ok := st.Attachments[id]
+		if !ok {
+			// Nothing recorded; still sweep rules and a veth a crash may have left.
+			return m.detach(&Attachment{ID: id, HostVeth: hostVethName(m.cfg.Bridge, id)})
+		}
+		if err := m.detach(a); err != nil {
+			return fmt.Errorf("network teardown of %s: %w", id, err)
+		}
+		delete(st.Attachments, id)
+		m.log.Debug("network detached", "id", id, "ip", a.IP)
+		return nil
+	})
+}
+
+// GC tears down every attachment whose container live reports gone, and returns their IDs.
+func (m *Manager) GC(ctx context.Context, live func(id string) bool) ([]string, error) {
+	atts, err := m.Attachments()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, a := range atts {
+		if ctx.Err() != nil {
+			return removed, ctx.Err()
+		}
+		if live(a.ID) {
+			continue
+		}
+		if err := m.Teardown(ctx, a.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, a.ID)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Remove deletes the bridge, glassbox's nftables table and the state, once no container is
+// attached: what `glassbox network rm` and tests' cleanup call.
+func (m *Manager) Remove(ctx context.Context) error {
+	return m.locked(func(st *state) error {
+		if len(st.Attachments) > 0 {
+			return fmt.Errorf("network %s still has %d containers attached", m.cfg.Bridge, len(st.Attachments))
+		}
+		n, err := newNAT(m.cfg)
+		if err != nil {
+			return err
+		}
+		return errors.Join(n.removeTable(), removeBridge(m.cfg.Bridge))
+	})
+}
