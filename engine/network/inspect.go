@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -133,7 +134,7 @@ func InspectNetns(ctx context.Context, path string) (*Report, error) {
 	}
 	for _, r := range routes {
 		rt := Route{Dst: "default", Dev: names[r.LinkIndex]}
-		if r.Dst != nil {
+		if ones, _ := maskSize(r.Dst); r.Dst != nil && ones > 0 {
 			rt.Dst = r.Dst.String()
 		}
 		if r.Gw != nil {
@@ -246,4 +247,11 @@ func writeInterface(b *strings.Builder, i Interface) {
 		fmt.Fprintf(b, " %s", a)
 	}
 	b.WriteByte('\n')
+}
+
+func maskSize(n *net.IPNet) (int, int) {
+	if n == nil {
+		return 0, 0
+	}
+	return n.Mask.Size()
 }
