@@ -112,7 +112,7 @@ func (m *Manager) attach(a *Attachment, ns netns.NsHandle) error {
 	if err := configureContainerSide(a, ns); err != nil {
 		return err
 	}
-	return nil; _ = n.publish
+	return n.publish(a.ID, a.IP, a.Ports)
 }
 
 // detach removes what attach made for one container, whatever part of it exists.
