@@ -61,21 +61,6 @@ func removeBridge(name string) error {
 	return nil
 }
 
-// openNetns opens the container's network namespace by path or by a process in it.
-func openNetns(path string, pid int) (netns.NsHandle, string, error) {
-	if path == "" {
-		if pid <= 0 {
-			return netns.None(), "", errors.New("no network namespace: set NetnsPath or Pid")
-		}
-		path = fmt.Sprintf("/proc/%d/ns/net", pid)
-	}
-	h, err := netns.GetFromPath(path)
-	if err != nil {
-		return netns.None(), path, fmt.Errorf("open network namespace %s: %w", path, err)
-	}
-	return h, path, nil
-}
-
 // createVeth makes the veth pair with its peer born inside the container's namespace as eth0
 // (IFLA_NET_NS_FD on the peer: no rename, no moment with two eth0s on the host), the host
 // end enslaved to the bridge and up.

@@ -25,16 +25,17 @@ const (
 // 10.88.0.0/16 and the 192.168/16 most home routers hand out.
 var DefaultSubnet = netip.MustParsePrefix("172.31.240.0/20")
 
-// Config names the bridge network a Manager runs. The zero Config means the defaults, or the
-// configuration already recorded under the root.
+// Config names the bridge network a Manager runs. The zero Config means the default bridge
+// with the configuration recorded for it, or the defaults. A glassbox root keeps its choice in
+// a file (ReadConfig, WriteConfig), so tests and users can run a bridge beside glassbox0.
 type Config struct {
-	Bridge string       // bridge device name, at most 15 bytes
-	Subnet netip.Prefix // IPv4 subnet; the bridge takes its first address, the gateway
-	Table  string       // nftables table (family ip) holding glassbox's NAT rules
-	MTU    int          // bridge and veth MTU
+	Bridge string       `json:"bridge,omitempty"` // bridge device name, at most 15 bytes
+	Subnet netip.Prefix `json:"subnet,omitzero"`  // IPv4 subnet; the bridge takes its first address, the gateway
+	Table  string       `json:"table,omitempty"`  // nftables table (family ip) holding glassbox's NAT rules
+	MTU    int          `json:"mtu,omitempty"`    // bridge and veth MTU
 	// NoForwarding leaves net.ipv4.ip_forward alone. Otherwise Setup turns it on, as docker and
 	// podman do, so masqueraded traffic can leave the host; tests set it to write nothing global.
-	NoForwarding bool
+	NoForwarding bool `json:"noForwarding,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -70,9 +71,16 @@ func (c Config) validate() error {
 // Gateway is the bridge's own address: the subnet's first host address.
 func (c Config) Gateway() netip.Addr { return c.Subnet.Addr().Next() }
 
+// DefaultStateDir holds the bridge networks' state. It is on /run, not under a glassbox root:
+// the bridge, its addresses and the veths are the kernel's and die with a reboot, as /run's
+// contents do, and one bridge is shared by every root on the machine, so its allocations must
+// be too (two roots handing out the same address on glassbox0 would clash).
+const DefaultStateDir = "/run/glassbox/network"
+
 // Manager attaches containers to one bridge network. Its state (the configuration and each
-// container's attachment) lives in root/network/state.json; every change holds an exclusive
-// flock on root/network/lock, so several glassbox processes can share a root.
+// container's attachment) lives in dir/<bridge>.json; every change holds an exclusive flock
+// on dir/<bridge>.lock, so several glassbox processes (and roots) can share a bridge. The
+// network namespaces the Manager makes are bind mounts under dir/netns.
 type Manager struct {
 	dir string
 	log *slog.Logger
@@ -83,14 +91,21 @@ type Manager struct {
 type Attachment struct {
 	ID       string        `json:"id"`
 	Name     string        `json:"name,omitempty"`
-	IP       netip.Addr    `json:"ip"`
-	Prefix   int           `json:"prefix"`
-	Gateway  netip.Addr    `json:"gateway"`
+	Owner    string        `json:"owner,omitempty"` // the glassbox root the container belongs to
+	IP       netip.Addr    `json:"ip,omitzero"`
+	Prefix   int           `json:"prefix,omitempty"`
+	Gateway  netip.Addr    `json:"gateway,omitzero"`
 	Bridge   string        `json:"bridge"`
-	HostVeth string        `json:"hostVeth"` // host end of the veth pair, on the bridge
-	Netns    string        `json:"netns"`    // the namespace path used at setup
-	MTU      int           `json:"mtu"`
+	HostVeth string        `json:"hostVeth,omitempty"` // host end of the veth pair, on the bridge
+	Netns    string        `json:"netns"`              // the namespace path used at setup
+	OwnNetns bool          `json:"ownNetns,omitempty"` // Netns is a bind mount the Manager made
+	Joined   string        `json:"joined,omitempty"`   // container:NAME: the container whose namespace this one shares
+	MTU      int           `json:"mtu,omitempty"`
 	Ports    []PortMapping `json:"ports,omitempty"`
+	// ProxyPid and ProxyStart name the loopback proxy process serving Ports (see SpawnProxy);
+	// Teardown ends it.
+	ProxyPid   int    `json:"proxyPid,omitempty"`
+	ProxyStart uint64 `json:"proxyStart,omitempty"`
 
 	// Listeners are the bound host ports (nil without Ports). Only Setup's return carries them:
 	// the caller owns them and must Serve or Close them.
@@ -103,23 +118,23 @@ type state struct {
 	Attachments map[string]*Attachment `json:"attachments"`
 }
 
-// Open returns the Manager for root's bridge network. A zero cfg adopts the configuration
-// recorded under root (or the defaults); a different cfg replaces it only while no container
-// is attached.
-func Open(root string, log *slog.Logger, cfg Config) (*Manager, error) {
+// Open returns the Manager of cfg's bridge network, its state under dir (DefaultStateDir
+// outside tests). A zero cfg means the default bridge with the configuration recorded for it
+// (or the defaults); a different cfg replaces the recorded one only while no container is
+// attached.
+func Open(dir string, log *slog.Logger, cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir := filepath.Join(root, "network")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create network state directory: %w", err)
 	}
-	m := &Manager{dir: dir, log: log}
 	explicit := cfg != (Config{})
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	m := &Manager{dir: dir, log: log, cfg: cfg}
 	err := m.locked(func(st *state) error {
 		switch {
 		case st.Config == (Config{}):
@@ -127,7 +142,7 @@ func Open(root string, log *slog.Logger, cfg Config) (*Manager, error) {
 		case explicit && st.Config != cfg:
 			if len(st.Attachments) > 0 {
 				return fmt.Errorf("network configuration differs from %s's (bridge %s, subnet %s) while %d containers are attached",
-					dir, st.Config.Bridge, st.Config.Subnet, len(st.Attachments))
+					m.statePath(), st.Config.Bridge, st.Config.Subnet, len(st.Attachments))
 			}
 			st.Config = cfg
 		}
@@ -146,7 +161,7 @@ func (m *Manager) Config() Config { return m.cfg }
 // locked runs fn with the state loaded under the exclusive lock and saves it afterwards, also
 // when fn fails (a half-done setup must stay recorded so Teardown or GC can finish it).
 func (m *Manager) locked(fn func(st *state) error) error {
-	lock, err := os.OpenFile(filepath.Join(m.dir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	lock, err := os.OpenFile(filepath.Join(m.dir, m.cfg.Bridge+".lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("open network lock: %w", err)
 	}
@@ -165,7 +180,10 @@ func (m *Manager) locked(fn func(st *state) error) error {
 	return ferr
 }
 
-func (m *Manager) statePath() string { return filepath.Join(m.dir, "state.json") }
+func (m *Manager) statePath() string { return filepath.Join(m.dir, m.cfg.Bridge+".json") }
+
+// NetnsPath is where the Manager bind-mounts the network namespace it makes for a container.
+func (m *Manager) NetnsPath(id string) string { return filepath.Join(m.dir, "netns", id) }
 
 func (m *Manager) load() (*state, error) {
 	st := &state{Attachments: map[string]*Attachment{}}

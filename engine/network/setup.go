@@ -11,33 +11,29 @@ import (
 
 // Request asks for one container's attachment to the bridge.
 type Request struct {
-	ID        string // container ID: the key of the attachment and of its NAT rules
-	Name      string // container name, for inspect and /etc/hosts
-	NetnsPath string // the container's network namespace (a bind mount or /proc/PID/ns/net)
-	Pid       int    // or a process inside it, when NetnsPath is empty
+	ID    string // container ID: the key of the attachment and of its NAT rules
+	Name  string // container name, for inspect and /etc/hosts
+	Owner string // the glassbox root the container belongs to: GC only touches its own
+	// NetnsPath is the container's network namespace (a bind mount or /proc/PID/ns/net), or Pid
+	// a process inside it. With neither, Setup makes a namespace of its own at NetnsPath(ID).
+	NetnsPath string
+	Pid       int
 	Ports     []PortMapping
 }
 
 // Setup attaches the container's network namespace to the bridge: it binds the published
 // host ports (a port in use fails here, before anything changes), allocates an address,
-// creates the veth pair, configures eth0 and the default route inside, and adds the NAT
-// rules. On failure it undoes what it did. The returned Attachment's Listeners hold the bound
-// ports; the caller must Serve or Close them.
+// makes the namespace when asked, creates the veth pair, configures eth0 and the default route
+// inside, and adds the NAT rules. On failure it undoes what it did. The returned Attachment's
+// Listeners hold the bound ports; the caller must Serve or Close them.
 func (m *Manager) Setup(ctx context.Context, req Request) (Attachment, error) {
 	if req.ID == "" {
 		return Attachment{}, errors.New("network setup: empty container ID")
 	}
 	ports, err := Bind(req.Ports)
 	if err != nil {
-		return Attachment{}, fmt.Errorf("network setup for %s: %w", req.ID, err)
+		return Attachment{}, fmt.Errorf("network setup for %s: %w", short(req.ID), err)
 	}
-	ns, nsPath, err := openNetns(req.NetnsPath, req.Pid)
-	if err != nil {
-		ports.Close()
-		return Attachment{}, err
-	}
-	defer ns.Close()
-
 	var att Attachment
 	err = m.locked(func(st *state) error {
 		if _, ok := st.Attachments[req.ID]; ok {
@@ -47,13 +43,25 @@ func (m *Manager) Setup(ctx context.Context, req Request) (Attachment, error) {
 		if err != nil {
 			return err
 		}
-		a := &Attachment{ID: req.ID, Name: req.Name, IP: ip, Prefix: m.cfg.Subnet.Bits(),
+		a := &Attachment{ID: req.ID, Name: req.Name, Owner: req.Owner, IP: ip, Prefix: m.cfg.Subnet.Bits(),
 			Gateway: m.cfg.Gateway(), Bridge: m.cfg.Bridge, HostVeth: hostVethName(m.cfg.Bridge, req.ID),
-			Netns: nsPath, MTU: m.cfg.MTU, Ports: req.Ports}
-		// Recorded before the kernel is touched: a crash part-way leaves a record that GC or
-		// Teardown finishes; a failure here is undone below.
+			MTU: m.cfg.MTU, Ports: req.Ports}
+		switch {
+		case req.NetnsPath != "":
+			a.Netns = req.NetnsPath
+		case req.Pid > 0:
+			a.Netns = fmt.Sprintf("/proc/%d/ns/net", req.Pid)
+		default:
+			a.Netns, a.OwnNetns = m.NetnsPath(req.ID), true
+		}
+		// Recorded on disk before the kernel is touched: a crash part-way leaves a record that
+		// GC or Teardown finishes; a failure here is undone below.
 		st.Attachments[req.ID] = a
-		if err := m.attach(a, ns); err != nil {
+		if err := m.save(st); err != nil {
+			delete(st.Attachments, req.ID)
+			return err
+		}
+		if err := m.attach(a); err != nil {
 			if uerr := m.detach(a); uerr != nil {
 				m.log.Warn("undo failed network setup", "id", req.ID, "err", uerr)
 				return errors.Join(err, uerr)
@@ -66,7 +74,7 @@ func (m *Manager) Setup(ctx context.Context, req Request) (Attachment, error) {
 	})
 	if err != nil {
 		ports.Close()
-		return Attachment{}, fmt.Errorf("network setup for %s: %w", req.ID, err)
+		return Attachment{}, fmt.Errorf("network setup for %s: %w", short(req.ID), err)
 	}
 	if ctx.Err() != nil {
 		ports.Close()
@@ -78,8 +86,71 @@ func (m *Manager) Setup(ctx context.Context, req Request) (Attachment, error) {
 	return att, nil
 }
 
-// attach is the kernel half of Setup: bridge, veth, the namespace's side, NAT.
-func (m *Manager) attach(a *Attachment, ns netns.NsHandle) error {
+// Join gives container req.ID the network namespace of container target, whose namespace is at
+// targetNetns (--network container:NAME): a bind mount of its own at NetnsPath(req.ID) keeps
+// the namespace for as long as this container exists. The attachment has no address or veth.
+func (m *Manager) Join(ctx context.Context, req Request, target, targetNetns string) (Attachment, error) {
+	var att Attachment
+	err := m.locked(func(st *state) error {
+		if _, ok := st.Attachments[req.ID]; ok {
+			return fmt.Errorf("container %s is already attached to %s", req.ID, m.cfg.Bridge)
+		}
+		a := &Attachment{ID: req.ID, Name: req.Name, Owner: req.Owner, Bridge: m.cfg.Bridge,
+			Netns: m.NetnsPath(req.ID), OwnNetns: true, Joined: target}
+		if t, ok := st.Attachments[target]; ok && t.IP.IsValid() {
+			a.IP, a.Prefix, a.Gateway, a.MTU = t.IP, t.Prefix, t.Gateway, t.MTU
+		}
+		st.Attachments[req.ID] = a
+		if err := m.save(st); err != nil {
+			delete(st.Attachments, req.ID)
+			return err
+		}
+		if err := bindNetns(targetNetns, a.Netns); err != nil {
+			delete(st.Attachments, req.ID)
+			return err
+		}
+		att = *a
+		return nil
+	})
+	if err != nil {
+		return Attachment{}, fmt.Errorf("join the network of %s: %w", short(target), err)
+	}
+	return att, nil
+}
+
+// Attachment returns a container's attachment, if it has one.
+func (m *Manager) Attachment(id string) (Attachment, bool, error) {
+	var a Attachment
+	var ok bool
+	err := m.locked(func(st *state) error {
+		if p, found := st.Attachments[id]; found {
+			a, ok = *p, true
+		}
+		return nil
+	})
+	return a, ok, err
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// attach is the kernel half of Setup: the namespace when the Manager makes it, bridge, veth,
+// the namespace's side, NAT.
+func (m *Manager) attach(a *Attachment) error {
+	if a.OwnNetns {
+		if err := createNetns(a.Netns); err != nil {
+			return err
+		}
+	}
+	ns, err := netns.GetFromPath(a.Netns)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", a.Netns, err)
+	}
+	defer ns.Close()
 	br, err := ensureBridge(m.cfg)
 	if err != nil {
 		return err
@@ -115,15 +186,24 @@ func (m *Manager) attach(a *Attachment, ns netns.NsHandle) error {
 	return n.publish(a.ID, a.IP, a.Ports)
 }
 
-// detach removes what attach made for one container, whatever part of it exists.
+// detach removes what attach (and SpawnProxy) made for one container, whatever part of it
+// exists: the proxy, the veth pair, the NAT rules, the namespace's bind mount.
 func (m *Manager) detach(a *Attachment) error {
 	var errs []error
-	errs = append(errs, deleteVeth(a.HostVeth))
-	n, err := newNAT(m.cfg)
-	if err != nil {
-		errs = append(errs, err)
-	} else {
-		errs = append(errs, n.unpublish(a.ID))
+	stopProxy(a.ProxyPid, a.ProxyStart)
+	if a.HostVeth != "" {
+		errs = append(errs, deleteVeth(a.HostVeth))
+	}
+	if a.Joined == "" {
+		n, err := newNAT(m.cfg)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, n.unpublish(a.ID))
+		}
+	}
+	if a.OwnNetns {
+		errs = append(errs, removeNetns(a.Netns))
 	}
 	return errors.Join(errs...)
 }
@@ -134,8 +214,9 @@ func (m *Manager) Teardown(ctx context.Context, id string) error {
 	return m.locked(func(st *state) error {
 		a, ok := st.Attachments[id]
 		if !ok {
-			// Nothing recorded; still sweep rules and a veth a crash may have left.
-			return m.detach(&Attachment{ID: id, HostVeth: hostVethName(m.cfg.Bridge, id)})
+			// Nothing recorded; still sweep rules, a veth and a namespace a crash may have left.
+			return m.detach(&Attachment{ID: id, HostVeth: hostVethName(m.cfg.Bridge, id),
+				Netns: m.NetnsPath(id), OwnNetns: true})
 		}
 		if err := m.detach(a); err != nil {
 			return fmt.Errorf("network teardown of %s: %w", id, err)
@@ -146,8 +227,9 @@ func (m *Manager) Teardown(ctx context.Context, id string) error {
 	})
 }
 
-// GC tears down every attachment whose container live reports gone, and returns their IDs.
-func (m *Manager) GC(ctx context.Context, live func(id string) bool) ([]string, error) {
+// GC tears down every attachment of owner whose container live reports gone, and returns their
+// IDs. Other roots' containers on the same bridge are left alone.
+func (m *Manager) GC(ctx context.Context, owner string, live func(id string) bool) ([]string, error) {
 	atts, err := m.Attachments()
 	if err != nil {
 		return nil, err
@@ -158,7 +240,7 @@ func (m *Manager) GC(ctx context.Context, live func(id string) bool) ([]string, 
 		if ctx.Err() != nil {
 			return removed, ctx.Err()
 		}
-		if live(a.ID) {
+		if a.Owner != owner || live(a.ID) {
 			continue
 		}
 		if err := m.Teardown(ctx, a.ID); err != nil {

@@ -339,7 +339,7 @@ func TestGCRemovesOnlyDeadContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	removed, err := m.GC(ctx, func(id string) bool { return id == live })
+	removed, err := m.GC(ctx, "", func(id string) bool { return id == live })
 	if err != nil || !slices.Equal(removed, []string{dead}) {
 		t.Fatalf("GC = %v, %v; want [%s]", removed, err, dead)
 	}
