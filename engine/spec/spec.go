@@ -48,8 +48,11 @@ type Options struct {
 	Userns      string // "", "host" or "remap"
 	// RemapUID/RemapGID are the first host IDs of the --userns=remap range, RemapSize its length.
 	RemapUID, RemapGID, RemapSize uint32
-	Network                       string // "", "none" or "host"
-	CgroupParent                  string
+	Network                       string // "", "none", "host", "bridge" or "container:NAME"
+	// NetnsPath is the network namespace to join with bridge and container:NAME (made and
+	// wired by engine/network before the init exists).
+	NetnsPath    string
+	CgroupParent string
 
 	// EtcFiles maps /etc/hostname, /etc/hosts, /etc/resolv.conf to the container's own copies.
 	EtcFiles map[string]string
@@ -197,7 +200,14 @@ func setNamespaces(s *specs.Spec, o Options) error {
 	case "host":
 		// The host's network: no namespace, and the host's own /etc/hosts and resolv.conf.
 	default:
-		return fmt.Errorf("network %q is not supported (use none or host)", o.Network)
+		if o.Network != "bridge" && !strings.HasPrefix(o.Network, "container:") {
+			return fmt.Errorf("network %q is not supported (use bridge, none, host or container:NAME)", o.Network)
+		}
+		if o.NetnsPath == "" {
+			return fmt.Errorf("network %s: no network namespace to join", o.Network)
+		}
+		// runtime-spec config-linux.md: a namespace with a path is joined (setns), not created.
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetnsPath})
 	}
 	switch o.Userns {
 	case "", "host":

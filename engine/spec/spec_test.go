@@ -330,7 +330,24 @@ func TestGenerateFlags(t *testing.T) {
 			}
 			return ""
 		}, ""},
-		{"network bridge", func(o *Options) { o.Network = "bridge" }, nil, "not supported"},
+		{"network bridge without a namespace", func(o *Options) { o.Network = "bridge" }, nil, "no network namespace"},
+		{"network bridge joins its namespace", func(o *Options) { o.Network = "bridge"; o.NetnsPath = "/run/x/netns/abc" }, func(s *specs.Spec) string {
+			for _, n := range s.Linux.Namespaces {
+				if n.Type == specs.NetworkNamespace && n.Path == "/run/x/netns/abc" {
+					return ""
+				}
+			}
+			return "network namespace path"
+		}, ""},
+		{"network container", func(o *Options) { o.Network = "container:web"; o.NetnsPath = "/run/x/netns/def" }, func(s *specs.Spec) string {
+			for _, n := range s.Linux.Namespaces {
+				if n.Type == specs.NetworkNamespace && n.Path == "/run/x/netns/def" {
+					return ""
+				}
+			}
+			return "network namespace path"
+		}, ""},
+		{"network unknown", func(o *Options) { o.Network = "overlay" }, nil, "not supported"},
 		{"cgroup parent", func(o *Options) { o.CgroupParent = "mine" }, func(s *specs.Spec) string {
 			if s.Linux.CgroupsPath != "/mine/0123456789abcdef0123" {
 				return "cgroupsPath " + s.Linux.CgroupsPath
