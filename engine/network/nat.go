@@ -51,6 +51,10 @@ func (n *nat) chain(name string) *nftables.Chain {
 // ensure creates the table, its three chains and the bridge's masquerade rules when missing.
 // NEWTABLE and NEWCHAIN without NLM_F_EXCL leave existing ones as they are.
 func (n *nat) ensure() error {
+	// The common case, the table made by an earlier container: one dump, no transaction.
+	if rules, err := n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge "); err == nil && len(rules) == 2 {
+		return nil
+	}
 	n.conn.AddTable(n.table)
 	hooks := []struct {
 		name string
@@ -99,6 +103,9 @@ func (n *nat) ensure() error {
 
 // publish adds the DNAT rules of a container's published ports in one transaction.
 func (n *nat) publish(id string, ip netip.Addr, ports []PortMapping) error {
+	if len(ports) == 0 {
+		return nil
+	}
 	for _, p := range ports {
 		if p.HostIP.IsLoopback() {
 			continue // only the proxy can serve a loopback-only mapping

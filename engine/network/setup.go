@@ -194,7 +194,9 @@ func (m *Manager) detach(a *Attachment) error {
 	if a.HostVeth != "" {
 		errs = append(errs, deleteVeth(a.HostVeth))
 	}
-	if a.Joined == "" {
+	// Only published ports have rules of the container's own; a record without a bridge
+	// address (a sweep after a crash lost it) may have some.
+	if a.Joined == "" && (len(a.Ports) > 0 || !a.IP.IsValid()) {
 		n, err := newNAT(m.cfg)
 		if err != nil {
 			errs = append(errs, err)
