@@ -21,6 +21,7 @@ type Report struct {
 	HostPeers  []Interface `json:"hostPeers,omitempty"` // the host ends of the namespace's veths
 	Bridge     *Interface  `json:"bridge,omitempty"`
 	Rules      []NATRule   `json:"natRules,omitempty"`
+	RulesIn    string      `json:"natRulesIn,omitempty"` // "nftables table ip glassbox", "iptables nat chains GLASSBOX-*"
 }
 
 // Interface is one link as netlink reports it.
@@ -87,11 +88,12 @@ func (m *Manager) Inspect(ctx context.Context, ref string) (*Report, error) {
 	if rep.Rules, err = n.containerRules(a.ID); err != nil {
 		return nil, err
 	}
-	bridgeRules, err := n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge ")
+	bridgeRules, err := n.bridgeRules()
 	if err != nil {
 		return nil, err
 	}
 	rep.Rules = append(rep.Rules, bridgeRules...)
+	rep.RulesIn = n.String()
 	return rep, nil
 }
 
@@ -222,7 +224,7 @@ func (r *Report) Format(w io.Writer) error {
 		writeInterface(&b, *r.Bridge)
 	}
 	if len(r.Rules) > 0 {
-		b.WriteString("\nnftables rules (table ip glassbox's, this container's and the bridge's)\n")
+		fmt.Fprintf(&b, "\nNAT rules in %s (this container's and the bridge's)\n", r.RulesIn)
 		for _, rule := range r.Rules {
 			fmt.Fprintf(&b, "  %-11s handle %-4d packets %-6d bytes %-8d %s\n", rule.Chain, rule.Handle,
 				rule.Packets, rule.Bytes, strings.TrimPrefix(rule.Comment, commentPrefix))

@@ -36,6 +36,9 @@ type Config struct {
 	// NoForwarding leaves net.ipv4.ip_forward alone. Otherwise Setup turns it on, as docker and
 	// podman do, so masqueraded traffic can leave the host; tests set it to write nothing global.
 	NoForwarding bool `json:"noForwarding,omitempty"`
+	// Firewall forces the NAT backend, "nftables" or "iptables"; empty picks nftables where the
+	// kernel has it.
+	Firewall string `json:"firewall,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -64,6 +67,12 @@ func (c Config) validate() error {
 	}
 	if c.MTU < 576 || c.MTU > 65535 {
 		return fmt.Errorf("mtu %d out of range", c.MTU)
+	}
+	if c.Firewall != "" && c.Firewall != "nftables" && c.Firewall != "iptables" {
+		return fmt.Errorf("firewall %q: want nftables or iptables", c.Firewall)
+	}
+	if len(c.Table) > 20 {
+		return fmt.Errorf("nftables table name %q is longer than 20 bytes", c.Table)
 	}
 	return nil
 }
@@ -205,6 +214,12 @@ func (m *Manager) load() (*state, error) {
 
 // save writes the state atomically: a temporary file renamed over the old one.
 func (m *Manager) save(st *state) error {
+	if st.Config == (Config{}) && len(st.Attachments) == 0 {
+		if err := os.Remove(m.statePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove network state: %w", err)
+		}
+		return nil
+	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

@@ -30,18 +30,63 @@ const (
 	commentPrefix    = "glassbox:"
 )
 
+// natTable is where a bridge's NAT rules live: an nftables table of glassbox's own, or, where
+// the kernel has no nf_tables, chains of glassbox's own in iptables' nat table.
+type natTable interface {
+	// ensure makes the table (or chains) and the bridge's masquerade rules when missing.
+	ensure() error
+	// publish adds the DNAT rules of a container's published ports.
+	publish(id string, ip netip.Addr, ports []PortMapping) error
+	// containerRules and bridgeRules list rules with their live counters.
+	containerRules(id string) ([]natRule, error)
+	bridgeRules() ([]natRule, error)
+	// unpublish deletes every rule of the container; none is fine.
+	unpublish(id string) error
+	// removeTable deletes everything glassbox made; missing is fine.
+	removeTable() error
+	// String names the table as its own tool lists it.
+	String() string
+}
+
+// newNAT picks the backend: cfg.Firewall when set, else nftables when the kernel answers an
+// nftables request, else iptables (as docker on a kernel without nf_tables).
+func newNAT(cfg Config) (natTable, error) {
+	switch cfg.Firewall {
+	case "iptables":
+		return newIptables(cfg)
+	case "nftables":
+		return newNftables(cfg)
+	}
+	n, err := newNftables(cfg)
+	if err == nil {
+		if _, err = n.conn.ListTablesOfFamily(nftables.TableFamilyIPv4); err == nil {
+			return n, nil
+		}
+	}
+	if ipt, ierr := newIptables(cfg); ierr == nil {
+		return ipt, nil
+	}
+	return nil, fmt.Errorf("nftables: %w (and no iptables to fall back on)", err)
+}
+
 type nat struct {
 	conn  *nftables.Conn
 	table *nftables.Table
 	cfg   Config
 }
 
-func newNAT(cfg Config) (*nat, error) {
+func newNftables(cfg Config) (*nat, error) {
 	conn, err := nftables.New()
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	return &nat{conn: conn, cfg: cfg, table: &nftables.Table{Name: cfg.Table, Family: nftables.TableFamilyIPv4}}, nil
+}
+
+func (n *nat) String() string { return "nftables table ip " + n.cfg.Table }
+
+func (n *nat) bridgeRules() ([]natRule, error) {
+	return n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge ")
 }
 
 func (n *nat) chain(name string) *nftables.Chain {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -265,6 +266,13 @@ func (m *Manager) Remove(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return errors.Join(n.removeTable(), removeBridge(m.cfg.Bridge))
+		if err := errors.Join(n.removeTable(), removeBridge(m.cfg.Bridge)); err != nil {
+			return err
+		}
+		// Nothing is attached and the kernel holds nothing of this network any more: a zero
+		// state makes save remove the state file (the empty lock file stays, so a waiter never
+		// locks a stale inode).
+		st.Config, st.Last = Config{}, netip.Addr{}
+		return nil
 	})
 }
