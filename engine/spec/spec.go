@@ -119,6 +119,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err := setNamespaces(s, o); err != nil {
 		return nil, err
 	}
+	sysfsForJoinedNetns(s, o)
 	if err := setResources(s.Linux.Resources, o); err != nil {
 		return nil, err
 	}
@@ -226,6 +227,23 @@ func setNamespaces(s *specs.Spec, o Options) error {
 	}
 	s.Linux.Namespaces = ns
 	return nil
+}
+
+// sysfsForJoinedNetns: sysfs may be mounted only by a holder of CAP_SYS_ADMIN over the user
+// namespace owning the mounter's network namespace (fs/sysfs/mount.c, kobj_ns_current_may_mount).
+// With --userns=remap the remapped root does not own a namespace glassbox made beforehand (the
+// bridge's, or container:NAME's), so /sys becomes a read-only recursive bind of the host's, as
+// runc itself falls back to in newer releases.
+func sysfsForJoinedNetns(s *specs.Spec, o Options) {
+	if o.Userns != "remap" || o.NetnsPath == "" {
+		return
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" && m.Type == "sysfs" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
 }
 
 // setResources maps docker's limits: --cpus to a CFS quota over a 100ms period, --memory-swap
