@@ -91,11 +91,11 @@ func newNetworkLsCmd(g *globals) *cobra.Command {
 }
 
 func newNetworkConfigCmd(g *globals) *cobra.Command {
-	var bridge, subnet, table string
+	var bridge, subnet, table, firewall string
 	var mtu int
 	var noForwarding bool
 	cmd := &cobra.Command{
-		Use:   "config [--bridge NAME] [--subnet CIDR] [--mtu N] [--table NAME]",
+		Use:   "config [--bridge NAME] [--subnet CIDR] [--mtu N] [--table NAME] [--firewall nftables|iptables]",
 		Short: "Show or set this root's bridge network (changes only while no container is attached)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -124,6 +124,9 @@ func newNetworkConfigCmd(g *globals) *cobra.Command {
 				if mtu != 0 {
 					cfg.MTU = mtu
 				}
+				if cmd.Flags().Changed("firewall") {
+					cfg.Firewall = firewall
+				}
 				if cmd.Flags().Changed("no-forwarding") {
 					cfg.NoForwarding = noForwarding
 				}
@@ -134,8 +137,12 @@ func newNetworkConfigCmd(g *globals) *cobra.Command {
 			if g.format == "json" {
 				return writeJSON(cmd.OutOrStdout(), cfg)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "bridge   %s\nsubnet   %s\ngateway  %s\nmtu      %d\nnftables table ip %s\nip_forward managed: %v\n",
-				cfg.Bridge, cfg.Subnet, cfg.Gateway(), cfg.MTU, cfg.Table, !cfg.NoForwarding)
+			fw := cfg.Firewall
+			if fw == "" {
+				fw = "nftables, iptables where the kernel has no nf_tables"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "bridge    %s\nsubnet    %s\ngateway   %s\nmtu       %d\ntable     %s\nfirewall  %s\nip_forward turned on: %v\n",
+				cfg.Bridge, cfg.Subnet, cfg.Gateway(), cfg.MTU, cfg.Table, fw, !cfg.NoForwarding)
 			return nil
 		},
 	}
@@ -144,6 +151,7 @@ func newNetworkConfigCmd(g *globals) *cobra.Command {
 	fs.StringVar(&subnet, "subnet", "", "IPv4 subnet; the bridge takes its first address (default 172.31.240.0/20)")
 	fs.StringVar(&table, "table", "", "nftables table (family ip) for glassbox's NAT rules (default glassbox)")
 	fs.IntVar(&mtu, "mtu", 0, "bridge and veth MTU (default 1500)")
+	fs.StringVar(&firewall, "firewall", "", "NAT backend: nftables or iptables (default: nftables where the kernel has it)")
 	fs.BoolVar(&noForwarding, "no-forwarding", false, "leave net.ipv4.ip_forward alone (containers then reach only the host)")
 	return cmd
 }
