@@ -129,3 +129,66 @@ func TestHostVethName(t *testing.T) {
 		t.Errorf("hostVethName: %q %q: want distinct names of at most 15 bytes", a, b)
 	}
 }
+
+func TestQuotedAfter(t *testing.T) {
+	tests := []struct{ line, want string }{
+		{`-A GB-PRE -p tcp -m tcp --dport 8080 -m comment --comment "glassbox:abc tcp dport 8080 dnat to 10.0.0.2:80" -j DNAT --to-destination 10.0.0.2:80 -c 3 180`,
+			"glassbox:abc tcp dport 8080 dnat to 10.0.0.2:80"},
+		{`-A GB-POST -s 10.0.0.0/24 -m comment --comment glassbox:bridge -j MASQUERADE`, "glassbox:bridge"},
+		{`-A GB-POST -s 10.0.0.0/24 -j MASQUERADE`, ""},
+	}
+	for _, tt := range tests {
+		if got := quotedAfter(tt.line, "--comment "); got != tt.want {
+			t.Errorf("quotedAfter(%q) = %q, want %q", tt.line, got, tt.want)
+		}
+	}
+}
+
+func TestConfigFileRoundTrip(t *testing.T) {
+	path := t.TempDir() + "/network.json"
+	if c, err := ReadConfig(path); err != nil || c != (Config{}) {
+		t.Fatalf("ReadConfig of a missing file = %+v, %v; want the zero Config", c, err)
+	}
+	want := Config{Bridge: "gbx0", Subnet: netip.MustParsePrefix("10.77.0.0/24"), Table: "gbx", MTU: 1400, NoForwarding: true, Firewall: "iptables"}
+	if err := WriteConfig(path, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadConfig(path); err != nil || got != want {
+		t.Fatalf("ReadConfig = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []Config{{Firewall: "pf"}, {Table: "a-table-name-far-too-long"}, {Subnet: netip.MustParsePrefix("10.0.0.0/31")}} {
+		if err := WriteConfig(path, bad); err == nil {
+			t.Errorf("WriteConfig(%+v) = nil, want an error", bad)
+		}
+	}
+}
+
+func TestReportFormat(t *testing.T) {
+	r := &Report{
+		Attachment: &Attachment{ID: "abc", Name: "web", IP: netip.MustParseAddr("10.0.0.2"), Prefix: 24,
+			Gateway: netip.MustParseAddr("10.0.0.1"), Bridge: "gb0",
+			Ports: []PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}},
+		Netns:      "/run/glassbox/network/netns/abc",
+		Interfaces: []Interface{{Index: 2, Name: "eth0", Kind: "veth", State: "UP", MTU: 1500, Addrs: []string{"10.0.0.2/24"}, PeerIndex: 9}},
+		Routes:     []Route{{Dst: "default", Gateway: "10.0.0.1", Dev: "eth0"}},
+		HostPeers:  []Interface{{Index: 9, Name: "gb123", Kind: "veth", State: "UP", MTU: 1500, Master: "gb0", PeerIndex: 2}},
+		Bridge:     &Interface{Index: 8, Name: "gb0", Kind: "bridge", State: "UP", MTU: 1500, Addrs: []string{"10.0.0.1/24"}},
+		Rules:      []NATRule{{Chain: "prerouting", Handle: 4, Comment: "glassbox:abc tcp dport 8080 dnat to 10.0.0.2:80", Packets: 1, Bytes: 60}},
+		RulesIn:    "nftables table ip gb",
+	}
+	var b strings.Builder
+	if err := r.Format(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"container  abc (web)\n", "address    10.0.0.2/24 via 10.0.0.1 on bridge gb0\n", "publish    8080->80/tcp\n",
+		"2: eth0", "peer ifindex 9 10.0.0.2/24", "default            via 10.0.0.1 dev eth0",
+		"9: gb123", "master gb0", "8: gb0", "NAT rules in nftables table ip gb",
+		"prerouting  handle 4    packets 1      bytes 60       abc tcp dport 8080 dnat to 10.0.0.2:80",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Format lacks %q:\n%s", want, out)
+		}
+	}
+}
