@@ -149,7 +149,7 @@ func newNetworkConfigCmd(g *globals) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&bridge, "bridge", "", "bridge device name (default glassbox0)")
 	fs.StringVar(&subnet, "subnet", "", "IPv4 subnet; the bridge takes its first address (default 172.31.240.0/20)")
-	fs.StringVar(&table, "table", "", "nftables table (family ip) for glassbox's NAT rules (default glassbox)")
+	fs.StringVar(&table, "table", "", "nftables table (family ip) for the NAT rules (default glassbox; another bridge: its name)")
 	fs.IntVar(&mtu, "mtu", 0, "bridge and veth MTU (default 1500)")
 	fs.StringVar(&firewall, "firewall", "", "NAT backend: nftables or iptables (default: nftables where the kernel has it)")
 	fs.BoolVar(&noForwarding, "no-forwarding", false, "leave net.ipv4.ip_forward alone (containers then reach only the host)")

@@ -125,7 +125,7 @@ func (t *iptablesNAT) containerRules(id string) ([]natRule, error) {
 }
 
 func (t *iptablesNAT) bridgeRules() ([]natRule, error) {
-	return t.rulesWithPrefix(t.chain("POST"), commentPrefix+"bridge ")
+	return t.rulesWithPrefix(t.chain("POST"), commentPrefix+"bridge "+t.cfg.Bridge+" ")
 }
 
 // rulesWithPrefix lists a chain's rules whose comment starts with prefix; Handle is the rule's

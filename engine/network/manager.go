@@ -31,7 +31,7 @@ var DefaultSubnet = netip.MustParsePrefix("172.31.240.0/20")
 type Config struct {
 	Bridge string       `json:"bridge,omitempty"` // bridge device name, at most 15 bytes
 	Subnet netip.Prefix `json:"subnet,omitzero"`  // IPv4 subnet; the bridge takes its first address, the gateway
-	Table  string       `json:"table,omitempty"`  // nftables table (family ip) holding glassbox's NAT rules
+	Table  string       `json:"table,omitempty"`  // nftables table (family ip) holding glassbox's NAT rules; default glassbox, or the bridge's name for another bridge
 	MTU    int          `json:"mtu,omitempty"`    // bridge and veth MTU
 	// NoForwarding leaves net.ipv4.ip_forward alone. Otherwise Setup turns it on, as docker and
 	// podman do, so masqueraded traffic can leave the host; tests set it to write nothing global.
@@ -50,7 +50,11 @@ func (c Config) withDefaults() Config {
 	}
 	c.Subnet = c.Subnet.Masked()
 	if c.Table == "" {
+		// Another bridge gets a table of its own, so removing one never takes the other's rules.
 		c.Table = DefaultTable
+		if c.Bridge != DefaultBridge {
+			c.Table = c.Bridge
+		}
 	}
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU

@@ -86,7 +86,7 @@ func newNftables(cfg Config) (*nat, error) {
 func (n *nat) String() string { return "nftables table ip " + n.cfg.Table }
 
 func (n *nat) bridgeRules() ([]natRule, error) {
-	return n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge ")
+	return n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge "+n.cfg.Bridge+" ")
 }
 
 func (n *nat) chain(name string) *nftables.Chain {
@@ -97,7 +97,7 @@ func (n *nat) chain(name string) *nftables.Chain {
 // NEWTABLE and NEWCHAIN without NLM_F_EXCL leave existing ones as they are.
 func (n *nat) ensure() error {
 	// The common case, the table made by an earlier container: one dump, no transaction.
-	if rules, err := n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge "); err == nil && len(rules) == 2 {
+	if rules, err := n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge "+n.cfg.Bridge+" "); err == nil && len(rules) == 2 {
 		return nil
 	}
 	n.conn.AddTable(n.table)
@@ -117,7 +117,7 @@ func (n *nat) ensure() error {
 	if err := n.conn.Flush(); err != nil {
 		return fmt.Errorf("nftables: create table ip %s: %w", n.cfg.Table, err)
 	}
-	rules, err := n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge ")
+	rules, err := n.rulesWithPrefix(chainPostrouting, commentPrefix+"bridge "+n.cfg.Bridge+" ")
 	if err != nil {
 		return err
 	}

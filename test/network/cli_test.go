@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -158,12 +159,27 @@ func TestRunPortInUseStartsNothing(t *testing.T) {
 func TestRunRemoveCyclesLeaveNothing(t *testing.T) {
 	e := newGB(t)
 	netnsBefore := netnsFiles(t)
-	for i := range 50 {
+	// Five workers at once (addresses, rules and the nftables table are shared under the
+	// network's lock), ten cycles each, each worker on one host port: a cycle's port is free
+	// again for the next only if the previous container's proxy is gone.
+	var wg sync.WaitGroup
+	errs := make(chan string, 50)
+	for w := range 5 {
 		port := freePort(t)
-		r := e.gb("run", "--rm", "-p", fmt.Sprintf("%d:80", port), e.image, "true")
-		if r.code != 0 {
-			t.Fatalf("cycle %d: run --rm: exit %d: %s", i, r.code, r.stderr)
-		}
+		wg.Go(func() {
+			for i := range 10 {
+				r := e.gb("run", "--rm", "-p", fmt.Sprintf("%d:80", port), e.image, "true")
+				if r.code != 0 {
+					errs <- fmt.Sprintf("worker %d cycle %d: run --rm -p %d:80: exit %d: %s", w, i, port, r.code, r.stderr)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
 	}
 	if ps := e.must("ps", "-a", "-q"); ps != "" {
 		t.Errorf("containers left after 50 run --rm: %q", ps)
