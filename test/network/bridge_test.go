@@ -358,4 +358,3 @@ func hostLinkCount(t *testing.T) int {
 	}
 	return len(links)
 }
-
