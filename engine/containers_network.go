@@ -261,6 +261,14 @@ func (e *Engine) Networks(ctx context.Context) (network.Config, []network.Attach
 // ConfigureNetwork sets the root's bridge (name, subnet, MTU, nftables table). The bridge's
 // recorded configuration changes only while no container is attached to it.
 func (e *Engine) ConfigureNetwork(ctx context.Context, cfg network.Config) (network.Config, error) {
+	// The root's containers must be on the bridge the root names, or rm could not find them.
+	cur, mine, err := e.Networks(ctx)
+	if err != nil {
+		return network.Config{}, err
+	}
+	if len(mine) > 0 && cur.Bridge != cfg.Bridge && cfg.Bridge != "" {
+		return network.Config{}, wrapKind(fmt.Errorf("%d containers of this root are attached to %s: remove them before moving to %s", len(mine), cur.Bridge, cfg.Bridge), ErrConflict)
+	}
 	m, err := network.Open(network.DefaultStateDir, e.log, cfg)
 	if err != nil {
 		return network.Config{}, err
