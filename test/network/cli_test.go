@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -95,6 +96,10 @@ func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 	if got := httpGet(t, fmt.Sprintf("http://%s:%d/hostname", gw, port)); got != "web\n" {
 		t.Fatalf("GET %s:%d/hostname = %q, want web", gw, port, got)
 	}
+	// Another container reaches the published port through the host's address (hairpin NAT).
+	if got := e.must("run", "--rm", e.image, "wget", "-q", "-O-", fmt.Sprintf("http://%s:%d/hostname", gw, port)); got != "web" {
+		t.Errorf("a neighbour fetched %q from %s:%d, want web", got, gw, port)
+	}
 	rules := nftRulesOf(t, e.cfg.Table, id)
 	if want := fmt.Sprintf("tcp dport %d dnat to %s:80", port, d.NetworkSettings.IPAddress); !strings.Contains(rules, want) {
 		t.Errorf("nft lists no %q for %s:\n%s", want, id, rules)
@@ -107,7 +112,21 @@ func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 		t.Errorf("proxies serving %s: %v, want one", e.cfg.Subnet, p)
 	}
 
-	e.must("rm", "-f", id)
+	// 127.0.0.1:PORT:80 is served on loopback only: the proxy, no DNAT rule.
+	lport := freePort(t)
+	lid := e.must("run", "-d", "--hostname", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80", lport), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", lport)); got != "local\n" {
+		t.Errorf("GET 127.0.0.1:%d/hostname = %q, want local", lport, got)
+	}
+	if c, err := net.DialTimeout("tcp4", fmt.Sprintf("%s:%d", gw, lport), time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s:%d answers a port published on 127.0.0.1 only", gw, lport)
+	}
+	if r := nftRulesOf(t, e.cfg.Table, lid); r != "" {
+		t.Errorf("a loopback-only mapping has DNAT rules:\n%s", r)
+	}
+
+	e.must("rm", "-f", id, lid)
 	assertNothingLeft(t, e, id, d.NetworkSettings.HostVeth, port)
 }
 
