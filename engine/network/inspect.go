@@ -192,7 +192,13 @@ func (r *Report) Format(w io.Writer) error {
 		if a.Name != "" {
 			fmt.Fprintf(&b, " (%s)", a.Name)
 		}
-		fmt.Fprintf(&b, "\naddress    %s/%d via %s on bridge %s\n", a.IP, a.Prefix, a.Gateway, a.Bridge)
+		b.WriteByte('\n')
+		if a.Joined != "" {
+			fmt.Fprintf(&b, "joined     the network namespace of container %s\n", short(a.Joined))
+		}
+		if a.IP.IsValid() {
+			fmt.Fprintf(&b, "address    %s/%d via %s on bridge %s\n", a.IP, a.Prefix, a.Gateway, a.Bridge)
+		}
 		for _, p := range a.Ports {
 			fmt.Fprintf(&b, "publish    %s\n", p)
 		}
