@@ -277,7 +277,7 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 	}
 	// Published ports are bound before the shim exists: a port taken since create fails here
 	// and nothing starts.
-	ports, att, err := e.bindPublished(id)
+	ports, att, err := e.bindPublished(id, networkMode(rec))
 	if err != nil {
 		return "", err
 	}

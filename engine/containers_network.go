@@ -117,7 +117,10 @@ func (e *Engine) teardownNetwork(ctx context.Context, id string) error {
 
 // bindPublished binds a container's published ports before its shim starts: a port taken
 // since create is a clear error here and nothing starts. Nil without published ports.
-func (e *Engine) bindPublished(id string) (*network.Ports, network.Attachment, error) {
+func (e *Engine) bindPublished(id, mode string) (*network.Ports, network.Attachment, error) {
+	if mode != "bridge" {
+		return nil, network.Attachment{}, nil
+	}
 	m, err := e.networkManager()
 	if err != nil {
 		return nil, network.Attachment{}, err
