@@ -173,6 +173,10 @@ func TestRunPortInUseStartsNothing(t *testing.T) {
 	if st := e.inspect(id).State; st.Running || st.Pid != 0 {
 		t.Errorf("container runs after a failed start: %+v", st)
 	}
+	// The root cannot move to another bridge while its containers are on this one.
+	if r := e.gb("network", "config", "--bridge", "gbtother"+unique()); r.code != 125 || !strings.Contains(r.stderr, "remove them") {
+		t.Errorf("network config --bridge with containers attached: exit %d, %q; want 125 and a refusal", r.code, r.stderr)
+	}
 }
 
 func TestRunRemoveCyclesLeaveNothing(t *testing.T) {
