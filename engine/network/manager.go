@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -186,7 +187,11 @@ func (m *Manager) locked(fn func(st *state) error) error {
 	if err != nil {
 		return err
 	}
+	before, _ := json.Marshal(st)
 	ferr := fn(st)
+	if after, _ := json.Marshal(st); bytes.Equal(before, after) {
+		return ferr // a reader: nothing to write
+	}
 	if err := m.save(st); err != nil {
 		return errors.Join(ferr, err)
 	}
