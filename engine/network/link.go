@@ -21,6 +21,9 @@ func ensureBridge(cfg Config) (netlink.Link, error) {
 	br, err := netlink.LinkByName(cfg.Bridge)
 	var notFound netlink.LinkNotFoundError
 	if errors.As(err, &notFound) {
+		if err := checkSubnetFree(cfg.Subnet); err != nil {
+			return nil, err
+		}
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = cfg.Bridge
 		attrs.MTU = cfg.MTU
@@ -43,6 +46,33 @@ func ensureBridge(cfg Config) (netlink.Link, error) {
 		return nil, fmt.Errorf("set bridge %s up: %w", cfg.Bridge, err)
 	}
 	return br, nil
+}
+
+// checkSubnetFree refuses a subnet that overlaps a route the host has already (a LAN, a VPN,
+// another runtime's bridge): the bridge's connected route would steal that traffic.
+func checkSubnetFree(sub netip.Prefix) error {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		ip, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		if !ok || ones == 0 {
+			continue
+		}
+		if p := netip.PrefixFrom(ip, ones); p.Overlaps(sub) {
+			dev := ""
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+				dev = " dev " + l.Attrs().Name
+			}
+			return fmt.Errorf("subnet %s overlaps the host's route %s%s: choose another with glassbox network config --subnet", sub, p, dev)
+		}
+	}
+	return nil
 }
 
 // removeBridge deletes the bridge; a missing bridge is not an error.

@@ -358,3 +358,32 @@ func hostLinkCount(t *testing.T) int {
 	}
 	return len(links)
 }
+
+func TestSubnetOverlappingAHostRouteIsRefused(t *testing.T) {
+	fixture.NeedRoot(t)
+	m := newManager(t)
+	ctx := context.Background()
+	first := "first" + unique()
+	if _, err := m.Setup(ctx, network.Request{ID: first, NetnsPath: newNetns(t)}); err != nil {
+		t.Fatal(err)
+	}
+	// A second bridge on the same subnet would take the first one's route.
+	u := unique()
+	cfg := network.Config{Bridge: "gbtbr" + u, Subnet: m.Config().Subnet, Table: "gbtest" + u, NoForwarding: true}
+	m2, err := network.Open(t.TempDir(), nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m2.Remove(context.Background()) })
+	ns := newNetns(t)
+	_, err = m2.Setup(ctx, network.Request{ID: "second" + u, NetnsPath: ns})
+	if err == nil || !strings.Contains(err.Error(), "overlaps the host's route") || !strings.Contains(err.Error(), m.Config().Bridge) {
+		t.Fatalf("Setup on an overlapping subnet = %v, want a refusal naming %s", err, m.Config().Bridge)
+	}
+	if _, err := netlink.LinkByName(cfg.Bridge); err == nil {
+		t.Errorf("bridge %s was created on an overlapping subnet", cfg.Bridge)
+	}
+	if links := netnsLinks(t, ns); !slices.Equal(links, []string{"lo"}) {
+		t.Errorf("links in the namespace after the refused setup: %v", links)
+	}
+}
