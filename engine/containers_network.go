@@ -29,7 +29,12 @@ func (e *Engine) networkManager() (*network.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return network.Open(network.DefaultStateDir, e.log, cfg)
+	m, err := network.Open(network.DefaultStateDir, e.log, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.SetFaultHook(func(step string) { faultPoint("network-" + step) })
+	return m, nil
 }
 
 // needsNetwork says whether a container's network mode has glassbox state to tear down.

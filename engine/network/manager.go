@@ -99,6 +99,19 @@ type Manager struct {
 	dir string
 	log *slog.Logger
 	cfg Config
+	// fault, when set, is called after each kernel step of a setup ("netns", "veth"), so
+	// tests can cut a setup off there (see SetFaultHook).
+	fault func(step string)
+}
+
+// SetFaultHook makes setups call f after each kernel step; the engine's fault injection uses
+// it to prove that a setup killed half-way leaves nothing gc cannot remove.
+func (m *Manager) SetFaultHook(f func(step string)) { m.fault = f }
+
+func (m *Manager) faultPoint(step string) {
+	if m.fault != nil {
+		m.fault(step)
+	}
 }
 
 // Attachment is one container's place on the bridge, as recorded in the state file.

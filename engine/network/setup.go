@@ -146,6 +146,7 @@ func (m *Manager) attach(a *Attachment) error {
 		if err := createNetns(a.Netns); err != nil {
 			return err
 		}
+		m.faultPoint("netns")
 	}
 	ns, err := netns.GetFromPath(a.Netns)
 	if err != nil {
@@ -174,6 +175,7 @@ func (m *Manager) attach(a *Attachment) error {
 	if err := createVeth(a, br, ns); err != nil {
 		return err
 	}
+	m.faultPoint("veth")
 	// Hairpin lets a container reach its own published port through a host address: the
 	// bridge sends the DNATed packet back out of the port it came in on.
 	if veth, err := netlink.LinkByName(a.HostVeth); err == nil {

@@ -229,17 +229,29 @@ func TestRunRemoveCyclesLeaveNothing(t *testing.T) {
 
 func TestGCAfterCrashedCreateAndKilledShim(t *testing.T) {
 	e := newGB(t)
-	// A create killed right after wiring the network.
-	cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "create", "--name", "cut"+unique(), e.image, "true")
-	cmd.Env = append(os.Environ(), "GLASSBOX_FAULT=create:network")
-	if err := cmd.Run(); err == nil {
-		t.Fatal("create with the fault switch succeeded")
+	// Creates killed after the namespace was made, after the veth was, and after the whole
+	// network was wired.
+	for _, fault := range []string{"network-netns", "network-veth", "network"} {
+		cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "create", "-p", fmt.Sprintf("%d:80", freePort(t)), e.image, "true")
+		cmd.Env = append(os.Environ(), "GLASSBOX_FAULT=create:"+fault)
+		if err := cmd.Run(); err == nil {
+			t.Fatalf("create with the fault switch %s succeeded", fault)
+		}
 	}
-	atts := e.attachments()
-	if len(atts) != 1 {
-		t.Fatalf("attachments after the cut-off create: %+v, want one", atts)
+	cut := e.attachments()
+	if len(cut) != 3 {
+		t.Fatalf("attachments after the cut-off creates: %+v, want three", cut)
 	}
-	cut := atts[0]
+	// What the cut-off creates left for gc: three namespaces, two veths (the first was cut
+	// before its veth existed).
+	if p := bridgePorts(t, e.cfg.Bridge); len(p) != 2 {
+		t.Fatalf("veths on %s after the cut-off creates: %v, want two", e.cfg.Bridge, p)
+	}
+	for _, a := range cut {
+		if _, err := os.Stat(a.Netns); err != nil {
+			t.Fatalf("the cut-off create's namespace: %v", err)
+		}
+	}
 
 	// A --rm container with a published port whose shim is SIGKILLed.
 	port := freePort(t)
@@ -252,11 +264,19 @@ func TestGCAfterCrashedCreateAndKilledShim(t *testing.T) {
 	if atts := e.attachments(); len(atts) != 0 {
 		t.Errorf("attachments after gc: %+v", atts)
 	}
-	if _, err := netlink.LinkByName(cut.HostVeth); err == nil {
-		t.Errorf("the cut-off create's veth %s survived gc", cut.HostVeth)
+	for _, a := range cut {
+		if _, err := netlink.LinkByName(a.HostVeth); err == nil {
+			t.Errorf("the cut-off create's veth %s survived gc", a.HostVeth)
+		}
+		if _, err := os.Stat(a.Netns); err == nil {
+			t.Errorf("the cut-off create's namespace %s survived gc", a.Netns)
+		}
+		if r := nftRulesOf(t, e.cfg.Table, a.ID); r != "" {
+			t.Errorf("the cut-off create's rules survived gc:\n%s", r)
+		}
 	}
-	if _, err := os.Stat(cut.Netns); err == nil {
-		t.Errorf("the cut-off create's namespace %s survived gc", cut.Netns)
+	if p := bridgePorts(t, e.cfg.Bridge); len(p) != 0 {
+		t.Errorf("veths on the bridge after gc: %v", p)
 	}
 	assertNothingLeft(t, e, id, d.NetworkSettings.HostVeth, port)
 }
