@@ -63,6 +63,15 @@ func TestRunBridgeContainersReachEachOther(t *testing.T) {
 	if got := e.must("run", "--rm", "--network", "container:"+a, e.image, "wget", "-q", "-O-", "http://127.0.0.1/hostname"); got != "alpha" {
 		t.Errorf("--network container:A fetched %q from 127.0.0.1, want alpha", got)
 	}
+	// Joining a container that does not run is a clear error that leaves no attachment.
+	stopped := e.must("create", "--network", "none", e.image, "true")
+	before := len(e.attachments())
+	if r := e.gb("run", "--rm", "--network", "container:"+stopped, e.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("--network container:<not running>: exit %d, %q; want 125 naming it not running", r.code, r.stderr)
+	}
+	if after := len(e.attachments()); after != before {
+		t.Errorf("attachments went from %d to %d after a refused container: join", before, after)
+	}
 	// none has only lo; host sees the test's bridge.
 	if got := e.must("run", "--rm", "--network", "none", e.image, "ls", "/sys/class/net"); got != "lo" {
 		t.Errorf("--network none has links %q, want lo", got)
