@@ -278,3 +278,61 @@ func (m *Manager) Remove(ctx context.Context) error {
 		return nil
 	})
 }
+
+// Claim makes container id the owner of its published host ports as it starts (its caller
+// has just bound them, so no running container holds them): DNAT rules that stopped
+// containers keep for the same ports go, and id's own rules are put back, so traffic to a
+// host address reaches the container that answers on 127.0.0.1 too. Docker binds ports at
+// start for the same reason; here the rules outlive a stop, so a start re-takes them.
+func (m *Manager) Claim(id string) error {
+	return m.locked(func(st *state) error {
+		a, ok := st.Attachments[id]
+		if !ok || len(a.Ports) == 0 {
+			return nil
+		}
+		n, err := newNAT(m.cfg)
+		if err != nil {
+			return err
+		}
+		for _, o := range st.Attachments {
+			if o.ID == id || o.Joined != "" || len(o.Ports) == 0 {
+				continue
+			}
+			var keep []PortMapping
+			overlap := false
+			for _, p := range o.Ports {
+				if portsOverlap(p, a.Ports) {
+					overlap = true
+				} else {
+					keep = append(keep, p)
+				}
+			}
+			if !overlap {
+				continue
+			}
+			m.log.Debug("published port moves", "from", o.ID, "to", id)
+			if err := n.unpublish(o.ID); err != nil {
+				return err
+			}
+			if err := n.publish(o.ID, o.IP, keep); err != nil {
+				return err
+			}
+		}
+		if err := n.unpublish(id); err != nil {
+			return err
+		}
+		return n.publish(id, a.IP, a.Ports)
+	})
+}
+
+// portsOverlap says whether p takes a host port of one of ps: same protocol and port, and
+// host addresses that meet (unset means every address).
+func portsOverlap(p PortMapping, ps []PortMapping) bool {
+	for _, q := range ps {
+		if p.Protocol == q.Protocol && p.HostPort == q.HostPort &&
+			(!p.HostIP.IsValid() || !q.HostIP.IsValid() || p.HostIP == q.HostIP) {
+			return true
+		}
+	}
+	return false
+}

@@ -192,3 +192,24 @@ func TestReportFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestPortsOverlap(t *testing.T) {
+	lo, other := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.1.2.3")
+	taken := []PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}, {HostIP: lo, HostPort: 53, ContainerPort: 53, Protocol: "udp"}}
+	tests := []struct {
+		p    PortMapping
+		want bool
+	}{
+		{PortMapping{HostPort: 8080, ContainerPort: 81, Protocol: "tcp"}, true},
+		{PortMapping{HostIP: other, HostPort: 8080, Protocol: "tcp"}, true}, // 0.0.0.0 covers it
+		{PortMapping{HostPort: 8080, Protocol: "udp"}, false},
+		{PortMapping{HostPort: 8081, Protocol: "tcp"}, false},
+		{PortMapping{HostPort: 53, Protocol: "udp"}, true}, // every address includes 127.0.0.1
+		{PortMapping{HostIP: other, HostPort: 53, Protocol: "udp"}, false},
+	}
+	for _, tt := range tests {
+		if got := portsOverlap(tt.p, taken); got != tt.want {
+			t.Errorf("portsOverlap(%s) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}
