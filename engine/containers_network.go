@@ -138,6 +138,10 @@ func (e *Engine) bindPublished(id, mode string) (*network.Ports, network.Attachm
 	if err != nil {
 		return nil, att, err
 	}
+	if err := m.Claim(id); err != nil {
+		ports.Close()
+		return nil, att, err
+	}
 	return ports, att, nil
 }
 
