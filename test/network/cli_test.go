@@ -139,6 +139,39 @@ func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 	assertNothingLeft(t, e, id, d.NetworkSettings.HostVeth, port)
 }
 
+func TestRunPublishedPortMovesToTheStartedContainer(t *testing.T) {
+	e := newGB(t)
+	port := freePort(t)
+	gw := e.cfg.Subnet.Addr().Next()
+	serve := func(host string) string {
+		return e.must("run", "-d", "--hostname", host, "-p", fmt.Sprintf("%d:80", port), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	}
+	a := serve("first")
+	if got := httpGet(t, fmt.Sprintf("http://%s:%d/hostname", gw, port)); got != "first\n" {
+		t.Fatalf("GET %s:%d = %q, want first", gw, port, got)
+	}
+	e.must("stop", "-t", "1", a)
+	// A stopped container keeps its address and rules; the next container on the same port
+	// takes the port on every address, not only on loopback.
+	b := serve("second")
+	for _, host := range []string{"127.0.0.1", gw.String()} {
+		if got := httpGet(t, fmt.Sprintf("http://%s:%d/hostname", host, port)); got != "second\n" {
+			t.Errorf("GET %s:%d after the port moved = %q, want second", host, port, got)
+		}
+	}
+	if r := nftRulesOf(t, e.cfg.Table, a); r != "" {
+		t.Errorf("the stopped container still holds rules for the port:\n%s", r)
+	}
+	// The first cannot start again while the second holds the port.
+	if r := e.gb("start", a); r.code == 0 || !strings.Contains(r.stderr, "already in use") {
+		t.Errorf("start of the first while the second holds port %d: exit %d, %q", port, r.code, r.stderr)
+	}
+	e.must("rm", "-f", a, b)
+	if r := nftRulesOf(t, e.cfg.Table, b); r != "" {
+		t.Errorf("rules left after rm:\n%s", r)
+	}
+}
+
 func TestRunPortInUseStartsNothing(t *testing.T) {
 	e := newGB(t)
 	port := freePort(t)
