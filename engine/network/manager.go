@@ -92,9 +92,10 @@ func (c Config) Gateway() netip.Addr { return c.Subnet.Addr().Next() }
 const DefaultStateDir = "/run/glassbox/network"
 
 // Manager attaches containers to one bridge network. Its state (the configuration and each
-// container's attachment) lives in dir/<bridge>.json; every change holds an exclusive flock
-// on dir/<bridge>.lock, so several glassbox processes (and roots) can share a bridge. The
-// network namespaces the Manager makes are bind mounts under dir/netns.
+// container's attachment) lives in dir/<bridge>.json; every change holds an exclusive flock on
+// dir/lock (one for every bridge: a change takes milliseconds), so several glassbox processes
+// (and roots) can share a bridge. The network namespaces the Manager makes are bind mounts
+// under dir/netns.
 type Manager struct {
 	dir string
 	log *slog.Logger
@@ -188,7 +189,7 @@ func (m *Manager) Config() Config { return m.cfg }
 // locked runs fn with the state loaded under the exclusive lock and saves it afterwards, also
 // when fn fails (a half-done setup must stay recorded so Teardown or GC can finish it).
 func (m *Manager) locked(fn func(st *state) error) error {
-	lock, err := os.OpenFile(filepath.Join(m.dir, m.cfg.Bridge+".lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	lock, err := os.OpenFile(filepath.Join(m.dir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("open network lock: %w", err)
 	}

@@ -272,8 +272,7 @@ func (m *Manager) Remove(ctx context.Context) error {
 			return err
 		}
 		// Nothing is attached and the kernel holds nothing of this network any more: a zero
-		// state makes save remove the state file (the empty lock file stays, so a waiter never
-		// locks a stale inode).
+		// state makes save remove the state file.
 		st.Config, st.Last = Config{}, netip.Addr{}
 		return nil
 	})
