@@ -172,7 +172,12 @@ func Open(dir string, log *slog.Logger, cfg Config) (*Manager, error) {
 				return fmt.Errorf("network configuration differs from %s's (bridge %s, subnet %s) while %d containers are attached",
 					m.statePath(), st.Config.Bridge, st.Config.Subnet, len(st.Attachments))
 			}
-			st.Config = cfg
+			// The old configuration's bridge (its address, its MTU) and rules go, so the new one
+			// starts clean rather than beside them.
+			if err := removeKernelState(st.Config); err != nil {
+				return err
+			}
+			st.Config, st.Last = cfg, netip.Addr{}
 		}
 		m.cfg = st.Config
 		return nil
@@ -181,6 +186,15 @@ func Open(dir string, log *slog.Logger, cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// removeKernelState deletes a configuration's NAT table and bridge; missing ones are fine.
+func removeKernelState(c Config) error {
+	n, err := newNAT(c)
+	if err != nil {
+		return err
+	}
+	return errors.Join(n.removeTable(), removeBridge(c.Bridge))
 }
 
 // Config returns the network's configuration.

@@ -264,11 +264,7 @@ func (m *Manager) Remove(ctx context.Context) error {
 		if len(st.Attachments) > 0 {
 			return fmt.Errorf("network %s still has %d containers attached", m.cfg.Bridge, len(st.Attachments))
 		}
-		n, err := newNAT(m.cfg)
-		if err != nil {
-			return err
-		}
-		if err := errors.Join(n.removeTable(), removeBridge(m.cfg.Bridge)); err != nil {
+		if err := removeKernelState(m.cfg); err != nil {
 			return err
 		}
 		// Nothing is attached and the kernel holds nothing of this network any more: a zero

@@ -387,3 +387,49 @@ func TestSubnetOverlappingAHostRouteIsRefused(t *testing.T) {
 		t.Errorf("links in the namespace after the refused setup: %v", links)
 	}
 }
+
+func TestReconfiguringABridgeStartsItClean(t *testing.T) {
+	fixture.NeedRoot(t)
+	fixture.NeedBinary(t, "nft")
+	m := newManager(t)
+	ctx := context.Background()
+	id := "re" + unique()
+	if _, err := m.Setup(ctx, network.Request{ID: id, NetnsPath: newNetns(t)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := m.Config()
+	cfg2 := cfg
+	cfg2.Subnet = freeSubnet(t)
+	if _, err := network.Open(managerDir(t, m), nil, cfg2); err == nil || !strings.Contains(err.Error(), "attached") {
+		t.Fatalf("reconfiguring with a container attached = %v, want a refusal", err)
+	}
+	if err := m.Teardown(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := network.Open(managerDir(t, m), nil, cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := m2.Setup(ctx, network.Request{ID: id, NetnsPath: newNetns(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg2.Subnet.Contains(att.IP) {
+		t.Errorf("address %s after moving to %s", att.IP, cfg2.Subnet)
+	}
+	br, err := netlink.LinkByName(cfg.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, _ := netlink.AddrList(br, netlink.FAMILY_V4)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != fmt.Sprintf("%s/%d", cfg2.Gateway(), cfg2.Subnet.Bits()) {
+		t.Errorf("bridge addresses after moving to %s: %v, want only the new gateway", cfg2.Subnet, addrs)
+	}
+	out, _ := exec.Command("nft", "list", "table", "ip", cfg.Table).CombinedOutput()
+	if strings.Contains(string(out), cfg.Subnet.String()) || !strings.Contains(string(out), "masquerade "+cfg2.Subnet.String()) {
+		t.Errorf("table after moving from %s to %s:\n%s", cfg.Subnet, cfg2.Subnet, out)
+	}
+	if err := m2.Teardown(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -120,10 +121,12 @@ func newManager(t *testing.T) *network.Manager {
 	t.Helper()
 	u := unique()
 	cfg := network.Config{Bridge: "gbtbr" + u, Subnet: freeSubnet(t), Table: "gbtest" + u, NoForwarding: true}
-	m, err := network.Open(t.TempDir(), nil, cfg)
+	dir := t.TempDir()
+	m, err := network.Open(dir, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	managerDirs.Store(m, dir)
 	t.Cleanup(func() {
 		atts, _ := m.Attachments()
 		for _, a := range atts {
@@ -142,6 +145,17 @@ func newManager(t *testing.T) *network.Manager {
 		}
 	})
 	return m
+}
+
+var managerDirs sync.Map // *network.Manager -> its state directory
+
+// managerDir is the state directory newManager gave m.
+func managerDir(t *testing.T, m *network.Manager) string {
+	d, ok := managerDirs.Load(m)
+	if !ok {
+		t.Fatal("manager not made by newManager")
+	}
+	return d.(string)
 }
 
 // freePort returns a TCP and UDP port on 0.0.0.0 that nothing holds right now.
