@@ -116,11 +116,11 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 	if rec.Status != state.Running || rec.Pid <= 0 {
 		return p, nil, notRunning()
 	}
-	var s specs.Spec
 	data, err := os.ReadFile(st.Bundle(id) + "/config.json")
 	if err != nil {
 		return p, nil, fmt.Errorf("exec: read the container's config: %w", err)
 	}
+	var s execSpec
 	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
 		return p, nil, fmt.Errorf("exec: the container's config.json is not an OCI runtime spec: %v", err)
 	}
@@ -142,10 +142,35 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 	return p, target, nil
 }
 
+// execSpec is the part of a config.json that exec uses. The seccomp profile, most of the
+// file, is kept as it is and decoded only when a filter is to be installed: decoding the
+// whole spec cost an exec more than its namespaces did.
+type execSpec struct {
+	Process *specs.Process `json:"process"`
+	Linux   *struct {
+		Seccomp json.RawMessage `json:"seccomp"`
+	} `json:"linux"`
+}
+
+// seccomp returns the spec's filter, nil when it has none.
+func (s *execSpec) seccomp() (*specs.LinuxSeccomp, error) {
+	if s.Linux == nil || len(s.Linux.Seccomp) == 0 || string(s.Linux.Seccomp) == "null" {
+		return nil, nil
+	}
+	if !nsenter.SeccompSupported {
+		return &specs.LinuxSeccomp{}, nil // there is one; installing it is not built yet
+	}
+	var sc specs.LinuxSeccomp
+	if err := json.Unmarshal(s.Linux.Seccomp, &sc); err != nil {
+		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
+	}
+	return &sc, nil
+}
+
 // execProcess is the process to run: the container's process settings with opts over them.
 // A user (-u) is looked up in the container's own /etc/passwd and /etc/group, through the
 // init's root (openat2 RESOLVE_IN_ROOT: the image's links cannot lead out).
-func execProcess(s *specs.Spec, pid int, opts ExecOptions) (nsenter.Process, error) {
+func execProcess(s *execSpec, pid int, opts ExecOptions) (nsenter.Process, error) {
 	proc := s.Process
 	user := proc.User
 	env := append([]string(nil), proc.Env...)
@@ -164,8 +189,9 @@ func execProcess(s *specs.Spec, pid int, opts ExecOptions) (nsenter.Process, err
 		env = setEnv(env, kv)
 	}
 	sec := nsenter.Security{User: &user, Capabilities: proc.Capabilities, NoNewPrivileges: proc.NoNewPrivileges, Rlimits: proc.Rlimits}
-	if s.Linux != nil {
-		sec.Seccomp = s.Linux.Seccomp
+	var err error
+	if sec.Seccomp, err = s.seccomp(); err != nil {
+		return nsenter.Process{}, err
 	}
 	if opts.Privileged {
 		all := allCapabilities()
