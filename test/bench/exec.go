@@ -90,7 +90,9 @@ func prepareExec(env *Env) ([]Contender, error) {
 		return nil, err
 	}
 	root := filepath.Join(env.Tmp, "exec-glassbox")
-	gb := func(args ...string) *exec.Cmd { return exec.Command(env.Glassbox, append([]string{"--root", root}, args...)...) }
+	gb := func(args ...string) *exec.Cmd {
+		return exec.Command(env.Glassbox, append([]string{"--root", root}, args...)...)
+	}
 	env.Cleanup(func() {
 		gb("rm", "-f", "bench-exec").Run()
 		gb("gc").Run()
