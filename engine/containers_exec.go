@@ -136,15 +136,11 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 		target.Close()
 		return p, nil, err
 	}
-	if p.Security.Seccomp != nil && !nsenter.SeccompSupported {
-		e.log.Warn("exec: the container's seccomp filter is not applied to exec'd processes yet")
-	}
 	return p, target, nil
 }
 
-// execSpec is the part of a config.json that exec uses. The seccomp profile, most of the
-// file, is kept as it is and decoded only when a filter is to be installed: decoding the
-// whole spec cost an exec more than its namespaces did.
+// execSpec is the part of a config.json that exec uses: decoding the whole spec (mounts,
+// devices, resources) cost an exec more than its namespaces did.
 type execSpec struct {
 	Process *specs.Process `json:"process"`
 	Linux   *struct {
@@ -156,9 +152,6 @@ type execSpec struct {
 func (s *execSpec) seccomp() (*specs.LinuxSeccomp, error) {
 	if s.Linux == nil || len(s.Linux.Seccomp) == 0 || string(s.Linux.Seccomp) == "null" {
 		return nil, nil
-	}
-	if !nsenter.SeccompSupported {
-		return &specs.LinuxSeccomp{}, nil // there is one; installing it is not built yet
 	}
 	var sc specs.LinuxSeccomp
 	if err := json.Unmarshal(s.Linux.Seccomp, &sc); err != nil {

@@ -118,6 +118,7 @@ const (
 	recExecEnv       = 8
 	recExecGroup     = 9
 	recExecRlimit    = 10
+	recExecSeccomp   = 11 // u32 flags, struct sock_filter[]
 )
 
 const (

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -158,6 +160,17 @@ static int has_cap(uint64_t set, int cap)
 	return cap < 64 && (set >> cap) & 1;
 }
 
+// load_seccomp installs the program. Before no_new_privs it needs CAP_SYS_ADMIN, which is why
+// apply_security loads it before dropping capabilities then (seccomp(2)), as runc does.
+static void load_seccomp(struct exec_cfg *e)
+{
+	if (e->seccomp_len == 0)
+		return;
+	struct sock_fprog prog = { .len = e->seccomp_len, .filter = (struct sock_filter *)e->seccomp_filter };
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, e->seccomp_flags, &prog) < 0)
+		reply(125, "seccomp: load filter: %s", errstr(errno));
+}
+
 static void apply_security(struct exec_cfg *e)
 {
 	for (int i = 0; i < e->nrlimits; i++) {
@@ -166,6 +179,8 @@ static void apply_security(struct exec_cfg *e)
 			reply(125, "setrlimit %u %llu:%llu: %s", e->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
 			      (unsigned long long)rl.rlim_max, errstr(errno));
 	}
+	if (!(e->flags & EXEC_NNP))
+		load_seccomp(e);
 	int caps = e->flags & EXEC_CAPS;
 	if (caps) {
 		// PR_CAPBSET_READ fails with EINVAL past the kernel's last capability.
@@ -203,8 +218,11 @@ static void apply_security(struct exec_cfg *e)
 			if (has_cap(e->caps[CAPS_AMBIENT], c) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
 				reply(125, "raise ambient capability %d: %s", c, errstr(errno));
 	}
-	if ((e->flags & EXEC_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		reply(125, "prctl PR_SET_NO_NEW_PRIVS: %s", errstr(errno));
+	if (e->flags & EXEC_NNP) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			reply(125, "prctl PR_SET_NO_NEW_PRIVS: %s", errstr(errno));
+		load_seccomp(e);
+	}
 }
 
 static const char *env_value(char **envp, const char *key)

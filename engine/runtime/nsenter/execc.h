@@ -38,6 +38,10 @@ struct exec_cfg {
 	int ngroups;
 	struct exec_rlimit *rlimits;
 	int nrlimits;
+	// A seccomp program exported by engine/runtime/seccomp: seccomp(2) flags and filters.
+	uint32_t seccomp_flags;
+	const void *seccomp_filter;
+	uint32_t seccomp_len;	// in struct sock_filter entries; 0: none
 };
 
 __attribute__((noreturn))

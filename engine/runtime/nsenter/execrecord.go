@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
 // execRecord is a Process for the constructor to finish in C (execc.c): with it, the helper
 // goes from the joined namespaces to the program's execve without starting a Go runtime,
 // which is most of what an exec costs. A Process that needs the Go half (a login shell with
-// no arguments; a seccomp filter, installed by engine/runtime/seccomp) does not get one.
+// no arguments: its shell is found inside the target) does not get one.
 type execRecord struct {
 	requestFD, rootFD, cwdFD int32
 	flags                    uint32
@@ -21,6 +23,7 @@ type execRecord struct {
 	args, env                []string
 	groups                   []uint32
 	rlimits                  [][4]uint64 // resource, pad, soft, hard (struct exec_rlimit)
+	seccomp                  []byte      // u32 seccomp(2) flags, then the sock_filter array
 }
 
 // Flags of execRecord, execc.h's EXEC_*.
@@ -33,7 +36,7 @@ const (
 
 // finishesInC says whether the constructor can run p to execve by itself.
 func finishesInC(p Process) bool {
-	return len(p.Args) > 0 && (p.Security.Seccomp == nil || !SeccompSupported)
+	return len(p.Args) > 0
 }
 
 // newExecRecord builds the record for req; the descriptors are the helper's numbers.
@@ -68,6 +71,14 @@ func newExecRecord(req execRequest, requestFD int) (*execRecord, error) {
 	if sec.NoNewPrivileges {
 		r.flags |= execNNP
 	}
+	if sec.Seccomp != nil {
+		// Built here, in the caller; the helper only loads it.
+		prog, flags, err := seccomp.Export(sec.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		r.seccomp = append(binary.NativeEndian.AppendUint32(nil, flags), prog...)
+	}
 	for _, rl := range sec.Rlimits {
 		res, ok := rlimitTypes[rl.Type]
 		if !ok {
@@ -98,6 +109,9 @@ func (r *execRecord) records(put func(typ uint32, payload []byte)) {
 	}
 	for _, g := range r.groups {
 		put(recExecGroup, binary.NativeEndian.AppendUint32(nil, g))
+	}
+	if r.seccomp != nil {
+		put(recExecSeccomp, r.seccomp)
 	}
 	for _, rl := range r.rlimits {
 		var p []byte

@@ -65,6 +65,7 @@ enum {
 	REC_EXEC_ENV = 8,	// "K=V\0", in order
 	REC_EXEC_GROUP = 9,	// u32 supplementary gid
 	REC_EXEC_RLIMIT = 10,	// struct exec_rlimit
+	REC_EXEC_SECCOMP = 11,	// u32 seccomp(2) flags, struct sock_filter[]
 };
 
 enum {
@@ -273,6 +274,13 @@ static void read_config(struct config *c)
 			if (len < 4)
 				fail(EINVAL, "read config: group record");
 			exec_cfg.groups = append_item(exec_cfg.groups, &exec_cfg.ngroups, sizeof(uint32_t), p);
+			break;
+		case REC_EXEC_SECCOMP:
+			if (len < 4 + 8 || (len - 4) % 8 != 0)
+				fail(EINVAL, "read config: seccomp record of %u bytes", len);
+			memcpy(&exec_cfg.seccomp_flags, p, 4);
+			exec_cfg.seccomp_filter = p + 4;
+			exec_cfg.seccomp_len = (len - 4) / 8;
 			break;
 		case REC_EXEC_RLIMIT:
 			if (len < sizeof(struct exec_rlimit))
