@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-
-	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
 // execRecord is a Process for the constructor to finish in C (execc.c): with it, the helper
@@ -71,13 +69,13 @@ func newExecRecord(req execRequest, requestFD int) (*execRecord, error) {
 	if sec.NoNewPrivileges {
 		r.flags |= execNNP
 	}
-	if sec.Seccomp != nil {
-		// Built here, in the caller; the helper only loads it.
-		prog, flags, err := seccomp.Export(sec.Seccomp)
-		if err != nil {
+	// Built here, in the caller (or before: SeccompProgram); the helper only loads it.
+	r.seccomp = sec.SeccompProgram
+	if r.seccomp == nil && sec.Seccomp != nil {
+		var err error
+		if r.seccomp, err = ExportSeccomp(sec.Seccomp); err != nil {
 			return nil, err
 		}
-		r.seccomp = append(binary.NativeEndian.AppendUint32(nil, flags), prog...)
 	}
 	for _, rl := range sec.Rlimits {
 		res, ok := rlimitTypes[rl.Type]
