@@ -67,7 +67,9 @@ func prepareRun(env *Env) ([]Contender, error) {
 	}
 	contenders := []Contender{{
 		Name: "glassbox run --rm", Role: Subject,
-		Run: func() error { return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true") },
+		Run: func() error {
+			return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
+		},
 	}}
 
 	short, err := os.MkdirTemp("", "gbr")
