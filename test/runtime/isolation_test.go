@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/moby/sys/capability"
+
+	"github.com/glassbox/glassbox/engine/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -149,5 +151,31 @@ func TestNonRootUser(t *testing.T) {
 		if !strings.Contains(res.out, want) {
 			t.Errorf("output lacks %q:\n%s (status %v)", want, res.out, res.status)
 		}
+	}
+}
+
+// TestNoPivotAndTimeNamespace: --no-pivot moves the rootfs over / and chroots; a time
+// namespace shifts the boot clock by the spec's offset.
+func TestNoPivotAndTimeNamespace(t *testing.T) {
+	r := newRuntime(t)
+	id := "nopivot"
+	_, wait := createWith(t, r, id, runtime.CreateOptions{NoPivot: true, Bundle: bundle(t, "", func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
+	}, "sh", "-c", "echo root=$(ls /); cut -d. -f1 /proc/uptime")})
+	if err := r.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	res := wait()
+	lines := strings.Split(strings.TrimSpace(res.out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "bin") || strings.Contains(lines[0], "work") {
+		t.Fatalf("output %q (status %v)", res.out, res.status)
+	}
+	up, err := strconv.Atoi(lines[1])
+	if err != nil || up < 10*86400 {
+		t.Fatalf("uptime in the container %q, want at least 10 days", lines[1])
+	}
+	if steps, _ := r.Trace(id); !strings.Contains(fmt.Sprint(steps), "chroot") {
+		t.Errorf("no chroot step in the trace")
 	}
 }

@@ -99,12 +99,17 @@ type result struct {
 // (killing what is left) when the test ends.
 func create(t *testing.T, r *runtime.Runtime, id, bundleDir string) (*runtime.Container, func() result) {
 	t.Helper()
+	return createWith(t, r, id, runtime.CreateOptions{Bundle: bundleDir})
+}
+
+func createWith(t *testing.T, r *runtime.Runtime, id string, opts runtime.CreateOptions) (*runtime.Container, func() result) {
+	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Create(context.Background(), id, runtime.CreateOptions{Bundle: bundleDir,
-		IO: runtime.IO{Stdout: pw, Stderr: pw}})
+	opts.IO = runtime.IO{Stdout: pw, Stderr: pw}
+	c, err := r.Create(context.Background(), id, opts)
 	pw.Close()
 	if err != nil {
 		pr.Close()
