@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox/glassbox/engine/runtime"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // lines turns "key value" lines of a container's output into a map.
