@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox/glassbox/engine/runtime/seccomp"
+)
+
+func newOCISpecCmd(o *ociGlobals) *cobra.Command {
+	var bundle string
+	var rootless bool
+	cmd := &cobra.Command{
+		Use:   "spec [--rootless] [--bundle DIR]",
+		Short: "Write a default config.json (runc spec's) into the bundle directory",
+		Long: `Write a starter config.json for a bundle whose root filesystem is ./rootfs: "sh" on a
+terminal as root, with pid, network, ipc, uts, mount and cgroup namespaces, runc's default
+mounts, masked and read-only paths, and three capabilities. --rootless makes one an
+unprivileged user can run: a user namespace mapping that user to root, no network namespace,
+/sys bound from the host, no cgroup limits.`,
+		Example: `  mkdir -p bundle/rootfs && tar -C bundle/rootfs -xf busybox.tar
+  cd bundle && glassbox oci spec && glassbox oci run demo`,
+		Args: ociArgs(0, 0),
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
+			spec := exampleSpec()
+			if rootless {
+				toRootless(spec, os.Geteuid(), os.Getegid())
+			}
+			path := filepath.Join(bundle, "config.json")
+			if _, err := os.Stat(path); err == nil {
+				return errors.New("File config.json exists. Remove it first")
+			}
+			if bundle != "" {
+				if fi, err := os.Stat(bundle); err != nil || !fi.IsDir() {
+					return fmt.Errorf("bundle %s: not a directory", bundle)
+				}
+			}
+			data, err := json.MarshalIndent(spec, "", "\t")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, append(data, '\n'), 0o666)
+		}),
+	}
+	cmd.Flags().StringVarP(&bundle, "bundle", "b", "", "path to the root of the bundle directory")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "generate a configuration for a rootless container")
+	return cmd
+}
+
+// exampleSpec is runc's default config (libcontainer/specconv Example), hostname aside.
+func exampleSpec() *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs", Readonly: true},
+		Process: &specs.Process{
+			Terminal: true,
+			User:     specs.User{},
+			Args:     []string{"sh"},
+			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Cwd:      "/",
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Permitted: caps, Effective: caps,
+			},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			NoNewPrivileges: true,
+		},
+		Hostname: "glassbox",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		},
+		Linux: &specs.Linux{
+			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			Resources: &specs.LinuxResources{
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+			},
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+		},
+	}
+}
+
+// toRootless adapts spec for an unprivileged user, as runc's specconv.ToRootless does.
+func toRootless(spec *specs.Spec, uid, gid int) {
+	var namespaces []specs.LinuxNamespace
+	for _, ns := range spec.Linux.Namespaces {
+		// An unprivileged user cannot configure a new network namespace's links; the user
+		// namespace is added once, below.
+		if ns.Type != specs.NetworkNamespace && ns.Type != specs.UserNamespace {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	spec.Linux.Namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(uid), Size: 1}}
+	spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(gid), Size: 1}}
+	var mounts []specs.Mount
+	for _, m := range spec.Mounts {
+		// sysfs cannot be mounted without owning the network namespace: bind the host's.
+		if filepath.Clean(m.Destination) == "/sys" {
+			mounts = append(mounts, specs.Mount{Destination: "/sys", Type: "none", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}})
+			continue
+		}
+		// Only the one mapped uid and gid exist inside.
+		var opts []string
+		for _, opt := range m.Options {
+			if !strings.HasPrefix(opt, "gid=") && !strings.HasPrefix(opt, "uid=") {
+				opts = append(opts, opt)
+			}
+		}
+		m.Options = opts
+		mounts = append(mounts, m)
+	}
+	spec.Mounts = mounts
+	spec.Linux.Resources = nil
+}
+
+func newOCIFeaturesCmd(o *ociGlobals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "features",
+		Short: "Print what this runtime supports (runtime-spec features.md JSON)",
+		Args:  ociArgs(0, 0),
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
+			data, err := json.MarshalIndent(ociFeatures(), "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), string(data))
+			return nil
+		}),
+	}
+}
+
+func ociFeatures() *features.Features {
+	yes, no := true, false
+	f := &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		// The options that are mount(2) flags or propagation types; anything else is data.
+		MountOptions: []string{"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
+			"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
+			"nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
+			"rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
+			"shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"},
+		Linux: &features.Linux{
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Capabilities: knownCapabilities(),
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			Seccomp:      seccomp.Features(),
+			Apparmor:     &features.Apparmor{Enabled: &no},
+			Selinux:      &features.Selinux{Enabled: &no},
+		},
+		Annotations: map[string]string{
+			"org.glassbox.version":                 version,
+			"io.github.seccomp.libseccomp.version": seccomp.Version(),
+		},
+	}
+	return f
+}
+
+// capabilityNames are capabilities(7) in number order.
+var capabilityNames = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE"}
+
+// knownCapabilities are the capabilities this kernel has (up to /proc/sys/kernel/cap_last_cap).
+func knownCapabilities() []string {
+	last := len(capabilityNames) - 1
+	if data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && n < last {
+			last = n
+		}
+	}
+	return append([]string(nil), capabilityNames[:last+1]...)
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// The start case: the runtime alone, without images or a daemon. `glassbox oci run` of
+// /bin/true on a busybox bundle against `runc run` and `crun run` on the same bundle, each
+// with its own state root; a bare `unshare` of the same namespaces is the floor, the least
+// the kernel needs. crun refuses this machine's hybrid cgroups: it stays in the report with
+// the error it gives, rather than being left out.
+func init() {
+	register(Case{
+		Name:    "start",
+		About:   "oci run of /bin/true on a busybox bundle: glassbox vs runc vs crun; bare unshare as the floor",
+		Rounds:  20,
+		Prepare: prepareStart,
+	})
+}
+
+func prepareStart(env *Env) ([]Contender, error) {
+	bundle := filepath.Join(env.Tmp, "start-bundle")
+	env.Cleanup(func() { os.RemoveAll(bundle) })
+	if err := runcBundle(bundle); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	id := fmt.Sprintf("bench-start-%d", os.Getpid())
+
+	// runtime runs `NAME --root ROOT run --bundle B ID`, then deletes whatever a failed run left.
+	runtime := func(name, binary string, role Role, args ...string) Contender {
+		root := filepath.Join(env.Tmp, "start-"+strings.ReplaceAll(name, " ", "-"))
+		del := func() {
+			exec.Command(binary, append(append(append([]string{}, args...), "--root", root), "delete", "--force", id)...).Run()
+		}
+		env.Cleanup(func() { del(); os.RemoveAll(root) })
+		c := Contender{Name: name, Role: role,
+			Run: func() error {
+				return Command(binary, append(append(append([]string{}, args...), "--root", root), "run", "--bundle", bundle, id)...)
+			},
+		}
+		if _, err := exec.LookPath(binary); err != nil && !filepath.IsAbs(binary) {
+			c.Unavailable = binary + " is not installed"
+		}
+		// A failed run may leave the container created; the next round must not meet it.
+		c.After = func() error { del(); return nil }
+		return c
+	}
+	return []Contender{
+		runtime("glassbox oci run", env.Glassbox, Subject, "oci"),
+		runtime("runc run", "runc", Peer),
+		runtime("crun run", "crun", Peer),
+		{Name: "unshare (floor)", Role: Floor, Run: func() error {
+			return Command("unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "true")
+		}},
+	}, nil
+}

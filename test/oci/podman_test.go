@@ -1,0 +1,132 @@
+package oci
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/test/fixture"
+)
+
+// podmanEnv is a private podman (its own --root and --runroot, a registries.conf that trusts
+// the loopback registry) whose OCI runtime is the glassbox-oci link.
+type podmanEnv struct {
+	t                                  *testing.T
+	runtime, root, run, reg, stateRoot string
+}
+
+func newPodman(t *testing.T, runtime string) *podmanEnv {
+	t.Helper()
+	fixture.NeedBinary(t, "podman")
+	fixture.NeedBinary(t, "conmon")
+	// conmon's attach socket path must fit in sun_path: a short directory, not t.TempDir().
+	dir, err := os.MkdirTemp("", "gbo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &podmanEnv{t: t, runtime: runtime, root: filepath.Join(dir, "root"), run: filepath.Join(dir, "run"),
+		reg: filepath.Join(dir, "registries.conf"), stateRoot: filepath.Join(dir, "oci")}
+	t.Cleanup(func() {
+		p.podman("rm", "--all", "--force", "--time", "0")
+		p.podman("rmi", "--all", "--force")
+		unmountUnder(dir)
+		os.RemoveAll(dir)
+	})
+	return p
+}
+
+func (p *podmanEnv) podman(args ...string) result {
+	p.t.Helper()
+	// --runtime-flag root=DIR: podman passes no --root of its own, and the runtime's
+	// default (/run/glassbox) is not this test's.
+	all := append([]string{"--root", p.root, "--runroot", p.run, "--runtime", p.runtime, "--runtime-flag", "root=" + p.stateRoot,
+		"--cgroup-manager", "cgroupfs", "--events-backend", "none", "--storage-driver", "overlay"}, args...)
+	cmd := exec.Command("podman", all...)
+	cmd.Env = append(os.Environ(), "CONTAINERS_REGISTRIES_CONF="+p.reg)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		p.t.Fatalf("podman %v: %v", args, err)
+	}
+	return r
+}
+
+// podmanRun is `podman run` with the limits this machine needs (its hard nofile/nproc limits
+// are below podman's defaults) and no network.
+func (p *podmanEnv) runArgs(args ...string) []string {
+	return append([]string{"run", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}, args...)
+}
+
+// TestPodman is the headline: podman with glassbox as its OCI runtime runs a container from
+// a registry image, execs into it and stops it.
+func TestPodman(t *testing.T) {
+	e := newEnv(t)
+	reg := fixture.StartRegistry(t)
+	ref := reg.MustPush(t, "busybox:latest", fixture.MustBusybox(t))
+	p := newPodman(t, e.bin)
+	if err := os.WriteFile(p.reg, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", reg.Addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.podman("pull", "-q", ref); r.code != 0 {
+		t.Fatalf("podman pull: exit %d: %s", r.code, r.stderr)
+	}
+
+	r := p.podman(p.runArgs("--rm", ref, "echo", "hi")...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "hi" {
+		t.Fatalf("podman --runtime glassbox-oci run --rm %s echo hi: exit %d, stdout %q, stderr %s", ref, r.code, r.stdout, r.stderr)
+	}
+	if r := p.podman(p.runArgs("--rm", ref, "sh", "-c", "exit 42")...); r.code != 42 {
+		t.Errorf("podman run exit 42: exit %d (%s)", r.code, r.stderr)
+	}
+
+	r = p.podman(p.runArgs("-d", ref, "sleep", "1000")...)
+	if r.code != 0 {
+		t.Fatalf("podman run -d: exit %d: %s", r.code, r.stderr)
+	}
+	cid := strings.TrimSpace(r.stdout)
+	if r := p.podman("exec", cid, "sh", "-c", "echo $((6*7)) from $(hostname)"); r.code != 0 || !strings.HasPrefix(r.stdout, "42 from ") {
+		t.Errorf("podman exec: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if r := p.podman("exec", cid, "sh", "-c", "exit 5"); r.code != 5 {
+		t.Errorf("podman exec exit 5: exit %d (%s)", r.code, r.stderr)
+	}
+	if r := p.podman("inspect", "--format", "{{.State.Status}} {{.OCIRuntime}}", cid); !strings.HasPrefix(r.stdout, "running") {
+		t.Errorf("podman inspect: %q %s", r.stdout, r.stderr)
+	}
+	if r := p.podman("rm", "--force", "--time", "1", cid); r.code != 0 {
+		t.Errorf("podman rm -f: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// unmountUnder detaches every mount at or below dir (podman's overlay and shm mounts), deepest
+// first, so the directory can be removed.
+func unmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var points []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
+			points = append(points, fields[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		unix.Unmount(p, unix.MNT_DETACH)
+	}
+}
