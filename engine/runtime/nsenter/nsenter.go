@@ -1,0 +1,46 @@
+// Package nsenter joins and creates namespaces from Go, where the kernel insists on a
+// single-threaded caller: setns(2) of a mount or user namespace fails with EINVAL in a
+// multi-threaded process, and a Go program has threads before main runs.
+//
+// It works as runc's libcontainer/nsenter does. Linking this package adds a C constructor
+// (nsexec.c) that runs before the Go runtime on every start of the binary. It costs one
+// getenv unless the binary was started by Command, which passes a join config over a socket
+// named by _GLASSBOX_NSENTER. Then the constructor, still single-threaded:
+//
+//  1. joins the cgroups listed (writes to each cgroup.procs file),
+//  2. opens every namespace path given, before joining anything,
+//  3. joins the namespaces: user first, then ipc, uts, net, pid, mnt, cgroup, time (a
+//     namespace the joined user namespace does not own goes before it: from inside, setns
+//     would need privileges over its owner that the process no longer has); setns takes
+//     descriptors, so joining mnt or user does not change what the later paths name,
+//  4. creates the namespaces asked for (a new user namespace first, its maps written by the
+//     caller),
+//  5. after joining or creating a PID namespace, forks with CLONE_PARENT so that the child
+//     really is in it and is the caller's own child; the intermediate process exits,
+//  6. reports the PID of the process that goes on, closes the socket, marks every inherited
+//     descriptor close-on-exec and returns: the Go runtime starts in that process, which runs
+//     the re-exec entry named in its arguments.
+//
+// An error at any step reaches the caller naming the step and the namespace:
+// "setns mnt of pid 1234: operation not permitted".
+package nsenter
+
+/*
+#cgo CFLAGS: -Wall -Wextra -Wno-unused-parameter -O2
+extern void glassbox_nsexec(void);
+void __attribute__((constructor)) glassbox_nsenter_init(void) {
+	glassbox_nsexec();
+}
+*/
+import "C"
+
+// envConfigFD names the descriptor the constructor reads its config from.
+const envConfigFD = "_GLASSBOX_NSENTER"
+
+// Binary is the program Command starts by default: the running glassbox binary.
+//
+// TODO(runtime): a process in the target can reach the helper through /proc/PID/exe while the
+// helper still runs glassbox (CVE-2019-5736). The helper is non-dumpable, which stops it
+// without CAP_SYS_PTRACE; the runtime's read-only copy or sealed memfd of the binary closes it
+// for good. Switch here when it lands: return its path (/proc/self/fd/N of a sealed memfd).
+func Binary() string { return "/proc/self/exe" }
