@@ -40,6 +40,8 @@ type Theme struct {
 	// Pane and PaneFocused are the bordered boxes around the list and the tab pane.
 	Pane, PaneFocused lipgloss.Style
 	PaneTitle         lipgloss.Style
+	// Border and BorderFocused colour the box-drawing lines the workbench draws itself.
+	Border, BorderFocused lipgloss.Style
 
 	TabActive, TabInactive, TabGap lipgloss.Style
 
@@ -169,6 +171,11 @@ func build(name string, mono bool, p Palette) *Theme {
 		t.PaneFocused = t.PaneFocused.BorderForeground(p.BorderFocus)
 	}
 	t.PaneTitle = fg(p.Accent).Bold(true)
+	t.Border = fg(p.Border)
+	t.BorderFocused = fg(p.BorderFocus)
+	if mono {
+		t.BorderFocused = lipgloss.NewStyle().Bold(true)
+	}
 
 	t.TabActive = fg(p.Accent).Bold(true).Underline(true)
 	t.TabInactive = fg(p.Muted)

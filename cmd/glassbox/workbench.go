@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/glassbox/glassbox/engine"
+	"github.com/glassbox/glassbox/tui"
+)
+
+// The workbench opens when glassbox runs without a verb.
+func init() { openWorkbench = runWorkbench }
+
+func runWorkbench(ctx context.Context, g *globals) error {
+	if os.Geteuid() != 0 {
+		return exitStatus(exitEngineError, errors.New("the workbench runs containers: run it as root (sudo glassbox)"))
+	}
+	// The engine's debug log would scribble over the screen; the workbench shows errors itself.
+	e, err := engine.Open(engine.Options{Root: g.root})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	b := workbenchBackend(e)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := tui.New(ctx, b, tui.Options{
+		Theme:   os.Getenv("GLASSBOX_THEME"),
+		NoColor: os.Getenv("NO_COLOR") != "",
+		Starter: func(ctx context.Context) (string, error) {
+			return tui.BuildStarter(ctx, b, "/bin/busybox")
+		},
+	})
+	if _, err := tea.NewProgram(m, tea.WithContext(ctx)).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		return fmt.Errorf("workbench: %w", err)
+	}
+	return nil
+}
+
+// workbenchBackend is the engine as the TUI's Backend. Until the container verbs of the engine
+// are linked in (the lifecycle work), the image verbs work and the container verbs say why not.
+func workbenchBackend(e *engine.Engine) tui.Backend {
+	if b, ok := any(e).(tui.Backend); ok {
+		return b
+	}
+	return imagesOnlyBackend{e}
+}
