@@ -32,4 +32,5 @@ type Backend interface {
 	Trace(ctx context.Context, id string) ([]engine.TraceStep, error)
 	Diff(ctx context.Context, id string) ([]engine.Change, error)
 	Exec(ctx context.Context, id string, opts engine.ExecOptions) (engine.ExitStatus, error)
+	Attach(ctx context.Context, id string, opts engine.AttachOptions) (engine.ExitStatus, error)
 }

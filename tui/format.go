@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"charm.land/bubbles/v2/textinput"
 	"fmt"
 	"os"
 	"strings"
@@ -82,4 +83,17 @@ func clipLines(lines []string, offset, height int) []string {
 	}
 	end := min(len(lines), offset+height)
 	return lines[offset:end]
+}
+
+// newInput is a one-line text input with a steady cursor: a blinking one would wake the
+// program twice a second for nothing.
+func newInput(prompt, placeholder string) textinput.Model {
+	ti := textinput.New()
+	ti.Prompt = prompt
+	ti.Placeholder = placeholder
+	ti.SetVirtualCursor(true)
+	s := ti.Styles()
+	s.Cursor.Blink = false
+	ti.SetStyles(s)
+	return ti
 }

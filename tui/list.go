@@ -71,10 +71,7 @@ type listModel struct {
 }
 
 func newListModel(th *theme.Theme) listModel {
-	ti := textinput.New()
-	ti.Prompt = "/"
-	ti.Placeholder = "filter name, image, state, id"
-	ti.SetVirtualCursor(true)
+	ti := newInput("/", "filter name, image, state, id")
 	return listModel{th: th, keys: newListKeys(), filter: ti, usage: map[string]*usage{}}
 }
 

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"github.com/charmbracelet/x/ansi"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -41,10 +42,7 @@ type logsKeys struct {
 }
 
 func newLogsPane(th *theme.Theme, b Backend, ctx context.Context) *logsPane {
-	ti := textinput.New()
-	ti.Prompt = "/"
-	ti.Placeholder = "search the log"
-	ti.SetVirtualCursor(true)
+	ti := newInput("/", "search the log")
 	return &logsPane{th: th, b: b, ctx: ctx, search: ti, follow: true, kk: logsKeys{
 		Search: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
 		Next:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
@@ -247,7 +245,7 @@ func (p *logsPane) view(width, height int) string {
 	q := strings.ToLower(p.query)
 	for i := start; i < end; i++ {
 		e := p.entries[i]
-		line := strings.ReplaceAll(e.Line, "\t", "    ")
+		line := cleanLine(e.Line)
 		line = pad(line, width)
 		switch {
 		case q != "" && i == p.matchAt:
@@ -264,4 +262,27 @@ func (p *logsPane) view(width, height int) string {
 	}
 	lines = append(lines, foot)
 	return fitLines(lines, width)
+}
+
+// cleanLine makes a log line safe to draw: a tty container's log holds the console's raw
+// bytes, whose escape sequences and carriage returns would move the workbench's cursor.
+func cleanLine(s string) string {
+	s = strings.TrimRight(ansi.Strip(s), "\r\n")
+	if i := strings.LastIndexByte(s, '\r'); i >= 0 {
+		// A carriage return redraws the line: what follows the last one is what shows.
+		if rest := s[i+1:]; rest != "" {
+			s = rest
+		} else {
+			s = s[:i]
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f:
+			return -1
+		}
+		return r
+	}, s)
 }

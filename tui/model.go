@@ -357,7 +357,7 @@ func (m *Model) globalKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, g.Shell):
 		m.switchTab(m.tabIndex("Shell"))
 		m.focusPane = true
-		return m.shell.open(sel.container)
+		return m.shell.open(sel.container, false)
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func (p *overviewPane) containerLines(d engine.ContainerDetail, width int) []str
 	}
 	cmd := strings.Join(append([]string{d.Path}, d.Args...), " ")
 	lines := []string{
-		p.field("name", t.Bold.Render(d.Name)+"  "+t.Muted.Render(shortID(d.ID))),
+		p.field("name", t.Bold.Render(strings.TrimPrefix(d.Name, "/"))+"  "+t.Muted.Render(shortID(d.ID))),
 		p.field("image", d.Image),
 		p.field("command", cmd),
 		p.field("state", state),

@@ -49,10 +49,7 @@ type pullEventsMsg struct {
 }
 
 func newPullDialog(th *theme.Theme, b Backend, ctx context.Context) *pullDialog {
-	ti := textinput.New()
-	ti.Prompt = "image: "
-	ti.Placeholder = "127.0.0.1:5000/busybox:latest"
-	ti.SetVirtualCursor(true)
+	ti := newInput("image: ", "127.0.0.1:5000/busybox:latest")
 	ti.SetWidth(48)
 	return &pullDialog{th: th, b: b, ctx: ctx, input: ti, layers: map[string]engine.PullProgress{},
 		submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "pull")),

@@ -63,10 +63,7 @@ func newRunDialog(th *theme.Theme, b Backend, ctx context.Context, images []engi
 		{"pids     ", "e.g. 100 (unlimited)"},
 	}
 	for _, l := range labels {
-		ti := textinput.New()
-		ti.Prompt = l.prompt
-		ti.Placeholder = l.placeholder
-		ti.SetVirtualCursor(true)
+		ti := newInput(l.prompt, l.placeholder)
 		ti.SetWidth(40)
 		d.fields = append(d.fields, ti)
 	}

@@ -37,18 +37,20 @@ type shellPane struct {
 	screen     string
 	fullscreen bool
 	prefix     bool // ctrl-p seen, waiting to see whether ctrl-q follows
+	console    bool // attached to the container's console rather than an exec'd shell
 	w, h       int
 }
 
 type shellKeys struct {
-	Open, Full, Leave key.Binding
+	Open, Attach, Full, Leave key.Binding
 }
 
 func newShellPane(th *theme.Theme, b Backend, ctx context.Context) *shellPane {
 	return &shellPane{th: th, b: b, ctx: ctx, w: 80, h: 24, kk: shellKeys{
-		Open:  key.NewBinding(key.WithKeys("enter", "x"), key.WithHelp("enter/x", "open a shell")),
-		Full:  key.NewBinding(key.WithKeys("ctrl+f"), key.WithHelp("ctrl+f", "full screen on/off")),
-		Leave: key.NewBinding(key.WithKeys("ctrl+p ctrl+q"), key.WithHelp("ctrl+p ctrl+q", "leave the shell (it keeps running)")),
+		Open:   key.NewBinding(key.WithKeys("enter", "x"), key.WithHelp("enter/x", "exec /bin/sh")),
+		Attach: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "attach the console")),
+		Full:   key.NewBinding(key.WithKeys("ctrl+f"), key.WithHelp("ctrl+f", "full screen on/off")),
+		Leave:  key.NewBinding(key.WithKeys("ctrl+p ctrl+q"), key.WithHelp("ctrl+p ctrl+q", "leave the shell (it keeps running)")),
 	}}
 }
 
@@ -68,7 +70,9 @@ type (
 
 func (p *shellPane) title() string { return "Shell" }
 
-func (p *shellPane) keys() []key.Binding { return []key.Binding{p.kk.Leave, p.kk.Full, p.kk.Open} }
+func (p *shellPane) keys() []key.Binding {
+	return []key.Binding{p.kk.Leave, p.kk.Full, p.kk.Open, p.kk.Attach}
+}
 
 func (p *shellPane) running() bool { return p.live }
 
@@ -82,8 +86,8 @@ func (p *shellPane) activate(sel selection) tea.Cmd {
 	return nil
 }
 
-// open starts a shell in c unless one runs there already.
-func (p *shellPane) open(c engine.Container) tea.Cmd {
+// open starts a shell in c (or attaches its console) unless one runs there already.
+func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
 	if p.live && p.target.ID == c.ID {
 		return nil
 	}
@@ -111,14 +115,20 @@ func (p *shellPane) open(c engine.Container) tea.Cmd {
 		_, _ = io.Copy(stdinW, emu)
 	}()
 	b, id, session := p.b, c.ID, p.session
+	p.console = console
+	streams := engine.AttachOptions{Stdin: stdinR, Stdout: chanWriter{ctx: ctx, ch: out}, Resize: p.resizes}
 	exec := func() tea.Msg {
-		st, err := b.Exec(ctx, id, engine.ExecOptions{
-			Cmd: []string{"/bin/sh"}, Tty: true, Interactive: true,
-			Env: []string{"TERM=xterm-256color"},
-			AttachOptions: engine.AttachOptions{
-				Stdin: stdinR, Stdout: chanWriter{ctx: ctx, ch: out}, Resize: p.resizes,
-			},
-		})
+		var st engine.ExitStatus
+		var err error
+		if console {
+			st, err = b.Attach(ctx, id, streams)
+		} else {
+			st, err = b.Exec(ctx, id, engine.ExecOptions{
+				Cmd: []string{"/bin/sh"}, Tty: true, Interactive: true,
+				Env:           []string{"TERM=xterm-256color"},
+				AttachOptions: streams,
+			})
+		}
 		close(out)
 		return shellExitMsg{session: session, status: st, err: err}
 	}
@@ -203,6 +213,8 @@ func (p *shellPane) update(msg tea.Msg) tea.Cmd {
 			p.exitText = "shell: " + m.err.Error()
 		case m.err != nil:
 			p.exitText = "shell closed"
+		case p.console:
+			p.exitText = fmt.Sprintf("the container exited with code %d", m.status.Code)
 		default:
 			p.exitText = fmt.Sprintf("shell exited with code %d", m.status.Code)
 		}
@@ -212,8 +224,14 @@ func (p *shellPane) update(msg tea.Msg) tea.Cmd {
 
 // handleKey is used while no shell runs: enter or x opens one.
 func (p *shellPane) handleKey(k tea.KeyPressMsg) (bool, tea.Cmd) {
-	if key.Matches(k, p.kk.Open) && p.target.ID != "" {
-		return true, p.open(p.target)
+	if p.target.ID == "" {
+		return false, nil
+	}
+	switch {
+	case key.Matches(k, p.kk.Open):
+		return true, p.open(p.target, false)
+	case key.Matches(k, p.kk.Attach):
+		return true, p.open(p.target, true)
 	}
 	return false, nil
 }
@@ -277,7 +295,8 @@ func (p *shellPane) view(width, height int) string {
 	if p.target.ID == "" {
 		lines = append(lines, t.Muted.Render("select a running container"))
 	} else {
-		lines = append(lines, t.Muted.Render("enter or x opens /bin/sh in "+p.target.Name+" on a pty;"),
+		lines = append(lines, t.Muted.Render("enter or x runs /bin/sh in "+p.target.Name+" on a pty,"),
+			t.Muted.Render("a attaches its console (press enter for a prompt);"),
 			t.Muted.Render("ctrl-p ctrl-q leaves it running, ctrl-f makes it full screen"))
 	}
 	if p.screen != "" {
@@ -289,6 +308,10 @@ func (p *shellPane) view(width, height int) string {
 
 // fullView draws the shell over the whole window with one status line.
 func (p *shellPane) fullView(width, height int) string {
-	status := p.th.Muted.Render(fmt.Sprintf(" %s · /bin/sh · ctrl-p ctrl-q leaves · ctrl-f leaves full screen", p.target.Name))
+	what := "/bin/sh"
+	if p.console {
+		what = "console"
+	}
+	status := p.th.Muted.Render(fmt.Sprintf(" %s · %s · ctrl-p ctrl-q leaves · ctrl-f leaves full screen", p.target.Name, what))
 	return p.screen + "\n" + fitLines([]string{status}, width)
 }

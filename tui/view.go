@@ -221,7 +221,10 @@ func (m *Model) helpView(width, height int) string {
 		cur = append(cur, block...)
 	}
 	cols = append(cols, strings.Join(cur, "\n"))
-	colW := 40
+	colW := 0
+	for _, c := range cols {
+		colW = max(colW, lipgloss.Width(c)+2)
+	}
 	for i := range cols {
 		cols[i] = lipgloss.NewStyle().Width(colW).MaxHeight(height).Render(cols[i])
 	}

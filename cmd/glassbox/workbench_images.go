@@ -101,3 +101,6 @@ func (imagesOnlyBackend) Diff(context.Context, string) ([]engine.Change, error) 
 func (imagesOnlyBackend) Exec(context.Context, string, engine.ExecOptions) (engine.ExitStatus, error) {
 	return engine.ExitStatus{}, errNoContainers
 }
+func (imagesOnlyBackend) Attach(context.Context, string, engine.AttachOptions) (engine.ExitStatus, error) {
+	return engine.ExitStatus{}, errNoContainers
+}
