@@ -292,3 +292,5 @@ func keyMsg(k string) tea.KeyPressMsg {
 }
 
 func (h *harness) screen() string { return h.m.View().Content }
+
+func sizeMsg(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
