@@ -177,6 +177,18 @@ func (m *listModel) haystack(i int) string {
 	return strings.ToLower(strings.Join(im.RepoTags, " ") + " " + im.ID)
 }
 
+// selectKey moves the cursor to the row with key k, if it is visible; it reports success.
+func (m *listModel) selectKey(k string) bool {
+	for vi, i := range m.visible {
+		if m.rowKey(i) == k {
+			m.cursor = vi
+			m.clampOffset()
+			return true
+		}
+	}
+	return false
+}
+
 func (m *listModel) clampOffset() {
 	h := max(m.height, 1)
 	if m.cursor < m.offset {

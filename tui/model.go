@@ -54,6 +54,8 @@ type Model struct {
 
 	status    string
 	statusErr bool
+	// pendingSelect is a row key to move the cursor to when the next list arrives.
+	pendingSelect string
 }
 
 // dialog is a modal on top of the panes (pull, run, confirm). Update returns nil to close.
@@ -127,6 +129,8 @@ type (
 	actionMsg struct {
 		what string
 		err  error
+		// selectID is a container to select once the list has it (the one just run).
+		selectID string
 	}
 )
 
@@ -205,6 +209,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 			m.list.now = m.now
 		}
 		m.list.setContainers(msg.list)
+		if m.pendingSelect != "" && m.list.kind == kindContainers && m.list.selectKey(m.pendingSelect) {
+			m.pendingSelect = ""
+		}
 		return nil
 	case imagesMsg:
 		if msg.err != nil {
@@ -219,6 +226,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 			m.setStatus(msg.what+": "+msg.err.Error(), true)
 		} else {
 			m.setStatus(msg.what, false)
+		}
+		if msg.selectID != "" {
+			m.pendingSelect = "c:" + msg.selectID
 		}
 		return tea.Batch(m.loadContainers(), m.loadImages(), m.loadHost())
 	case tea.KeyPressMsg:

@@ -7,6 +7,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/glassbox/glassbox/engine"
 )
 
 // checkFrame asserts the screen is exactly w x h cells: no line wider, no line missing.
@@ -388,6 +390,14 @@ func TestRunDialog(t *testing.T) {
 	h.keys("enter")
 	if !f.called("create 127.0.0.1:5000/busybox:latest sleep 100") || !f.called("start ffff") {
 		t.Errorf("run should create and start: %v", f.calls)
+	}
+	// The list selects the new container when it shows up.
+	f.mu.Lock()
+	f.containers = append(f.containers, engine.Container{ID: strings.Repeat("f", 64), Name: "new", State: "running"})
+	f.mu.Unlock()
+	h.run(h.m.loadContainers())
+	if c, _ := h.m.list.selectedContainer(); c.Name != "new" {
+		t.Errorf("after run the list selects %q, want the new container", c.Name)
 	}
 }
 

@@ -138,7 +138,11 @@ func (d *runDialog) options() (engine.CreateOptions, error) {
 		return opts, fmt.Errorf("image: choose one")
 	}
 	if s := v(runCmd); s != "" {
-		opts.Cmd = strings.Fields(s)
+		cmd, err := splitCommand(s)
+		if err != nil {
+			return opts, fmt.Errorf("command: %w", err)
+		}
+		opts.Cmd = cmd
 	}
 	if s := v(runMemory); s != "" {
 		n, err := parseBytes(s)
@@ -174,7 +178,7 @@ func runContainer(ctx context.Context, b Backend, opts engine.CreateOptions) tea
 		if err := b.Start(ctx, c.ID); err != nil {
 			return actionMsg{what: "start " + c.Name, err: err}
 		}
-		return actionMsg{what: "started " + c.Name + " (" + shortID(c.ID) + ")"}
+		return actionMsg{what: "started " + c.Name + " (" + shortID(c.ID) + ")", selectID: c.ID}
 	}
 }
 
@@ -219,4 +223,54 @@ func (d *runDialog) view(width int) string {
 		lines = append(lines, t.StatusError.Render(d.err))
 	}
 	return t.Dialog.Width(width).Render(strings.Join(lines, "\n"))
+}
+
+// splitCommand splits a command line as a POSIX shell would for words: blanks separate,
+// single quotes keep everything, double quotes keep all but \" and \\, a backslash escapes.
+func splitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated single quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated double quote")
+			}
+			inWord = true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
 }
