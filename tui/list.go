@@ -340,11 +340,11 @@ type containerColumns struct {
 func containerLayout(width int) containerColumns {
 	c := containerColumns{state: 8, up: 5}
 	rest := width - c.state - c.up - 2
-	if rest >= 44 {
-		c.spark = 8
+	if rest >= 36 {
+		c.spark = 6
 		rest -= 2*c.spark + 2
 	}
-	if rest >= 26 {
+	if rest >= 20 {
 		c.image = rest * 2 / 5
 		rest -= c.image + 1
 	}

@@ -24,6 +24,10 @@ type Options struct {
 	NoColor bool
 	// Refresh is how often the container list and the header are re-read (default 2s).
 	Refresh time.Duration
+	// Stats reads containers' cgroups for the graphs; nil leaves them empty.
+	Stats StatsReader
+	// StatsInterval is how often running containers are sampled (default 1s).
+	StatsInterval time.Duration
 	// Starter builds an image from the host's busybox when the store has none; nil hides the offer.
 	Starter func(ctx context.Context) (string, error)
 }
@@ -54,6 +58,10 @@ type Model struct {
 
 	status    string
 	statusErr bool
+	// cgroupPaths, histories and statsErrs are the containers' statistics, by container ID.
+	cgroupPaths map[string]map[string]string
+	histories   map[string]*history
+	statsErrs   map[string]error
 	// pendingSelect is a row key to move the cursor to when the next list arrives.
 	pendingSelect string
 }
@@ -70,8 +78,12 @@ func New(ctx context.Context, b Backend, opts Options) *Model {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 2 * time.Second
 	}
+	if opts.StatsInterval <= 0 {
+		opts.StatsInterval = time.Second
+	}
 	th := theme.Select(opts.Theme, opts.NoColor)
-	m := &Model{ctx: ctx, b: b, opts: opts, th: th, keys: newGlobalKeys(), list: newListModel(th)}
+	m := &Model{ctx: ctx, b: b, opts: opts, th: th, keys: newGlobalKeys(), list: newListModel(th),
+		cgroupPaths: map[string]map[string]string{}, histories: map[string]*history{}, statsErrs: map[string]error{}}
 	m.keys.Starter.SetEnabled(false)
 	m.makePanes()
 	return m
@@ -83,7 +95,9 @@ func (m *Model) makePanes() {
 	layers := &layersPane{th: th, b: b, ctx: ctx, kk: newLayersKeys()}
 	config := &configPane{th: th, b: b, ctx: ctx}
 	m.shell = newShellPane(th, b, ctx)
-	m.containerTabs = []pane{overview, layers, newLogsPane(th, b, ctx), &tracePane{th: th, b: b, ctx: ctx}, config, m.shell}
+	cgroups := &cgroupsPane{th: th, histories: m.histories, errs: m.statsErrs, enabled: m.opts.Stats != nil,
+		kk: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "figures/their cgroup files"))}
+	m.containerTabs = []pane{overview, cgroups, layers, newLogsPane(th, b, ctx), &tracePane{th: th, b: b, ctx: ctx}, config, m.shell}
 	m.imageTabs = []pane{overview, layers, config}
 }
 
@@ -136,7 +150,7 @@ type (
 
 // Init loads the first data and starts the refresh tick.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick())
+	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick())
 }
 
 func (m *Model) tick() tea.Cmd {
@@ -196,6 +210,16 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		m.now = time.Time(msg)
 		m.list.now = m.now
 		return tea.Batch(m.loadContainers(), m.loadHost(), m.tick())
+	case statsTickMsg:
+		return tea.Batch(m.sampleStats(), m.statsTick())
+	case cgroupPathsMsg:
+		for id, p := range msg.paths {
+			m.cgroupPaths[id] = p
+		}
+		return nil
+	case statsMsg:
+		m.addStats(msg)
+		return nil
 	case hostMsg:
 		m.host, m.hostErr = msg.info, msg.err
 		return nil

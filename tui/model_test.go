@@ -114,7 +114,7 @@ func TestMouseSelectsRowAndTab(t *testing.T) {
 		t.Errorf("click on the third row selected %q, want box-002", c.Name)
 	}
 	g := h.m.geometry()
-	x := g.leftW + 1 + strings.Index(ansi.Strip(h.m.tabBar(200)), "4·Trace")
+	x := g.leftW + 1 + strings.Index(ansi.Strip(h.m.tabBar(200)), "5·Trace")
 	h.send(tea.MouseClickMsg{X: x, Y: 2, Button: tea.MouseLeft})
 	if got := h.m.activePane().title(); got != "Trace" {
 		t.Errorf("click on the Trace tab opened %q", got)
@@ -134,12 +134,12 @@ func TestTabSwitching(t *testing.T) {
 	}
 	want("Overview")
 	h.keys("tab")
-	want("Layers")
-	h.keys("tab", "tab")
+	want("Cgroups")
+	h.keys("tab", "tab", "tab")
 	want("Trace")
 	h.keys("shift+tab")
 	want("Logs")
-	h.keys("5")
+	h.keys("6")
 	want("Config")
 	h.keys("1", "shift+tab")
 	want("Shell")
@@ -186,7 +186,7 @@ func TestLogsTabFollowsAndSearches(t *testing.T) {
 
 func TestTraceWaterfall(t *testing.T) {
 	h := newHarness(t, newFake(3), Options{}, 120, 40)
-	h.keys("4")
+	h.keys("5")
 	plain := ansi.Strip(h.screen())
 	for _, want := range []string{"clone", "pivot_root", "execve", "6.1ms", "clone at +0µs took 2.0ms (pid 10)"} {
 		if !strings.Contains(plain, want) {
@@ -220,7 +220,7 @@ func TestLayersTab(t *testing.T) {
 
 func TestLayersOfContainerShowUpperDir(t *testing.T) {
 	h := newHarness(t, newFake(2), Options{}, 120, 40)
-	h.keys("2", "right", "]")
+	h.keys("3", "right", "]")
 	plain := ansi.Strip(h.screen())
 	for _, want := range []string{"container upper directory", "upper directory", ".ash_history"} {
 		if !strings.Contains(plain, want) {

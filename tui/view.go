@@ -23,7 +23,7 @@ type geometry struct {
 
 func (m *Model) geometry() geometry {
 	w := m.width
-	leftW := min(max(w*2/5, 30), 64)
+	leftW := min(max(w*9/20, 30), 72)
 	if w < 72 {
 		leftW = w / 2
 	}

@@ -31,6 +31,7 @@ func runWorkbench(ctx context.Context, g *globals) error {
 	m := tui.New(ctx, b, tui.Options{
 		Theme:   os.Getenv("GLASSBOX_THEME"),
 		NoColor: os.Getenv("NO_COLOR") != "",
+		Stats:   cgroupfsStats{},
 		Starter: func(ctx context.Context) (string, error) {
 			return tui.BuildStarter(ctx, b, "/bin/busybox")
 		},
