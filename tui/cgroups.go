@@ -66,7 +66,7 @@ func (p *cgroupsPane) view(width, height int) string {
 	if p.showFiles {
 		return p.filesView(s, width, height)
 	}
-	chartH := max(1, min(6, (height-9)/2))
+	chartH := max(1, min(6, (height-10)/2))
 	chartW := width
 	var lines []string
 	label := func(name, value, file string) string {
@@ -85,8 +85,9 @@ func (p *cgroupsPane) view(width, height int) string {
 	if s.MemoryLimitBytes > 0 {
 		limit = "limit " + humanBytes(s.MemoryLimitBytes)
 	}
-	lines = append(lines, label("Memory", humanBytes(s.MemoryBytes)+" / "+limit, "memory")+
-		t.Muted.Render(fmt.Sprintf("  anon %s · cache %s", humanBytes(s.MemoryAnonBytes), humanBytes(s.MemoryCacheBytes))))
+	lines = append(lines, label("Memory", humanBytes(s.MemoryBytes)+" / "+limit, "memory"),
+		"  "+t.Text.Render(fmt.Sprintf("anon %s · cache %s", humanBytes(s.MemoryAnonBytes), humanBytes(s.MemoryCacheBytes)))+
+			"  "+t.Muted.Render(fileOf(s.Files["anon"])))
 	memTop := float64(s.MemoryLimitBytes)
 	if memTop <= 0 || memTop > 4*h.mem.Max(chartW) {
 		memTop = h.mem.Max(chartW) * 1.2
@@ -135,4 +136,10 @@ func baseName(path string) string {
 		return path[i+1:]
 	}
 	return path
+}
+
+// fileOf is the file name of a Files entry ("/sys/.../memory.stat total_rss" -> "memory.stat").
+func fileOf(entry string) string {
+	f, _, _ := strings.Cut(entry, " ")
+	return baseName(f)
 }

@@ -426,3 +426,26 @@ func TestThemeToggle(t *testing.T) {
 		t.Errorf("T should switch to the light theme")
 	}
 }
+
+// TestEveryTabFitsEverySize opens every tab, for a container and for an image, at small and
+// large sizes, with the help and the dialogs too: each frame must be exactly the window.
+func TestEveryTabFitsEverySize(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{40, 10}, {80, 24}, {120, 40}, {250, 70}} {
+		h := newHarness(t, newFake(30), Options{Stats: &fakeStats{}}, size.w, size.h)
+		h.send(statsTickMsg(t0))
+		h.send(statsTickMsg(t0))
+		h.send(statsTickMsg(t0))
+		for kind := 0; kind < 2; kind++ {
+			for i := range h.m.tabs() {
+				h.keys(string(rune('1' + i)))
+				checkFrame(t, h.screen(), size.w, size.h)
+			}
+			h.keys("i")
+		}
+		for _, k := range []string{"?", "p", "r", "d"} {
+			h.keys(k)
+			checkFrame(t, h.screen(), size.w, size.h)
+			h.keys("esc")
+		}
+	}
+}

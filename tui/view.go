@@ -78,6 +78,8 @@ func (m *Model) render() string {
 		if m.dialog != nil {
 			d := m.dialog.view(min(m.width-4, 72))
 			body = lipgloss.Place(m.width, g.bodyH, lipgloss.Center, lipgloss.Center, d)
+			// A dialog taller than the window is cut, not allowed to push the footer off.
+			body = lipgloss.NewStyle().MaxHeight(g.bodyH).MaxWidth(m.width).Render(body)
 		}
 	}
 	return m.header() + "\n" + body + "\n" + m.footer()
