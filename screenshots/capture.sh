@@ -79,12 +79,22 @@ if "$bin" run --help >/dev/null 2>&1; then
 	wait_for "Process chain"
 	shot overview
 	keys 2
+	wait_for "of a core"
+	sleep 3 # a few samples for the graphs
+	shot cgroups
+	keys 3
 	wait_for "container upper directory"
 	shot layers-container
-	keys 3
+	keys 4
+	wait_for "PROCESSES IN IT"
+	shot namespaces
+	keys 5
+	wait_for "HOST PID"
+	shot processes
+	keys 6
 	wait_for "hello from glassbox"
 	shot logs
-	keys 4
+	keys 7
 	wait_for "TOOK"
 	shot trace
 	# A second container whose console is a shell, opened in the Shell tab.
@@ -92,7 +102,7 @@ if "$bin" run --help >/dev/null 2>&1; then
 	wait_for "Run a container"
 	keys Enter
 	wait_for "Containers 2"
-	keys 6 Right a
+	keys 8 Right a
 	sleep 0.5
 	keys Enter
 	keys -l "echo hello-from-pane; ls /; grep -E 'Name|Pid' /proc/1/status"

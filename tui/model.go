@@ -24,6 +24,9 @@ type Options struct {
 	NoColor bool
 	// Refresh is how often the container list and the header are re-read (default 2s).
 	Refresh time.Duration
+	// Inspect reads namespaces, processes, mounts and security from /proc; nil hides nothing
+	// but leaves those tabs saying so.
+	Inspect Inspector
 	// Stats reads containers' cgroups for the graphs; nil leaves them empty.
 	Stats StatsReader
 	// StatsInterval is how often running containers are sampled (default 1s).
@@ -97,7 +100,11 @@ func (m *Model) makePanes() {
 	m.shell = newShellPane(th, b, ctx)
 	cgroups := &cgroupsPane{th: th, histories: m.histories, errs: m.statsErrs, enabled: m.opts.Stats != nil,
 		kk: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "figures/their cgroup files"))}
-	m.containerTabs = []pane{overview, cgroups, layers, newLogsPane(th, b, ctx), &tracePane{th: th, b: b, ctx: ctx}, config, m.shell}
+	in := newInspectPanes(th, ctx, m.opts.Inspect)
+	namespaces, processes, mounts, security := in[0], in[1], in[2], in[3]
+	// The first nine have number keys: the ones a visit starts with come first.
+	m.containerTabs = []pane{overview, cgroups, layers, namespaces, processes, newLogsPane(th, b, ctx),
+		&tracePane{th: th, b: b, ctx: ctx}, m.shell, config, mounts, security}
 	m.imageTabs = []pane{overview, layers, config}
 }
 
@@ -209,7 +216,11 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case tickMsg:
 		m.now = time.Time(msg)
 		m.list.now = m.now
-		return tea.Batch(m.loadContainers(), m.loadHost(), m.tick())
+		var reload tea.Cmd
+		if p, ok := m.activePane().(*inspectPane); ok && p.live {
+			reload = p.reload()
+		}
+		return tea.Batch(m.loadContainers(), m.loadHost(), m.tick(), reload)
 	case statsTickMsg:
 		return tea.Batch(m.sampleStats(), m.statsTick())
 	case cgroupPathsMsg:

@@ -114,10 +114,10 @@ func TestMouseSelectsRowAndTab(t *testing.T) {
 		t.Errorf("click on the third row selected %q, want box-002", c.Name)
 	}
 	g := h.m.geometry()
-	x := g.leftW + 1 + strings.Index(ansi.Strip(h.m.tabBar(200)), "5·Trace")
+	x := g.leftW + 1 + strings.Index(ansi.Strip(h.m.tabBar(200)), "3·Layers")
 	h.send(tea.MouseClickMsg{X: x, Y: 2, Button: tea.MouseLeft})
-	if got := h.m.activePane().title(); got != "Trace" {
-		t.Errorf("click on the Trace tab opened %q", got)
+	if got := h.m.activePane().title(); got != "Layers" {
+		t.Errorf("click on the Layers tab opened %q", got)
 	}
 	if !h.m.focusPane {
 		t.Errorf("a click in the pane should focus it")
@@ -136,15 +136,17 @@ func TestTabSwitching(t *testing.T) {
 	h.keys("tab")
 	want("Cgroups")
 	h.keys("tab", "tab", "tab")
-	want("Trace")
+	want("Processes")
 	h.keys("shift+tab")
-	want("Logs")
-	h.keys("6")
-	want("Config")
+	want("Namespaces")
+	h.keys("7")
+	want("Trace")
 	h.keys("1", "shift+tab")
-	want("Shell")
-	h.keys("9") // no ninth tab: stays
-	want("Shell")
+	want("Security")
+	h.keys("i", "3")
+	want("Config")
+	h.keys("9") // images have three tabs: stays
+	want("Config")
 }
 
 func TestOverviewShowsProcessChain(t *testing.T) {
@@ -186,7 +188,7 @@ func TestLogsTabFollowsAndSearches(t *testing.T) {
 
 func TestTraceWaterfall(t *testing.T) {
 	h := newHarness(t, newFake(3), Options{}, 120, 40)
-	h.keys("5")
+	h.keys("7")
 	plain := ansi.Strip(h.screen())
 	for _, want := range []string{"clone", "pivot_root", "execve", "6.1ms", "clone at +0µs took 2.0ms (pid 10)"} {
 		if !strings.Contains(plain, want) {

@@ -22,7 +22,8 @@ func (m *Model) handleClick(ms tea.Mouse) tea.Cmd {
 	}
 	m.focusPane = true
 	if y == 0 {
-		if i := m.tabAt(ms.X - g.leftW - 1); i >= 0 {
+		pw, _ := m.paneSize()
+		if i := m.tabAt(ms.X-g.leftW-1, pw); i >= 0 {
 			m.switchTab(i)
 		}
 	}

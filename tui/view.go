@@ -164,25 +164,68 @@ func (m *Model) footer() string {
 	return ansi.Truncate(b.String(), m.width, "…")
 }
 
-// tabBar draws "1 Overview  2 Layers …" with the active one marked.
+// tabLabel is a tab's label: its number key, if it has one, and its title.
+func tabLabel(i int, title string) string {
+	if i < 9 {
+		return fmt.Sprintf("%d·%s", i+1, title)
+	}
+	return title
+}
+
+// tabWindow is the first tab the bar shows: 0 when all fit, else late enough that the active
+// tab is visible.
+func (m *Model) tabWindow(width int) int {
+	tabs := m.tabs()
+	first := 0
+	for first < m.tab {
+		w := 0
+		for i := first; i <= m.tab; i++ {
+			w += ansi.StringWidth(tabLabel(i, tabs[i].title())) + 1
+		}
+		if first > 0 {
+			w += 2
+		}
+		if w <= width-2 {
+			break
+		}
+		first++
+	}
+	return first
+}
+
+// tabBar draws "1·Overview 2·Cgroups …" with the active one marked, scrolled to keep it in view.
 func (m *Model) tabBar(width int) string {
 	var parts []string
+	first := m.tabWindow(width)
+	if first > 0 {
+		parts = append(parts, m.th.TabGap.Render("‹"))
+	}
 	for i, p := range m.tabs() {
-		label := fmt.Sprintf("%d·%s", i+1, p.title())
+		if i < first {
+			continue
+		}
+		label := tabLabel(i, p.title())
 		if i == m.tab {
 			parts = append(parts, m.th.TabActive.Render(label))
 		} else {
 			parts = append(parts, m.th.TabInactive.Render(label))
 		}
 	}
-	return ansi.Truncate(strings.Join(parts, m.th.TabGap.Render(" ")), width, "…")
+	return ansi.Truncate(strings.Join(parts, m.th.TabGap.Render(" ")), width, "›")
 }
 
 // tabAt is the tab under column x of the tab bar (relative to its first cell), or -1.
-func (m *Model) tabAt(x int) int {
+func (m *Model) tabAt(x, width int) int {
+	first := m.tabWindow(width)
 	pos := 0
+	if first > 0 {
+		pos = 2
+	}
 	for i, p := range m.tabs() {
-		w := ansi.StringWidth(fmt.Sprintf("%d·%s", i+1, p.title()))
+		if i < first {
+			continue
+		}
+		w := ansi.StringWidth(tabLabel(i, p.title()))
 		if x >= pos && x < pos+w {
 			return i
 		}

@@ -32,6 +32,7 @@ func runWorkbench(ctx context.Context, g *globals) error {
 		Theme:   os.Getenv("GLASSBOX_THEME"),
 		NoColor: os.Getenv("NO_COLOR") != "",
 		Stats:   cgroupfsStats{},
+		Inspect: procInspector{proc: "/proc"},
 		Starter: func(ctx context.Context) (string, error) {
 			return tui.BuildStarter(ctx, b, "/bin/busybox")
 		},
