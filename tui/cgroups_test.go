@@ -11,18 +11,23 @@ import (
 )
 
 // fakeStats reports a container that uses half a core and grows by 1 MB a second.
+// Each container counts its own readings, so the figures do not depend on the order of reads.
 type fakeStats struct {
 	mu sync.Mutex
-	n  int
+	n  map[string]int
 }
 
 func (f *fakeStats) ReadStats(_ context.Context, paths map[string]string) (Sample, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.n++
+	if f.n == nil {
+		f.n = map[string]int{}
+	}
+	f.n[paths["memory"]]++
+	n := f.n[paths["memory"]]
 	return Sample{
-		Time:          t0.Add(time.Duration(f.n) * time.Second),
-		CPUUsageNanos: uint64(f.n) * 500_000_000, MemoryBytes: int64(f.n) * 1_000_000, MemoryLimitBytes: 64 << 20,
+		Time:          t0.Add(time.Duration(n) * time.Second),
+		CPUUsageNanos: uint64(n) * 500_000_000, MemoryBytes: int64(n) * 1_000_000, MemoryLimitBytes: 64 << 20,
 		MemoryAnonBytes: 700_000, MemoryCacheBytes: 300_000, Pids: 3, PidsLimit: 100, OOMKills: 1,
 		Files: map[string]string{"cpu": paths["memory"] + "/../cpuacct.usage", "memory": paths["memory"] + "/memory.usage_in_bytes"},
 	}, nil

@@ -31,6 +31,8 @@ type Options struct {
 	Stats StatsReader
 	// StatsInterval is how often running containers are sampled (default 1s).
 	StatsInterval time.Duration
+	// Now is the clock uptimes count to (default time.Now); tests fix it.
+	Now func() time.Time
 	// Starter builds an image from the host's busybox when the store has none; nil hides the offer.
 	Starter func(ctx context.Context) (string, error)
 }
@@ -80,6 +82,9 @@ type dialog interface {
 func New(ctx context.Context, b Backend, opts Options) *Model {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.StatsInterval <= 0 {
 		opts.StatsInterval = time.Second
@@ -214,7 +219,7 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		m.focusPane = false
 		return nil
 	case tickMsg:
-		m.now = time.Time(msg)
+		m.now = m.opts.Now()
 		m.list.now = m.now
 		var reload tea.Cmd
 		if p, ok := m.activePane().(*inspectPane); ok && p.live {
@@ -240,7 +245,7 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if m.now.IsZero() {
-			m.now = time.Now()
+			m.now = m.opts.Now()
 			m.list.now = m.now
 		}
 		m.list.setContainers(msg.list)
