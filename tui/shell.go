@@ -29,7 +29,7 @@ type shellPane struct {
 	session    int
 	emu        *vt.Emulator
 	cancel     context.CancelFunc
-	stdin      *io.PipeWriter
+	stdin      *inputQueue
 	resizes    chan engine.Size
 	live       bool
 	exited     bool
@@ -101,8 +101,8 @@ func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
 	p.emu = vt.NewEmulator(p.w, p.h)
 	ctx, cancel := context.WithCancel(p.ctx)
 	p.cancel = cancel
-	stdinR, stdinW := io.Pipe()
-	p.stdin = stdinW
+	stdin := newInputQueue()
+	p.stdin = stdin
 	p.resizes = make(chan engine.Size, 1)
 	p.resizes <- engine.Size{Rows: uint16(p.h), Cols: uint16(p.w)}
 	out := make(chan []byte, 64)
@@ -112,11 +112,11 @@ func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
 	// when the emulator is closed.
 	emu := p.emu
 	go func() {
-		_, _ = io.Copy(stdinW, emu)
+		_, _ = io.Copy(stdin, emu)
 	}()
 	b, id, session := p.b, c.ID, p.session
 	p.console = console
-	streams := engine.AttachOptions{Stdin: stdinR, Stdout: chanWriter{ctx: ctx, ch: out}, Resize: p.resizes}
+	streams := engine.AttachOptions{Stdin: stdin, Stdout: chanWriter{ctx: ctx, ch: out}, Resize: p.resizes}
 	exec := func() tea.Msg {
 		var st engine.ExitStatus
 		var err error

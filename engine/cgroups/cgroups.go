@@ -2,14 +2,36 @@
 // machines: create, limits, device policy, freeze and thaw, kill all, remove. Statistics are
 // read by package inspect's poller, which reads any process's cgroups, glassbox's or not.
 //
+// How the runtime uses it:
+//
+//	cg, err := cgroups.New(cgroups.Config{Path: spec.Linux.CgroupsPath, // or the container ID
+//		Resources: spec.Linux.Resources, Trace: rec})
+//	err = cg.Create()          // directories, limits, device policy; undone on error
+//	err = cg.Join(initPid)     // before init unshares its cgroup namespace and execs
+//	state.CgroupPaths = cg.Paths()
+//	...
+//	cg, err = cgroups.Load(state.CgroupPaths) // later, from another process
+//	cg.Freeze(); cg.Thaw()     // oci pause / resume
+//	cg.Signal(unix.SIGTERM)    // oci kill --all; cg.Kill() for SIGKILL
+//	cg.Kill(); cg.WaitEmpty(ctx); cg.Destroy() // oci delete --force
+//
+// On a Unified machine cg.OpenUnified gives the fd for clone3's CLONE_INTO_CGROUP, so init
+// starts inside the cgroup instead of being joined.
+//
+// Always pass the spec's device rules: with none, no device policy is installed at all (the
+// runtime's default spec denies everything, then allows the default devices).
+//
+// Where things go: limits go to the hierarchy that carries the controller (v1 on a hybrid
+// machine, except controllers only cgroup2 has there); freeze, kill and Pids use the cgroup2
+// hierarchy wherever there is one (cgroup.freeze, cgroup.kill, every process is in it), else
+// the v1 freezer. Every mkdir, write, rmdir and eBPF attach is recorded in Config.Trace.
+//
 // Ownership rule: glassbox writes only to cgroups it created. A container's cgroup nests under
 // a "glassbox" parent inside the cgroup glassbox itself runs in (per hierarchy), or under an
 // absolute parent the user names (--cgroup-parent); nothing else is ever written or removed.
 package cgroups
 
 import (
-	"errors"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox/glassbox/engine/trace"
@@ -28,11 +50,6 @@ const (
 	Unified
 )
 
-var errNotImplemented = errors.New("cgroups: not implemented yet")
-
-// Detect reads how this machine mounts cgroups.
-func Detect() (Mode, error) { return 0, errNotImplemented }
-
 // Config is what a container's cgroup is made from.
 type Config struct {
 	// Path is the runtime spec's linux.cgroupsPath. Relative (a bare container ID by
@@ -46,45 +63,9 @@ type Config struct {
 	Root string
 	// Trace records each file written and its value.
 	Trace *trace.Recorder
+	// MountInfo and ProcCgroup are the files hierarchies and glassbox's own cgroups are read
+	// from (default /proc/self/mountinfo and /proc/self/cgroup); tests point them at
+	// recordings. Mount points in MountInfo under /sys/fs/cgroup are rebased onto Root.
+	MountInfo  string
+	ProcCgroup string
 }
-
-// Cgroup is one container's cgroup, across every hierarchy it spans.
-type Cgroup struct {
-	paths map[string]string
-}
-
-// New resolves where cfg's cgroup goes in each hierarchy. It creates nothing.
-func New(cfg Config) (*Cgroup, error) { return nil, errNotImplemented }
-
-// Load reattaches to a cgroup created earlier, from the paths Paths returned then.
-func Load(paths map[string]string) (*Cgroup, error) { return nil, errNotImplemented }
-
-// Create makes the cgroup's directories (and the glassbox parent where missing) and applies
-// the resources and device policy.
-func (c *Cgroup) Create() error { return errNotImplemented }
-
-// Join moves pid into the cgroup in every hierarchy.
-func (c *Cgroup) Join(pid int) error { return errNotImplemented }
-
-// Update applies new resources to a live cgroup.
-func (c *Cgroup) Update(res *specs.LinuxResources) error { return errNotImplemented }
-
-// Paths maps each hierarchy to the cgroup's absolute directory: v1 controller names
-// ("memory", "cpu,cpuacct"...) as mounted, and "unified" for the v2 hierarchy.
-func (c *Cgroup) Paths() map[string]string { return c.paths }
-
-// Freeze stops every process in the cgroup; Thaw resumes them.
-func (c *Cgroup) Freeze() error { return errNotImplemented }
-
-// Thaw resumes a frozen cgroup.
-func (c *Cgroup) Thaw() error { return errNotImplemented }
-
-// Kill sends SIGKILL to every process in the cgroup and its descendants.
-func (c *Cgroup) Kill() error { return errNotImplemented }
-
-// Pids lists the processes in the cgroup.
-func (c *Cgroup) Pids() ([]int, error) { return nil, errNotImplemented }
-
-// Destroy removes the cgroup's directories, retrying while the kernel still counts it busy.
-// It removes only what Create made.
-func (c *Cgroup) Destroy() error { return errNotImplemented }

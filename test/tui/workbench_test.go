@@ -40,7 +40,8 @@ func TestWorkbenchPullAndLayers(t *testing.T) {
 	tm.send("i")
 	tm.waitFor("Images 1", "tui/busybox:e2e")
 	tm.send("2")
-	s = tm.waitFor("efficiency", "echo hello > /etc/tui-hello")
+	// The tree arrives after the layer table: wait for both.
+	s = tm.waitFor("efficiency", "echo hello > /etc/tui-hello", "+ -rw-r--r--")
 	// The top layer is chosen: its tree holds the file it added, marked +.
 	if !strings.Contains(s, "+ -rw-r--r--") || !strings.Contains(s, "tui-hello") {
 		t.Errorf("the top layer's tree should show + etc/tui-hello:\n%s", s)
@@ -72,7 +73,7 @@ func TestWorkbenchStarterImage(t *testing.T) {
 	tm.send("b")
 	tm.waitFor("built glassbox/starter:busybox")
 	tm.send("i", "2")
-	tm.waitFor("glassbox/starter:busybox", "COPY /bin/busybox")
+	tm.waitFor("glassbox/starter:busybox", "glassbox: COPY", "ash → /bin/busybox")
 	tm.send("q")
 	if code := tm.exited(); code != 0 {
 		t.Errorf("exit %d", code)

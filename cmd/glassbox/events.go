@@ -1,0 +1,41 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox/glassbox/engine"
+)
+
+func init() { addCommand(newEventsCmd) }
+
+func newEventsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "events",
+		Short: "Stream container events (create, start, die, oom, destroy) until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
+			if err != nil {
+				return err
+			}
+			ch, err := e.Events(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for ev := range ch {
+				if g.format == "json" {
+					data, _ := json.Marshal(ev)
+					fmt.Fprintln(cmd.OutOrStdout(), string(data))
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s container %s %s (name=%s, image=%s)\n",
+					ev.Time.Local().Format(time.RFC3339Nano), ev.Action, ev.ContainerID, ev.Name, ev.Image)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,425 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/shim"
+	"github.com/glassbox/glassbox/engine/snapshot"
+	"github.com/glassbox/glassbox/engine/spec"
+	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// ErrDetached is returned by Attach when the caller detached (ctrl-p ctrl-q).
+var ErrDetached = errors.New("detached")
+
+// ErrCommandNotFound and ErrCannotExecute are wrapped by Start's errors when the container's
+// program is missing (docker exits 127) or cannot be executed (126).
+var (
+	ErrCommandNotFound = errors.New("command not found")
+	ErrCannotExecute   = errors.New("cannot execute")
+)
+
+func (e *Engine) store() (*state.Store, error) { return state.Open(e.root) }
+
+// Runtime is the OCI runtime the engine and its shims use.
+func (e *Engine) Runtime() (shim.Runtime, error) {
+	return shim.NewRunc(filepath.Join(e.root, "runc"))
+}
+
+// faultPoint lets tests crash a create half-way (GLASSBOX_FAULT=create:<step>): the process
+// exits at once, as a SIGKILL would leave it, and gc must clean up what it left.
+func faultPoint(step string) {
+	if os.Getenv("GLASSBOX_FAULT") == "create:"+step {
+		os.Exit(99)
+	}
+}
+
+func wrapKind(err, kind error) error { return &wrapped{err, kind} }
+
+// Create makes a container from an image: a record, the image leased, an overlay rootfs over
+// the image's layers with the container's own upper and work directories, /etc/hostname,
+// /etc/hosts and /etc/resolv.conf, and the OCI config.json. Nothing runs yet.
+func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, error) {
+	if opts.Init {
+		return Container{}, errors.New("--init is not supported yet")
+	}
+	st, err := e.store()
+	if err != nil {
+		return Container{}, err
+	}
+	id := state.NewID()
+	imageID, lowers, cf, err := e.AcquireImage(opts.Image, id)
+	if err != nil {
+		return Container{}, err
+	}
+	rawOpts, _ := json.Marshal(opts)
+	rec := &state.Record{ID: id, Name: opts.Name, Image: opts.Image, ImageID: imageID,
+		Created: time.Now().UTC(), Status: state.Creating, Lowers: lowers, Options: rawOpts,
+		CreatorPid: os.Getpid(), CreatorStart: shim.StartTime(os.Getpid())}
+	if err := st.Create(rec); err != nil {
+		e.ReleaseImage(imageID, id)
+		if errors.Is(err, state.ErrNameInUse) {
+			return Container{}, wrapKind(err, ErrConflict)
+		}
+		return Container{}, err
+	}
+	fail := func(err error) (Container, error) {
+		snapshot.Unmount(st.Rootfs(id))
+		st.Delete(id, rec.Name)
+		e.ReleaseImage(imageID, id)
+		return Container{}, err
+	}
+	for _, d := range []string{st.Upper(id), st.Work(id), st.Rootfs(id)} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fail(fmt.Errorf("create %s: %w", d, err))
+		}
+	}
+	if _, err := snapshot.MountOverlay(lowers, st.Upper(id), st.Work(id), st.Rootfs(id)); err != nil {
+		return fail(err)
+	}
+	faultPoint("mount")
+	hostname := opts.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	etc, err := writeEtcFiles(st.Dir(id), hostname, opts.Network)
+	if err != nil {
+		return fail(err)
+	}
+	so := spec.Options{ID: id, Rootfs: st.Rootfs(id), Image: cf.Config,
+		Cmd: opts.Cmd, Entrypoint: opts.Entrypoint, Env: opts.Env, WorkingDir: opts.WorkingDir,
+		User: opts.User, Hostname: hostname, Tty: opts.Tty, OpenStdin: opts.OpenStdin,
+		MemoryBytes: opts.MemoryBytes, MemorySwapBytes: opts.MemorySwapBytes, NanoCPUs: opts.NanoCPUs,
+		CPUShares: opts.CPUShares, PidsLimit: opts.PidsLimit, Volumes: opts.Volumes, Tmpfs: opts.Tmpfs,
+		ReadOnly: opts.ReadOnly, CapAdd: opts.CapAdd, CapDrop: opts.CapDrop, Privileged: opts.Privileged,
+		SecurityOpt: opts.SecurityOpt, Userns: opts.Userns, Network: opts.Network,
+		CgroupParent: opts.CgroupParent, EtcFiles: etc}
+	if opts.Userns == "remap" {
+		so.RemapUID, so.RemapGID, so.RemapSize = remapRange()
+		// The remapped root must be able to walk down to its rootfs (docker instead keeps a
+		// separate root per remap range): say which directory stops it, rather than runc's EACCES.
+		for d := filepath.Dir(st.Rootfs(id)); d != "/"; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+				return fail(fmt.Errorf("--userns=remap: %s (mode %o) is not searchable by the remapped root (host uid %d): chmod o+x it or use another --root", d, fi.Mode().Perm(), so.RemapUID))
+			}
+		}
+	}
+	s, err := spec.Generate(so)
+	if err != nil {
+		return fail(err)
+	}
+	if err := makeMountPoints(st.Rootfs(id), s.Mounts); err != nil {
+		return fail(err)
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(st.Bundle(id), "config.json"), data, 0o600); err != nil {
+		return fail(fmt.Errorf("write config.json: %w", err))
+	}
+	faultPoint("spec")
+	if _, err := st.Update(id, func(r *state.Record) error {
+		r.Command, r.Status, r.CreatorPid, r.CreatorStart = s.Process.Args, state.Created, 0, 0
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
+	rec.Command, rec.Status = s.Process.Args, state.Created
+	shim.AppendEvent(st.EventsPath(), "create", rec)
+	return containerSummary(rec), nil
+}
+
+// remapRange is --userns=remap's host range: the "glassbox" line of /etc/subuid and
+// /etc/subgid (subuid(5)) or, without one, 100000 + 65536 as useradd would allot first.
+func remapRange() (uid, gid, size uint32) {
+	read := func(file string) (uint32, uint32, bool) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return 0, 0, false
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Split(strings.TrimSpace(line), ":")
+			var start, n uint32
+			if len(f) == 3 && f[0] == "glassbox" {
+				if _, err := fmt.Sscan(f[1], &start); err == nil {
+					if _, err := fmt.Sscan(f[2], &n); err == nil {
+						return start, n, true
+					}
+				}
+			}
+		}
+		return 0, 0, false
+	}
+	uid, size, ok := read("/etc/subuid")
+	if !ok {
+		uid, size = 100000, 65536
+	}
+	gid, gsize, ok := read("/etc/subgid")
+	if !ok {
+		gid, gsize = 100000, 65536
+	}
+	return uid, gid, min(size, gsize)
+}
+
+// writeEtcFiles writes the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf,
+// which the spec bind-mounts over the image's. With --network host the host's hosts and
+// resolv.conf are copied; otherwise resolv.conf is the host's without loopback nameservers
+// (they would point at the container's own loopback), as docker does.
+func writeEtcFiles(dir, hostname, network string) (map[string]string, error) {
+	files := map[string]string{
+		"/etc/hostname":    filepath.Join(dir, "hostname"),
+		"/etc/hosts":       filepath.Join(dir, "hosts"),
+		"/etc/resolv.conf": filepath.Join(dir, "resolv.conf"),
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	if network == "host" {
+		if h, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(h)
+		}
+	} else {
+		var keep []string
+		for _, line := range strings.Split(string(resolv), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+				continue
+			}
+			keep = append(keep, line)
+		}
+		resolv = []byte(strings.Join(keep, "\n"))
+	}
+	contents := map[string]string{"/etc/hostname": hostname + "\n", "/etc/hosts": hosts, "/etc/resolv.conf": string(resolv)}
+	for k, p := range files {
+		if err := os.WriteFile(p, []byte(contents[k]), 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	return files, nil
+}
+
+// Start starts a created (or exited) container: it spawns the container's shim, which creates
+// and starts it through the runtime and stays as its supervisor.
+func (e *Engine) Start(ctx context.Context, id string) error {
+	_, err := e.start(ctx, id, false)
+	return err
+}
+
+// start spawns the shim; with waitAttach the shim holds the start until an attacher came, and
+// start returns once the shim listens (the caller then attaches).
+func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string, error) {
+	st, err := e.store()
+	if err != nil {
+		return "", err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return "", err
+	}
+	// Two starts of one container (two CLIs, the TUI and a CLI) take turns: the second finds
+	// it running. Held until the shim reports.
+	unlock, err := st.Lock(id, "start.lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	rec, err := e.refresh(st, id)
+	if err != nil {
+		return "", err
+	}
+	switch rec.Status {
+	case state.Running:
+		return "", wrapKind(fmt.Errorf("container %s is already running", rec.Name), ErrConflict)
+	case state.Creating, state.Dead:
+		return "", wrapKind(fmt.Errorf("container %s is %s", rec.Name, rec.Status), ErrConflict)
+	}
+	began := time.Now()
+	tr := trace.New(began)
+	if !isMountPoint(st.Rootfs(id)) {
+		done := tr.Begin("mount overlay", st.Rootfs(id))
+		_, err := snapshot.MountOverlay(rec.Lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
+		done(err)
+		if err != nil {
+			return "", err
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find glassbox's own binary for the shim: %w", err)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer readyR.Close()
+	args := []string{"shim", "--root", e.root}
+	if waitAttach {
+		args = append(args, "--wait-attach")
+	}
+	cmd := exec.Command(exe, append(args, id)...)
+	shimLog, _ := os.OpenFile(filepath.Join(st.Dir(id), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	cmd.Stdout, cmd.Stderr = shimLog, shimLog
+	cmd.ExtraFiles = []*os.File{readyW} // fd 3 = shim.ReadyFD
+	// The shim leads its own session: no terminal's hang-up or ctrl-c reaches it (setsid(2)).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Env = append(os.Environ(), "GLASSBOX_TRACE_ORIGIN="+began.Format(time.RFC3339Nano))
+	done := tr.Begin("spawn shim", exe+" shim")
+	err = cmd.Start()
+	done(err)
+	readyW.Close()
+	if shimLog != nil {
+		shimLog.Close()
+	}
+	if err != nil {
+		return "", fmt.Errorf("start the shim: %w", err)
+	}
+	go cmd.Wait() // reap it if this process outlives it (the TUI); a CLI exits first
+	sc := bufio.NewScanner(readyR)
+	for sc.Scan() {
+		var r shim.Ready
+		if json.Unmarshal(sc.Bytes(), &r) != nil {
+			continue
+		}
+		switch r.Phase {
+		case "listening":
+			if waitAttach {
+				return id, nil
+			}
+		case "started":
+			tr.Record("start (total)", fmt.Sprintf("init pid %d running", r.Pid), began, nil)
+			e.saveEngineTrace(st, id, tr)
+			return id, nil
+		case "failed":
+			err := errors.New(r.Error)
+			switch r.Kind {
+			case "notfound":
+				err = wrapKind(err, ErrCommandNotFound)
+			case "noexec":
+				err = wrapKind(err, ErrCannotExecute)
+			}
+			return id, err
+		}
+	}
+	return id, fmt.Errorf("the shim of %s exited before starting it (see %s)", id[:12], filepath.Join(st.Dir(id), "shim.log"))
+}
+
+func (e *Engine) saveEngineTrace(st *state.Store, id string, rec *trace.Recorder) {
+	steps := rec.Steps()
+	if shimSteps, err := trace.ReadFile(st.TracePath(id) + ".shim"); err == nil {
+		steps = append(steps, shimSteps...)
+	}
+	trace.WriteFile(st.TracePath(id), steps)
+}
+
+// isMountPoint says whether dir is a mount point: its device differs from its parent's.
+func isMountPoint(dir string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
+}
+
+func (e *Engine) resolve(st *state.Store, ref string) (string, error) {
+	id, err := st.Resolve(ref)
+	if errors.Is(err, state.ErrNotFound) {
+		return "", wrapKind(fmt.Errorf("no such container: %s", ref), ErrNotFound)
+	}
+	return id, err
+}
+
+// refresh reads a record and tells the truth about it: a container marked running whose
+// shim is gone (SIGKILLed, or the machine rebooted) is exited, exit code unknown (-1).
+func (e *Engine) refresh(st *state.Store, id string) (*state.Record, error) {
+	rec, err := st.Get(id)
+	if err != nil {
+		return nil, wrapKind(err, ErrNotFound)
+	}
+	switch {
+	case rec.Status == state.Creating && !shim.Alive(rec.CreatorPid, rec.CreatorStart):
+		return st.Update(id, func(r *state.Record) error {
+			if r.Status == state.Creating && !shim.Alive(r.CreatorPid, r.CreatorStart) {
+				r.Status, r.Error = state.Dead, fmt.Sprintf("its create (pid %d) was cut off; gc removes it", r.CreatorPid)
+			}
+			return nil
+		})
+	case rec.Status != state.Running || shim.Alive(rec.ShimPid, rec.ShimStart):
+		return rec, nil
+	}
+	return st.Update(id, func(r *state.Record) error {
+		if r.Status == state.Running && !shim.Alive(r.ShimPid, r.ShimStart) {
+			r.Error = fmt.Sprintf("the shim (pid %d) died; exit code unknown", r.ShimPid)
+			r.Status, r.ExitCode, r.ShimPid, r.FinishedAt = state.Exited, -1, 0, time.Now().UTC()
+		}
+		return nil
+	})
+}
+
+// makeMountPoints creates the spec's missing mount points in the rootfs as glassbox (real
+// root), confined to the rootfs (openat2 RESOLVE_IN_ROOT: an image's /etc -> /host link
+// cannot lead out). A --userns=remap root could not create them in directories that real root
+// owns; the runtime would fail with EACCES.
+func makeMountPoints(rootfs string, mounts []specs.Mount) error {
+	root, err := snapshot.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, m := range mounts {
+		rel := strings.TrimPrefix(filepath.Clean(m.Destination), "/")
+		if rel == "" {
+			continue
+		}
+		isFile := false
+		if m.Type == "bind" {
+			if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
+				isFile = true
+			}
+		}
+		if m.Type == "tmpfs" {
+			// runc gives a tmpfs the mode of the directory it covers: a new one is 1777, as the
+			// tmpfs would be had runc made the mount point itself.
+			dirfd, err := root.OpenDir(filepath.Dir(rel), true)
+			if err != nil {
+				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+			}
+			if err := unix.Mkdirat(dirfd, filepath.Base(rel), 0o755); err == nil {
+				unix.Fchmodat(dirfd, filepath.Base(rel), 0o1777, 0)
+			} else if !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+			}
+			continue
+		}
+		if !isFile {
+			if _, err := root.OpenDir(rel, true); err != nil {
+				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+			}
+			continue
+		}
+		dirfd, err := root.OpenDir(filepath.Dir(rel), true)
+		if err != nil {
+			return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+		}
+		fd, err := unix.Openat(dirfd, filepath.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(fd)
+		} else if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+		}
+	}
+	return nil
+}

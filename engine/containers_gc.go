@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/snapshot"
+	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// GC reclaims what crashed processes left: containers whose shim died keep their overlay
+// mount and cgroup until now; a create that died half-way left a directory without a record
+// (or a record that never started), maybe mounted; --rm containers whose removal was cut off.
+func (e *Engine) GC(ctx context.Context) (GCReport, error) {
+	var rep GCReport
+	st, err := e.store()
+	if err != nil {
+		return rep, err
+	}
+	rt, rtErr := e.Runtime()
+	ids, err := st.IDs()
+	if err != nil {
+		return rep, err
+	}
+	note := func(err error) {
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
+	}
+	for _, id := range ids {
+		rec, err := st.Get(id)
+		if err != nil {
+			// No record: a create cut off before its first write, or a removal cut off after.
+			if isMountPoint(st.Rootfs(id)) {
+				note(snapshot.Unmount(st.Rootfs(id)))
+				rep.Removed = append(rep.Removed, "mount "+st.Rootfs(id))
+			}
+			if rtErr == nil {
+				rt.Delete(id, true)
+			}
+			if fi, err := os.Stat(st.Dir(id)); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
+				continue // maybe a create in progress in another process
+			}
+			note(st.Delete(id, ""))
+			rep.Removed = append(rep.Removed, "container "+id+" (no record)")
+			continue
+		}
+		if rec, err = e.refresh(st, id); err != nil {
+			continue
+		}
+		if rec.Status == state.Dead {
+			if err := e.Remove(ctx, id, true); err != nil {
+				note(err)
+			} else {
+				rep.Removed = append(rep.Removed, "container "+id[:12]+" ("+rec.Error+")")
+			}
+			continue
+		}
+		if rec.Status != state.Exited {
+			continue // running, creating, or created (its mount from create is in use by a start maybe)
+		}
+		// An exited container: its runtime state and cgroup go (a shim killed with SIGKILL never
+		// ran runc delete), its rootfs stays unmounted until the next start.
+		if rtErr == nil {
+			if err := rt.Delete(id, true); err == nil && rec.Error != "" && strings.Contains(rec.Error, "shim") {
+				rep.Removed = append(rep.Removed, "runtime state and cgroup of "+id[:12])
+			}
+		}
+		if isMountPoint(st.Rootfs(id)) {
+			if err := snapshot.Unmount(st.Rootfs(id)); err != nil {
+				note(err)
+			} else {
+				rep.Removed = append(rep.Removed, "mount "+st.Rootfs(id))
+			}
+		}
+		var flags struct{ AutoRemove bool }
+		if jsonUnmarshal(rec.Options, &flags) == nil && flags.AutoRemove && rec.Status == state.Exited {
+			if err := e.Remove(ctx, id, true); err != nil {
+				note(err)
+			} else {
+				rep.Removed = append(rep.Removed, "container "+id[:12]+" (--rm)")
+			}
+		}
+	}
+	// Names whose container is gone.
+	names, _ := os.ReadDir(filepath.Join(e.root, "names"))
+	for _, n := range names {
+		p := filepath.Join(e.root, "names", n.Name())
+		owner, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(st.Dir(string(owner))); errors.Is(err, os.ErrNotExist) {
+			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 10*time.Second {
+				os.Remove(p)
+				rep.Removed = append(rep.Removed, "name "+n.Name())
+			}
+		}
+	}
+	return rep, nil
+}
+
+// Diff lists what the container changed, from its upper directory: a whiteout (a 0:0
+// character device, overlayfs(5)) is a deletion, a path also in a lower layer a change,
+// anything else an addition.
+func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
+	st, err := e.store()
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := st.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	upper := st.Upper(id)
+	// The runtime makes mount points for the container's /etc files in the upper directory;
+	// they are glassbox's, not the container's changes (docker hides them too).
+	hidden := map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
+	var out []Change
+	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == upper {
+			return err
+		}
+		rel := "/" + strings.TrimPrefix(p, upper+"/")
+		if hidden[rel] {
+			if fi, err := d.Info(); err == nil && fi.Size() == 0 {
+				return nil
+			}
+		}
+		if d.Type()&fs.ModeCharDevice != 0 {
+			var stt unix.Stat_t
+			if unix.Lstat(p, &stt) == nil && stt.Rdev == 0 {
+				out = append(out, Change{Kind: "D", Path: rel})
+				return nil
+			}
+		}
+		kind := "A"
+		for _, l := range rec.Lowers {
+			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				kind = "C"
+				break
+			}
+		}
+		out = append(out, Change{Kind: kind, Path: rel})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk upper directory %s: %w", upper, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	// A changed directory with nothing left under it changed only by the hidden mount points.
+	var kept []Change
+	for i, c := range out {
+		if c.Kind == "C" && hidden[c.Path+"/hostname"] {
+			child := false
+			for _, o := range out[i+1:] {
+				child = child || strings.HasPrefix(o.Path, c.Path+"/")
+			}
+			if !child {
+				if fi, err := os.Lstat(filepath.Join(upper, c.Path)); err == nil && fi.IsDir() {
+					continue
+				}
+			}
+		}
+		kept = append(kept, c)
+	}
+	return kept, nil
+}
+
+// Trace returns the recorded steps of the container's last start.
+func (e *Engine) Trace(ctx context.Context, ref string) ([]TraceStep, error) {
+	st, err := e.store()
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := trace.ReadFile(st.TracePath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, wrapKind(fmt.Errorf("container %s has no trace: it was never started", ref), ErrNotFound)
+	}
+	return steps, err
+}
+
+// Host reports the machine facts the workbench's header shows.
+func (e *Engine) Host(ctx context.Context) (HostInfo, error) {
+	h := HostInfo{Root: e.root, Overlay: snapshot.OverlaySupported()}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	switch {
+	case fileExists("/sys/fs/cgroup/cgroup.controllers"):
+		h.CgroupMode = "v2"
+	case fileExists("/sys/fs/cgroup/unified/cgroup.procs"):
+		h.CgroupMode = "hybrid"
+	default:
+		h.CgroupMode = "v1"
+	}
+	if data, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil {
+		h.UserNS = strings.TrimSpace(string(data)) != "0"
+	}
+	if cs, err := e.List(ctx, true); err == nil {
+		h.Containers = len(cs)
+		for _, c := range cs {
+			if c.State == state.Running {
+				h.Running++
+			}
+		}
+	}
+	if imgs, err := e.Images(ctx); err == nil {
+		h.Images = len(imgs)
+	}
+	return h, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/engine/shim"
+	"github.com/glassbox/glassbox/engine/snapshot"
+	"github.com/glassbox/glassbox/engine/state"
+)
+
+// Kill sends sig to the container's init.
+func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return err
+	}
+	rec, err := e.refresh(st, id)
+	if err != nil {
+		return err
+	}
+	if rec.Status != state.Running {
+		return wrapKind(fmt.Errorf("container %s is not running", rec.Name), ErrConflict)
+	}
+	rt, err := e.Runtime()
+	if err != nil {
+		return err
+	}
+	return rt.Kill(id, sig, false)
+}
+
+// Stop sends SIGTERM, waits up to timeout for the container to exit, then kills every process
+// in it with SIGKILL, as docker stop does. Stopping a stopped container is not an error.
+func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return err
+	}
+	rec, err := e.refresh(st, id)
+	if err != nil || rec.Status != state.Running {
+		return err
+	}
+	rt, err := e.Runtime()
+	if err != nil {
+		return err
+	}
+	if err := rt.Kill(id, syscall.SIGTERM, false); err != nil {
+		e.log.Debug("stop: SIGTERM", "id", id, "err", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	_, err = e.Wait(wctx, id)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := rt.Kill(id, syscall.SIGKILL, true); err != nil {
+		e.log.Debug("stop: SIGKILL", "id", id, "err", err)
+	}
+	_, err = e.Wait(ctx, id)
+	return err
+}
+
+// Remove deletes a container: its record, rootfs mount, upper and work directories, runtime
+// state and cgroup, and its image lease. A running container needs force (it is killed).
+func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return err
+	}
+	rec, err := e.refresh(st, id)
+	if err != nil {
+		return err
+	}
+	rt, rtErr := e.Runtime()
+	if rec.Status == state.Running {
+		if !force {
+			return wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)
+		}
+		if rtErr == nil {
+			rt.Kill(id, syscall.SIGKILL, true)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		e.Wait(wctx, id)
+		cancel()
+	}
+	if rtErr == nil {
+		if err := rt.Delete(id, true); err != nil {
+			return fmt.Errorf("remove container %s: %w", rec.Name, err)
+		}
+	}
+	if err := snapshot.Unmount(st.Rootfs(id)); err != nil {
+		return fmt.Errorf("remove container %s: %w", rec.Name, err)
+	}
+	if err := st.Delete(id, rec.Name); err != nil {
+		return err
+	}
+	if rec.ImageID != "" {
+		e.ReleaseImage(rec.ImageID, id)
+	}
+	shim.AppendEvent(st.EventsPath(), "destroy", rec)
+	return nil
+}
+
+// List returns the containers, newest first; without all only the running ones.
+func (e *Engine) List(ctx context.Context, all bool) ([]Container, error) {
+	st, err := e.store()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []Container
+	for _, r := range recs {
+		if r, err = e.refresh(st, r.ID); err != nil {
+			continue // removed meanwhile
+		}
+		if all || r.Status == state.Running {
+			out = append(out, containerSummary(r))
+		}
+	}
+	return out, nil
+}
+
+func containerSummary(r *state.Record) Container {
+	c := Container{ID: r.ID, Name: r.Name, Image: r.Image, ImageID: r.ImageID,
+		Command: strings.Join(r.Command, " "), Created: r.Created, State: r.Status, Pid: r.Pid,
+		ExitCode: r.ExitCode, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+	if r.Status != state.Running {
+		c.Pid = 0
+	}
+	now := time.Now()
+	switch r.Status {
+	case state.Running:
+		c.Status = "Up " + humanDuration(now.Sub(r.StartedAt))
+	case state.Exited:
+		code := fmt.Sprint(r.ExitCode)
+		if r.ExitCode == -1 {
+			code = "unknown"
+		}
+		c.Status = fmt.Sprintf("Exited (%s) %s ago", code, humanDuration(now.Sub(r.FinishedAt)))
+	default:
+		c.Status = strings.ToUpper(r.Status[:1]) + r.Status[1:]
+	}
+	return c
+}
+
+// humanDuration is docker's units.HumanDuration, shortened.
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case d.Minutes() < 2:
+		return "About a minute"
+	case d.Minutes() < 60:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d.Hours() < 2:
+		return "About an hour"
+	case d.Hours() < 48:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// Inspect is docker's inspect for a container, plus the kernel facts: cgroup paths, overlay
+// directories, the bundle and the shim.
+func (e *Engine) Inspect(ctx context.Context, ref string) (ContainerDetail, error) {
+	var d ContainerDetail
+	st, err := e.store()
+	if err != nil {
+		return d, err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return d, err
+	}
+	r, err := e.refresh(st, id)
+	if err != nil {
+		return d, err
+	}
+	d.ID, d.Name, d.Created, d.Image, d.ImageRef = r.ID, "/"+r.Name, r.Created, r.ImageID, r.Image
+	if len(r.Command) > 0 {
+		d.Path, d.Args = r.Command[0], r.Command[1:]
+	}
+	d.State.Status, d.State.Running = r.Status, r.Status == state.Running
+	d.State.Pid, d.State.ExitCode, d.State.OOMKilled, d.State.Error = r.Pid, r.ExitCode, r.OOMKilled, r.Error
+	d.State.StartedAt, d.State.FinishedAt = r.StartedAt, r.FinishedAt
+	if !d.State.Running {
+		d.State.Pid = 0
+	}
+	json.Unmarshal(r.Options, &d.Config)
+	d.ShimPid, d.BundleDir = r.ShimPid, st.Bundle(id)
+	d.ConfigPath, d.LogPath = filepath.Join(st.Bundle(id), "config.json"), st.LogPath(id)
+	d.CgroupPaths = r.CgroupPaths
+	if d.State.Running {
+		if live := shim.CgroupPaths(r.Pid); len(live) > 0 {
+			d.CgroupPaths = live
+		}
+	}
+	d.GraphDriver.Name = "overlay"
+	d.GraphDriver.Data.LowerDir = strings.Join(r.Lowers, ":")
+	d.GraphDriver.Data.UpperDir, d.GraphDriver.Data.WorkDir, d.GraphDriver.Data.MergedDir = st.Upper(id), st.Work(id), st.Rootfs(id)
+	d.NetworkSettings.Mode = d.Config.Network
+	if d.NetworkSettings.Mode == "" {
+		d.NetworkSettings.Mode = "none"
+	}
+	if d.State.Running && d.NetworkSettings.Mode != "host" {
+		d.NetworkSettings.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", r.Pid)
+	}
+	var s specs.Spec
+	if data, err := os.ReadFile(d.ConfigPath); err == nil && json.Unmarshal(data, &s) == nil {
+		for _, m := range s.Mounts {
+			userTmpfs := false
+			for _, t := range d.Config.Tmpfs {
+				dst, _, _ := strings.Cut(t, ":")
+				userTmpfs = userTmpfs || filepath.Clean(dst) == m.Destination
+			}
+			if !(m.Type == "bind" && !strings.HasPrefix(m.Source, st.Dir(id))) && !(m.Type == "tmpfs" && userTmpfs) {
+				continue // glassbox's own: /proc, /dev, the /etc files
+			}
+			rw := true
+			for _, o := range m.Options {
+				rw = rw && o != "ro"
+			}
+			d.Mounts = append(d.Mounts, MountPoint{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: rw})
+		}
+	}
+	return d, nil
+}
+
+// Exec is not built yet: it comes with engine/runtime/nsenter's integration.
+func (e *Engine) Exec(ctx context.Context, id string, opts ExecOptions) (ExitStatus, error) {
+	return ExitStatus{}, errors.New("exec: not implemented yet")
+}

@@ -1,0 +1,199 @@
+package shim
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// hub fans the container's output out to every attacher. A slow attacher is dropped rather
+// than allowed to stall the container's output (the log keeps everything).
+type hub struct {
+	mu   sync.Mutex
+	subs map[*subscriber]bool
+	done bool
+	exit []byte
+}
+
+type subscriber struct {
+	ch chan frame
+}
+
+type frame struct {
+	typ     byte
+	payload []byte
+}
+
+func newHub() *hub { return &hub{subs: map[*subscriber]bool{}} }
+
+func (h *hub) add() (*subscriber, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := &subscriber{ch: make(chan frame, 1024)}
+	if h.done {
+		s.ch <- frame{FrameExit, h.exit}
+		close(s.ch)
+		return s, false
+	}
+	h.subs[s] = true
+	return s, true
+}
+
+func (h *hub) remove(s *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs[s] {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}
+
+func (h *hub) broadcast(typ byte, data []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	payload := append([]byte(nil), data...)
+	for s := range h.subs {
+		select {
+		case s.ch <- frame{typ, payload}:
+		default:
+			delete(h.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+func (h *hub) finish(exit []byte) {
+	h.mu.Lock()
+	h.done, h.exit = true, exit
+	subs := h.subs
+	h.subs = map[*subscriber]bool{}
+	h.mu.Unlock()
+	for s := range subs {
+		s.ch <- frame{FrameExit, exit}
+		close(s.ch)
+	}
+}
+
+// input is where attachers' keystrokes go: the pty master, or the stdin pipe.
+type input struct {
+	mu      sync.Mutex
+	console *os.File
+	pipe    *os.File
+}
+
+func (in *input) write(p []byte) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.console != nil {
+		in.console.Write(p)
+	} else if in.pipe != nil {
+		in.pipe.Write(p)
+	}
+}
+
+func (in *input) eof() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.pipe != nil {
+		in.pipe.Close()
+		in.pipe = nil
+	}
+}
+
+func (in *input) resize(rows, cols uint16) {
+	if in.console != nil {
+		unix.IoctlSetWinsize(int(in.console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+	}
+}
+
+type attachServer struct {
+	l     *net.UnixListener
+	path  string
+	first chan struct{}
+	once  sync.Once
+	conns sync.WaitGroup
+}
+
+func listenAttach(path string, h *hub, in *input) (*attachServer, error) {
+	os.Remove(path)
+	addr, release, err := socketPath(path)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("listen on the attach socket %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(false)
+	os.Chmod(path, 0o600)
+	s := &attachServer{l: l, path: path, first: make(chan struct{})}
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			s.conns.Add(1)
+			go s.serve(c, h, in)
+		}
+	}()
+	return s, nil
+}
+
+func (s *attachServer) serve(c *net.UnixConn, h *hub, in *input) {
+	defer s.conns.Done()
+	defer c.Close()
+	typ, hello, err := ReadFrame(c)
+	if err != nil || typ != FrameHello {
+		return
+	}
+	sub, live := h.add()
+	s.once.Do(func() { close(s.first) })
+	if live && string(hello) == "stdin" {
+		go func() {
+			for {
+				typ, p, err := ReadFrame(c)
+				if err != nil {
+					h.remove(sub)
+					return
+				}
+				switch typ {
+				case FrameStdin:
+					in.write(p)
+				case FrameStdinEOF:
+					in.eof()
+				case FrameResize:
+					if rows, cols, err := parseResize(p); err == nil {
+						in.resize(rows, cols)
+					}
+				}
+			}
+		}()
+	} else if live {
+		go func() { // a reader-only client: notice its hang-up
+			for {
+				if _, _, err := ReadFrame(c); err != nil {
+					h.remove(sub)
+					return
+				}
+			}
+		}()
+	}
+	for f := range sub.ch {
+		if err := WriteFrame(c, f.typ, f.payload); err != nil {
+			h.remove(sub)
+			for range sub.ch {
+			}
+			return
+		}
+	}
+}
+
+func (s *attachServer) close() {
+	s.l.Close()
+	os.Remove(s.path)
+}

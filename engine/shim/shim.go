@@ -1,0 +1,413 @@
+// Package shim is the per-container supervisor: one small glassbox process per running
+// container, detached from whoever started it (its own session, a child subreaper), that
+// creates and starts the container through the runtime, holds its stdio (a pty master with
+// -t, pipes otherwise), writes its log, serves attach on a unix socket, reaps it, records its
+// exit code, time and OOM kill, and removes it for --rm. A CLI or TUI can die at any moment;
+// the shim and the container go on.
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/snapshot"
+	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// ReadyFD is the fd on which a shim reports its start to the engine: JSON lines of Ready.
+const ReadyFD = 3
+
+// Ready is what the shim tells the engine while starting.
+type Ready struct {
+	// Phase is "listening" (attach socket up, the container created but not started; only with
+	// WaitAttach), "started" or "failed".
+	Phase string `json:"phase"`
+	Pid   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Kind marks exec failures of the user's program: "notfound" (127), "noexec" (126).
+	Kind string `json:"kind,omitempty"`
+}
+
+// Config is one shim's job.
+type Config struct {
+	Root    string // glassbox root
+	ID      string
+	Runtime Runtime
+	// WaitAttach holds the container's start until a first attacher has connected, so
+	// `run` without -d sees every byte the program writes.
+	WaitAttach bool
+	// Remove deletes the container (engine.Remove) for --rm, after it ended.
+	Remove func(id string) error
+	// LogMaxBytes caps the log before rotation (default 10 MiB).
+	LogMaxBytes int64
+}
+
+// createFlags are the parts of the engine's CreateOptions the shim needs (same JSON names).
+type createFlags struct {
+	Tty, OpenStdin, AutoRemove bool
+}
+
+// Main runs the shim; it returns when the container has ended and been cleaned up.
+func Main(cfg Config) int {
+	ready := os.NewFile(ReadyFD, "ready")
+	report := func(r Ready) {
+		if ready != nil {
+			data, _ := json.Marshal(r)
+			ready.Write(append(data, '\n'))
+		}
+	}
+	if err := run(cfg, report, func() {
+		if ready != nil {
+			ready.Close()
+			ready = nil
+		}
+	}); err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
+		return 1
+	}
+	return 0
+}
+
+func run(cfg Config, report func(Ready), closeReady func()) (err error) {
+	// Orphans in the container (runc's init after runc exits, double-forked daemons without a
+	// pid namespace) are reparented here, so the shim can reap the init (prctl(2)).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", err)
+	}
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	st, err := state.Open(cfg.Root)
+	if err != nil {
+		return err
+	}
+	rec, err := st.Get(cfg.ID)
+	if err != nil {
+		return err
+	}
+	var flags createFlags
+	json.Unmarshal(rec.Options, &flags)
+	bundle := st.Bundle(cfg.ID)
+	failed := func(err error) error {
+		r := Ready{Phase: "failed", Error: err.Error()}
+		switch {
+		case errors.Is(err, ErrCommandNotFound):
+			r.Kind = "notfound"
+		case errors.Is(err, ErrCannotExecute):
+			r.Kind = "noexec"
+		}
+		cfg.Runtime.Delete(cfg.ID, true)
+		snapshot.Unmount(st.Rootfs(cfg.ID))
+		st.Update(cfg.ID, func(r *state.Record) error {
+			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeFor(err.Error()), 0
+			r.FinishedAt = time.Now().UTC()
+			return nil
+		})
+		report(r)
+		closeReady()
+		if flags.AutoRemove && cfg.Remove != nil {
+			cfg.Remove(cfg.ID)
+		}
+		return err
+	}
+
+	logw, err := openLog(st.LogPath(cfg.ID), orDefault(cfg.LogMaxBytes, 10<<20))
+	if err != nil {
+		return failed(fmt.Errorf("open log: %w", err))
+	}
+	hub := newHub()
+	var stdio IO
+	var stdinW *os.File
+	var outputs []*os.File // read ends the shim copies from
+	var streams []string
+	var childEnds []*os.File
+	if !flags.Tty {
+		null, _ := os.Open(os.DevNull)
+		stdio.Stdin = null
+		childEnds = append(childEnds, null)
+		if flags.OpenStdin {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return failed(err)
+			}
+			stdio.Stdin, stdinW = r, w
+			childEnds = append(childEnds, r)
+		}
+		for _, name := range []string{"stdout", "stderr"} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return failed(err)
+			}
+			if name == "stdout" {
+				stdio.Stdout = w
+			} else {
+				stdio.Stderr = w
+			}
+			outputs, streams, childEnds = append(outputs, r), append(streams, name), append(childEnds, w)
+		}
+	}
+	origin, terr := time.Parse(time.RFC3339Nano, os.Getenv("GLASSBOX_TRACE_ORIGIN"))
+	if terr != nil {
+		origin = time.Now()
+	}
+	tr := trace.New(origin)
+	done := tr.Begin(cfg.Runtime.Name()+" create", "namespaces, cgroups, rootfs, pivot_root; init waits before execve")
+	proc, err := cfg.Runtime.Create(context.Background(), cfg.ID, bundle, stdio, flags.Tty)
+	done(err)
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if err != nil {
+		return failed(err)
+	}
+	if proc.Console != nil {
+		outputs, streams = []*os.File{proc.Console}, []string{"stdout"}
+	}
+	in := &input{console: proc.Console, pipe: stdinW}
+	srv, err := listenAttach(st.Socket(cfg.ID), hub, in)
+	if err != nil {
+		return failed(err)
+	}
+	defer srv.close()
+	if cfg.WaitAttach {
+		report(Ready{Phase: "listening", Pid: proc.Pid})
+		select {
+		case <-srv.first:
+		case <-time.After(time.Minute):
+			return failed(errors.New("no attacher came within a minute"))
+		}
+	}
+	copied := make(chan struct{}, len(outputs))
+	for i, f := range outputs {
+		go func(f *os.File, stream string) {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := f.Read(buf)
+				if n > 0 {
+					logw.write(stream, buf[:n])
+					hub.broadcast(streamFrame(stream), buf[:n])
+				}
+				if err != nil { // EOF on a pipe, EIO on a pty master once the last slave closed
+					break
+				}
+			}
+			copied <- struct{}{}
+		}(f, streams[i])
+	}
+	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
+	err = cfg.Runtime.Start(cfg.ID)
+	done(err)
+	if err != nil {
+		return failed(err)
+	}
+	started := time.Now().UTC()
+	cgroupPaths := CgroupPaths(proc.Pid)
+	if _, err := st.Update(cfg.ID, func(r *state.Record) error {
+		r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), started
+		r.ShimStart = StartTime(os.Getpid())
+		r.CgroupPaths = cgroupPaths
+		r.FinishedAt, r.Error, r.ExitCode, r.OOMKilled = time.Time{}, "", 0, false
+		return nil
+	}); err != nil {
+		cfg.Runtime.Kill(cfg.ID, syscall.SIGKILL, true)
+		return failed(err)
+	}
+	AppendEvent(st.EventsPath(), "start", rec)
+	trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
+	report(Ready{Phase: "started", Pid: proc.Pid})
+	closeReady()
+
+	code := reap(proc.Pid)
+	oom := OOMKilled(cgroupPaths)
+	// With a pipe, the output ends when the last writer in the container is gone; once the init
+	// is dead its pid namespace is torn down, so that is now. Bound the wait anyway: a process
+	// outside the namespace (--pid host is not offered) must not hold the shim forever.
+	for range outputs {
+		select {
+		case <-copied:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	logw.close()
+	if stdinW != nil {
+		stdinW.Close()
+	}
+	cfg.Runtime.Delete(cfg.ID, true)
+	if err := snapshot.Unmount(st.Rootfs(cfg.ID)); err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
+	}
+	finished := time.Now().UTC()
+	st.Update(cfg.ID, func(r *state.Record) error {
+		r.Status, r.ExitCode, r.OOMKilled, r.FinishedAt, r.ShimPid = state.Exited, code, oom, finished, 0
+		return nil
+	})
+	if oom {
+		AppendEvent(st.EventsPath(), "oom", rec)
+	}
+	AppendEvent(st.EventsPath(), "die", rec)
+	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
+	hub.finish(exit)
+	if flags.AutoRemove && cfg.Remove != nil {
+		if err := cfg.Remove(cfg.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func exitCodeFor(msg string) int {
+	switch {
+	case strings.Contains(msg, ErrCommandNotFound.Error()):
+		return 127
+	case strings.Contains(msg, ErrCannotExecute.Error()):
+		return 126
+	}
+	return 125
+}
+
+func streamFrame(stream string) byte {
+	if stream == "stderr" {
+		return FrameStderr
+	}
+	return FrameStdout
+}
+
+// reap waits for every child that ends (the shim is a subreaper: orphans come here too) until
+// the init does, and returns its code the way a shell reports it: 128+signal for a signal.
+func reap(initPid int) int {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1 // ECHILD: the init was not our child after all
+		}
+		if pid != initPid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+	}
+}
+
+// CgroupPaths reads a process's cgroups (/proc/PID/cgroup, cgroups(7)) as directories under
+// /sys/fs/cgroup, keyed by hierarchy ("memory", "cpu,cpuacct", "unified").
+func CgroupPaths(pid int) map[string]string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil
+	}
+	_, statErr := os.Stat("/sys/fs/cgroup/unified/cgroup.procs")
+	hybrid := statErr == nil
+	paths := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		ctrl, p := parts[1], parts[2]
+		switch {
+		case ctrl == "" && hybrid:
+			paths["unified"] = filepath.Join("/sys/fs/cgroup/unified", p)
+		case ctrl == "":
+			paths["unified"] = filepath.Join("/sys/fs/cgroup", p)
+		default:
+			dir := strings.TrimPrefix(ctrl, "name=")
+			paths[ctrl] = filepath.Join("/sys/fs/cgroup", dir, p)
+		}
+	}
+	return paths
+}
+
+// OOMKilled reads the kernel's OOM kill counter of the container's memory cgroup: v1
+// memory.oom_control "oom_kill N", v2 memory.events "oom_kill N".
+func OOMKilled(paths map[string]string) bool {
+	for _, f := range []string{filepath.Join(paths["memory"], "memory.oom_control"), filepath.Join(paths["unified"], "memory.events")} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" && v != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// StartTime is field 22 of /proc/PID/stat (proc(5)): with the PID it names one process for
+// good, where a PID alone may be reused after a reboot or a long uptime.
+func StartTime(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return 0
+	}
+	var v uint64
+	fmt.Sscan(fields[19], &v)
+	return v
+}
+
+// Alive says whether process pid, started at startTime, still runs. A zombie (state Z or X
+// in /proc/PID/stat) has died: its parent just has not reaped it yet.
+func Alive(pid int, startTime uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+3 > len(s) {
+		return false
+	}
+	if st := s[i+2]; st == 'Z' || st == 'X' {
+		return false
+	}
+	return startTime == 0 || StartTime(pid) == startTime
+}
+
+// AppendEvent adds one lifecycle event (docker's action names) to the root's events log.
+// O_APPEND writes of one line are atomic enough for several writers on a local filesystem.
+func AppendEvent(path, action string, rec *state.Record) {
+	data, _ := json.Marshal(map[string]any{"time": time.Now().UTC(), "Action": action, "id": rec.ID, "name": rec.Name, "image": rec.Image})
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	f.Write(append(data, '\n'))
+	f.Close()
+}

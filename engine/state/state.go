@@ -1,0 +1,337 @@
+// Package state keeps glassbox's per-container records on disk: ROOT/containers/<id>/ holds
+// the container's record (state.json), its OCI bundle, its overlay upper and work directories,
+// its /etc files, log and attach socket. Records are written atomically (write, fsync, rename)
+// under an flock(2) on the container's lock file, so several glassbox processes (CLIs, the TUI,
+// shims) can read and update them at once. Names are reserved with O_EXCL files under
+// ROOT/names/, which makes a name unique across processes without a daemon.
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status values, docker's words.
+const (
+	Creating = "creating" // Create has not finished; CreatorPid is doing it
+	Created  = "created"
+	Running  = "running"
+	Exited   = "exited"
+	Dead     = "dead" // a create or removal was cut off half-way: gc removes it
+)
+
+// Record is what glassbox knows about one container.
+type Record struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Image   string    `json:"image"`
+	ImageID string    `json:"imageId"`
+	Command []string  `json:"command"`
+	Created time.Time `json:"created"`
+
+	Status       string    `json:"status"`
+	CreatorPid   int       `json:"creatorPid,omitempty"`
+	CreatorStart uint64    `json:"creatorStart,omitempty"`
+	Pid          int       `json:"pid,omitempty"`
+	ShimPid      int       `json:"shimPid,omitempty"`
+	ShimStart    uint64    `json:"shimStart,omitempty"` // the shim's start time in clock ticks (/proc/PID/stat field 22), against PID reuse
+	ExitCode     int       `json:"exitCode"`
+	OOMKilled    bool      `json:"oomKilled,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	StartedAt    time.Time `json:"startedAt,omitzero"`
+	FinishedAt   time.Time `json:"finishedAt,omitzero"`
+
+	Lowers      []string          `json:"lowers"`
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Options are the engine's CreateOptions as given (JSON), for inspect and restart.
+	Options json.RawMessage `json:"options,omitempty"`
+}
+
+// Store is the containers directory of a root.
+type Store struct {
+	root string
+}
+
+// Open returns the store under root (ROOT/containers and ROOT/names), creating them.
+func Open(root string) (*Store, error) {
+	s := &Store{root: root}
+	for _, d := range []string{s.containersDir(), s.namesDir()} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) containersDir() string { return filepath.Join(s.root, "containers") }
+func (s *Store) namesDir() string      { return filepath.Join(s.root, "names") }
+
+// Dir is container id's directory.
+func (s *Store) Dir(id string) string { return filepath.Join(s.containersDir(), id) }
+
+// Paths inside a container's directory.
+func (s *Store) Bundle(id string) string    { return s.Dir(id) }
+func (s *Store) Rootfs(id string) string    { return filepath.Join(s.Dir(id), "rootfs") }
+func (s *Store) Upper(id string) string     { return filepath.Join(s.Dir(id), "upper") }
+func (s *Store) Work(id string) string      { return filepath.Join(s.Dir(id), "work") }
+func (s *Store) LogPath(id string) string   { return filepath.Join(s.Dir(id), "log.json") }
+func (s *Store) Socket(id string) string    { return filepath.Join(s.Dir(id), "attach.sock") }
+func (s *Store) TracePath(id string) string { return filepath.Join(s.Dir(id), "trace.json") }
+func (s *Store) EventsPath() string         { return filepath.Join(s.root, "events.json") }
+
+// ErrNotFound and ErrNameInUse are wrapped by the store's errors.
+var (
+	ErrNotFound  = errors.New("no such container")
+	ErrNameInUse = errors.New("name in use")
+)
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// NewID returns a random 64-hex-digit container ID, as docker's.
+func NewID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Create reserves name (generated when empty) for a new container and makes its directory
+// with rec as its first record. A name in use fails with ErrNameInUse and changes nothing.
+func (s *Store) Create(rec *Record) error {
+	if rec.Name == "" {
+		rec.Name = generateName(rec.ID)
+	}
+	rec.Name = strings.TrimPrefix(rec.Name, "/")
+	if !validName.MatchString(rec.Name) || len(rec.Name) > 128 {
+		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", rec.Name)
+	}
+	if err := s.reserveName(rec.Name, rec.ID); err != nil {
+		return err
+	}
+	// 0711: searchable, not listable, so a --userns=remap root can reach its rootfs below.
+	if err := os.Mkdir(s.Dir(rec.ID), 0o711); err != nil {
+		os.Remove(filepath.Join(s.namesDir(), rec.Name))
+		return fmt.Errorf("create container directory: %w", err)
+	}
+	if err := s.write(rec); err != nil {
+		s.Delete(rec.ID, rec.Name)
+		return err
+	}
+	return nil
+}
+
+// reserveName creates ROOT/names/NAME with O_EXCL: of two processes racing for a name, exactly
+// one wins. A reservation whose container directory is gone (a crash between the two steps) is
+// stale and taken over.
+func (s *Store) reserveName(name, id string) error {
+	p := filepath.Join(s.namesDir(), name)
+	for attempt := 0; attempt < 2; attempt++ {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, werr := f.WriteString(id)
+			f.Close()
+			return werr
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("reserve name %s: %w", name, err)
+		}
+		owner, _ := os.ReadFile(p)
+		if len(owner) > 0 {
+			if _, err := os.Stat(s.Dir(string(owner))); err == nil {
+				return fmt.Errorf("the container name %q is already in use by container %q: %w", "/"+name, string(owner), ErrNameInUse)
+			}
+			if attempt == 0 && time.Since(modTime(p)) > 10*time.Second {
+				os.Remove(p) // stale: its container directory never came or is gone
+				continue
+			}
+		}
+		return fmt.Errorf("the container name %q is already in use: %w", "/"+name, ErrNameInUse)
+	}
+	return fmt.Errorf("the container name %q is already in use: %w", "/"+name, ErrNameInUse)
+}
+
+func modTime(p string) time.Time {
+	st, err := os.Stat(p)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+// generateName gives docker-like readable default names, unique enough with the ID's digits.
+func generateName(id string) string {
+	adjectives := []string{"brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "sharp", "swift", "wise"}
+	nouns := []string{"curie", "dijkstra", "hopper", "knuth", "lovelace", "noether", "ritchie", "thompson", "torvalds", "turing"}
+	b, _ := hex.DecodeString(id[:4])
+	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[4:8]
+}
+
+// lock takes an exclusive flock on the container's record lock; the returned func releases it.
+func (s *Store) lock(id string) (func(), error) { return s.Lock(id, "lock") }
+
+// Lock takes an exclusive flock(2) on the container's lock file named name (waiting for it);
+// the returned func releases it. "start" serializes starts of one container across processes.
+func (s *Store) Lock(id, name string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("open lock of %s: %w", id, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// write replaces state.json atomically: a reader sees the old record or the new, never half.
+func (s *Store) write(rec *Record) error {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(s.Dir(rec.ID), "state.json")
+	tmp, err := os.CreateTemp(s.Dir(rec.ID), ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state of %s: %w", rec.ID, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	}
+	tmp.Close()
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return fmt.Errorf("rename %s: %w", p, err)
+	}
+	return nil
+}
+
+// Get reads container id's record.
+func (s *Store) Get(id string) (*Record, error) {
+	data, err := os.ReadFile(filepath.Join(s.Dir(id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("parse state of %s: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// Update reads, changes (with fn) and writes container id's record under its lock.
+func (s *Store) Update(id string, fn func(*Record) error) (*Record, error) {
+	unlock, err := s.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	rec, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(rec); err != nil {
+		return rec, err
+	}
+	return rec, s.write(rec)
+}
+
+// List returns every container's record, newest first. Directories without a readable record
+// (a create that crashed before its first write) are left to GC.
+func (s *Store) List() ([]*Record, error) {
+	ents, err := os.ReadDir(s.containersDir())
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var recs []*Record
+	for _, e := range ents {
+		if rec, err := s.Get(e.Name()); err == nil {
+			recs = append(recs, rec)
+		}
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Created.After(recs[j].Created) })
+	return recs, nil
+}
+
+// IDs lists the container directories, records or not.
+func (s *Store) IDs() ([]string, error) {
+	ents, err := os.ReadDir(s.containersDir())
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		ids = append(ids, e.Name())
+	}
+	return ids, nil
+}
+
+// Resolve finds a container by full ID, name or unique ID prefix, as docker does.
+func (s *Store) Resolve(ref string) (string, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" {
+		return "", fmt.Errorf("no such container: %q: %w", ref, ErrNotFound)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(ref), "state.json")); err == nil && !strings.Contains(ref, "/") {
+		return ref, nil
+	}
+	if validName.MatchString(ref) {
+		if owner, err := os.ReadFile(filepath.Join(s.namesDir(), ref)); err == nil {
+			if _, err := os.Stat(s.Dir(string(owner))); err == nil {
+				return string(owner), nil
+			}
+		}
+	}
+	ids, err := s.IDs()
+	if err != nil {
+		return "", err
+	}
+	var match []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, ref) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return "", fmt.Errorf("no such container: %s: %w", ref, ErrNotFound)
+	default:
+		return "", fmt.Errorf("multiple containers match the prefix %s", ref)
+	}
+}
+
+// Delete removes container id's directory and releases its name (if still its own).
+func (s *Store) Delete(id, name string) error {
+	if name != "" {
+		p := filepath.Join(s.namesDir(), name)
+		if owner, err := os.ReadFile(p); err == nil && string(owner) == id {
+			os.Remove(p)
+		}
+	}
+	if err := os.RemoveAll(s.Dir(id)); err != nil {
+		return fmt.Errorf("remove container directory %s: %w", s.Dir(id), err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestNameIsReservedOnce(t *testing.T) {
+	root := t.TempDir()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won, lost := 0, 0
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(root) // a separate Store, as another process would have
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			err = s.Create(&Record{ID: NewID(), Name: "web", Status: Created, Created: time.Now()})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, ErrNameInUse):
+				lost++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 || lost != 15 {
+		t.Fatalf("won %d lost %d, want 1 and 15", won, lost)
+	}
+	s, _ := Open(root)
+	recs, _ := s.List()
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1 (a losing create must leave nothing)", len(recs))
+	}
+}
+
+func TestCreateResolveUpdateDelete(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Record{ID: "abc111" + NewID()[:58], Created: time.Now()}
+	b := &Record{ID: "abc222" + NewID()[:58], Name: "named", Created: time.Now().Add(time.Second)}
+	for _, r := range []*Record{a, b} {
+		if err := s.Create(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Name == "" {
+		t.Fatal("no generated name")
+	}
+	for ref, want := range map[string]string{a.ID: a.ID, "abc1": a.ID, "named": b.ID, "/named": b.ID, a.Name: a.ID} {
+		if got, err := s.Resolve(ref); err != nil || got != want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", ref, got, err, want)
+		}
+	}
+	if _, err := s.Resolve("abc"); err == nil {
+		t.Error("ambiguous prefix resolved")
+	}
+	if _, err := s.Resolve("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve(nope) = %v", err)
+	}
+	if err := s.Create(&Record{ID: NewID(), Name: "bad name!"}); err == nil {
+		t.Error("invalid name accepted")
+	}
+	if _, err := s.Update(b.ID, func(r *Record) error { r.Status = Running; r.Pid = 42; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(b.ID)
+	if got.Status != Running || got.Pid != 42 {
+		t.Fatalf("after update: %+v", got)
+	}
+	if _, err := s.Update(b.ID, func(r *Record) error { r.Pid = 7; return errors.New("no") }); err == nil {
+		t.Fatal("update error lost")
+	}
+	if got, _ := s.Get(b.ID); got.Pid != 42 {
+		t.Fatal("failed update was written")
+	}
+	recs, _ := s.List()
+	if len(recs) != 2 || recs[0].ID != b.ID {
+		t.Fatalf("list order wrong: %d records", len(recs))
+	}
+	if err := s.Delete(b.ID, b.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.namesDir(), "named")); !os.IsNotExist(err) {
+		t.Fatal("name not released")
+	}
+	if err := s.Create(&Record{ID: NewID(), Name: "named"}); err != nil {
+		t.Fatalf("name not reusable after delete: %v", err)
+	}
+}
+
+// A name whose container directory is gone (a crash between reserving and creating) is
+// taken over once stale.
+func TestStaleNameTakenOver(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	p := filepath.Join(s.namesDir(), "ghost")
+	os.WriteFile(p, []byte("deadbeef"), 0o600)
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(p, old, old)
+	if err := s.Create(&Record{ID: NewID(), Name: "ghost"}); err != nil {
+		t.Fatalf("stale name not taken over: %v", err)
+	}
+}
