@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/glassbox/glassbox/engine"
 )
@@ -26,6 +28,9 @@ type fakeBackend struct {
 	logs       []engine.LogEntry
 	steps      []engine.TraceStep
 	calls      []string
+	canExec    bool
+	sizes      []engine.Size
+	stdin      []byte
 }
 
 var t0 = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
@@ -199,11 +204,94 @@ func (f *fakeBackend) Trace(context.Context, string) ([]engine.TraceStep, error)
 func (f *fakeBackend) Diff(context.Context, string) ([]engine.Change, error) {
 	return []engine.Change{{Kind: "A", Path: "/root/.ash_history"}, {Kind: "C", Path: "/etc"}, {Kind: "D", Path: "/etc/motd"}}, nil
 }
-func (f *fakeBackend) Exec(context.Context, string, engine.ExecOptions) (engine.ExitStatus, error) {
-	return engine.ExitStatus{}, fmt.Errorf("fake: no exec")
+func (f *fakeBackend) Exec(ctx context.Context, id string, opts engine.ExecOptions) (engine.ExitStatus, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, "exec "+id[:12]+" "+strings.Join(opts.Cmd, " "))
+	can := f.canExec
+	f.mu.Unlock()
+	if !can {
+		// What the engine says until engine/runtime/nsenter lands.
+		return engine.ExitStatus{}, fmt.Errorf("exec: not implemented yet")
+	}
+	return f.terminal(ctx, "# ", opts.AttachOptions)
 }
-func (f *fakeBackend) Attach(context.Context, string, engine.AttachOptions) (engine.ExitStatus, error) {
-	return engine.ExitStatus{}, fmt.Errorf("fake: no attach")
+
+func (f *fakeBackend) Attach(ctx context.Context, id string, opts engine.AttachOptions) (engine.ExitStatus, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, "attach "+id[:12])
+	f.mu.Unlock()
+	return f.terminal(ctx, "console$ ", opts)
+}
+
+// terminal is a tiny line-mode shell on a pretend pty: it echoes what it reads, answers
+// "echo WORDS" with WORDS in red, "exit N" ends with N, and records each size it is given.
+func (f *fakeBackend) terminal(ctx context.Context, prompt string, opts engine.AttachOptions) (engine.ExitStatus, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case sz, ok := <-opts.Resize:
+				if !ok {
+					return
+				}
+				f.mu.Lock()
+				f.sizes = append(f.sizes, sz)
+				f.mu.Unlock()
+			case <-done:
+				return
+			}
+		}
+	}()
+	io.WriteString(opts.Stdout, prompt)
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 256)
+		var line []byte
+		for {
+			n, err := opts.Stdin.Read(buf)
+			for _, b := range buf[:n] {
+				f.mu.Lock()
+				f.stdin = append(f.stdin, b)
+				f.mu.Unlock()
+				if b == '\r' {
+					select {
+					case lines <- string(line):
+					case <-done:
+						return
+					}
+					line = nil
+					continue
+				}
+				line = append(line, b)
+				io.WriteString(opts.Stdout, string(b))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return engine.ExitStatus{}, ctx.Err()
+		case l, ok := <-lines:
+			if !ok {
+				return engine.ExitStatus{}, nil
+			}
+			io.WriteString(opts.Stdout, "\r\n")
+			if w, ok := strings.CutPrefix(l, "echo "); ok {
+				io.WriteString(opts.Stdout, "\x1b[31m"+w+"\x1b[0m\r\n")
+			}
+			if c, ok := strings.CutPrefix(l, "exit "); ok {
+				var code int
+				fmt.Sscan(c, &code)
+				return engine.ExitStatus{Code: code}, nil
+			}
+			io.WriteString(opts.Stdout, prompt)
+		}
+	}
 }
 
 // harness drives a Model as the Bubble Tea runtime would, synchronously: each command runs
@@ -212,6 +300,8 @@ type harness struct {
 	t *testing.T
 	m *Model
 	f *fakeBackend
+	// pending are commands still waiting (streams): settle delivers what they return.
+	pending []chan tea.Msg
 }
 
 func newHarness(t *testing.T, f *fakeBackend, opts Options, w, h int) *harness {
@@ -239,8 +329,39 @@ func (h *harness) run(cmd tea.Cmd) {
 	select {
 	case msg = <-done:
 	case <-time.After(100 * time.Millisecond):
-		return // a tick or a blink: not part of what a test drives
+		// A tick, a blink or a stream: not part of what a test drives, unless settle is asked
+		// to wait for it.
+		h.pending = append(h.pending, done)
+		return
 	}
+	h.deliver(msg)
+}
+
+// settle delivers the messages of waiting commands (a shell's output) until cond holds.
+func (h *harness) settle(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("never saw %s:\n%s", what, ansi.Strip(h.screen()))
+		}
+		pending := h.pending
+		h.pending = nil
+		for _, done := range pending {
+			select {
+			case msg := <-done:
+				if _, ok := msg.(tickMsg); !ok {
+					h.deliver(msg)
+				}
+			default:
+				h.pending = append(h.pending, done)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (h *harness) deliver(msg tea.Msg) {
 	switch msg := msg.(type) {
 	case nil, tickMsg:
 	case tea.BatchMsg:
@@ -284,8 +405,8 @@ func keyMsg(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyRight}
 	case "left":
 		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "ctrl+c", "ctrl+p", "ctrl+q":
+		return tea.KeyPressMsg{Code: rune(k[5]), Mod: tea.ModCtrl}
 	}
 	r := []rune(k)[0]
 	return tea.KeyPressMsg{Code: r, Text: k}

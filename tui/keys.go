@@ -11,7 +11,7 @@ type globalKeys struct {
 	Images, Pull, Run      key.Binding
 	Stop, Kill, Remove     key.Binding
 	Shell, Logs, Refresh   key.Binding
-	Starter                key.Binding
+	Starter, FullShell     key.Binding
 }
 
 func newGlobalKeys() globalKeys {
@@ -31,6 +31,7 @@ func newGlobalKeys() globalKeys {
 		Kill:      key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "kill")),
 		Remove:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "remove")),
 		Shell:     key.NewBinding(key.WithKeys("enter", "x"), key.WithHelp("enter/x", "shell")),
+		FullShell: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "shell full screen")),
 		Logs:      key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")),
 		Refresh:   key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "refresh")),
 		Starter:   key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "build starter image"), key.WithDisabled()),
@@ -40,7 +41,7 @@ func newGlobalKeys() globalKeys {
 // all lists the bindings in help order.
 func (k globalKeys) all() []key.Binding {
 	return []key.Binding{k.NextTab, k.PrevTab, k.TabN, k.FocusList, k.FocusPane, k.Images,
-		k.Run, k.Pull, k.Shell, k.Logs, k.Stop, k.Kill, k.Remove, k.Starter, k.Refresh, k.Theme, k.Help, k.Quit}
+		k.Run, k.Pull, k.Shell, k.FullShell, k.Logs, k.Stop, k.Kill, k.Remove, k.Starter, k.Refresh, k.Theme, k.Help, k.Quit}
 }
 
 // short is the footer's selection of bindings.

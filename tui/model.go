@@ -202,7 +202,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // shellSize is the shell's screen: the pane, or the window less a status line in full screen.
 func (m *Model) shellSize() (int, int) {
-	if m.shell.fullscreen {
+	if m.shell.fullscreen && m.typing() {
 		return m.width, max(m.height-1, 1)
 	}
 	return m.paneSize()
@@ -273,6 +273,17 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		return tea.Batch(m.loadContainers(), m.loadImages(), m.loadHost())
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
+	case tea.PasteMsg:
+		if m.typing() && m.dialog == nil {
+			m.shell.paste(msg.Content)
+			return nil
+		}
+		if m.dialog != nil {
+			var cmd tea.Cmd
+			m.dialog, cmd = m.dialog.update(msg)
+			return cmd
+		}
+		return nil
 	case tea.MouseClickMsg:
 		return m.handleClick(msg.Mouse())
 	case tea.MouseWheelMsg:
@@ -293,6 +304,11 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return tea.Batch(cmds...)
+}
+
+// typing is whether keys go to the shell: its pane has focus and a shell runs there.
+func (m *Model) typing() bool {
+	return m.focusPane && m.activePane() == m.shell && m.shell.running()
 }
 
 func (m *Model) setStatus(s string, isErr bool) { m.status, m.statusErr = s, isErr }
@@ -331,7 +347,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	// The shell pane, when it has focus, takes every key: a terminal needs tab, q and arrows.
-	if m.focusPane && m.activePane() == m.shell && m.shell.running() {
+	if m.typing() {
 		return m.shell.handleInput(k)
 	}
 	if m.focusPane {
@@ -408,6 +424,12 @@ func (m *Model) globalKey(k tea.KeyPressMsg) tea.Cmd {
 		m.switchTab(m.tabIndex("Shell"))
 		m.focusPane = true
 		return m.shell.open(sel.container, false)
+	case key.Matches(k, g.FullShell):
+		m.switchTab(m.tabIndex("Shell"))
+		m.focusPane = true
+		cmd := m.shell.open(sel.container, false)
+		m.shell.fullscreen = m.shell.running()
+		return cmd
 	}
 	return nil
 }

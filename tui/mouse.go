@@ -7,7 +7,7 @@ import (
 // handleClick focuses what was clicked: a list row selects it, a tab label switches to it,
 // anything else in the right box focuses the pane.
 func (m *Model) handleClick(ms tea.Mouse) tea.Cmd {
-	if m.dialog != nil || m.help || ms.Button != tea.MouseLeft {
+	if m.dialog != nil || m.help || ms.Button != tea.MouseLeft || m.shell.fullscreen && m.typing() {
 		return nil
 	}
 	g := m.geometry()

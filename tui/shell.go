@@ -15,42 +15,50 @@ import (
 	"github.com/glassbox/glassbox/theme"
 )
 
-// shellPane is the Shell tab: a shell exec'd in the container on a pty, its output fed to a VT
-// emulator (charmbracelet/x/vt) whose screen is drawn in the pane, so full-screen programs,
-// colours and cursor keys work while the rest of the workbench keeps updating. Keys go to the
-// shell while the pane has focus; ctrl-p ctrl-q gives focus back without ending the shell.
+// shellPane is the Shell tab: a shell exec'd in the container on a pty (or the container's own
+// console, attached), its output fed to a VT emulator (charmbracelet/x/vt) whose screen is drawn
+// in the pane, so full-screen programs, colours and cursor keys work while the rest of the
+// workbench keeps updating. While the pane has focus every key goes to the shell except the
+// ctrl-p prefix: ctrl-p ctrl-q gives focus back (the shell runs on), ctrl-p f toggles full
+// screen, ctrl-p ctrl-p sends a ctrl-p.
 type shellPane struct {
 	th  *theme.Theme
 	b   Backend
 	ctx context.Context
 	kk  shellKeys
 
+	// target is the container the session runs in; sel the one the list has selected. The
+	// pane shows the session only while they are the same container.
 	target     engine.Container
+	sel        engine.Container
+	note       string // why the selected container has no shell
 	session    int
 	emu        *vt.Emulator
 	cancel     context.CancelFunc
 	stdin      *inputQueue
 	resizes    chan engine.Size
 	live       bool
-	exited     bool
 	exitText   string
 	screen     string
 	fullscreen bool
-	prefix     bool // ctrl-p seen, waiting to see whether ctrl-q follows
+	prefix     bool // ctrl-p seen, waiting for the key that says what it means
 	console    bool // attached to the container's console rather than an exec'd shell
-	w, h       int
+	// noExec is set once the engine said it cannot exec: enter then attaches the console.
+	noExec bool
+	w, h   int
 }
 
 type shellKeys struct {
-	Open, Attach, Full, Leave key.Binding
+	Open, Attach, Full, Leave, FullIn key.Binding
 }
 
 func newShellPane(th *theme.Theme, b Backend, ctx context.Context) *shellPane {
 	return &shellPane{th: th, b: b, ctx: ctx, w: 80, h: 24, kk: shellKeys{
-		Open:   key.NewBinding(key.WithKeys("enter", "x"), key.WithHelp("enter/x", "exec /bin/sh")),
-		Attach: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "attach the console")),
-		Full:   key.NewBinding(key.WithKeys("ctrl+f"), key.WithHelp("ctrl+f", "full screen on/off")),
-		Leave:  key.NewBinding(key.WithKeys("ctrl+p ctrl+q"), key.WithHelp("ctrl+p ctrl+q", "leave the shell (it keeps running)")),
+		Open:   key.NewBinding(key.WithKeys("enter", "x"), key.WithHelp("enter/x", "exec /bin/sh in it")),
+		Attach: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "attach its console")),
+		Full:   key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "full screen")),
+		Leave:  key.NewBinding(key.WithKeys("ctrl+p ctrl+q"), key.WithHelp("ctrl-p ctrl-q", "leave (it keeps running)")),
+		FullIn: key.NewBinding(key.WithKeys("ctrl+p f"), key.WithHelp("ctrl-p f", "full screen on/off")),
 	}}
 }
 
@@ -71,33 +79,45 @@ type (
 func (p *shellPane) title() string { return "Shell" }
 
 func (p *shellPane) keys() []key.Binding {
-	return []key.Binding{p.kk.Leave, p.kk.Full, p.kk.Open, p.kk.Attach}
+	if p.running() {
+		return []key.Binding{p.kk.Leave, p.kk.FullIn}
+	}
+	return []key.Binding{p.kk.Open, p.kk.Attach, p.kk.Full, p.kk.Leave, p.kk.FullIn}
 }
 
-func (p *shellPane) running() bool { return p.live }
+// helpKeys are every key of the pane, for the help view.
+func (p *shellPane) helpKeys() []key.Binding {
+	return []key.Binding{p.kk.Open, p.kk.Attach, p.kk.Full, p.kk.Leave, p.kk.FullIn}
+}
+
+// running is whether a shell runs in the selected container.
+func (p *shellPane) running() bool { return p.live && p.sel.ID == p.target.ID }
 
 func (p *shellPane) deactivate() {}
 
 func (p *shellPane) activate(sel selection) tea.Cmd {
-	if sel.isContainer() && sel.container.ID != p.target.ID && !p.live {
-		p.target = sel.container
-		p.exited, p.exitText, p.screen = false, "", ""
+	if sel.isContainer() && sel.container.ID != p.sel.ID {
+		p.sel, p.note = sel.container, ""
 	}
 	return nil
 }
 
 // open starts a shell in c (or attaches its console) unless one runs there already.
 func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
+	p.sel, p.note = c, ""
 	if p.live && p.target.ID == c.ID {
 		return nil
 	}
 	if c.State != "running" {
-		p.target, p.exited, p.exitText = c, true, c.Name+" is "+c.State+": start it to open a shell"
+		p.note = c.Name + " is " + c.State + ": start it to open a shell"
 		return nil
+	}
+	if p.noExec {
+		console = true
 	}
 	p.stop()
 	p.session++
-	p.target, p.live, p.exited, p.exitText, p.fullscreen = c, true, false, "", false
+	p.target, p.live, p.exitText, p.screen = c, true, "", ""
 	p.emu = vt.NewEmulator(p.w, p.h)
 	ctx, cancel := context.WithCancel(p.ctx)
 	p.cancel = cancel
@@ -107,9 +127,9 @@ func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
 	p.resizes <- engine.Size{Rows: uint16(p.h), Cols: uint16(p.w)}
 	out := make(chan []byte, 64)
 
-	// The emulator answers the program's queries (cursor position, device attributes) and
-	// encodes our key presses on its own pipe: copy that to the shell's stdin. The copy ends
-	// when the emulator is closed.
+	// The emulator encodes our key presses and answers the program's queries (cursor
+	// position, device attributes) on its own pipe: copy that to the shell's stdin. The copy
+	// ends when the emulator is closed.
 	emu := p.emu
 	go func() {
 		_, _ = io.Copy(stdin, emu)
@@ -117,7 +137,7 @@ func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
 	b, id, session := p.b, c.ID, p.session
 	p.console = console
 	streams := engine.AttachOptions{Stdin: stdin, Stdout: chanWriter{ctx: ctx, ch: out}, Resize: p.resizes}
-	exec := func() tea.Msg {
+	run := func() tea.Msg {
 		var st engine.ExitStatus
 		var err error
 		if console {
@@ -132,7 +152,7 @@ func (p *shellPane) open(c engine.Container, console bool) tea.Cmd {
 		close(out)
 		return shellExitMsg{session: session, status: st, err: err}
 	}
-	return tea.Batch(exec, waitShell(session, out))
+	return tea.Batch(run, waitShell(session, out))
 }
 
 // chanWriter hands the shell's output to Update as copies, so only Update touches the emulator.
@@ -150,6 +170,8 @@ func (w chanWriter) Write(b []byte) (int, error) {
 	}
 }
 
+// waitShell delivers what the shell wrote, up to 64 writes at a time, so a burst (top
+// redrawing) costs one render.
 func waitShell(session int, out <-chan []byte) tea.Cmd {
 	return func() tea.Msg {
 		d, ok := <-out
@@ -185,7 +207,12 @@ func (p *shellPane) stop() {
 	if p.emu != nil {
 		p.emu.Close()
 	}
-	p.live = false
+	p.live, p.fullscreen, p.prefix = false, false, false
+}
+
+// errNoExec tells an engine without exec from a failed exec: the engine says "not implemented".
+func errNoExec(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "not implemented")
 }
 
 func (p *shellPane) update(msg tea.Msg) tea.Cmd {
@@ -206,9 +233,19 @@ func (p *shellPane) update(msg tea.Msg) tea.Cmd {
 		if m.session != p.session {
 			return nil
 		}
+		wasFull := p.fullscreen
 		p.stop()
-		p.exited = true
 		switch {
+		case !p.console && errNoExec(m.err):
+			// This engine cannot exec yet: the console is the shell.
+			p.noExec = true
+			cmd := p.open(p.target, true)
+			p.sel = p.target
+			p.fullscreen = wasFull
+			p.exitText = "exec is not in this engine: attached the console"
+			return cmd
+		case errors.Is(m.err, engine.ErrDetached):
+			p.exitText = "detached from the console (it keeps running)"
 		case m.err != nil && !errors.Is(m.err, context.Canceled):
 			p.exitText = "shell: " + m.err.Error()
 		case m.err != nil:
@@ -222,16 +259,20 @@ func (p *shellPane) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// handleKey is used while no shell runs: enter or x opens one.
+// handleKey is used while no shell takes the keys: enter or x opens one, a attaches the console.
 func (p *shellPane) handleKey(k tea.KeyPressMsg) (bool, tea.Cmd) {
-	if p.target.ID == "" {
+	if p.sel.ID == "" {
 		return false, nil
 	}
 	switch {
 	case key.Matches(k, p.kk.Open):
-		return true, p.open(p.target, false)
+		return true, p.open(p.sel, false)
 	case key.Matches(k, p.kk.Attach):
-		return true, p.open(p.target, true)
+		return true, p.open(p.sel, true)
+	case key.Matches(k, p.kk.Full):
+		cmd := p.open(p.sel, false)
+		p.fullscreen = p.running()
+		return true, cmd
 	}
 	return false, nil
 }
@@ -239,27 +280,36 @@ func (p *shellPane) handleKey(k tea.KeyPressMsg) (bool, tea.Cmd) {
 // leaveMsg asks the root model to take focus back from the shell.
 type leaveMsg struct{}
 
-// handleInput sends a key to the running shell, except the pane's own keys.
+// handleInput sends a key to the running shell, except the ctrl-p prefix's keys.
 func (p *shellPane) handleInput(k tea.KeyPressMsg) tea.Cmd {
 	s := k.String()
 	if p.prefix {
 		p.prefix = false
-		if s == "ctrl+q" {
+		switch s {
+		case "ctrl+q":
 			p.fullscreen = false
 			return func() tea.Msg { return leaveMsg{} }
+		case "f":
+			p.fullscreen = !p.fullscreen
+			return nil
 		}
 		p.emu.SendKey(vt.KeyPressEvent(tea.KeyPressMsg{Code: 'p', Mod: tea.ModCtrl}))
-	}
-	switch s {
-	case "ctrl+p":
+		if s == "ctrl+p" {
+			return nil
+		}
+	} else if s == "ctrl+p" {
 		p.prefix = true
-		return nil
-	case "ctrl+f":
-		p.fullscreen = !p.fullscreen
 		return nil
 	}
 	p.emu.SendKey(vt.KeyPressEvent(k))
 	return nil
+}
+
+// paste sends pasted text, bracketed when the program asked for it.
+func (p *shellPane) paste(text string) {
+	if p.emu != nil {
+		p.emu.Paste(text)
+	}
 }
 
 // resize gives the emulator and the pty the pane's size.
@@ -285,21 +335,29 @@ func (p *shellPane) resize(w, h int) tea.Cmd {
 
 func (p *shellPane) view(width, height int) string {
 	t := p.th
-	if p.live {
+	if p.running() {
 		return p.screen
 	}
 	lines := []string{}
-	if p.exitText != "" {
+	mine := p.sel.ID == p.target.ID
+	switch {
+	case p.note != "":
+		lines = append(lines, t.Warn.Render(p.note), "")
+	case mine && p.exitText != "":
 		lines = append(lines, t.Warn.Render(p.exitText), "")
 	}
-	if p.target.ID == "" {
+	if p.live && !mine {
+		lines = append(lines, t.Muted.Render("a shell runs in "+p.target.Name+": select it to return to it;"),
+			t.Muted.Render("opening one here closes that one"), "")
+	}
+	if p.sel.ID == "" {
 		lines = append(lines, t.Muted.Render("select a running container"))
 	} else {
-		lines = append(lines, t.Muted.Render("enter or x runs /bin/sh in "+p.target.Name+" on a pty,"),
-			t.Muted.Render("a attaches its console (press enter for a prompt);"),
-			t.Muted.Render("ctrl-p ctrl-q leaves it running, ctrl-f makes it full screen"))
+		lines = append(lines, t.Muted.Render("enter or x runs /bin/sh in "+p.sel.Name+" on a pty,"),
+			t.Muted.Render("a attaches its console (press enter for a prompt), f full screen;"),
+			t.Muted.Render("ctrl-p ctrl-q leaves it running, ctrl-p f toggles full screen"))
 	}
-	if p.screen != "" {
+	if p.screen != "" && mine {
 		lines = append(lines, "", t.Subtle.Render("last screen:"))
 		lines = append(lines, strings.Split(p.screen, "\n")...)
 	}
@@ -312,6 +370,15 @@ func (p *shellPane) fullView(width, height int) string {
 	if p.console {
 		what = "console"
 	}
-	status := p.th.Muted.Render(fmt.Sprintf(" %s · %s · ctrl-p ctrl-q leaves · ctrl-f leaves full screen", p.target.Name, what))
+	status := p.th.Muted.Render(fmt.Sprintf(" %s · %s · ctrl-p ctrl-q leaves · ctrl-p f leaves full screen", p.target.Name, what))
 	return p.screen + "\n" + fitLines([]string{status}, width)
+}
+
+// cursor is where the shell's cursor is on its screen, and whether the program shows it.
+func (p *shellPane) cursor() (x, y int, shown bool) {
+	if p.emu == nil || !p.running() {
+		return 0, 0, false
+	}
+	pos := p.emu.CursorPosition()
+	return pos.X, pos.Y, !p.emu.CursorHidden()
 }

@@ -61,7 +61,7 @@ func (m *Model) render() string {
 	if m.width < minWidth || m.height < minHeight {
 		return fmt.Sprintf("glassbox needs at least %dx%d cells (this is %dx%d)", minWidth, minHeight, m.width, m.height)
 	}
-	if m.shell.fullscreen && m.shell.running() {
+	if m.shell.fullscreen && m.typing() {
 		return m.shell.fullView(m.width, m.height)
 	}
 	g := m.geometry()
@@ -143,7 +143,7 @@ func (m *Model) footer() string {
 		binds = m.dialog.keys()
 	case m.help:
 		binds = []key.Binding{key.NewBinding(key.WithKeys("esc"), key.WithHelp("any key", "close help"))}
-	case m.focusPane && m.activePane() == m.shell && m.shell.running():
+	case m.typing():
 		binds = m.shell.keys()
 	default:
 		binds = append(binds, m.keys.short()...)
@@ -245,10 +245,14 @@ func (m *Model) helpView(width, height int) string {
 		{"List", m.list.keys.bindings()},
 	}
 	for _, p := range m.tabs() {
+		binds := p.keys()
+		if hk, ok := p.(interface{ helpKeys() []key.Binding }); ok {
+			binds = hk.helpKeys()
+		}
 		sections = append(sections, struct {
 			name  string
 			binds []key.Binding
-		}{p.title() + " tab", p.keys()})
+		}{p.title() + " tab", binds})
 	}
 	var cols []string
 	var cur []string
@@ -279,14 +283,17 @@ func (m *Model) helpView(width, height int) string {
 
 // shellCursor places the terminal's cursor where the shell's is, while the shell has focus.
 func (m *Model) shellCursor() *tea.Cursor {
-	if m.dialog != nil || m.help || !m.shell.running() || m.shell.emu == nil || !m.focusPane || m.activePane() != m.shell {
+	if m.dialog != nil || m.help || !m.typing() {
 		return nil
 	}
-	pos := m.shell.emu.CursorPosition()
+	x, y, shown := m.shell.cursor()
+	if !shown {
+		return nil
+	}
 	if m.shell.fullscreen {
-		return tea.NewCursor(pos.X, pos.Y)
+		return tea.NewCursor(x, y)
 	}
 	g := m.geometry()
 	// The pane starts inside the right box's border, below the tab bar.
-	return tea.NewCursor(g.leftW+1+pos.X, g.bodyTop+2+pos.Y)
+	return tea.NewCursor(g.leftW+1+x, g.bodyTop+2+y)
 }
