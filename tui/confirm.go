@@ -7,15 +7,15 @@ import (
 	"github.com/glassbox/glassbox/theme"
 )
 
-// confirmDialog asks yes or no before a destructive action; yes runs onYes.
+// confirmDialog asks yes or no before a destructive action; yes calls onYes for its command.
 type confirmDialog struct {
 	th            *theme.Theme
 	question, why string
-	onYes         tea.Cmd
+	onYes         func() tea.Cmd
 	yes, no       key.Binding
 }
 
-func newConfirmDialog(th *theme.Theme, question, why string, onYes tea.Cmd) *confirmDialog {
+func newConfirmDialog(th *theme.Theme, question, why string, onYes func() tea.Cmd) *confirmDialog {
 	return &confirmDialog{th: th, question: question, why: why, onYes: onYes,
 		yes: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 		no:  key.NewBinding(key.WithKeys("n", "N", "esc", "q"), key.WithHelp("n/esc", "no")),
@@ -31,7 +31,7 @@ func (d *confirmDialog) update(msg tea.Msg) (dialog, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(k, d.yes):
-		return nil, d.onYes
+		return nil, d.onYes()
 	case key.Matches(k, d.no):
 		return nil, nil
 	}

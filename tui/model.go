@@ -404,13 +404,17 @@ func (m *Model) globalKey(k tea.KeyPressMsg) tea.Cmd {
 	case !sel.isContainer():
 		return nil
 	case key.Matches(k, g.Stop):
-		return m.containerAction("stop", sel.container, func(ctx context.Context, id string) error {
-			return m.b.Stop(ctx, id, 10*time.Second)
-		})
+		m.dialog = newConfirmDialog(m.th, "Stop container "+sel.container.Name+"?",
+			"SIGTERM to its init, SIGKILL after 10s if it has not exited (docker stop).",
+			m.containerAction("stop", sel.container, func(ctx context.Context, id string) error {
+				return m.b.Stop(ctx, id, 10*time.Second)
+			}))
 	case key.Matches(k, g.Kill):
-		return m.containerAction("kill", sel.container, func(ctx context.Context, id string) error {
-			return m.b.Kill(ctx, id, syscall.SIGKILL)
-		})
+		m.dialog = newConfirmDialog(m.th, "Kill container "+sel.container.Name+"?",
+			"SIGKILL to its init: the kernel ends it at once, nothing is flushed.",
+			m.containerAction("kill", sel.container, func(ctx context.Context, id string) error {
+				return m.b.Kill(ctx, id, syscall.SIGKILL)
+			}))
 	case key.Matches(k, g.Remove):
 		m.dialog = newConfirmDialog(m.th, "Remove container "+sel.container.Name+"?",
 			"Its upper directory, log and record go; a running one is killed first.",
@@ -443,12 +447,16 @@ func (m *Model) tabIndex(title string) int {
 	return m.tab
 }
 
-func (m *Model) containerAction(verb string, c engine.Container, f func(context.Context, string) error) tea.Cmd {
+// containerAction does verb to c once the user says yes: the status line says it is under
+// way, and the command reports how it ended.
+func (m *Model) containerAction(verb string, c engine.Container, f func(context.Context, string) error) func() tea.Cmd {
 	ctx := m.ctx
-	m.setStatus(verb+" "+c.Name+"…", false)
-	return func() tea.Msg {
-		err := f(ctx, c.ID)
-		return actionMsg{what: verb + " " + c.Name, err: err}
+	return func() tea.Cmd {
+		m.setStatus(verb+" "+c.Name+"…", false)
+		return func() tea.Msg {
+			err := f(ctx, c.ID)
+			return actionMsg{what: verb + " " + c.Name, err: err}
+		}
 	}
 }
 

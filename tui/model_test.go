@@ -251,7 +251,15 @@ func TestRemoveAsksFirst(t *testing.T) {
 func TestStopAndKill(t *testing.T) {
 	f := newFake(3)
 	h := newHarness(t, f, Options{}, 100, 30)
-	h.keys("s", "K")
+	h.keys("s")
+	if !strings.Contains(ansi.Strip(h.screen()), "Stop container box-000?") || f.called("stop") {
+		t.Fatalf("s should ask first:\n%s", ansi.Strip(h.screen()))
+	}
+	h.keys("y", "K")
+	if f.called("kill") {
+		t.Fatalf("K should ask first")
+	}
+	h.keys("y")
 	if !f.called("stop "+f.containers[0].ID) || !f.called("kill "+f.containers[0].ID+" 9") {
 		t.Errorf("s and K should stop and SIGKILL box-000: %v", f.calls)
 	}

@@ -37,6 +37,11 @@ const (
 	runMemory
 	runCPUs
 	runPids
+	runEnv
+	runVolumes
+	runNetwork
+	runPorts
+	runRemove
 )
 
 func newRunDialog(th *theme.Theme, b Backend, ctx context.Context, images []engine.ImageSummary, selected engine.ImageSummary) *runDialog {
@@ -61,6 +66,11 @@ func newRunDialog(th *theme.Theme, b Backend, ctx context.Context, images []engi
 		{"memory   ", "e.g. 64m (unlimited)"},
 		{"cpus     ", "e.g. 0.5 (unlimited)"},
 		{"pids     ", "e.g. 100 (unlimited)"},
+		{"env      ", "KEY=value … (-e)"},
+		{"volumes  ", "/src:/dst[:ro] … (-v)"},
+		{"network  ", "none, host or bridge (the default)"},
+		{"ports    ", "8080:80 … (-p, with bridge)"},
+		{"--rm     ", "y removes it when it exits"},
 	}
 	for _, l := range labels {
 		ti := newInput(l.prompt, l.placeholder)
@@ -164,6 +174,39 @@ func (d *runDialog) options() (engine.CreateOptions, error) {
 			return opts, fmt.Errorf("pids %q: want a positive integer", s)
 		}
 		opts.PidsLimit = n
+	}
+	if s := v(runEnv); s != "" {
+		env, err := splitCommand(s)
+		if err != nil {
+			return opts, fmt.Errorf("env: %w", err)
+		}
+		for _, e := range env {
+			if k, _, _ := strings.Cut(e, "="); k == "" {
+				return opts, fmt.Errorf("env %q: want KEY=value", e)
+			}
+		}
+		opts.Env = env
+	}
+	opts.Volumes = strings.Fields(v(runVolumes))
+	for _, vol := range opts.Volumes {
+		parts := strings.Split(vol, ":")
+		if len(parts) < 2 || len(parts) > 3 || !strings.HasPrefix(parts[1], "/") || len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw" {
+			return opts, fmt.Errorf("volume %q: want SRC:/DST[:ro]", vol)
+		}
+	}
+	switch n := v(runNetwork); n {
+	case "", "none", "host", "bridge":
+		opts.Network = n
+	default:
+		return opts, fmt.Errorf("network %q: want none, host or bridge", n)
+	}
+	opts.Publish = strings.Fields(v(runPorts))
+	switch r := strings.ToLower(v(runRemove)); r {
+	case "", "n", "no":
+	case "y", "yes":
+		opts.AutoRemove = true
+	default:
+		return opts, fmt.Errorf("--rm %q: want y or n", r)
 	}
 	return opts, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -37,6 +38,18 @@ func runWorkbench(ctx context.Context, g *globals) error {
 			return tui.BuildStarter(ctx, b, "/bin/busybox")
 		},
 	})
+	// GLASSBOX_CPUPROFILE=file writes a CPU profile of the session (for the idle-cost benchmark).
+	if path := os.Getenv("GLASSBOX_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if _, err := tea.NewProgram(m, tea.WithContext(ctx)).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return fmt.Errorf("workbench: %w", err)
 	}
