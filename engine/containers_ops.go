@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -255,9 +254,4 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (ContainerDetail, erro
 		}
 	}
 	return d, nil
-}
-
-// Exec is not built yet: it comes with engine/runtime/nsenter's integration.
-func (e *Engine) Exec(ctx context.Context, id string, opts ExecOptions) (ExitStatus, error) {
-	return ExitStatus{}, errors.New("exec: not implemented yet")
 }

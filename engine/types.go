@@ -266,6 +266,8 @@ type ExecOptions struct {
 	User        string
 	Env         []string
 	WorkingDir  string
+	// Privileged gives the process every capability, whatever the container's are.
+	Privileged bool
 	AttachOptions
 }
 
@@ -294,4 +296,18 @@ type HostInfo struct {
 	Running    int    `json:"Running"`
 	Images     int    `json:"Images"`
 	Root       string `json:"Root"`
+}
+
+// ContainerProcess is one process of a running container, as `glassbox top` lists it: its
+// PID inside the container and on the host side by side.
+type ContainerProcess struct {
+	PID     int `json:"PID"`     // in the container's PID namespace
+	HostPID int `json:"HostPID"` // in glassbox's
+	// PPID is the parent inside the container; 0 when the parent is outside it (the init, a
+	// process glassbox exec started).
+	PPID    int    `json:"PPID"`
+	UID     int    `json:"UID"`
+	User    string `json:"User"` // the UID's name in the container's /etc/passwd, else the number
+	State   string `json:"State"`
+	Command string `json:"Command"` // its command line; [comm] when it has none
 }

@@ -112,8 +112,15 @@ func (c *Cmd) Start() (err error) {
 	if path == "" {
 		path = Binary()
 	}
+	exe := path
+	if fd, err := readOnlyBinary(path, len(files)); err == nil {
+		defer unix.Close(fd)
+		exe = "/proc/self/fd/" + strconv.Itoa(fd)
+	} else if !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("nsenter: %w", err)
+	}
 	env := append(cloneStrings(c.Env), envConfigFD+"="+strconv.Itoa(configFD))
-	helper, err := os.StartProcess(path, c.Args, &os.ProcAttr{Dir: c.Dir, Env: env, Files: files, Sys: c.SysProcAttr})
+	helper, err := os.StartProcess(exe, c.Args, &os.ProcAttr{Dir: c.Dir, Env: env, Files: files, Sys: c.SysProcAttr})
 	if err != nil {
 		return fmt.Errorf("nsenter: start %s: %w", path, err)
 	}

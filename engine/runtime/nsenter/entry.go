@@ -23,6 +23,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // up the terminal, and executes the program. It returns only when that fails, with the exit
 // status the caller reports (127 not found, 126 not executable, 125 anything else).
 func ExecMain(args []string) int {
+	lockThread()
 	buf := make([]byte, 1<<20)
 	n, err := unix.Read(requestFD, buf)
 	if err != nil || n == 0 {
@@ -60,10 +61,16 @@ func execProcess(req execRequest) (int, error) {
 		if err := setupConsole(req); err != nil {
 			return 125, err
 		}
+		// The terminal is the program's, as login(1) and runc make it: its user owns the slave.
+		if u := req.Security.User; u != nil {
+			if err := unix.Fchown(0, int(u.UID), -1); err != nil {
+				return 125, fmt.Errorf("chown console to uid %d: %w", u.UID, err)
+			}
+		}
 	}
-	// TODO(exec phase 2): the runtime's process finalisation (user and groups, capabilities,
-	// no_new_privs, seccomp, rlimits) goes here, after the lookup-relevant setup and right
-	// before execve.
+	if err := applySecurity(req.Security); err != nil {
+		return 125, err
+	}
 	return execvp(file, argv, req.Env)
 }
 

@@ -446,6 +446,9 @@ void glassbox_nsexec(void)
 	if (sock < 0)
 		fail(EINVAL, "%s=%s is not a descriptor", ENV_NAME, env);
 	unsetenv(ENV_NAME);	// shifts environ in place: Go reads the same array when it starts
+	// Executed from a read-only clone of the binary (binary.go), the kernel named this
+	// process after the descriptor ("7"); ps, top and the Trace tab should say what it is.
+	prctl(PR_SET_NAME, "glassbox", 0, 0, 0);
 
 	struct config c = { 0 };
 	read_config(&c);

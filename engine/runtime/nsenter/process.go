@@ -44,6 +44,8 @@ type Process struct {
 	Stderr io.Writer
 	// Binary is the glassbox binary that enters; Binary() by default.
 	Binary string
+	// Security is the user, capabilities, limits and filter the program runs with.
+	Security Security
 	// NoFork and PreserveCredentials are Config's.
 	NoFork              bool
 	PreserveCredentials bool
@@ -81,6 +83,8 @@ type execRequest struct {
 	Cols   uint16   `json:"cols,omitempty"`
 	RootFD int      `json:"rootFD"`
 	CwdFD  int      `json:"cwdFD"`
+	// Security is applied last, right before execve.
+	Security Security `json:"security"`
 }
 
 // execReply is the entry's answer when it fails; on success the socket just closes (it is
@@ -109,7 +113,7 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	defer parent.Close()
 	defer child.Close()
 
-	req := execRequest{Args: p.Args, Env: p.Env, Cwd: p.Cwd, Tty: p.Tty, Rows: p.ConsoleSize.Rows, Cols: p.ConsoleSize.Cols, RootFD: -1, CwdFD: -1}
+	req := execRequest{Args: p.Args, Env: p.Env, Cwd: p.Cwd, Tty: p.Tty, Rows: p.ConsoleSize.Rows, Cols: p.ConsoleSize.Cols, RootFD: -1, CwdFD: -1, Security: p.Security}
 	if len(p.Args) == 0 {
 		req.Shell = lookupEnv(p.Env, "SHELL")
 	}

@@ -1,0 +1,175 @@
+package exec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/glassbox/glassbox/engine"
+	"github.com/glassbox/glassbox/test/fixture"
+)
+
+// The container tests run containers from a busybox image through the real binary
+// (`glassbox run -d`), then exec into them. One root and one pull serve the package; each
+// test runs its own container, named after it.
+
+var (
+	rootOnce sync.Once
+	rootDir  string
+	rootErr  error
+	registry *fixture.Registry
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if rootDir != "" {
+		gbRoot := func(args ...string) *exec.Cmd {
+			return exec.Command(glassboxBin, append([]string{"--root", rootDir}, args...)...)
+		}
+		if out, err := gbRoot("ps", "-a", "-q", "--no-trunc").Output(); err == nil {
+			for _, id := range strings.Fields(string(out)) {
+				gbRoot("rm", "-f", id).Run()
+			}
+		}
+		gbRoot("gc").Run()
+		os.RemoveAll(rootDir)
+	}
+	if registry != nil {
+		registry.Close()
+	}
+	os.Exit(code)
+}
+
+var glassboxBin string
+
+// gbRoot returns the package's glassbox root with busybox pulled into it, and the image ref.
+func gbRoot(t *testing.T) (root, image string) {
+	t.Helper()
+	fixture.NeedRoot(t)
+	fixture.NeedBinary(t, "runc")
+	glassboxBin = fixture.Glassbox(t)
+	var ref string
+	rootOnce.Do(func() {
+		registry = fixture.NewRegistry()
+		img, err := fixture.Busybox(fixture.WithCmd("sh"))
+		if err != nil {
+			rootErr = err
+			return
+		}
+		if ref, err = registry.Push("busybox:latest", img); err != nil {
+			rootErr = err
+			return
+		}
+		if rootDir, err = os.MkdirTemp("", "gbexec-root-"); err != nil {
+			rootErr = err
+			return
+		}
+		if out, err := exec.Command(glassboxBin, "--root", rootDir, "pull", "-q", ref).CombinedOutput(); err != nil {
+			rootErr = fmt.Errorf("pull %s: %v: %s", ref, err, out)
+		}
+		imageRef = ref
+	})
+	if rootErr != nil {
+		t.Fatal(rootErr)
+	}
+	return rootDir, imageRef
+}
+
+var imageRef string
+
+// ctr is a running container the test made.
+type ctr struct {
+	t    *testing.T
+	name string
+	pid  int // its init, in this PID namespace
+}
+
+// runContainer starts `glassbox run -d --name NAME [flags] busybox sleep 3600` and removes it
+// when the test ends.
+func runContainer(t *testing.T, flags ...string) *ctr {
+	t.Helper()
+	root, image := gbRoot(t)
+	c := &ctr{t: t, name: uniqueName(t)}
+	args := append([]string{"run", "-d", "--name", c.name}, flags...)
+	args = append(args, image, "sleep", "3600")
+	if r := c.gb(args...); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	t.Cleanup(func() { exec.Command(glassboxBin, "--root", root, "rm", "-f", c.name).Run() })
+	c.pid = c.inspect().State.Pid
+	if c.pid <= 0 {
+		t.Fatalf("container %s has no pid", c.name)
+	}
+	return c
+}
+
+func (c *ctr) gb(args ...string) result {
+	c.t.Helper()
+	return run(c.t, c.cmd(args...))
+}
+
+func (c *ctr) cmd(args ...string) *exec.Cmd {
+	return exec.Command(glassboxBin, append([]string{"--root", rootDir}, args...)...)
+}
+
+// exec runs `glassbox exec [flags] NAME args...`; flags end at the first "--".
+func (c *ctr) exec(args ...string) result {
+	c.t.Helper()
+	return c.gb(c.execArgs(args...)...)
+}
+
+func (c *ctr) execArgs(args ...string) []string {
+	i := 0
+	for i < len(args) && args[i] != "--" {
+		i++
+	}
+	if i == len(args) {
+		return append([]string{"exec", c.name}, args...)
+	}
+	out := append([]string{"exec"}, args[:i]...)
+	return append(append(out, c.name), args[i+1:]...)
+}
+
+// must runs exec and fails the test unless it exits 0; it returns stdout, trimmed.
+func (c *ctr) must(args ...string) string {
+	c.t.Helper()
+	r := c.exec(args...)
+	if r.code != 0 {
+		c.t.Fatalf("exec %v: exit %d: %s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+func (c *ctr) inspect() engine.ContainerDetail {
+	c.t.Helper()
+	r := c.gb("inspect", c.name)
+	var ds []engine.ContainerDetail
+	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || len(ds) != 1 {
+		c.t.Fatalf("inspect %s: exit %d: %v: %s", c.name, r.code, err, r.stderr)
+	}
+	return ds[0]
+}
+
+// procStatus returns the fields of a /proc/PID/status text.
+func procStatus(text string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+func statDev(st os.FileInfo) string {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return strconv.FormatUint(s.Dev, 10)
+	}
+	return ""
+}
