@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/glassbox/glassbox/inspect"
 	"github.com/glassbox/glassbox/theme"
 	"github.com/glassbox/glassbox/tui/chart"
 )
@@ -64,14 +65,14 @@ func (p *cgroupsPane) view(width, height int) string {
 	}
 	s := h.last
 	if p.showFiles {
-		return p.filesView(s, width, height)
+		return p.filesView(h.files, width, height)
 	}
 	chartH := max(1, min(6, (height-10)/2))
 	chartW := width
 	var lines []string
 	label := func(name, value, file string) string {
 		l := t.PaneTitle.Render(name) + " " + t.Bold.Render(value)
-		if f := s.Files[file]; f != "" {
+		if f := h.files[file]; f != "" {
 			l += "  " + t.Muted.Render(baseName(f))
 		}
 		return l
@@ -81,52 +82,61 @@ func (p *cgroupsPane) view(width, height int) string {
 	for _, r := range chart.Area(h.cpu, chartW, chartH, top) {
 		lines = append(lines, t.CPU.Render(r))
 	}
-	limit := "no limit"
-	if s.MemoryLimitBytes > 0 {
-		limit = "limit " + humanBytes(s.MemoryLimitBytes)
+	mem := s.Memory
+	limitBytes := int64(0)
+	if mem.LimitBytes != inspect.Unlimited {
+		limitBytes = int64(mem.LimitBytes)
 	}
-	lines = append(lines, label("Memory", humanBytes(s.MemoryBytes)+" / "+limit, "memory"),
-		"  "+t.Text.Render(fmt.Sprintf("anon %s · cache %s", humanBytes(s.MemoryAnonBytes), humanBytes(s.MemoryCacheBytes)))+
-			"  "+t.Muted.Render(fileOf(s.Files["anon"])))
-	memTop := float64(s.MemoryLimitBytes)
+	limit := "no limit"
+	if limitBytes > 0 {
+		limit = "limit " + humanBytes(limitBytes)
+	}
+	lines = append(lines, label("Memory", humanBytes(int64(mem.UsageBytes))+" / "+limit, "memory"),
+		"  "+t.Text.Render(fmt.Sprintf("working set %s · anon %s · cache %s · kernel %s", humanBytes(int64(mem.WorkingSetBytes())),
+			humanBytes(int64(mem.AnonBytes)), humanBytes(int64(mem.FileBytes)), humanBytes(int64(mem.KernelBytes))))+
+			"  "+t.Muted.Render(fileOf(h.files["breakdown"])))
+	memTop := float64(limitBytes)
 	if memTop <= 0 || memTop > 4*h.mem.Max(chartW) {
 		memTop = h.mem.Max(chartW) * 1.2
 	}
 	for _, r := range chart.Area(h.mem, chartW, chartH, memTop) {
 		lines = append(lines, t.Memory.Render(r))
 	}
-	if s.MemoryLimitBytes > 0 {
-		full, empty := chart.Bar(float64(s.MemoryBytes)/float64(s.MemoryLimitBytes), min(width-12, 40))
+	if limitBytes > 0 {
+		full, empty := chart.Bar(float64(mem.UsageBytes)/float64(limitBytes), min(width-12, 40))
 		lines = append(lines, t.Muted.Render("of limit ")+t.BarFull.Render(full)+t.BarEmpty.Render(empty))
 	}
 	pidsLimit := "no limit"
-	if s.PidsLimit > 0 {
-		pidsLimit = fmt.Sprint(s.PidsLimit)
+	if s.Pids.Max != inspect.Unlimited && s.Pids.Max > 0 {
+		pidsLimit = fmt.Sprint(s.Pids.Max)
 	}
 	lines = append(lines,
-		label("Pids", fmt.Sprintf("%d / %s", s.Pids, pidsLimit), "pids")+"  "+t.Pids.Render(chart.Sparkline(h.pids, 16, 0)),
+		label("Pids", fmt.Sprintf("%d / %s", s.Pids.Current, pidsLimit), "pids")+"  "+t.Pids.Render(chart.Sparkline(h.pids, 16, 0)),
 		label("IO", fmt.Sprintf("read %s/s · write %s/s", humanBytes(int64(h.ioRead.Last())), humanBytes(int64(h.ioWrite.Last()))), "io"),
-		label("Throttled", fmt.Sprintf("%.2fs/s · %d periods", h.throttled.Last(), s.ThrottledPeriods), "throttled"),
-		label("OOM kills", fmt.Sprint(s.OOMKills), "oom"),
+		label("Throttled", fmt.Sprintf("%.2fs/s · %d of %d periods", h.throttled.Last(), s.CPU.ThrottledPeriods, s.CPU.Periods), "throttled"),
+		label("OOM", fmt.Sprintf("%d kills · limit hit %d times", mem.OOMKills, mem.LimitHits), "oom"),
 	)
-	if s.HasPressure {
-		lines = append(lines, label("Pressure", fmt.Sprintf("some avg10 cpu %.2f · memory %.2f · io %.2f", s.CPUPressureAvg10, s.MemPressureAvg10, s.IOPressureAvg10), "pressure"))
+	if pr := s.Pressure; pr.CPU.Present || pr.Memory.Present || pr.IO.Present {
+		lines = append(lines, label("Pressure", fmt.Sprintf("some avg10 cpu %.2f%% · memory %.2f%% · io %.2f%%",
+			pr.CPU.Some.Avg10, pr.Memory.Some.Avg10, pr.IO.Some.Avg10), "pressure"))
 	}
 	lines = append(lines, t.Muted.Render("f lists the cgroup files behind each figure"))
 	return fitLines(clipLines(lines, 0, height), width)
 }
 
 // filesView lists every figure's file in full.
-func (p *cgroupsPane) filesView(s Sample, width, height int) string {
+func (p *cgroupsPane) filesView(files map[string]string, width, height int) string {
 	t := p.th
-	names := make([]string, 0, len(s.Files))
-	for n := range s.Files {
+	names := make([]string, 0, len(files))
+	for n := range files {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	lines := []string{t.PaneTitle.Render("The files behind the figures")}
 	for _, n := range names {
-		lines = append(lines, lipgloss.NewStyle().Width(10).Render(n)+" "+t.Muted.Render(s.Files[n]))
+		dir, file := files[n], baseName(files[n])
+		dir = strings.TrimSuffix(dir, "/"+file)
+		lines = append(lines, lipgloss.NewStyle().Width(10).Render(n)+" "+t.Bold.Render(file), "           "+t.Muted.Render(dir))
 	}
 	return fitLines(clipLines(lines, 0, height), width)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +30,7 @@ type fakeBackend struct {
 	steps      []engine.TraceStep
 	calls      []string
 	canExec    bool
+	cgroupRoot string // a v1 cgroupfs tree the test writes; "" gives paths that do not exist
 	sizes      []engine.Size
 	stdin      []byte
 }
@@ -170,6 +172,12 @@ func (f *fakeBackend) Inspect(_ context.Context, id string) (engine.ContainerDet
 	d.ShimPid = 900
 	d.Config.MemoryBytes = 64 << 20
 	d.CgroupPaths = map[string]string{"memory": "/sys/fs/cgroup/memory/glassbox/" + c.ID[:12]}
+	if f.cgroupRoot != "" {
+		d.CgroupPaths = map[string]string{}
+		for _, h := range []string{"memory", "cpu,cpuacct", "pids"} {
+			d.CgroupPaths[h] = filepath.Join(f.cgroupRoot, h, c.ID[:12])
+		}
+	}
 	d.GraphDriver.Name = "overlay"
 	d.GraphDriver.Data.UpperDir = "/var/lib/glassbox/containers/" + c.ID[:12] + "/upper"
 	d.NetworkSettings.Mode = "none"

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glassbox/glassbox/inspect"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -27,15 +28,18 @@ func TestGolden(t *testing.T) {
 		h := newHarness(t, f, opts, 120, 40)
 		// Samples go in as messages, so the figures do not depend on the timing of commands.
 		for i := 1; i <= 4; i++ {
-			msg := statsMsg{samples: map[string]Sample{}}
+			var msg statsMsg
 			for n, c := range f.containers {
 				if c.State == "running" {
-					msg.samples[c.ID] = Sample{Time: t0.Add(time.Duration(i) * time.Second),
-						CPUUsageNanos: uint64(i*(n+1)) * 100_000_000, MemoryBytes: int64(i*i+n) * 1_000_000,
-						MemoryLimitBytes: 64 << 20, Pids: int64(n + 1), Files: map[string]string{"cpu": "/sys/fs/cgroup/cpuacct/x/cpuacct.usage"}}
+					s := inspect.Stats{ID: c.ID, Time: t0.Add(time.Duration(i) * time.Second)}
+					s.CPU.UsageNanos = uint64(i*(n+1)) * 100_000_000
+					s.Memory.UsageBytes, s.Memory.LimitBytes = uint64(i*i+n)*1_000_000, 64<<20
+					s.Pids.Current, s.Pids.Max = uint64(n+1), inspect.Unlimited
+					msg.samples = append(msg.samples, s)
 				}
 			}
 			h.send(msg)
+			h.send(polledMsg{added: map[string]map[string]string{f.containers[0].ID: {"cpu": "/sys/fs/cgroup/cpuacct/x/cpuacct.usage"}}})
 		}
 		for kind, prefix := range []string{"container", "image"} {
 			if kind == 1 {
@@ -74,9 +78,9 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// noStats is a reader that is never called: the golden test feeds samples itself.
+// noStats is a poller that reads nothing: the golden test feeds samples itself.
 type noStats struct{}
 
-func (noStats) ReadStats(context.Context, map[string]string) (Sample, error) {
-	return Sample{}, fmt.Errorf("not called")
-}
+func (noStats) Add(string, map[string]string) error { return fmt.Errorf("not polled") }
+func (noStats) Remove(string)                       {}
+func (noStats) Poll() []inspect.Stats               { return nil }

@@ -75,6 +75,16 @@ func newListModel(th *theme.Theme) listModel {
 	return listModel{th: th, keys: newListKeys(), filter: ti, usage: map[string]*usage{}}
 }
 
+// byID finds a container of the last list.
+func (m *listModel) byID(id string) (engine.Container, bool) {
+	for _, c := range m.containers {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return engine.Container{}, false
+}
+
 // selectedContainer is the container under the cursor, if the list shows containers.
 func (m *listModel) selectedContainer() (engine.Container, bool) {
 	if m.kind != kindContainers || m.cursor >= len(m.visible) {

@@ -27,8 +27,8 @@ type Options struct {
 	// Inspect reads namespaces, processes, mounts and security from /proc; nil hides nothing
 	// but leaves those tabs saying so.
 	Inspect Inspector
-	// Stats reads containers' cgroups for the graphs; nil leaves them empty.
-	Stats StatsReader
+	// Stats polls containers' cgroups for the graphs (inspect.NewPoller); nil leaves them empty.
+	Stats StatsPoller
 	// StatsInterval is how often running containers are sampled (default 1s).
 	StatsInterval time.Duration
 	// Now is the clock uptimes count to (default time.Now); tests fix it.
@@ -63,10 +63,11 @@ type Model struct {
 
 	status    string
 	statusErr bool
-	// cgroupPaths, histories and statsErrs are the containers' statistics, by container ID.
-	cgroupPaths map[string]map[string]string
-	histories   map[string]*history
-	statsErrs   map[string]error
+	// polled are the containers given to the stats poller (false: asked, not added yet);
+	// histories and statsErrs their statistics, by container ID.
+	polled    map[string]bool
+	histories map[string]*history
+	statsErrs map[string]error
 	// pendingSelect is a row key to move the cursor to when the next list arrives.
 	pendingSelect string
 }
@@ -91,7 +92,7 @@ func New(ctx context.Context, b Backend, opts Options) *Model {
 	}
 	th := theme.Select(opts.Theme, opts.NoColor)
 	m := &Model{ctx: ctx, b: b, opts: opts, th: th, keys: newGlobalKeys(), list: newListModel(th),
-		cgroupPaths: map[string]map[string]string{}, histories: map[string]*history{}, statsErrs: map[string]error{}}
+		polled: map[string]bool{}, histories: map[string]*history{}, statsErrs: map[string]error{}}
 	m.keys.Starter.SetEnabled(false)
 	m.makePanes()
 	return m
@@ -106,10 +107,10 @@ func (m *Model) makePanes() {
 	cgroups := &cgroupsPane{th: th, histories: m.histories, errs: m.statsErrs, enabled: m.opts.Stats != nil,
 		kk: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "figures/their cgroup files"))}
 	in := newInspectPanes(th, ctx, m.opts.Inspect)
-	namespaces, processes, mounts, security := in[0], in[1], in[2], in[3]
+	namespaces, processes, mounts, network, security := in[0], in[1], in[2], in[3], in[4]
 	// The first nine have number keys: the ones a visit starts with come first.
 	m.containerTabs = []pane{overview, cgroups, layers, namespaces, processes, newLogsPane(th, b, ctx),
-		&tracePane{th: th, b: b, ctx: ctx}, m.shell, config, mounts, security}
+		&tracePane{th: th, b: b, ctx: ctx}, m.shell, config, mounts, network, security}
 	m.imageTabs = []pane{overview, layers, config}
 }
 
@@ -228,10 +229,8 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		return tea.Batch(m.loadContainers(), m.loadHost(), m.tick(), reload)
 	case statsTickMsg:
 		return tea.Batch(m.sampleStats(), m.statsTick())
-	case cgroupPathsMsg:
-		for id, p := range msg.paths {
-			m.cgroupPaths[id] = p
-		}
+	case polledMsg:
+		m.addPolled(msg)
 		return nil
 	case statsMsg:
 		m.addStats(msg)

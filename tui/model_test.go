@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/glassbox/glassbox/engine"
+	"github.com/glassbox/glassbox/inspect"
 )
 
 // checkFrame asserts the screen is exactly w x h cells: no line wider, no line missing.
@@ -441,13 +442,21 @@ func TestThemeToggle(t *testing.T) {
 // large sizes, with the help and the dialogs too: each frame must be exactly the window.
 func TestEveryTabFitsEverySize(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{40, 10}, {80, 24}, {120, 40}, {250, 70}} {
-		h := newHarness(t, newFake(30), Options{Stats: &fakeStats{}}, size.w, size.h)
+		f := newFake(30)
+		f.cgroupRoot = t.TempDir()
+		for _, c := range f.containers {
+			writeCgroupV1(t, f.cgroupRoot, c.ID, 1)
+		}
+		poller := inspect.NewPoller(0)
+		t.Cleanup(poller.Close)
+		h := newHarness(t, f, Options{Stats: poller, Inspect: fakeInspector{}}, size.w, size.h)
 		h.send(statsTickMsg(t0))
 		h.send(statsTickMsg(t0))
 		h.send(statsTickMsg(t0))
 		for kind := 0; kind < 2; kind++ {
 			for i := range h.m.tabs() {
-				h.keys(string(rune('1' + i)))
+				h.m.switchTab(i)
+				h.send(keyMsg("left"))
 				checkFrame(t, h.screen(), size.w, size.h)
 			}
 			h.keys("i")

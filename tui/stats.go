@@ -1,43 +1,22 @@
 package tui
 
 import (
-	"context"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/glassbox/glassbox/inspect"
 	"github.com/glassbox/glassbox/tui/chart"
 )
 
-// StatsReader reads one container's cgroup counters from the directories the engine reports
-// (ContainerDetail.CgroupPaths). The binary passes a reader of cgroupfs; tests a fake.
-type StatsReader interface {
-	ReadStats(ctx context.Context, cgroupPaths map[string]string) (Sample, error)
-}
-
-// Sample is one reading of a container's cgroups. Counters are cumulative; the workbench turns
-// them into rates. Files names, per figure ("cpu", "memory", "cache", "anon", "limit", "pids",
-// "io", "throttled", "oom", "pressure"), the cgroup file the figure came from, so every number
-// on screen can say where it was read.
-type Sample struct {
-	Time time.Time
-
-	CPUUsageNanos    uint64
-	ThrottledPeriods uint64
-	ThrottledNanos   uint64
-	MemoryBytes      int64
-	MemoryLimitBytes int64 // 0: unlimited
-	MemoryCacheBytes int64
-	MemoryAnonBytes  int64
-	OOMKills         int64
-	Pids, PidsLimit  int64 // PidsLimit 0: unlimited
-	IOReadBytes      uint64
-	IOWriteBytes     uint64
-	HasPressure      bool
-	CPUPressureAvg10 float64
-	MemPressureAvg10 float64
-	IOPressureAvg10  float64
-	Files            map[string]string
+// StatsPoller is where the cgroup figures come from: package inspect's Poller in the binary
+// (files opened once, read with pread, parsed without allocating), a fake in tests. The root
+// model owns it: it adds the running containers, drops the gone ones, and polls it on its own
+// stats tick, in a command.
+type StatsPoller interface {
+	Add(id string, paths map[string]string) error
+	Remove(id string)
+	Poll() []inspect.Stats
 }
 
 // seriesLen is how many samples each graph keeps.
@@ -45,8 +24,10 @@ const seriesLen = 120
 
 // history is what the workbench remembers of one container's samples.
 type history struct {
-	last                                       Sample
+	last                                       inspect.Stats
 	cpu, mem, pids, ioRead, ioWrite, throttled *chart.Series
+	// files are the cgroup files the poller reads for this container, by figure.
+	files map[string]string
 }
 
 func newHistory() *history {
@@ -55,28 +36,31 @@ func newHistory() *history {
 }
 
 // add records s, turning counters into rates against the previous sample.
-func (h *history) add(s Sample) {
+func (h *history) add(s inspect.Stats) {
 	if !h.last.Time.IsZero() {
 		dt := s.Time.Sub(h.last.Time).Seconds()
 		if dt > 0 {
-			h.cpu.Push(float64(s.CPUUsageNanos-min(s.CPUUsageNanos, h.last.CPUUsageNanos)) / 1e9 / dt)
-			h.ioRead.Push(float64(s.IOReadBytes-min(s.IOReadBytes, h.last.IOReadBytes)) / dt)
-			h.ioWrite.Push(float64(s.IOWriteBytes-min(s.IOWriteBytes, h.last.IOWriteBytes)) / dt)
-			h.throttled.Push(float64(s.ThrottledNanos-min(s.ThrottledNanos, h.last.ThrottledNanos)) / 1e9 / dt)
+			h.cpu.Push(float64(s.CPU.UsageNanos-min(s.CPU.UsageNanos, h.last.CPU.UsageNanos)) / 1e9 / dt)
+			h.ioRead.Push(float64(s.IO.ReadBytes-min(s.IO.ReadBytes, h.last.IO.ReadBytes)) / dt)
+			h.ioWrite.Push(float64(s.IO.WriteBytes-min(s.IO.WriteBytes, h.last.IO.WriteBytes)) / dt)
+			h.throttled.Push(float64(s.CPU.ThrottledNanos-min(s.CPU.ThrottledNanos, h.last.CPU.ThrottledNanos)) / 1e9 / dt)
 		}
 	}
-	h.mem.Push(float64(s.MemoryBytes))
-	h.pids.Push(float64(s.Pids))
+	h.mem.Push(float64(s.Memory.UsageBytes))
+	h.pids.Push(float64(s.Pids.Current))
 	h.last = s
 }
 
 type (
 	statsTickMsg time.Time
-	// cgroupPathsMsg carries the cgroup directories of containers seen for the first time.
-	cgroupPathsMsg struct{ paths map[string]map[string]string }
-	statsMsg       struct {
-		samples map[string]Sample
-		errs    map[string]error
+	// polledMsg says which containers the poller now reads (and the files, by figure, of
+	// each new one), and which could not be added.
+	polledMsg struct {
+		added map[string]map[string]string
+		errs  map[string]error
+	}
+	statsMsg struct {
+		samples []inspect.Stats
 	}
 )
 
@@ -87,64 +71,103 @@ func (m *Model) statsTick() tea.Cmd {
 	return tea.Tick(m.opts.StatsInterval, func(t time.Time) tea.Msg { return statsTickMsg(t) })
 }
 
-// sampleStats reads every running container whose cgroups are known, in one command; the
-// containers whose paths are not known yet are inspected first.
+// sampleStats polls the running containers' cgroups in one command. Containers seen running
+// for the first time are inspected for their cgroup paths and added to the poller first; the
+// poller drops a container whose cgroup has gone by itself.
 func (m *Model) sampleStats() tea.Cmd {
 	var unknown []string
-	targets := map[string]map[string]string{}
+	running := 0
 	for _, c := range m.list.containers {
 		if c.State != "running" {
 			continue
 		}
-		if p, ok := m.cgroupPaths[c.ID]; ok {
-			targets[c.ID] = p
-		} else {
+		running++
+		if _, ok := m.polled[c.ID]; !ok {
 			unknown = append(unknown, c.ID)
+			m.polled[c.ID] = false // asked once; a failed add is not retried every tick
 		}
 	}
-	b, ctx, r := m.b, m.ctx, m.opts.Stats
+	for id := range m.polled {
+		if c, ok := m.list.byID(id); !ok || c.State != "running" {
+			m.opts.Stats.Remove(id)
+			delete(m.polled, id)
+		}
+	}
+	b, ctx, poller := m.b, m.ctx, m.opts.Stats
 	var cmds []tea.Cmd
 	if len(unknown) > 0 {
 		cmds = append(cmds, func() tea.Msg {
-			paths := map[string]map[string]string{}
+			out := polledMsg{added: map[string]map[string]string{}, errs: map[string]error{}}
 			for _, id := range unknown {
-				if d, err := b.Inspect(ctx, id); err == nil {
-					paths[id] = d.CgroupPaths
+				d, err := b.Inspect(ctx, id)
+				if err == nil {
+					err = poller.Add(id, d.CgroupPaths)
 				}
-			}
-			return cgroupPathsMsg{paths}
-		})
-	}
-	if len(targets) > 0 {
-		cmds = append(cmds, func() tea.Msg {
-			out := statsMsg{samples: map[string]Sample{}, errs: map[string]error{}}
-			for id, p := range targets {
-				s, err := r.ReadStats(ctx, p)
 				if err != nil {
 					out.errs[id] = err
 					continue
 				}
-				out.samples[id] = s
+				out.added[id] = figureFiles(d.CgroupPaths)
 			}
 			return out
+		})
+	}
+	if running > 0 {
+		cmds = append(cmds, func() tea.Msg {
+			batch := poller.Poll()
+			// The batch is the poller's and reused by its next poll: keep a copy.
+			return statsMsg{samples: append([]inspect.Stats(nil), batch...)}
 		})
 	}
 	return tea.Batch(cmds...)
 }
 
+// figureFiles names the file behind each figure, as the poller opens them (inspect.OpenStats).
+func figureFiles(paths map[string]string) map[string]string {
+	r, err := inspect.OpenStats("files", paths)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	out := map[string]string{}
+	for _, f := range r.Files() {
+		for figure, names := range figureSources {
+			for _, n := range names {
+				if baseName(f) == n && out[figure] == "" {
+					out[figure] = f
+				}
+			}
+		}
+	}
+	return out
+}
+
+// figureSources are the files each figure may come from, v1 first.
+var figureSources = map[string][]string{
+	"cpu":       {"cpuacct.usage", "cpu.stat"},
+	"memory":    {"memory.usage_in_bytes", "memory.current"},
+	"limit":     {"memory.limit_in_bytes", "memory.max"},
+	"breakdown": {"memory.stat"},
+	"pids":      {"pids.current"},
+	"io":        {"blkio.throttle.io_service_bytes_recursive", "io.stat"},
+	"throttled": {"cpu.stat"},
+	"oom":       {"memory.oom_control", "memory.events"},
+	"pressure":  {"cpu.pressure", "memory.pressure", "io.pressure"},
+}
+
 // addStats files samples into each container's history and the list's sparklines.
 func (m *Model) addStats(msg statsMsg) {
-	for id, s := range msg.samples {
-		h := m.histories[id]
+	for _, s := range msg.samples {
+		if s.Gone {
+			continue
+		}
+		h := m.histories[s.ID]
 		if h == nil {
 			h = newHistory()
-			m.histories[id] = h
+			m.histories[s.ID] = h
 		}
 		h.add(s)
-		m.list.usage[id] = &usage{cpu: h.cpu, mem: h.mem}
-	}
-	for id, err := range msg.errs {
-		m.statsErrs[id] = err
+		m.list.usage[s.ID] = &usage{cpu: h.cpu, mem: h.mem}
 	}
 	live := map[string]bool{}
 	for _, c := range m.list.containers {
@@ -153,8 +176,23 @@ func (m *Model) addStats(msg statsMsg) {
 	for id := range m.histories {
 		if !live[id] {
 			delete(m.histories, id)
-			delete(m.cgroupPaths, id)
 			delete(m.statsErrs, id)
 		}
+	}
+}
+
+// addPolled records the containers the poller took on.
+func (m *Model) addPolled(msg polledMsg) {
+	for id, files := range msg.added {
+		m.polled[id] = true
+		h := m.histories[id]
+		if h == nil {
+			h = newHistory()
+			m.histories[id] = h
+		}
+		h.files = files
+	}
+	for id, err := range msg.errs {
+		m.statsErrs[id] = err
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/glassbox/glassbox/engine"
+	"github.com/glassbox/glassbox/inspect"
 	"github.com/glassbox/glassbox/tui"
 )
 
@@ -29,11 +31,14 @@ func runWorkbench(ctx context.Context, g *globals) error {
 	b := workbenchBackend(e)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	poller := inspect.NewPoller(time.Second)
+	defer poller.Close()
 	m := tui.New(ctx, b, tui.Options{
 		Theme:   os.Getenv("GLASSBOX_THEME"),
 		NoColor: os.Getenv("NO_COLOR") != "",
-		Stats:   cgroupfsStats{},
-		Inspect: procInspector{proc: "/proc"},
+		// One implementation of the kernel views for the CLI and the workbench: package inspect.
+		Stats:   poller,
+		Inspect: inspect.Host{},
 		Starter: func(ctx context.Context) (string, error) {
 			return tui.BuildStarter(ctx, b, "/bin/busybox")
 		},
