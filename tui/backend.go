@@ -33,4 +33,5 @@ type Backend interface {
 	Diff(ctx context.Context, id string) ([]engine.Change, error)
 	Exec(ctx context.Context, id string, opts engine.ExecOptions) (engine.ExitStatus, error)
 	Attach(ctx context.Context, id string, opts engine.AttachOptions) (engine.ExitStatus, error)
+	Events(ctx context.Context) (<-chan engine.Event, error)
 }

@@ -30,6 +30,7 @@ type fakeBackend struct {
 	steps      []engine.TraceStep
 	calls      []string
 	canExec    bool
+	events     chan engine.Event
 	cgroupRoot string // a v1 cgroupfs tree the test writes; "" gives paths that do not exist
 	sizes      []engine.Size
 	stdin      []byte
@@ -224,6 +225,15 @@ func (f *fakeBackend) Exec(ctx context.Context, id string, opts engine.ExecOptio
 	return f.terminal(ctx, "# ", opts.AttachOptions)
 }
 
+func (f *fakeBackend) Events(ctx context.Context) (<-chan engine.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.events == nil {
+		f.events = make(chan engine.Event, 16)
+	}
+	return f.events, nil
+}
+
 func (f *fakeBackend) Attach(ctx context.Context, id string, opts engine.AttachOptions) (engine.ExitStatus, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, "attach "+id[:12])
@@ -358,7 +368,7 @@ func (h *harness) settle(what string, cond func() bool) {
 		for _, done := range pending {
 			select {
 			case msg := <-done:
-				if _, ok := msg.(tickMsg); !ok {
+				if !isTick(msg) {
 					h.deliver(msg)
 				}
 			default:
@@ -369,9 +379,23 @@ func (h *harness) settle(what string, cond func() bool) {
 	}
 }
 
-func (h *harness) deliver(msg tea.Msg) {
+// isTick is whether msg came from a timer: tests drive time themselves.
+func isTick(msg tea.Msg) bool {
 	switch msg := msg.(type) {
-	case nil, tickMsg:
+	case containersMsg:
+		return msg.tick
+	case statsMsg:
+		return msg.tick
+	}
+	return false
+}
+
+func (h *harness) deliver(msg tea.Msg) {
+	if isTick(msg) {
+		return
+	}
+	switch msg := msg.(type) {
+	case nil:
 	case tea.BatchMsg:
 		for _, c := range msg {
 			h.run(c)

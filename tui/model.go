@@ -22,7 +22,7 @@ type Options struct {
 	// Theme is "dark" (the default) or "light"; NoColor (NO_COLOR set) overrides it.
 	Theme   string
 	NoColor bool
-	// Refresh is how often the container list and the header are re-read (default 2s).
+	// Refresh is how often the container list and the header are re-read (default 5s; events bring changes sooner).
 	Refresh time.Duration
 	// Inspect reads namespaces, processes, mounts and security from /proc; nil hides nothing
 	// but leaves those tabs saying so.
@@ -82,7 +82,7 @@ type dialog interface {
 // New makes the workbench over b.
 func New(ctx context.Context, b Backend, opts Options) *Model {
 	if opts.Refresh <= 0 {
-		opts.Refresh = 2 * time.Second
+		opts.Refresh = 5 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -139,7 +139,6 @@ func (m *Model) selection() selection {
 }
 
 type (
-	tickMsg time.Time
 	hostMsg struct {
 		info engine.HostInfo
 		err  error
@@ -147,6 +146,7 @@ type (
 	containersMsg struct {
 		list []engine.Container
 		err  error
+		tick bool // from the refresh tick, which it re-arms
 	}
 	imagesMsg struct {
 		list []engine.ImageSummary
@@ -161,13 +161,20 @@ type (
 	}
 )
 
-// Init loads the first data and starts the refresh tick.
+// Init loads the first data, subscribes to the engine's events and starts the ticks.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick())
+	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick(), m.subscribe())
 }
 
+// tick re-reads the container list every Refresh, in the timer's goroutine, so an idle
+// workbench wakes once per tick with one message (and one redraw). Events bring changes
+// sooner; the tick is the safety net for a shim that died without one, and moves uptimes.
 func (m *Model) tick() tea.Cmd {
-	return tea.Tick(m.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
+	b, ctx := m.b, m.ctx
+	return tea.Tick(m.opts.Refresh, func(time.Time) tea.Msg {
+		l, err := b.List(ctx, true)
+		return containersMsg{list: l, err: err, tick: true}
+	})
 }
 
 func (m *Model) loadHost() tea.Cmd {
@@ -182,7 +189,7 @@ func (m *Model) loadContainers() tea.Cmd {
 	b, ctx := m.b, m.ctx
 	return func() tea.Msg {
 		l, err := b.List(ctx, true)
-		return containersMsg{l, err}
+		return containersMsg{list: l, err: err}
 	}
 }
 
@@ -219,39 +226,46 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case leaveMsg:
 		m.focusPane = false
 		return nil
-	case tickMsg:
-		m.now = m.opts.Now()
-		m.list.now = m.now
-		var reload tea.Cmd
-		if p, ok := m.activePane().(*inspectPane); ok && p.live {
-			reload = p.reload()
-		}
-		return tea.Batch(m.loadContainers(), m.loadHost(), m.tick(), reload)
+	case eventsMsg:
+		return m.onEvents(msg)
 	case statsTickMsg:
-		return tea.Batch(m.sampleStats(), m.statsTick())
+		return tea.Batch(m.trackContainers(), m.pollStats())
 	case polledMsg:
 		m.addPolled(msg)
 		return nil
 	case statsMsg:
+		m.now = m.opts.Now()
+		m.list.now = m.now
 		m.addStats(msg)
+		if msg.tick {
+			return tea.Batch(m.trackContainers(), m.statsTick())
+		}
 		return nil
 	case hostMsg:
 		m.host, m.hostErr = msg.info, msg.err
 		return nil
 	case containersMsg:
+		var next tea.Cmd
+		if msg.tick {
+			next = m.tick()
+			if p, ok := m.activePane().(*inspectPane); ok && p.live {
+				next = tea.Batch(next, p.reload())
+			}
+		}
 		if msg.err != nil {
 			m.setStatus(msg.err.Error(), true)
-			return nil
+			return next
 		}
 		if m.now.IsZero() {
 			m.now = m.opts.Now()
 			m.list.now = m.now
 		}
 		m.list.setContainers(msg.list)
+		next = tea.Batch(next, m.trackContainers())
 		if m.pendingSelect != "" && m.list.kind == kindContainers && m.list.selectKey(m.pendingSelect) {
 			m.pendingSelect = ""
 		}
-		return nil
+		return next
 	case imagesMsg:
 		if msg.err != nil {
 			m.setStatus(msg.err.Error(), true)

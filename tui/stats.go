@@ -61,27 +61,50 @@ type (
 	}
 	statsMsg struct {
 		samples []inspect.Stats
+		tick    bool // from the stats tick, which it re-arms
 	}
 )
 
+// statsTick polls the cgroups every StatsInterval in the timer's goroutine: one wake-up and
+// one message (one redraw) a second when idle.
 func (m *Model) statsTick() tea.Cmd {
 	if m.opts.Stats == nil {
 		return nil
 	}
-	return tea.Tick(m.opts.StatsInterval, func(t time.Time) tea.Msg { return statsTickMsg(t) })
+	poller := m.opts.Stats
+	return tea.Tick(m.opts.StatsInterval, func(time.Time) tea.Msg {
+		return statsMsg{samples: copyStats(poller.Poll()), tick: true}
+	})
 }
 
-// sampleStats polls the running containers' cgroups in one command. Containers seen running
-// for the first time are inspected for their cgroup paths and added to the poller first; the
-// poller drops a container whose cgroup has gone by itself.
-func (m *Model) sampleStats() tea.Cmd {
+// pollStats polls now (a test's statsTickMsg).
+func (m *Model) pollStats() tea.Cmd {
+	if m.opts.Stats == nil {
+		return nil
+	}
+	poller := m.opts.Stats
+	return func() tea.Msg { return statsMsg{samples: copyStats(poller.Poll())} }
+}
+
+// copyStats copies a poller's batch, which its next poll reuses.
+func copyStats(batch []inspect.Stats) []inspect.Stats {
+	if len(batch) == 0 {
+		return nil
+	}
+	return append([]inspect.Stats(nil), batch...)
+}
+
+// trackContainers gives the poller the containers that started running (inspected for their
+// cgroup paths in a command) and takes away those that stopped.
+func (m *Model) trackContainers() tea.Cmd {
+	if m.opts.Stats == nil {
+		return nil
+	}
 	var unknown []string
-	running := 0
 	for _, c := range m.list.containers {
 		if c.State != "running" {
 			continue
 		}
-		running++
 		if _, ok := m.polled[c.ID]; !ok {
 			unknown = append(unknown, c.ID)
 			m.polled[c.ID] = false // asked once; a failed add is not retried every tick
@@ -110,13 +133,6 @@ func (m *Model) sampleStats() tea.Cmd {
 				out.added[id] = figureFiles(d.CgroupPaths)
 			}
 			return out
-		})
-	}
-	if running > 0 {
-		cmds = append(cmds, func() tea.Msg {
-			batch := poller.Poll()
-			// The batch is the poller's and reused by its next poll: keep a copy.
-			return statsMsg{samples: append([]inspect.Stats(nil), batch...)}
 		})
 	}
 	return tea.Batch(cmds...)

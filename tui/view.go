@@ -110,6 +110,15 @@ func (m *Model) header() string {
 		}
 		return "✗"
 	}
+	// The counts follow the lists, which events and ticks keep fresh; the host's facts are
+	// read once.
+	running := 0
+	for _, c := range m.list.containers {
+		if c.State == "running" {
+			running++
+		}
+	}
+	h.Running, h.Containers, h.Images = running, len(m.list.containers), len(m.list.images)
 	parts := []string{t.HeaderTitle.Render("glassbox")}
 	if m.hostErr != nil {
 		parts = append(parts, t.StatusError.Render(m.hostErr.Error()))
