@@ -51,7 +51,9 @@ func TestGolden(t *testing.T) {
 				golden(t, name, h.screen())
 			}
 		}
-		h.keys("?")
+		h.keys("H", "j", "j", "2")
+		golden(t, theme.name+"-host-processes", h.screen())
+		h.keys("H", "?")
 		golden(t, theme.name+"-help", h.screen())
 	}
 }

@@ -64,7 +64,7 @@ func (p *inspectPane) deactivate()         {}
 func (p *inspectPane) activate(sel selection) tea.Cmd {
 	c := sel.container
 	p.state = c.State
-	if !sel.isContainer() || c.State != "running" || c.Pid <= 0 {
+	if !sel.hasProcess() || c.State != "running" || c.Pid <= 0 {
 		p.key, p.data, p.err, p.pid = sel.key(), nil, nil, 0
 		return nil
 	}

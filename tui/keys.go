@@ -12,6 +12,7 @@ type globalKeys struct {
 	Stop, Kill, Remove     key.Binding
 	Shell, Logs, Refresh   key.Binding
 	Starter, FullShell     key.Binding
+	Host                   key.Binding
 }
 
 func newGlobalKeys() globalKeys {
@@ -24,6 +25,7 @@ func newGlobalKeys() globalKeys {
 		TabN:      key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "tab by number")),
 		FocusList: key.NewBinding(key.WithKeys("left", "esc"), key.WithHelp("←/esc", "focus list")),
 		FocusPane: key.NewBinding(key.WithKeys("right"), key.WithHelp("→", "focus tab pane")),
+		Host:      key.NewBinding(key.WithKeys("H"), key.WithHelp("H", "host view: every namespace")),
 		Images:    key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "containers/images")),
 		Pull:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pull image")),
 		Run:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run container")),
@@ -40,11 +42,11 @@ func newGlobalKeys() globalKeys {
 
 // all lists the bindings in help order.
 func (k globalKeys) all() []key.Binding {
-	return []key.Binding{k.NextTab, k.PrevTab, k.TabN, k.FocusList, k.FocusPane, k.Images,
+	return []key.Binding{k.NextTab, k.PrevTab, k.TabN, k.FocusList, k.FocusPane, k.Images, k.Host,
 		k.Run, k.Pull, k.Shell, k.FullShell, k.Logs, k.Stop, k.Kill, k.Remove, k.Starter, k.Refresh, k.Theme, k.Help, k.Quit}
 }
 
 // short is the footer's selection of bindings.
 func (k globalKeys) short() []key.Binding {
-	return []key.Binding{k.Run, k.Pull, k.Shell, k.Stop, k.Remove, k.Images, k.Help, k.Quit}
+	return []key.Binding{k.Run, k.Pull, k.Shell, k.Stop, k.Remove, k.Images, k.Host, k.Help, k.Quit}
 }

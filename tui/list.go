@@ -22,6 +22,8 @@ type listKind int
 const (
 	kindContainers listKind = iota
 	kindImages
+	// kindHost is the host view's namespace tree (hostList), not a kind listModel draws.
+	kindHost
 )
 
 type listKeys struct {
@@ -430,15 +432,20 @@ func (m *listModel) imageRow(im engine.ImageSummary, width int, selected, focuse
 }
 
 func (m *listModel) rowStyle(line string, width int, selected, focused bool) string {
+	return rowStyle(m.th, line, width, selected, focused)
+}
+
+// rowStyle pads or cuts a list row to width and marks the cursor's row.
+func rowStyle(th *theme.Theme, line string, width int, selected, focused bool) string {
 	line = ansi.Truncate(line, width, "")
 	if w := ansi.StringWidth(line); w < width {
 		line += strings.Repeat(" ", width-w)
 	}
 	switch {
 	case selected && focused:
-		return m.th.Selected.Render(line)
+		return th.Selected.Render(line)
 	case selected:
-		return m.th.SelectedBlur.Render(line)
+		return th.SelectedBlur.Render(line)
 	}
 	return line
 }

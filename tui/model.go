@@ -53,6 +53,10 @@ type Model struct {
 	list    listModel
 
 	containerTabs, imageTabs []pane
+	// hostView shows the machine's namespaces (H) instead of the list, with read-only tabs.
+	hostView bool
+	hostList hostList
+	hostTabs []pane
 	tab                      int
 	focusPane                bool
 	shown                    string // selection key (and state) the active pane was given
@@ -112,10 +116,15 @@ func (m *Model) makePanes() {
 	m.containerTabs = []pane{overview, cgroups, layers, namespaces, processes, newLogsPane(th, b, ctx),
 		&tracePane{th: th, b: b, ctx: ctx}, m.shell, config, mounts, network, security}
 	m.imageTabs = []pane{overview, layers, config}
+	m.hostList = newHostList(th)
+	m.hostTabs = newHostTabs(th, ctx, m.opts.Inspect)
 }
 
 // tabs are the tabs for what the list shows.
 func (m *Model) tabs() []pane {
+	if m.hostView {
+		return m.hostTabs
+	}
 	if m.list.kind == kindImages {
 		return m.imageTabs
 	}
@@ -128,6 +137,9 @@ func (m *Model) activePane() pane {
 }
 
 func (m *Model) selection() selection {
+	if m.hostView {
+		return m.hostList.selection()
+	}
 	s := selection{kind: m.list.kind}
 	if c, ok := m.list.selectedContainer(); ok {
 		s.container = c
@@ -226,6 +238,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case leaveMsg:
 		m.focusPane = false
 		return nil
+	case hostMapMsg:
+		m.hostList.set(msg)
+		return nil
 	case eventsMsg:
 		return m.onEvents(msg)
 	case statsTickMsg:
@@ -250,6 +265,9 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 			next = m.tick()
 			if p, ok := m.activePane().(*inspectPane); ok && p.live {
 				next = tea.Batch(next, p.reload())
+			}
+			if m.hostView {
+				next = tea.Batch(next, loadHostMap(m.opts.Inspect))
 			}
 		}
 		if msg.err != nil {
@@ -310,7 +328,7 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		cmds = append(cmds, cmd)
 	}
 	seen := map[pane]bool{}
-	for _, p := range append(append([]pane{}, m.containerTabs...), m.imageTabs...) {
+	for _, p := range append(append(append([]pane{}, m.containerTabs...), m.imageTabs...), m.hostTabs...) {
 		if !seen[p] {
 			seen[p] = true
 			cmds = append(cmds, p.update(msg))
@@ -363,12 +381,19 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.typing() {
 		return m.shell.handleInput(k)
 	}
-	if m.focusPane {
+	switch {
+	case m.focusPane:
 		if used, cmd := m.activePane().handleKey(k); used {
 			return cmd
 		}
-	} else if used, cmd := m.list.Update(k); used {
-		return cmd
+	case m.hostView:
+		if m.hostList.update(k) {
+			return nil
+		}
+	default:
+		if used, cmd := m.list.Update(k); used {
+			return cmd
+		}
 	}
 	return m.globalKey(k)
 }
@@ -394,8 +419,15 @@ func (m *Model) globalKey(k tea.KeyPressMsg) tea.Cmd {
 		m.focusPane = false
 	case key.Matches(k, g.FocusPane):
 		m.focusPane = true
+	case key.Matches(k, g.Host):
+		m.activePane().deactivate()
+		m.hostView, m.tab, m.focusPane = !m.hostView, 0, false
+		if m.hostView {
+			return loadHostMap(m.opts.Inspect)
+		}
 	case key.Matches(k, g.Images):
 		m.activePane().deactivate()
+		m.hostView = false
 		if m.list.kind == kindContainers {
 			m.list.setKind(kindImages)
 		} else {
@@ -413,7 +445,9 @@ func (m *Model) globalKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.buildStarter()
 	case key.Matches(k, g.Refresh):
 		m.shown = ""
-		return tea.Batch(m.loadContainers(), m.loadImages(), m.loadHost())
+		return tea.Batch(m.loadContainers(), m.loadImages(), m.loadHost(), loadHostMap(m.opts.Inspect))
+	case m.hostView:
+		return nil // the host view is read-only: no container verbs
 	case !sel.isContainer():
 		return nil
 	case key.Matches(k, g.Stop):

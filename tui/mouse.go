@@ -17,6 +17,10 @@ func (m *Model) handleClick(ms tea.Mouse) tea.Cmd {
 	}
 	if ms.X < g.leftW {
 		m.focusPane = false
+		if m.hostView {
+			m.hostList.click(y - 1)
+			return nil
+		}
 		m.list.clickRow(y - m.list.bodyTop())
 		return nil
 	}
@@ -40,6 +44,10 @@ func (m *Model) handleWheel(ms tea.Mouse) tea.Cmd {
 		k = tea.KeyPressMsg{Code: tea.KeyUp}
 	}
 	if ms.X < m.geometry().leftW {
+		if m.hostView {
+			m.hostList.update(k)
+			return nil
+		}
 		m.list.Update(k)
 		return nil
 	}

@@ -24,6 +24,8 @@ func (s selection) key() string {
 		return "c:" + s.container.ID
 	case s.kind == kindImages && s.image.ID != "":
 		return "i:" + s.image.ID
+	case s.kind == kindHost && s.container.ID != "":
+		return "h:" + s.container.ID
 	}
 	return ""
 }
@@ -40,6 +42,12 @@ func (s selection) imageRef() string {
 }
 
 func (s selection) isContainer() bool { return s.kind == kindContainers && s.container.ID != "" }
+
+// hasProcess is whether the selection is a process the kernel views can read: a container's
+// init or, in the host view, a namespace's lowest process.
+func (s selection) hasProcess() bool {
+	return (s.kind == kindContainers || s.kind == kindHost) && s.container.ID != ""
+}
 
 // pane is one tab of the right side. Panes are pointers the root model owns; their view is
 // pure and their I/O happens in the commands they return.

@@ -71,7 +71,12 @@ func (m *Model) render() string {
 		body = m.helpView(m.width, g.bodyH)
 	default:
 		m.list.height = m.listRows()
-		left := box(m.th, m.list.title(), m.list.View(g.leftW-2, g.bodyH-2, !m.focusPane), g.leftW, g.bodyH, !m.focusPane)
+		var left string
+		if m.hostView {
+			left = box(m.th, m.hostList.title(), m.hostList.view(g.leftW-2, g.bodyH-2, !m.focusPane), g.leftW, g.bodyH, !m.focusPane)
+		} else {
+			left = box(m.th, m.list.title(), m.list.View(g.leftW-2, g.bodyH-2, !m.focusPane), g.leftW, g.bodyH, !m.focusPane)
+		}
 		pw, ph := m.paneSize()
 		right := box(m.th, m.selectionTitle(), m.tabBar(pw)+"\n"+m.activePane().view(pw, ph), g.rightW, g.bodyH, m.focusPane)
 		body = lipgloss.JoinHorizontal(lipgloss.Top, left, right)
@@ -88,7 +93,7 @@ func (m *Model) render() string {
 func (m *Model) selectionTitle() string {
 	sel := m.selection()
 	switch {
-	case sel.isContainer():
+	case sel.isContainer(), sel.kind == kindHost:
 		return sel.container.Name
 	case sel.kind == kindImages && sel.image.ID != "":
 		if len(sel.image.RepoTags) > 0 {
