@@ -54,12 +54,12 @@ type Model struct {
 
 	containerTabs, imageTabs []pane
 	// hostView shows the machine's namespaces (H) instead of the list, with read-only tabs.
-	hostView bool
-	hostList hostList
-	hostTabs []pane
-	tab                      int
-	focusPane                bool
-	shown                    string // selection key (and state) the active pane was given
+	hostView  bool
+	hostList  hostList
+	hostTabs  []pane
+	tab       int
+	focusPane bool
+	shown     string // selection key (and state) the active pane was given
 
 	shell  *shellPane
 	dialog dialog
