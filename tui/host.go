@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -62,14 +63,31 @@ func (l *hostList) set(msg hostMapMsg) {
 		keep = r.ns.Inode
 	}
 	l.rows = l.rows[:0]
+	// The map comes in no particular order: sort each level (by type as lsns lists them, then
+	// inode) so rows stay put between reloads.
+	order := map[string]int{}
+	for i, typ := range inspect.MapTypes {
+		order[typ] = i
+	}
+	sortLevel := func(nss []*inspect.NamespaceInfo) {
+		sort.Slice(nss, func(i, j int) bool {
+			if a, b := order[nss[i].Type], order[nss[j].Type]; a != b {
+				return a < b
+			}
+			return nss[i].Inode < nss[j].Inode
+		})
+	}
 	var walk func(ns *inspect.NamespaceInfo, depth int)
 	walk = func(ns *inspect.NamespaceInfo, depth int) {
 		l.rows = append(l.rows, hostRow{ns: ns, depth: depth})
+		sortLevel(ns.Children)
 		for _, c := range ns.Children {
 			walk(c, depth+1)
 		}
 	}
-	for _, root := range msg.m.Tree() {
+	roots := msg.m.Tree()
+	sortLevel(roots)
+	for _, root := range roots {
 		walk(root, 0)
 	}
 	l.cursor = min(l.cursor, max(len(l.rows)-1, 0))

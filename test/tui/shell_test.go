@@ -36,10 +36,9 @@ func TestWorkbenchRunShellDetach(t *testing.T) {
 	tm.send("Enter")
 	tm.waitFor("started "+name, "running")
 
-	tm.send("8") // the Shell tab
-	tm.waitFor("a attaches its console")
-	tm.send("Right", "a")
-	tm.send("Enter")
+	// x opens a shell exec'd in the container on a pty, in the Shell tab.
+	tm.send("x")
+	tm.waitFor("ctrl-p ctrl-q leave")
 	tm.typeText("echo $((6*7))-from-pane")
 	tm.send("Enter")
 	// The typed line holds the expression; only the shell's answer holds 42.
@@ -56,8 +55,72 @@ func TestWorkbenchRunShellDetach(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), name) {
 		t.Fatalf("after quitting, %s is not running: %v\n%s", name, err, out)
 	}
+
+	// Reopen: the container is there, running, and its console attaches in the Shell tab.
+	tm = startTerm(t, 120, 40, nil, bin, "--root", root)
+	tm.waitFor(name, "running")
+	tm.send("8") // the Shell tab
+	tm.waitFor("a attaches its console")
+	tm.send("Right", "a")
+	tm.waitFor("ctrl-p ctrl-q leave")
+	tm.send("Enter")
+	tm.typeText("echo console-$((2+3))")
+	tm.send("Enter")
+	tm.waitFor("console-5")
+	tm.send("C-p", "C-q")
+	tm.waitFor("r run container")
+	tm.send("q")
+	if code := tm.exited(); code != 0 {
+		t.Fatalf("the reopened workbench exited %d:\n%s", code, tm.screen())
+	}
+	out, err = exec.Command(bin, "--root", root, "ps").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), name) {
+		t.Fatalf("after the second session, %s is not running: %v\n%s", name, err, out)
+	}
+	// What was typed at the console is in the container's log for the CLI.
 	logs, err := exec.Command(bin, "--root", root, "logs", name).CombinedOutput()
-	if err != nil || !strings.Contains(string(logs), "42-from-pane") {
+	if err != nil || !strings.Contains(string(logs), "console-5") {
 		t.Errorf("the console output typed in the pane is not in the container's log: %v\n%s", err, logs)
+	}
+}
+
+// TestWorkbenchHostView: H lists the machine's namespaces with another runtime's container (a
+// plain unshare here) and opens its Processes tab.
+func TestWorkbenchHostView(t *testing.T) {
+	fixture.NeedRoot(t)
+	fixture.NeedBinary(t, "unshare")
+	bin := fixture.Glassbox(t)
+	cmd := exec.Command("unshare", "--fork", "--pid", "--mount-proc", "sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	tm := startTerm(t, 160, 50, nil, bin, "--root", t.TempDir())
+	tm.waitFor("Containers 0")
+	tm.send("H")
+	tm.waitFor("Host namespaces", "unshare ")
+	// Walk down until the selection (the right box's title) is a namespace of the sleep.
+	selected := func() string {
+		first := strings.SplitN(tm.screen(), "\n", 3)[1]
+		if i := strings.LastIndex(first, "╭─ "); i >= 0 {
+			return first[i:]
+		}
+		return ""
+	}
+	for i := 0; i < 1000 && !strings.Contains(selected(), "sleep 300"); i++ {
+		tm.send("j")
+	}
+	if !strings.Contains(selected(), "sleep 300") {
+		t.Fatalf("no namespace of the unshare'd sleep in the host view:\n%s", tm.screen())
+	}
+	tm.send("2") // Processes
+	s := tm.waitFor("HOST PID", "sleep 300")
+	if !strings.Contains(s, fmt.Sprint(cmd.Process.Pid)) && !strings.Contains(s, "1        ") {
+		t.Errorf("the Processes tab should show the sleep with its PIDs:\n%s", s)
+	}
+	tm.send("q")
+	if code := tm.exited(); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }

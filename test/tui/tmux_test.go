@@ -18,11 +18,15 @@ type term struct {
 	socket string
 }
 
+// terms counts the tmux servers started, so a test can open the workbench twice.
+var terms int
+
 // startTerm runs argv in a detached tmux window of w x h cells; the server dies with the test.
 func startTerm(t *testing.T, w, h int, env []string, argv ...string) *term {
 	t.Helper()
 	fixture.NeedBinary(t, "tmux")
-	tm := &term{t: t, socket: fmt.Sprintf("glassbox-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid())}
+	terms++
+	tm := &term{t: t, socket: fmt.Sprintf("glassbox-%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid(), terms)}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
 	shell := strings.Join(append(env, quoteAll(argv)...), " ")
 	tm.tmux("new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-s", "gb", "env TERM=xterm-256color "+shell)
@@ -92,6 +96,10 @@ func (tm *term) exited() int {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	tm.t.Fatalf("the workbench did not exit:\n%s", tm.screen())
+	// Ask the Go runtime where it is stuck: SIGQUIT prints every goroutine to the pane.
+	pid := strings.TrimSpace(tm.tmux("list-panes", "-t", "gb", "-F", "#{pane_pid}"))
+	_ = exec.Command("kill", "-QUIT", pid).Run()
+	time.Sleep(time.Second)
+	tm.t.Fatalf("the workbench did not exit:\n%s", tm.tmux("capture-pane", "-p", "-t", "gb", "-S", "-300"))
 	return -1
 }
