@@ -258,16 +258,49 @@ func (m *Model) helpView(width, height int) string {
 		{"Global", m.keys.all()},
 		{"List", m.list.keys.bindings()},
 	}
+	// Each tab's own keys; the scroll keys most tabs share are listed once.
+	scroll := map[string]bool{}
+	for _, b := range scrollKeys() {
+		scroll[b.Help().Key] = true
+	}
+	var scrolling []string
 	for _, p := range m.tabs() {
 		binds := p.keys()
 		if hk, ok := p.(interface{ helpKeys() []key.Binding }); ok {
 			binds = hk.helpKeys()
 		}
+		var own []key.Binding
+		scrolls := false
+		for _, b := range binds {
+			if scroll[b.Help().Key] {
+				scrolls = true
+			} else {
+				own = append(own, b)
+			}
+		}
+		if scrolls {
+			scrolling = append(scrolling, p.title())
+		}
+		if len(own) > 0 {
+			sections = append(sections, struct {
+				name  string
+				binds []key.Binding
+			}{p.title() + " tab", own})
+		}
+	}
+	if len(scrolling) > 0 {
 		sections = append(sections, struct {
 			name  string
 			binds []key.Binding
-		}{p.title() + " tab", binds})
+		}{"Scrolling (" + strings.Join(scrolling, ", ") + ")", scrollKeys()})
 	}
+	sections = append(sections, struct {
+		name  string
+		binds []key.Binding
+	}{"Mouse", []key.Binding{
+		key.NewBinding(key.WithKeys("click"), key.WithHelp("click", "select a row, a tab, focus a pane")),
+		key.NewBinding(key.WithKeys("wheel"), key.WithHelp("wheel", "scroll what is under the pointer")),
+	}})
 	var cols []string
 	var cur []string
 	for _, s := range sections {
