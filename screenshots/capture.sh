@@ -86,7 +86,7 @@ if "$bin" run --help >/dev/null 2>&1; then
 	wait_for "container upper directory"
 	shot layers-container
 	keys 4
-	wait_for "PROCESSES IN IT"
+	wait_for "PID namespace tree"
 	shot namespaces
 	keys 5
 	wait_for "HOST PID"
@@ -97,19 +97,34 @@ if "$bin" run --help >/dev/null 2>&1; then
 	keys 7
 	wait_for "TOOK"
 	shot trace
-	# A second container whose console is a shell, opened in the Shell tab.
+	# Network and Security are past the number keys: Config (9), then tab on.
+	keys 9 Tab Tab
+	wait_for "Routes"
+	shot network
+	keys Tab
+	wait_for "Effective capabilities"
+	shot security
+	# A second container with a shell exec'd in it, in the Shell tab.
 	keys r
 	wait_for "Run a container"
 	keys Enter
 	wait_for "Containers 2"
-	keys 8 Right a
-	sleep 0.5
-	keys Enter
-	keys -l "echo hello-from-pane; ls /; grep -E 'Name|Pid' /proc/1/status"
+	sleep 1 # the new container is selected once the list has it
+	keys x
+	wait_for "ctrl-p ctrl-q leave"
+	keys -l "echo hello-from-pane; ls --color=always /; grep -E 'Name|Pid' /proc/self/status"
 	keys Enter
 	wait_for "PPid:"
 	shot shell
 	keys C-p C-q
+	wait_for "r run container"
+	# The host view: every namespace on the machine, other runtimes' containers labelled.
+	keys H
+	wait_for "Host namespaces"
+	keys 1
+	wait_for "PROCS"
+	shot host
+	keys H
 fi
 
 keys i

@@ -52,6 +52,11 @@ func box(t *theme.Theme, title, content string, width, height int, focused bool)
 			w = inner
 		}
 		b.WriteString(line)
+		if strings.Contains(line, "\x1b[") {
+			// Whatever the line left set (a selected row's background, a program's colours
+			// in the shell pane) ends at the border, not at the end of the terminal's row.
+			b.WriteString("\x1b[m")
+		}
 		b.WriteString(strings.Repeat(" ", inner-w))
 		b.WriteString(side)
 	}

@@ -365,6 +365,9 @@ func (m *Model) switchTab(i int) {
 }
 
 func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
+	// A key pressed before the list caught up with a run acts on what is selected now; the
+	// cursor must not jump under it afterwards.
+	m.pendingSelect = ""
 	if m.dialog != nil {
 		var cmd tea.Cmd
 		m.dialog, cmd = m.dialog.update(k)
