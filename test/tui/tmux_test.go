@@ -97,8 +97,15 @@ func (tm *term) exited() int {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Ask the Go runtime where it is stuck: SIGQUIT prints every goroutine to the pane.
+	// The pane's process may be the shell tmux started it with: signal its children too.
 	pid := strings.TrimSpace(tm.tmux("list-panes", "-t", "gb", "-F", "#{pane_pid}"))
-	_ = exec.Command("kill", "-QUIT", pid).Run()
+	pids := []string{pid}
+	if b, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); err == nil {
+		pids = append(pids, strings.Fields(string(b))...)
+	}
+	for _, p := range pids {
+		_ = exec.Command("kill", "-QUIT", p).Run()
+	}
 	time.Sleep(time.Second)
 	tm.t.Fatalf("the workbench did not exit:\n%s", tm.tmux("capture-pane", "-p", "-t", "gb", "-S", "-300"))
 	return -1
