@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,10 +104,19 @@ func (tm *term) exited() int {
 	if b, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); err == nil {
 		pids = append(pids, strings.Fields(string(b))...)
 	}
+	// A process the signal cannot reach is stuck in the kernel: say where.
+	var kernel strings.Builder
 	for _, p := range pids {
 		_ = exec.Command("kill", "-QUIT", p).Run()
+		st, _ := os.ReadFile("/proc/" + p + "/stat")
+		fmt.Fprintf(&kernel, "pid %s: %s\n", p, st)
+		tasks, _ := filepath.Glob("/proc/" + p + "/task/*/stack")
+		for _, task := range tasks {
+			stack, _ := os.ReadFile(task)
+			fmt.Fprintf(&kernel, "%s:\n%s", task, stack)
+		}
 	}
 	time.Sleep(time.Second)
-	tm.t.Fatalf("the workbench did not exit:\n%s", tm.tmux("capture-pane", "-p", "-t", "gb", "-S", "-300"))
+	tm.t.Fatalf("the workbench did not exit:\n%s\n%s", tm.tmux("capture-pane", "-p", "-t", "gb", "-S", "-300"), kernel.String())
 	return -1
 }
