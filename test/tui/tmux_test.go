@@ -1,6 +1,7 @@
 package tui_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,7 +46,10 @@ func quoteAll(args []string) []string {
 
 func (tm *term) tmux(args ...string) string {
 	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
+	// A tmux server that stops answering fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		tm.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
 	}
@@ -84,10 +88,13 @@ func (tm *term) waitFor(wants ...string) string {
 	return ""
 }
 
-// exited waits for the program to end and returns its exit status.
+// exited waits for the program to end and returns its exit status. A loaded tmux server can
+// be slow to reap its pane's process: a zombie has exited too, with its status in the last
+// field of /proc/PID/stat (proc(5) exit_code, in waitpid(2)'s format).
 func (tm *term) exited() int {
 	tm.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	pid := strings.TrimSpace(tm.tmux("list-panes", "-t", "gb", "-F", "#{pane_pid}"))
 	for time.Now().Before(deadline) {
 		out := strings.Fields(tm.tmux("list-panes", "-t", "gb", "-F", "#{pane_dead} #{pane_dead_status}"))
 		if len(out) == 2 && out[0] == "1" {
@@ -95,11 +102,18 @@ func (tm *term) exited() int {
 			fmt.Sscan(out[1], &code)
 			return code
 		}
+		if st, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil {
+			// The state follows the command's closing parenthesis.
+			f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+			if len(f) > 0 && f[0] == "Z" {
+				var status int
+				fmt.Sscan(f[len(f)-1], &status)
+				return status >> 8
+			}
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Ask the Go runtime where it is stuck: SIGQUIT prints every goroutine to the pane.
 	// The pane's process may be the shell tmux started it with: signal its children too.
-	pid := strings.TrimSpace(tm.tmux("list-panes", "-t", "gb", "-F", "#{pane_pid}"))
 	pids := []string{pid}
 	if b, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); err == nil {
 		pids = append(pids, strings.Fields(string(b))...)
