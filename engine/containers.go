@@ -37,9 +37,13 @@ var (
 
 func (e *Engine) store() (*state.Store, error) { return state.Open(e.root) }
 
-// Runtime is the OCI runtime the engine and its shims use.
+// Runtime is the OCI runtime the engine and its shims use: glassbox's own (engine/runtime,
+// in the shim's process), or runc when GLASSBOX_RUNTIME=runc (for comparison).
 func (e *Engine) Runtime() (shim.Runtime, error) {
-	return shim.NewRunc(filepath.Join(e.root, "runc"))
+	if os.Getenv("GLASSBOX_RUNTIME") == "runc" {
+		return shim.NewRunc(filepath.Join(e.root, "runc"))
+	}
+	return shim.NewGlassbox(filepath.Join(e.root, "runtime"))
 }
 
 // faultPoint lets tests crash a create half-way (GLASSBOX_FAULT=create:<step>): the process

@@ -1,0 +1,413 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/cgroups"
+	"github.com/glassbox/glassbox/engine/runtime/nsenter"
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// Create does what `runc create` does: the init process (glassbox re-executed, a child of the
+// caller) gets its namespaces, uid/gid maps, cgroups, rootfs, mounts, pivot_root and all
+// process settings, then blocks before execve of the user's program until Start. Nothing is
+// left behind when it fails: no state, cgroup, mount or process.
+func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ *Container, err error) {
+	rec := opts.Trace
+	if rec == nil {
+		rec = trace.New(time.Now())
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(opts.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	spec, rootfs, err := loadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Hooks != nil && runHooks == nil && hasHooks(spec.Hooks) {
+		return nil, errors.New("hooks: not supported by this build")
+	}
+	if spec.Linux.Seccomp != nil && applySeccomp == nil {
+		return nil, errors.New("linux.seccomp: not supported by this build")
+	}
+	dir := r.dir(id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %s: %w", id, ErrExists)
+		}
+		return nil, fmt.Errorf("make state directory: %w", err)
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			os.RemoveAll(dir)
+		}
+	}()
+
+	cgPath := spec.Linux.CgroupsPath
+	if cgPath == "" {
+		cgPath = id
+	}
+	cg, err := cgroups.New(cgroups.Config{Path: cgPath, Resources: withDeviceRules(spec), Trace: rec})
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	if err := cg.Create(); err != nil {
+		return nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	undo = append(undo, func() {
+		cg.Kill()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cg.WaitEmpty(ctx)
+		cancel()
+		cg.Destroy()
+	})
+
+	fifoPath := filepath.Join(dir, fifoFile)
+	// 0622 and owned by the container's root, as runc makes it: the init reopens it after
+	// switching to the container's user, possibly in a user namespace.
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
+	if err := os.Chmod(fifoPath, 0o622); err != nil { // mkfifo honours the umask
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	if err := os.Chown(fifoPath, hostID(spec.Linux.UIDMappings, 0), hostID(spec.Linux.GIDMappings, 0)); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	done := rec.Begin("binary", "")
+	exe, how, err := sealedSelf()
+	done(err)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	rec.Record("binary", "init runs glassbox from a "+how, time.Now(), nil)
+
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parentSock, childSock := os.NewFile(uintptr(pair[0]), "init sync"), os.NewFile(uintptr(pair[1]), "init sync")
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	cfg, nsDetail, newNS := nsConfig(spec)
+	for _, p := range cg.Paths() {
+		cfg.CgroupProcs = append(cfg.CgroupProcs, filepath.Join(p, "cgroup.procs"))
+	}
+	sort.Strings(cfg.CgroupProcs)
+	cmd := nsenter.Command(cfg, InitEntry)
+	cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
+	cmd.Env = []string{}
+	if opts.IO.Stdin != nil {
+		cmd.Stdin = opts.IO.Stdin
+	}
+	if opts.IO.Stdout != nil {
+		cmd.Stdout = opts.IO.Stdout
+	}
+	if opts.IO.Stderr != nil {
+		cmd.Stderr = opts.IO.Stderr
+	}
+	cmd.ExtraFiles = []*os.File{childSock, fifo}
+	began := time.Now()
+	err = cmd.Start()
+	rec.Record("clone", nsDetail, began, err)
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	childSock.Close()
+	pid := cmd.Process.Pid
+	undo = append(undo, func() {
+		cmd.Process.Kill()
+		cmd.Process.Wait()
+	})
+	for _, m := range []struct {
+		file string
+		maps []specs.LinuxIDMapping
+	}{{"uid_map", spec.Linux.UIDMappings}, {"gid_map", spec.Linux.GIDMappings}} {
+		if len(m.maps) > 0 && newNS["user"] {
+			rec.Record(m.file, fmt.Sprintf("/proc/%d/%s: %s (written by the parent during clone)", pid, m.file, mapString(m.maps)), began, nil)
+		}
+	}
+	if adj := spec.Process.OOMScoreAdj; adj != nil {
+		p := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+		done := rec.Begin("oom_score_adj", p+" = "+strconv.Itoa(*adj))
+		err := os.WriteFile(p, []byte(strconv.Itoa(*adj)), 0)
+		done(err)
+		if err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+
+	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Pid: pid, Bundle: bundle, Annotations: spec.Annotations}
+	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
+		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
+		Cgroups: cgroupMounts(cg.Paths()), State: st}
+	if err := sendMessage(int(parentSock.Fd()), icfg, nil); err != nil {
+		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	c := &Container{ID: id, Bundle: bundle, Pid: pid, Process: cmd.Process, CgroupPaths: cg.Paths()}
+	if err := r.converse(ctx, parentSock, spec, st, opts, c, rec); err != nil {
+		if c.Console != nil {
+			c.Console.Close()
+		}
+		return nil, err
+	}
+
+	start, _, err := procStart(pid)
+	if err != nil {
+		return nil, fmt.Errorf("init pid %d: %w", pid, err)
+	}
+	c.Created = time.Now()
+	record := &record{ID: id, Bundle: bundle, Rootfs: rootfs, Pid: pid, PidStart: start, Created: c.Created,
+		CgroupPaths: c.CgroupPaths, Annotations: spec.Annotations, Hooks: spec.Hooks, OwnerUID: os.Getuid(),
+		TraceOrigin: rec.Origin()}
+	if err := r.save(record); err != nil {
+		return nil, err
+	}
+	if opts.PidFile != "" {
+		if err := writeFileAtomic(opts.PidFile, strconv.Itoa(pid)); err != nil {
+			return nil, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if err := trace.WriteFile(filepath.Join(dir, traceFile), rec.Steps()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// converse answers the init until it is ready (or fails): its console, the createRuntime
+// hooks before pivot_root, its trace steps.
+func (r *Runtime) converse(ctx context.Context, sock *os.File, spec *specs.Spec, st specs.State, opts CreateOptions, c *Container, rec *trace.Recorder) error {
+	for {
+		var m initMessage
+		f, err := recvMessage(int(sock.Fd()), &m)
+		if err != nil {
+			if errors.Is(err, errEOF) {
+				return errors.New("init: exited during setup")
+			}
+			return fmt.Errorf("init: read sync socket: %w", err)
+		}
+		for i := range m.Steps {
+			m.Steps[i].Pid = c.Pid // the init's host PID, not 1
+		}
+		rec.Add(m.Steps...)
+		switch m.Type {
+		case msgConsole:
+			if f == nil {
+				return errors.New("init: console message without a descriptor")
+			}
+			if opts.ConsoleSocket == "" {
+				c.Console = f
+				continue
+			}
+			err := sendConsole(opts.ConsoleSocket, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		case msgHooks:
+			st.Status = StatusCreating
+			for _, hs := range []struct {
+				name  string
+				hooks []specs.Hook
+			}{{"prestart", spec.Hooks.Prestart}, {"createRuntime", spec.Hooks.CreateRuntime}, {"createContainer", spec.Hooks.CreateContainer}} {
+				if len(hs.hooks) == 0 {
+					continue
+				}
+				done := rec.Begin("hooks", hs.name)
+				err := runHooks(ctx, hs.hooks, st)
+				done(err)
+				if err != nil {
+					return fmt.Errorf("%s hook: %w", hs.name, err)
+				}
+			}
+			if err := sendMessage(int(sock.Fd()), initMessage{Type: msgContinue}, nil); err != nil {
+				return fmt.Errorf("init: write sync socket: %w", err)
+			}
+		case msgReady:
+			return nil
+		case msgError:
+			err := errors.New("init: " + m.Error)
+			switch m.Kind {
+			case "notfound":
+				err = fmt.Errorf("%w: %w", err, ErrNotFound)
+			case "notexec":
+				err = fmt.Errorf("%w: %w", err, ErrNotExecutable)
+			}
+			return err
+		default:
+			return fmt.Errorf("init: unknown message %q", m.Type)
+		}
+	}
+}
+
+// sendConsole passes the pty master over a unix socket with SCM_RIGHTS, as runc's
+// --console-socket does (the name "console" rides along as the data).
+func sendConsole(path string, f *os.File) error {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("console socket: %w", err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.WriteMsgUnix([]byte("console"), unix.UnixRights(int(f.Fd())), nil); err != nil {
+		return fmt.Errorf("console socket: send pty master: %w", err)
+	}
+	return nil
+}
+
+func hasHooks(h *specs.Hooks) bool {
+	return len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0
+}
+
+// nsConfig turns the spec's namespaces into nsenter's: a path joins, none creates.
+func nsConfig(spec *specs.Spec) (nsenter.Config, string, map[string]bool) {
+	var cfg nsenter.Config
+	newNS := map[string]bool{}
+	var parts []string
+	for _, ns := range spec.Linux.Namespaces {
+		t, _ := nsenter.SpecType(ns.Type)
+		if ns.Path != "" {
+			cfg.Join = append(cfg.Join, nsenter.Namespace{Type: t, Path: ns.Path})
+			parts = append(parts, "setns "+t+" "+ns.Path)
+			continue
+		}
+		flag, _ := nsenter.CloneFlag(t)
+		cfg.Unshare |= flag
+		newNS[t] = true
+	}
+	var flags []string
+	for _, t := range nsenter.Types {
+		if newNS[t] {
+			name := strings.ToUpper(t)
+			if t == "mnt" {
+				name = "NS" // the mount namespace's flag predates the others
+			}
+			flags = append(flags, "CLONE_NEW"+name)
+		}
+	}
+	detail := strings.Join(flags, "|")
+	if newNS["user"] {
+		cfg.UIDMappings = idMaps(spec.Linux.UIDMappings)
+		cfg.GIDMappings = idMaps(spec.Linux.GIDMappings)
+	}
+	if newNS["time"] && len(spec.Linux.TimeOffsets) > 0 {
+		var b strings.Builder
+		for clock, off := range spec.Linux.TimeOffsets {
+			fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+		cfg.TimeOffsets = b.String()
+	}
+	if len(parts) > 0 {
+		detail = strings.TrimPrefix(detail+"; "+strings.Join(parts, "; "), "; ")
+	}
+	return cfg, detail, newNS
+}
+
+func mapString(m []specs.LinuxIDMapping) string {
+	var parts []string
+	for _, e := range m {
+		parts = append(parts, fmt.Sprintf("%d %d %d", e.ContainerID, e.HostID, e.Size))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cgroupMounts says how the container's cgroup hierarchies appear under a cgroup mount:
+// one directory per v1 hierarchy (named as on the host) and cgroup2 at "unified" on a hybrid
+// machine, or cgroup2 as the mount itself on a unified one.
+func cgroupMounts(paths map[string]string) []cgroupMount {
+	var out []cgroupMount
+	for key, p := range paths {
+		rel := strings.TrimPrefix(p, cgroups.DefaultRoot+"/")
+		name, _, _ := strings.Cut(rel, "/")
+		m := cgroupMount{Dir: name, Type: "cgroup", Options: key, Host: p}
+		if key == "unified" {
+			m.Type, m.Options = "cgroup2", ""
+			if len(paths) == 1 {
+				m.Dir = "."
+			}
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	return out
+}
+
+func writeFileAtomic(path, data string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// withDeviceRules returns the spec's resources with the device rules runc adds after the
+// spec's own (libcontainer/specconv AllowedDevices): the default devices, the spec's
+// linux.devices, ptys and the console are always usable, whatever else the policy denies.
+func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
+	var res specs.LinuxResources
+	if spec.Linux.Resources != nil {
+		res = *spec.Linux.Resources
+	}
+	if len(res.Devices) == 0 {
+		return &res
+	}
+	rule := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access}
+	}
+	rules := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
+	for _, d := range defaultDevices {
+		rules = append(rules, rule("c", d.Major, d.Minor, "rwm"))
+	}
+	for _, d := range spec.Linux.Devices {
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ != "p" {
+			rules = append(rules, rule(typ, d.Major, d.Minor, "rwm"))
+		}
+	}
+	rules = append(rules, rule("c", 5, 1, "rwm"), rule("c", 5, 2, "rwm"), rule("c", 136, -1, "rwm"))
+	res.Devices = rules
+	return &res
+}
+
+// hostID maps a container ID to the host's through mappings (none: the same).
+func hostID(mappings []specs.LinuxIDMapping, id uint32) int {
+	if len(mappings) == 0 {
+		return int(id)
+	}
+	for _, m := range mappings {
+		if id >= m.ContainerID && id < m.ContainerID+m.Size {
+			return int(m.HostID + id - m.ContainerID)
+		}
+	}
+	return -1
+}

@@ -1,0 +1,212 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// defaultDevices are the nodes every container's /dev has (runtime-spec "Default Devices").
+var defaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+// makeDefaultDevices fills a fresh /dev tmpfs: the default nodes, the /proc links and ptmx.
+func (in *initProcess) makeDefaultDevices(root int) error {
+	for _, d := range defaultDevices {
+		mode := os.FileMode(0o666)
+		d.FileMode = &mode
+		if err := in.makeDevice(root, d); err != nil {
+			return err
+		}
+	}
+	links := [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"}}
+	dev, err := openInRoot(root, "/dev", false, false)
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	defer unix.Close(dev)
+	for _, l := range links {
+		name := l[1][len("/dev/"):]
+		done := in.rec.Begin("symlink", l[1]+" -> "+l[0])
+		err := unix.Symlinkat(l[0], dev, name)
+		if errors.Is(err, unix.EEXIST) {
+			err = nil
+		}
+		done(err)
+		if err != nil {
+			return fmt.Errorf("symlink %s: %w", l[1], err)
+		}
+	}
+	return nil
+}
+
+// makeDevices creates linux.devices.
+func (in *initProcess) makeDevices(root int) error {
+	for i, d := range in.spec.Linux.Devices {
+		if err := in.makeDevice(root, d); err != nil {
+			return fmt.Errorf("linux.devices[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// makeDevice makes one node with mknod, or, in a user namespace (where mknod of a device is
+// refused), bind-mounts the host's node of the same path, as runc does.
+func (in *initProcess) makeDevice(root int, d specs.LinuxDevice) error {
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	default:
+		return fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
+	}
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(d.FileMode.Perm())
+	}
+	dir, name, err := openParentInRoot(root, d.Path)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	defer unix.Close(dir)
+	if in.cfg.NewNS["user"] {
+		return in.bindDevice(dir, name, d.Path)
+	}
+	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	done := in.rec.Begin("mknod", fmt.Sprintf("%s %s %d:%d mode %o", d.Path, d.Type, d.Major, d.Minor, mode))
+	unix.Unlinkat(dir, name, 0)
+	err = unix.Mknodat(dir, name, typ|mode, int(dev))
+	if err == nil {
+		// mknod honours the umask; the spec's mode is meant exactly.
+		if fd, oerr := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); oerr == nil {
+			unix.Fchmodat(dir, name, mode, 0)
+			uid, gid := -1, -1
+			if d.UID != nil {
+				uid = int(*d.UID)
+			}
+			if d.GID != nil {
+				gid = int(*d.GID)
+			}
+			if uid >= 0 || gid >= 0 {
+				err = unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+			}
+			unix.Close(fd)
+		}
+	}
+	done(err)
+	if err != nil {
+		return fmt.Errorf("mknod %s: %w", d.Path, err)
+	}
+	return nil
+}
+
+func (in *initProcess) bindDevice(dir int, name, path string) error {
+	// A node there already (a default device the spec lists again) is not opened: that
+	// would open the device itself.
+	f, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if err == nil {
+		unix.Close(f)
+	} else if !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("device %s: make mount point: %w", path, err)
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	return in.mountAt(path, fd, path, "", unix.MS_BIND, "")
+}
+
+// openParentInRoot opens the directory that holds path inside the rootfs and returns it with
+// the last component's name.
+func openParentInRoot(root int, path string) (int, string, error) {
+	dir, name := splitPath(path)
+	fd, err := openInRoot(root, dir, false, false)
+	return fd, name, err
+}
+
+func splitPath(p string) (string, string) {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			if i == 0 {
+				return "/", p[1:]
+			}
+			return p[:i], p[i+1:]
+		}
+	}
+	return "/", p
+}
+
+// mountCgroup mounts the container's cgroups at the spec's cgroup mount: with a cgroup
+// namespace of its own, fresh cgroup filesystems (whose root is the container's cgroup);
+// without one, bind mounts of the container's cgroup directories.
+func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
+	ro := flags & unix.MS_RDONLY
+	base := flags &^ (unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	mounts := in.cfg.Cgroups
+	if len(mounts) == 1 && mounts[0].Dir == "." {
+		return in.mountOneCgroup(fd, m.Destination, mounts[0], base|ro)
+	}
+	// One tmpfs to hold a directory per hierarchy; made read-only once they are in.
+	if err := in.mountAt("tmpfs", fd, m.Destination, "tmpfs", base, "mode=755"); err != nil {
+		return err
+	}
+	// fd still names the directory under the tmpfs: find the tmpfs through the rootfs again.
+	root, err := unix.Open(in.cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	tmpfs, err := openInRoot(root, m.Destination, false, true)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tmpfs)
+	for _, cm := range mounts {
+		if err := unix.Mkdirat(tmpfs, cm.Dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("mkdir %s/%s: %w", m.Destination, cm.Dir, err)
+		}
+		sub, err := unix.Openat(tmpfs, cm.Dir, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = in.mountOneCgroup(sub, m.Destination+"/"+cm.Dir, cm, base|ro)
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
+	}
+	if ro != 0 {
+		return in.mountAt("", tmpfs, m.Destination, "", unix.MS_REMOUNT|unix.MS_BIND|base|ro, "")
+	}
+	return nil
+}
+
+func (in *initProcess) mountOneCgroup(fd int, dest string, cm cgroupMount, flags uintptr) error {
+	if in.cfg.NewNS["cgroup"] {
+		return in.mountAt(cm.Type, fd, dest, cm.Type, flags, cm.Options)
+	}
+	if err := in.mountAt(cm.Host, fd, dest, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return nil
+}
+
+// newRecorderLike starts a recorder with rec's origin (steps already sent are not resent).
+func newRecorderLike(rec *trace.Recorder) *trace.Recorder { return trace.New(rec.Origin()) }

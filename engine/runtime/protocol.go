@@ -1,0 +1,122 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// InitEntry is the hidden re-exec entry of the container's init (cmd/glassbox registers
+// InitMain under it).
+const InitEntry = "runtime-init"
+
+// Descriptors the init is started with (nsenter.Cmd's ExtraFiles).
+const (
+	initSyncFD = 3 // the sync socket (SOCK_SEQPACKET: one message per send)
+	initFifoFD = 4 // the exec fifo, O_PATH: reopened for writing once set up
+)
+
+// initConfig is what the parent sends the init first.
+type initConfig struct {
+	Spec         *specs.Spec `json:"spec"`
+	Rootfs       string      `json:"rootfs"` // absolute, as the parent sees it
+	NoPivot      bool        `json:"no_pivot,omitempty"`
+	NoNewKeyring bool        `json:"no_new_keyring,omitempty"`
+	// Origin is the trace's origin (Unix nanoseconds): the init's steps count from it.
+	Origin int64 `json:"origin"`
+	// NewNS lists the namespaces the init is in anew (not joined): hostname needs uts, the
+	// cgroup mount its own cgroup namespace.
+	NewNS map[string]bool `json:"new_ns,omitempty"`
+	// CreateHooks: stop before pivot_root so the parent can run createRuntime hooks.
+	CreateHooks bool `json:"create_hooks,omitempty"`
+	// Cgroups are the container's cgroup hierarchies, for a mount of type cgroup.
+	Cgroups []cgroupMount `json:"cgroups,omitempty"`
+	// State is the container's state for startContainer hooks (run by the init).
+	State specs.State `json:"state"`
+}
+
+// cgroupMount is one hierarchy of the container's cgroup as the container should see it
+// under a mount of type cgroup: Dir under the mount (".": the mount itself, cgroup v2 alone),
+// the filesystem type and options, and the host directory to bind when the container has no
+// cgroup namespace of its own.
+type cgroupMount struct {
+	Dir     string `json:"dir"`
+	Type    string `json:"type"`
+	Options string `json:"options,omitempty"`
+	Host    string `json:"host"`
+}
+
+// Message types the init sends.
+const (
+	msgConsole = "console" // the pty master rides along (SCM_RIGHTS)
+	msgHooks   = "hooks"   // before pivot_root: run createRuntime hooks, then msgContinue
+	msgReady   = "ready"   // set up: waiting on the exec fifo
+	msgError   = "error"
+)
+
+const msgContinue = "continue" // from the parent
+
+type initMessage struct {
+	Type  string       `json:"type"`
+	Steps []trace.Step `json:"steps,omitempty"`
+	Error string       `json:"error,omitempty"`
+	// Kind marks a program that could not be found or executed: "notfound", "notexec".
+	Kind string `json:"kind,omitempty"`
+}
+
+const maxMessage = 4 << 20
+
+func sendMessage(fd int, v any, oob []byte) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxMessage {
+		return fmt.Errorf("sync message of %d bytes", len(b))
+	}
+	return unix.Sendmsg(fd, b, oob, nil, 0)
+}
+
+// recvMessage reads one message; a descriptor sent with it is returned as a file.
+func recvMessage(fd int, v any) (*os.File, error) {
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		// MSG_PEEK|MSG_TRUNC gives the message's real length without taking it.
+		size, _, _, _, err := unix.Recvmsg(fd, nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, max(size, 1))
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, errEOF
+		}
+		var file *os.File
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err == nil && len(msgs) > 0 {
+				if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) > 0 {
+					file = os.NewFile(uintptr(fds[0]), "console")
+				}
+			}
+		}
+		return file, json.Unmarshal(buf[:n], v)
+	}
+}
+
+var errEOF = errors.New("init closed the sync socket")
