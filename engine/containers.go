@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox/glassbox/engine/network"
 	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/spec"
@@ -35,9 +37,13 @@ var (
 
 func (e *Engine) store() (*state.Store, error) { return state.Open(e.root) }
 
-// Runtime is the OCI runtime the engine and its shims use.
+// Runtime is the OCI runtime the engine and its shims use: glassbox's own (engine/runtime,
+// in the shim's process), or runc when GLASSBOX_RUNTIME=runc (for comparison).
 func (e *Engine) Runtime() (shim.Runtime, error) {
-	return shim.NewRunc(filepath.Join(e.root, "runc"))
+	if os.Getenv("GLASSBOX_RUNTIME") == "runc" {
+		return shim.NewRunc(filepath.Join(e.root, "runc"))
+	}
+	return shim.NewGlassbox(filepath.Join(e.root, "runtime"))
 }
 
 // faultPoint lets tests crash a create half-way (GLASSBOX_FAULT=create:<step>): the process
@@ -56,6 +62,10 @@ func wrapKind(err, kind error) error { return &wrapped{err, kind} }
 func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, error) {
 	if opts.Init {
 		return Container{}, errors.New("--init is not supported yet")
+	}
+	ports, err := checkNetworkOptions(&opts)
+	if err != nil {
+		return Container{}, err
 	}
 	st, err := e.store()
 	if err != nil {
@@ -77,7 +87,13 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		}
 		return Container{}, err
 	}
+	attached := false
 	fail := func(err error) (Container, error) {
+		if attached {
+			if nerr := e.teardownNetwork(context.WithoutCancel(ctx), id); nerr != nil {
+				e.log.Warn("undo network setup", "id", id, "err", nerr)
+			}
+		}
 		snapshot.Unmount(st.Rootfs(id))
 		st.Delete(id, rec.Name)
 		e.ReleaseImage(imageID, id)
@@ -96,7 +112,16 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	if hostname == "" {
 		hostname = id[:12]
 	}
-	etc, err := writeEtcFiles(st.Dir(id), hostname, opts.Network)
+	var netnsPath string
+	var ip netip.Addr
+	if needsNetwork(opts.Network) {
+		attached = true
+		if netnsPath, ip, err = e.setupNetwork(ctx, st, id, rec.Name, opts, ports); err != nil {
+			return fail(err)
+		}
+	}
+	faultPoint("network")
+	etc, err := writeEtcFiles(st.Dir(id), hostname, opts.Network, ip)
 	if err != nil {
 		return fail(err)
 	}
@@ -106,7 +131,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		MemoryBytes: opts.MemoryBytes, MemorySwapBytes: opts.MemorySwapBytes, NanoCPUs: opts.NanoCPUs,
 		CPUShares: opts.CPUShares, PidsLimit: opts.PidsLimit, Volumes: opts.Volumes, Tmpfs: opts.Tmpfs,
 		ReadOnly: opts.ReadOnly, CapAdd: opts.CapAdd, CapDrop: opts.CapDrop, Privileged: opts.Privileged,
-		SecurityOpt: opts.SecurityOpt, Userns: opts.Userns, Network: opts.Network,
+		SecurityOpt: opts.SecurityOpt, Userns: opts.Userns, Network: opts.Network, NetnsPath: netnsPath,
 		CgroupParent: opts.CgroupParent, EtcFiles: etc}
 	if opts.Userns == "remap" {
 		so.RemapUID, so.RemapGID, so.RemapSize = remapRange()
@@ -179,29 +204,22 @@ func remapRange() (uid, gid, size uint32) {
 // writeEtcFiles writes the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf,
 // which the spec bind-mounts over the image's. With --network host the host's hosts and
 // resolv.conf are copied; otherwise resolv.conf is the host's without loopback nameservers
-// (they would point at the container's own loopback), as docker does.
-func writeEtcFiles(dir, hostname, network string) (map[string]string, error) {
+// (they would point at the container's own loopback), as docker does, and hosts names the
+// container at its address (ip, when it has one).
+func writeEtcFiles(dir, hostname, netMode string, ip netip.Addr) (map[string]string, error) {
 	files := map[string]string{
 		"/etc/hostname":    filepath.Join(dir, "hostname"),
 		"/etc/hosts":       filepath.Join(dir, "hosts"),
 		"/etc/resolv.conf": filepath.Join(dir, "resolv.conf"),
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	hosts := string(network.Hosts(hostname, ip))
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
-	if network == "host" {
+	if netMode == "host" {
 		if h, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(h)
 		}
 	} else {
-		var keep []string
-		for _, line := range strings.Split(string(resolv), "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-				continue
-			}
-			keep = append(keep, line)
-		}
-		resolv = []byte(strings.Join(keep, "\n"))
+		resolv = network.ResolvConf(resolv)
 	}
 	contents := map[string]string{"/etc/hostname": hostname + "\n", "/etc/hosts": hosts, "/etc/resolv.conf": string(resolv)}
 	for k, p := range files {
@@ -261,6 +279,13 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 	if err != nil {
 		return "", fmt.Errorf("find glassbox's own binary for the shim: %w", err)
 	}
+	// Published ports are bound before the shim exists: a port taken since create fails here
+	// and nothing starts.
+	ports, att, err := e.bindPublished(id, networkMode(rec))
+	if err != nil {
+		return "", err
+	}
+	defer ports.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return "", err
@@ -288,6 +313,11 @@ func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string
 		return "", fmt.Errorf("start the shim: %w", err)
 	}
 	go cmd.Wait() // reap it if this process outlives it (the TUI); a CLI exits first
+	if ports != nil {
+		done := tr.Begin("spawn port proxy", fmt.Sprintf("%d published ports on loopback", len(att.Ports)))
+		e.startProxy(exe, st, att, ports, cmd.Process.Pid)
+		done(nil)
+	}
 	sc := bufio.NewScanner(readyR)
 	for sc.Scan() {
 		var r shim.Ready

@@ -93,6 +93,8 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			}
 		}
 	}
+	// Network attachments whose container is gone (a create or a removal cut off).
+	e.gcNetwork(ctx, st, &rep)
 	// Names whose container is gone.
 	names, _ := os.ReadDir(filepath.Join(e.root, "names"))
 	for _, n := range names {

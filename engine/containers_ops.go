@@ -114,6 +114,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	if err := snapshot.Unmount(st.Rootfs(id)); err != nil {
 		return fmt.Errorf("remove container %s: %w", rec.Name, err)
 	}
+	if needsNetwork(networkMode(rec)) {
+		if err := e.teardownNetwork(ctx, id); err != nil {
+			return fmt.Errorf("remove container %s: %w", rec.Name, err)
+		}
+	}
 	if err := st.Delete(id, rec.Name); err != nil {
 		return err
 	}
@@ -235,6 +240,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (ContainerDetail, erro
 	if d.State.Running && d.NetworkSettings.Mode != "host" {
 		d.NetworkSettings.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", r.Pid)
 	}
+	e.networkSettings(id, &d.NetworkSettings)
 	var s specs.Spec
 	if data, err := os.ReadFile(d.ConfigPath); err == nil && json.Unmarshal(data, &s) == nil {
 		for _, m := range s.Mounts {

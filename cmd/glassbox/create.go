@@ -56,8 +56,8 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json")
 	fs.StringVar(&f.userns, "userns", "", "user namespace: host or remap (root mapped to an unprivileged range)")
 	fs.StringVar(&f.cgroupParent, "cgroup-parent", "", "parent cgroup for the container (absolute in each hierarchy)")
-	fs.StringVar(&f.network, "network", "none", "network: none or host")
-	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port (needs bridge networking)")
+	fs.StringVar(&f.network, "network", "bridge", "network: bridge (glassbox0, NAT), none, host or container:NAME")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]")
 }
 
 // ramInBytes parses docker's memory sizes: a number with an optional b, k, m, g suffix
@@ -93,9 +93,6 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		ReadOnly: f.readOnly, CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged,
 		SecurityOpt: f.securityOpt, Userns: f.userns, CgroupParent: f.cgroupParent, Network: f.network,
 		Publish: f.publish}
-	if len(f.publish) > 0 {
-		return o, errors.New("-p needs bridge networking, which glassbox does not have yet")
-	}
 	if cmd.Flags().Changed("entrypoint") {
 		o.Entrypoint = []string{}
 		if f.entrypoint != "" {

@@ -42,7 +42,7 @@ executed, 125 when glassbox fails (no such container, the container is not runni
 	f.SetInterspersed(false) // everything after CONTAINER is COMMAND's
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep STDIN open")
 	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-TTY")
-	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background (stdio is /dev/null; -t and -i do not apply)")
 	f.StringVarP(&o.User, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>]), looked up in the container")
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "set environment variables (K=V, or K to pass this one's)")
 	f.StringVarP(&o.WorkingDir, "workdir", "w", "", "working directory inside the container")

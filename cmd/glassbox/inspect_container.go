@@ -11,7 +11,7 @@ import (
 func init() { addCommand(newInspectContainerCmd) }
 
 func newInspectContainerCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	return withInspectPID(&cobra.Command{
 		Use:   "inspect CONTAINER [CONTAINER...]",
 		Short: "Show containers' state, config, mounts, cgroup paths and overlay directories as JSON",
 		Args:  cobra.MinimumNArgs(1),
@@ -31,5 +31,5 @@ func newInspectContainerCmd(g *globals) *cobra.Command {
 			}
 			return writeJSON(cmd.OutOrStdout(), out)
 		},
-	}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/spf13/cobra"
 
+	"github.com/glassbox/glassbox/engine/runtime"
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
@@ -31,7 +32,7 @@ unprivileged user can run: a user namespace mapping that user to root, no networ
   cd bundle && glassbox oci spec && glassbox oci run demo`,
 		Args: ociArgs(0, 0),
 		RunE: o.run(func(cmd *cobra.Command, args []string) error {
-			spec := exampleSpec()
+			spec := runtime.Example()
 			if rootless {
 				toRootless(spec, os.Geteuid(), os.Getegid())
 			}
@@ -54,49 +55,6 @@ unprivileged user can run: a user namespace mapping that user to root, no networ
 	cmd.Flags().StringVarP(&bundle, "bundle", "b", "", "path to the root of the bundle directory")
 	cmd.Flags().BoolVar(&rootless, "rootless", false, "generate a configuration for a rootless container")
 	return cmd
-}
-
-// exampleSpec is runc's default config (libcontainer/specconv Example), hostname aside.
-func exampleSpec() *specs.Spec {
-	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
-	return &specs.Spec{
-		Version: specs.Version,
-		Root:    &specs.Root{Path: "rootfs", Readonly: true},
-		Process: &specs.Process{
-			Terminal: true,
-			User:     specs.User{},
-			Args:     []string{"sh"},
-			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
-			Cwd:      "/",
-			Capabilities: &specs.LinuxCapabilities{
-				Bounding: caps, Permitted: caps, Effective: caps,
-			},
-			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
-			NoNewPrivileges: true,
-		},
-		Hostname: "glassbox",
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
-		},
-		Linux: &specs.Linux{
-			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
-			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
-			Resources: &specs.LinuxResources{
-				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
-			},
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
-			},
-		},
-	}
 }
 
 // toRootless adapts spec for an unprivileged user, as runc's specconv.ToRootless does.

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/engine/runtime"
 )
 
 func TestParseOCISignal(t *testing.T) {
@@ -54,7 +56,7 @@ func TestIDArg(t *testing.T) {
 }
 
 func TestSpecRootless(t *testing.T) {
-	s := exampleSpec()
+	s := runtime.Example()
 	if s.Process.Args[0] != "sh" || !s.Process.Terminal || s.Root.Path != "rootfs" || !s.Process.NoNewPrivileges {
 		t.Fatalf("example spec process %+v root %+v, want runc's defaults", s.Process, s.Root)
 	}
@@ -88,7 +90,7 @@ func TestSpecRootless(t *testing.T) {
 }
 
 func TestExecProcessSpec(t *testing.T) {
-	base := exampleSpec()
+	base := runtime.Example()
 	base.Process.Env = []string{"PATH=/bin", "A=1"}
 	e := &execFlags{tty: true, cwd: "/tmp", env: []string{"B=2,3"}, user: "1000:1001",
 		groups: []string{"5", "6"}, caps: []string{"net_admin"}, noNewPrivs: true}

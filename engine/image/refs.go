@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -39,7 +38,21 @@ func FamiliarName(full string) string {
 	return full
 }
 
-var idPrefix = regexp.MustCompile(`^(sha256:)?[0-9a-f]{1,64}$`)
+// isIDPrefix reports whether ref is an image ID or a prefix of one: [sha256:]hex{1,64}. A plain
+// check rather than a regexp compiled at package init, which every glassbox process (the
+// container init and exec helper included) would pay for.
+func isIDPrefix(ref string) bool {
+	hex := strings.TrimPrefix(ref, "sha256:")
+	if len(hex) == 0 || len(hex) > 64 {
+		return false
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resolve finds an image by reference, full ID ("sha256:..."), or unique ID prefix, as
 // docker does: a reference that names a stored tag wins over an ID prefix.
@@ -60,7 +73,7 @@ func (s *Store) resolve(ref string) (*Record, string, error) {
 			return rec, r.Name(), err
 		}
 	}
-	if idPrefix.MatchString(ref) {
+	if isIDPrefix(ref) {
 		want := ref
 		if !strings.HasPrefix(want, "sha256:") {
 			want = "sha256:" + want
@@ -82,7 +95,7 @@ func (s *Store) resolve(ref string) (*Record, string, error) {
 			return nil, "", fmt.Errorf("image ID prefix %q is ambiguous (%d images)", ref, len(found))
 		}
 	}
-	if _, err := name.ParseReference(ref); err != nil && !idPrefix.MatchString(ref) {
+	if _, err := name.ParseReference(ref); err != nil && !isIDPrefix(ref) {
 		return nil, "", ErrBadReference
 	}
 	return nil, "", notFound("no such image")

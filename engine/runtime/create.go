@@ -83,8 +83,16 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	})
 
 	fifoPath := filepath.Join(dir, fifoFile)
-	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
+	// 0622 and owned by the container's root, as runc makes it: the init reopens it after
+	// switching to the container's user, possibly in a user namespace.
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
+	if err := os.Chmod(fifoPath, 0o622); err != nil { // mkfifo honours the umask
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	if err := os.Chown(fifoPath, hostID(spec.Linux.UIDMappings, 0), hostID(spec.Linux.GIDMappings, 0)); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
 	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -389,4 +397,17 @@ func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
 	rules = append(rules, rule("c", 5, 1, "rwm"), rule("c", 5, 2, "rwm"), rule("c", 136, -1, "rwm"))
 	res.Devices = rules
 	return &res
+}
+
+// hostID maps a container ID to the host's through mappings (none: the same).
+func hostID(mappings []specs.LinuxIDMapping, id uint32) int {
+	if len(mappings) == 0 {
+		return int(id)
+	}
+	for _, m := range mappings {
+		if id >= m.ContainerID && id < m.ContainerID+m.Size {
+			return int(m.HostID + id - m.ContainerID)
+		}
+	}
+	return -1
 }

@@ -117,11 +117,14 @@ func (in *initProcess) makeDevice(root int, d specs.LinuxDevice) error {
 }
 
 func (in *initProcess) bindDevice(dir int, name, path string) error {
-	f, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-	if err != nil {
+	// A node there already (a default device the spec lists again) is not opened: that
+	// would open the device itself.
+	f, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if err == nil {
+		unix.Close(f)
+	} else if !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("device %s: make mount point: %w", path, err)
 	}
-	unix.Close(f)
 	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", path, err)

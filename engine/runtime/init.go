@@ -163,6 +163,13 @@ func (in *initProcess) finalizeProcess() error {
 // exec waits for Start on the exec fifo, then executes the program. Only stdio and what the
 // spec asks for reach it: every other descriptor is close-on-exec (CVE-2024-21626).
 func (in *initProcess) exec() error {
+	// nsenter's constructor made the init non-dumpable, which makes /proc/self/fd root's and
+	// closed to a non-root user: it must be dumpable to reopen the fifo. execve makes it so
+	// anyway; until then no other process of the container exists, and the binary it runs
+	// cannot be written (exe.go).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_DUMPABLE: %w", err)
+	}
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(initFifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)

@@ -203,7 +203,13 @@ func openInRoot(root int, path string, file, strict bool) (int, error) {
 	how := func(flags int) *unix.OpenHow {
 		return &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve}
 	}
-	rel := strings.TrimLeft(filepath.Clean(path), "/")
+	rel, err := resolveInRoot(root, path)
+	if err != nil {
+		return -1, fmt.Errorf("resolve %s in the rootfs: %w", path, err)
+	}
+	if strict && rel != strings.TrimLeft(filepath.Clean(path), "/") {
+		return -1, fmt.Errorf("open %s in the rootfs: %w (a symlink is on the way)", path, unix.ELOOP)
+	}
 	if rel == "" {
 		return unix.Openat2(root, ".", how(unix.O_PATH|unix.O_DIRECTORY))
 	}
@@ -245,6 +251,53 @@ func openInRoot(root int, path string, file, strict bool) (int, error) {
 		dir = next
 	}
 	return dir, nil
+}
+
+// resolveInRoot returns path inside the rootfs open at root with every symlink on the way
+// replaced by what it names, resolved as if root were "/" (filepath-securejoin's SecureJoin,
+// on a descriptor): ".." stops at the root, an absolute link restarts from it. Parts that do
+// not exist yet are kept as given, so the caller can make them inside the rootfs.
+func resolveInRoot(root int, path string) (string, error) {
+	var resolved []string
+	queue := strings.Split(path, "/")
+	links := 0
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(resolved) > 0 {
+				resolved = resolved[:len(resolved)-1]
+			}
+			continue
+		}
+		candidate := strings.Join(append(resolved, c), "/")
+		target, err := readlinkat(root, candidate)
+		if err != nil {
+			// Not a symlink (EINVAL), or not there yet (ENOENT, ENOTDIR): take it as is.
+			resolved = append(resolved, c)
+			continue
+		}
+		if links++; links > 255 {
+			return "", unix.ELOOP
+		}
+		if strings.HasPrefix(target, "/") {
+			resolved = nil
+		}
+		queue = append(strings.Split(target, "/"), queue...)
+	}
+	return strings.Join(resolved, "/"), nil
+}
+
+func readlinkat(dir int, path string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dir, path, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // pivotRoot makes rootfs the root and detaches the old one, as runc does without a temporary

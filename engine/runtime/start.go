@@ -55,24 +55,17 @@ wait:
 			break wait
 		case <-tick.C:
 			if !rec.alive() {
-				// Release the reader, if it is still blocked in open. A program that exits at
-				// once is gone by now too, yet its init wrote the byte first: only a read
-				// without it means the init died before execve.
-				for try := 0; try < 50; try++ {
-					// ENXIO: the reader is not in open yet; open it again until it is.
-					if w, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
-						w.Close()
-					}
-					select {
-					case got = <-res:
-						if got.err == nil && got.n == 1 {
-							break wait
-						}
-						try = 50
-					case <-time.After(10 * time.Millisecond):
-					}
+				// Either the init died before opening the fifo, or it wrote its byte and
+				// executed a program that has ended already. Release the reader if it is
+				// still blocked in open (a writer that comes and goes), and see which.
+				if w, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+					w.Close()
 				}
-				return fmt.Errorf("start %s: the init (pid %d) exited before the program started", id, rec.Pid)
+				got = <-res
+				if got.n != 1 {
+					return fmt.Errorf("start %s: the init (pid %d) exited before the program started", id, rec.Pid)
+				}
+				break wait
 			}
 		}
 	}

@@ -1,5 +1,3 @@
-//go:build glassbox_runtime
-
 package shim
 
 import (
@@ -9,12 +7,18 @@ import (
 	"syscall"
 
 	"github.com/glassbox/glassbox/engine/runtime"
+	"github.com/glassbox/glassbox/engine/trace"
 )
 
-// glassboxRuntime is glassbox's own runtime (engine/runtime, RUNTIME_API.md) in-process: the
-// container's init is the shim's own child, with no runc process in between. Built with the
-// glassbox_runtime tag until engine/runtime is on main; then it becomes the default.
-type glassboxRuntime struct{ r *runtime.Runtime }
+// glassboxRuntime is glassbox's own runtime (engine/runtime) in-process: the container's init
+// is the shim's own child, with no runc process in between.
+type glassboxRuntime struct {
+	r     *runtime.Runtime
+	trace *trace.Recorder
+}
+
+// SetTrace makes Create record the runtime's kernel steps into rec.
+func (g *glassboxRuntime) SetTrace(rec *trace.Recorder) { g.trace = rec }
 
 // NewGlassbox opens the runtime with its state under stateDir.
 func NewGlassbox(stateDir string) (Runtime, error) {
@@ -29,7 +33,7 @@ func (g *glassboxRuntime) Name() string { return "glassbox runtime" }
 
 func (g *glassboxRuntime) Create(ctx context.Context, id, bundle string, stdio IO, tty bool) (*Process, error) {
 	c, err := g.r.Create(ctx, id, runtime.CreateOptions{Bundle: bundle,
-		IO: runtime.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}})
+		IO: runtime.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}, Trace: g.trace})
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
 		return nil, fmt.Errorf("%w: %w", err, ErrCommandNotFound)
@@ -47,4 +51,11 @@ func (g *glassboxRuntime) Kill(id string, sig syscall.Signal, all bool) error {
 	return g.r.Kill(id, sig, all)
 }
 
-func (g *glassboxRuntime) Delete(id string, force bool) error { return g.r.Delete(id, force) }
+// Delete of a container the runtime no longer knows succeeds, as the runc adapter's does: the
+// shim deletes once its init has exited, and rm or gc may come after.
+func (g *glassboxRuntime) Delete(id string, force bool) error {
+	if err := g.r.Delete(id, force); err != nil && !errors.Is(err, runtime.ErrNoSuchContainer) {
+		return err
+	}
+	return nil
+}

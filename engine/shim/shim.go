@@ -160,6 +160,9 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		origin = time.Now()
 	}
 	tr := trace.New(origin)
+	if t, ok := cfg.Runtime.(interface{ SetTrace(*trace.Recorder) }); ok {
+		t.SetTrace(tr) // an in-process runtime records its kernel steps into the start's trace
+	}
 	done := tr.Begin(cfg.Runtime.Name()+" create", "namespaces, cgroups, rootfs, pivot_root; init waits before execve")
 	proc, err := cfg.Runtime.Create(context.Background(), cfg.ID, bundle, stdio, flags.Tty)
 	done(err)

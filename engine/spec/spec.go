@@ -48,8 +48,11 @@ type Options struct {
 	Userns      string // "", "host" or "remap"
 	// RemapUID/RemapGID are the first host IDs of the --userns=remap range, RemapSize its length.
 	RemapUID, RemapGID, RemapSize uint32
-	Network                       string // "", "none" or "host"
-	CgroupParent                  string
+	Network                       string // "", "none", "host", "bridge" or "container:NAME"
+	// NetnsPath is the network namespace to join with bridge and container:NAME (made and
+	// wired by engine/network before the init exists).
+	NetnsPath    string
+	CgroupParent string
 
 	// EtcFiles maps /etc/hostname, /etc/hosts, /etc/resolv.conf to the container's own copies.
 	EtcFiles map[string]string
@@ -116,6 +119,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err := setNamespaces(s, o); err != nil {
 		return nil, err
 	}
+	sysfsForJoinedNetns(s, o)
 	if err := setResources(s.Linux.Resources, o); err != nil {
 		return nil, err
 	}
@@ -197,7 +201,14 @@ func setNamespaces(s *specs.Spec, o Options) error {
 	case "host":
 		// The host's network: no namespace, and the host's own /etc/hosts and resolv.conf.
 	default:
-		return fmt.Errorf("network %q is not supported (use none or host)", o.Network)
+		if o.Network != "bridge" && !strings.HasPrefix(o.Network, "container:") {
+			return fmt.Errorf("network %q is not supported (use bridge, none, host or container:NAME)", o.Network)
+		}
+		if o.NetnsPath == "" {
+			return fmt.Errorf("network %s: no network namespace to join", o.Network)
+		}
+		// runtime-spec config-linux.md: a namespace with a path is joined (setns), not created.
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetnsPath})
 	}
 	switch o.Userns {
 	case "", "host":
@@ -216,6 +227,23 @@ func setNamespaces(s *specs.Spec, o Options) error {
 	}
 	s.Linux.Namespaces = ns
 	return nil
+}
+
+// sysfsForJoinedNetns: sysfs may be mounted only by a holder of CAP_SYS_ADMIN over the user
+// namespace owning the mounter's network namespace (fs/sysfs/mount.c, kobj_ns_current_may_mount).
+// With --userns=remap the remapped root does not own a namespace glassbox made beforehand (the
+// bridge's, or container:NAME's), so /sys becomes a read-only recursive bind of the host's, as
+// runc itself falls back to in newer releases.
+func sysfsForJoinedNetns(s *specs.Spec, o Options) {
+	if o.Userns != "remap" || o.NetnsPath == "" {
+		return
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" && m.Type == "sysfs" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
 }
 
 // setResources maps docker's limits: --cpus to a CFS quota over a 100ms period, --memory-swap

@@ -330,7 +330,46 @@ func TestGenerateFlags(t *testing.T) {
 			}
 			return ""
 		}, ""},
-		{"network bridge", func(o *Options) { o.Network = "bridge" }, nil, "not supported"},
+		{"network bridge without a namespace", func(o *Options) { o.Network = "bridge" }, nil, "no network namespace"},
+		{"network bridge joins its namespace", func(o *Options) { o.Network = "bridge"; o.NetnsPath = "/run/x/netns/abc" }, func(s *specs.Spec) string {
+			for _, n := range s.Linux.Namespaces {
+				if n.Type == specs.NetworkNamespace && n.Path == "/run/x/netns/abc" {
+					return ""
+				}
+			}
+			return "network namespace path"
+		}, ""},
+		{"network container", func(o *Options) { o.Network = "container:web"; o.NetnsPath = "/run/x/netns/def" }, func(s *specs.Spec) string {
+			for _, n := range s.Linux.Namespaces {
+				if n.Type == specs.NetworkNamespace && n.Path == "/run/x/netns/def" {
+					return ""
+				}
+			}
+			return "network namespace path"
+		}, ""},
+		{"network unknown", func(o *Options) { o.Network = "overlay" }, nil, "not supported"},
+		{"userns remap on a joined netns binds /sys", func(o *Options) {
+			o.Network, o.NetnsPath = "bridge", "/run/x/netns/abc"
+			o.Userns, o.RemapUID, o.RemapGID, o.RemapSize = "remap", 100000, 100000, 65536
+		}, func(s *specs.Spec) string {
+			for _, m := range s.Mounts {
+				if m.Destination == "/sys" && (m.Type != "bind" || m.Source != "/sys" || !contains(m.Options, "ro")) {
+					return "/sys mount " + m.Type
+				}
+			}
+			return ""
+		}, ""},
+		{"userns remap with its own netns mounts sysfs", func(o *Options) {
+			o.Network = "none"
+			o.Userns, o.RemapUID, o.RemapGID, o.RemapSize = "remap", 100000, 100000, 65536
+		}, func(s *specs.Spec) string {
+			for _, m := range s.Mounts {
+				if m.Destination == "/sys" && m.Type != "sysfs" {
+					return "/sys mount " + m.Type
+				}
+			}
+			return ""
+		}, ""},
 		{"cgroup parent", func(o *Options) { o.CgroupParent = "mine" }, func(s *specs.Spec) string {
 			if s.Linux.CgroupsPath != "/mine/0123456789abcdef0123" {
 				return "cgroupsPath " + s.Linux.CgroupsPath

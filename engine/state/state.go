@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -96,7 +95,22 @@ var (
 	ErrNameInUse = errors.New("name in use")
 )
 
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// validName reports whether s is a docker-style container name: [/]<alnum>[alnum_.-]*. A plain
+// check, not a regexp compiled at package init that every glassbox process would pay for.
+func validName(s string) bool {
+	s = strings.TrimPrefix(s, "/")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // NewID returns a random 64-hex-digit container ID, as docker's.
 func NewID() string {
@@ -112,7 +126,7 @@ func (s *Store) Create(rec *Record) error {
 		rec.Name = generateName(rec.ID)
 	}
 	rec.Name = strings.TrimPrefix(rec.Name, "/")
-	if !validName.MatchString(rec.Name) || len(rec.Name) > 128 {
+	if !validName(rec.Name) || len(rec.Name) > 128 {
 		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", rec.Name)
 	}
 	if err := s.reserveName(rec.Name, rec.ID); err != nil {
@@ -295,7 +309,7 @@ func (s *Store) Resolve(ref string) (string, error) {
 	if _, err := os.Stat(filepath.Join(s.Dir(ref), "state.json")); err == nil && !strings.Contains(ref, "/") {
 		return ref, nil
 	}
-	if validName.MatchString(ref) {
+	if validName(ref) {
 		if owner, err := os.ReadFile(filepath.Join(s.namesDir(), ref)); err == nil {
 			if _, err := os.Stat(s.Dir(string(owner))); err == nil {
 				return string(owner), nil

@@ -61,7 +61,7 @@ func densityExtra(env *Env) error {
 		}
 	}()
 	for i := 0; i < n; i++ {
-		out, err := exec.Command(env.Glassbox, "--root", s.gbRoot, "run", "-d", s.ref, "sleep", "100000").Output()
+		out, err := exec.Command(env.Glassbox, "--root", s.gbRoot, "run", "-d", "--network", "none", s.ref, "sleep", "100000").Output()
 		if err != nil {
 			return fmt.Errorf("glassbox run -d #%d: %w", i, err)
 		}

@@ -67,7 +67,9 @@ func prepareRun(env *Env) ([]Contender, error) {
 	}
 	contenders := []Contender{{
 		Name: "glassbox run --rm", Role: Subject,
-		Run: func() error { return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", s.ref, "true") },
+		Run: func() error {
+			return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
+		},
 	}}
 
 	short, err := os.MkdirTemp("", "gbr")
@@ -174,7 +176,7 @@ func runExtra(env *Env) error {
 	if s == nil {
 		return nil
 	}
-	id, err := exec.Command(env.Glassbox, "--root", s.gbRoot, "run", "-d", s.ref, "sleep", "1000").Output()
+	id, err := exec.Command(env.Glassbox, "--root", s.gbRoot, "run", "-d", "--network", "none", s.ref, "sleep", "1000").Output()
 	if err != nil {
 		return fmt.Errorf("glassbox run -d: %w", err)
 	}

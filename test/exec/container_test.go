@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/glassbox/glassbox/engine"
 	"github.com/glassbox/glassbox/test/fixture"
@@ -105,6 +106,19 @@ func runContainer(t *testing.T, flags ...string) *ctr {
 	c.pid = c.inspect().State.Pid
 	if c.pid <= 0 {
 		t.Fatalf("container %s has no pid", c.name)
+	}
+	// run -d returns once the runtime let the init go, which may be just before its execve:
+	// wait until the init is the container's sleep, so its credentials are the final ones.
+	want := "sleep\x003600\x00"
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.pid))
+		if err == nil && string(cmdline) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s: init %d never ran sleep (cmdline %q, %v)", c.name, c.pid, cmdline, err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	return c
 }

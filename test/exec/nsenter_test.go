@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -295,5 +296,19 @@ func TestNsenterUnprivilegedNamesTheStep(t *testing.T) {
 	want := fmt.Sprintf("glassbox: nsenter: setns uts of pid %d: operation not permitted\n", tg.pid)
 	if r.code != 125 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q; want 125 and %q", r.code, r.stderr, want)
+	}
+}
+
+// TestNsenterLoginShell: without CMD the Go half of the helper runs (it looks for the shell
+// inside the target, $SHELL or /bin/sh) and starts a login shell, argv[0] "-sh" or "-bash",
+// whose status comes back.
+func TestNsenterLoginShell(t *testing.T) {
+	fixture.NeedRoot(t)
+	tg, _ := plainTarget(t)
+	cmd := exec.Command(fixture.Glassbox(t), "nsenter", "-t", strconv.Itoa(tg.pid), "-a")
+	cmd.Stdin = strings.NewReader("echo \"argv0=$0\"\nexit 5\n")
+	r := run(t, cmd)
+	if r.code != 5 || !regexp.MustCompile(`^argv0=-(ba)?sh\n$`).MatchString(r.stdout) {
+		t.Errorf("exit %d, %q, %s; want 5 and a login shell's argv0", r.code, r.stdout, r.stderr)
 	}
 }

@@ -52,7 +52,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	if !d.State.Running || d.ShimPid <= 0 || d.GraphDriver.Data.UpperDir == "" || len(d.CgroupPaths) == 0 {
 		t.Fatalf("inspect = %+v", d)
 	}
-	if tr := e.must("trace", n); !strings.Contains(tr, "spawn shim") || !strings.Contains(tr, "runc create") || !strings.Contains(tr, "runc start") {
+	if tr := e.must("trace", n); !strings.Contains(tr, "spawn shim") || !strings.Contains(tr, " create") || !strings.Contains(tr, " start") {
 		t.Errorf("trace lacks the start's steps:\n%s", tr)
 	}
 	if r := e.gb("run", "-d", "--name", n, e.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "already in use") {

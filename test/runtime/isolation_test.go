@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/engine/runtime"
 )
 
 // lines turns "key value" lines of a container's output into a map.
@@ -136,4 +138,44 @@ func writableRootfs(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestNonRootUser: the process runs as the spec's user and groups; a non-root program has no
+// effective capabilities after execve without ambient ones (capabilities(7)), as under runc.
+func TestNonRootUser(t *testing.T) {
+	r := newRuntime(t)
+	res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 65534, GID: 65533, AdditionalGids: []uint32{7, 9}}
+	}, "sh", "-c", `grep -E '^(Uid|Gid|Groups|CapEff):' /proc/self/status | tr -s '\t ' ' '`))
+	for _, want := range []string{"Uid: 65534 65534 65534 65534", "Gid: 65533 65533 65533 65533", "Groups: 7 9", "CapEff: 0000000000000000"} {
+		if !strings.Contains(res.out, want) {
+			t.Errorf("output lacks %q:\n%s (status %v)", want, res.out, res.status)
+		}
+	}
+}
+
+// TestNoPivotAndTimeNamespace: --no-pivot moves the rootfs over / and chroots; a time
+// namespace shifts the boot clock by the spec's offset.
+func TestNoPivotAndTimeNamespace(t *testing.T) {
+	r := newRuntime(t)
+	id := "nopivot"
+	_, wait := createWith(t, r, id, runtime.CreateOptions{NoPivot: true, Bundle: bundle(t, "", func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
+	}, "sh", "-c", "echo root=$(ls /); cut -d. -f1 /proc/uptime")})
+	if err := r.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	res := wait()
+	lines := strings.Split(strings.TrimSpace(res.out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "bin") || strings.Contains(lines[0], "work") {
+		t.Fatalf("output %q (status %v)", res.out, res.status)
+	}
+	up, err := strconv.Atoi(lines[1])
+	if err != nil || up < 10*86400 {
+		t.Fatalf("uptime in the container %q, want at least 10 days", lines[1])
+	}
+	if steps, _ := r.Trace(id); !strings.Contains(fmt.Sprint(steps), "chroot") {
+		t.Errorf("no chroot step in the trace")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,6 +25,9 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == runtime.InitEntry {
 		os.Exit(runtime.InitMain(os.Args[2:]))
+	}
+	if v := os.Getenv(helperCreateEnv); v != "" {
+		os.Exit(helperCreate(v))
 	}
 	os.Exit(m.Run())
 }
@@ -95,19 +99,24 @@ type result struct {
 // (killing what is left) when the test ends.
 func create(t *testing.T, r *runtime.Runtime, id, bundleDir string) (*runtime.Container, func() result) {
 	t.Helper()
+	return createWith(t, r, id, runtime.CreateOptions{Bundle: bundleDir})
+}
+
+func createWith(t *testing.T, r *runtime.Runtime, id string, opts runtime.CreateOptions) (*runtime.Container, func() result) {
+	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Create(context.Background(), id, runtime.CreateOptions{Bundle: bundleDir,
-		IO: runtime.IO{Stdout: pw, Stderr: pw}})
+	opts.IO = runtime.IO{Stdout: pw, Stderr: pw}
+	c, err := r.Create(context.Background(), id, opts)
 	pw.Close()
 	if err != nil {
 		pr.Close()
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := r.Delete(id, true); err != nil {
+		if err := r.Delete(id, true); err != nil && !errors.Is(err, runtime.ErrNoSuchContainer) {
 			t.Errorf("delete: %v", err)
 		}
 	})
@@ -122,6 +131,12 @@ func create(t *testing.T, r *runtime.Runtime, id, bundleDir string) (*runtime.Co
 	var res result
 	wait := func() result {
 		once.Do(func() {
+			// A container that does not end fails the test rather than hanging it.
+			timer := time.AfterFunc(30*time.Second, func() {
+				t.Errorf("container %s still running after 30s: killed", id)
+				c.Process.Kill()
+			})
+			defer timer.Stop()
 			state, err := c.Process.Wait()
 			if err != nil {
 				t.Fatalf("wait: %v", err)
@@ -154,3 +169,7 @@ func run(t *testing.T, r *runtime.Runtime, bundleDir string) result {
 }
 
 func fixtureRootfs(dir string) error { return fixture.BusyboxRootfs(dir) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func fixtureNeedRoot(t *testing.T) { fixture.NeedRoot(t) }

@@ -99,6 +99,9 @@ type Config struct {
 	// NoFork stays in the caller's PID namespace after joining or creating one (nsenter -F):
 	// only the program's children are then in it.
 	NoFork bool
+
+	// exec, when set, has the constructor finish the process in C up to execve.
+	exec *execRecord
 }
 
 // Record types of the wire format between encode and nsexec.c: each record is a native-endian
@@ -110,6 +113,12 @@ const (
 	recUnshare       = 3 // u32 flags
 	recFlags         = 4 // u32 flag bits below
 	recTimensOffsets = 5 // text
+	recExec          = 6 // execRecord (execrecord.go)
+	recExecArg       = 7
+	recExecEnv       = 8
+	recExecGroup     = 9
+	recExecRlimit    = 10
+	recExecSeccomp   = 11 // u32 flags, struct sock_filter[]
 )
 
 const (
@@ -222,6 +231,9 @@ func (c *Config) encode(fds map[*os.File]int) ([]byte, error) {
 	}
 	if c.TimeOffsets != "" {
 		put(recTimensOffsets, []byte(c.TimeOffsets))
+	}
+	if c.exec != nil {
+		c.exec.records(put)
 	}
 	put(recEnd, nil)
 	return b.Bytes(), nil

@@ -1,6 +1,7 @@
 package nsenter
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
 // Security is the process settings a container's own processes run with (its config.json's
@@ -28,6 +31,19 @@ type Security struct {
 	// Seccomp is the filter installed last (or before the capability drop when
 	// NoNewPrivileges is off: installing a filter then needs CAP_SYS_ADMIN).
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// SeccompProgram, when set, is Seccomp compiled: seccomp(2) flags (native-endian u32),
+	// then the struct sock_filter array, as ExportSeccomp returns. Compiling a long profile
+	// takes libseccomp tens of milliseconds, so a caller that execs again keeps it.
+	SeccompProgram []byte `json:"-"`
+}
+
+// ExportSeccomp compiles cfg into the form of Security.SeccompProgram.
+func ExportSeccomp(cfg *specs.LinuxSeccomp) ([]byte, error) {
+	prog, flags, err := seccomp.Export(cfg)
+	if err != nil || prog == nil {
+		return nil, err
+	}
+	return append(binary.NativeEndian.AppendUint32(nil, flags), prog...), nil
 }
 
 // applySecurity becomes the program's user with its capabilities, limits and filter, in the

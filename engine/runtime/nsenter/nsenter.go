@@ -37,10 +37,8 @@ import "C"
 // envConfigFD names the descriptor the constructor reads its config from.
 const envConfigFD = "_GLASSBOX_NSENTER"
 
-// Binary is the program Command starts by default: the running glassbox binary.
-//
-// TODO(runtime): a process in the target can reach the helper through /proc/PID/exe while the
-// helper still runs glassbox (CVE-2019-5736). The helper is non-dumpable, which stops it
-// without CAP_SYS_PTRACE; the runtime's read-only copy or sealed memfd of the binary closes it
-// for good. Switch here when it lands: return its path (/proc/self/fd/N of a sealed memfd).
+// Binary is the program Command starts by default: the running glassbox binary. Cmd.Start
+// executes it from a read-only detached mount of itself (binary.go), so that a process in
+// the target cannot write it through /proc/PID/exe (CVE-2019-5736); the helper is also
+// non-dumpable while it runs glassbox, which keeps out anyone without CAP_SYS_PTRACE.
 func Binary() string { return "/proc/self/exe" }

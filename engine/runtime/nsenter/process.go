@@ -131,6 +131,12 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	if !p.Tty {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
 	}
+	inC := finishesInC(p)
+	if inC {
+		if cmd.Config.exec, err = newExecRecord(req, requestFD); err != nil {
+			return nil, fmt.Errorf("exec %v: %w", p.Args, err)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -145,12 +151,15 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 		return nil, err
 	}
 
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fail(err)
-	}
-	if _, err := parent.Write(body); err != nil {
-		return fail(fmt.Errorf("send process to pid %d: %w", r.Pid, err))
+	// In C the process has it all in its config; the Go half reads it from here.
+	if !inC {
+		body, err := json.Marshal(req)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := parent.Write(body); err != nil {
+			return fail(fmt.Errorf("send process to pid %d: %w", r.Pid, err))
+		}
 	}
 	for {
 		msg, fd, err := recvMessage(parent)

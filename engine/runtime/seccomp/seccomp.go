@@ -9,6 +9,8 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -260,4 +262,41 @@ func setFlag(filter *libseccomp.ScmpFilter, f specs.LinuxSeccompFlag) error {
 		return fmt.Errorf("%s: %w", f, ErrUnsupported)
 	}
 	return fmt.Errorf("unknown flag %q", f)
+}
+
+// Export returns the BPF program Apply would load for cfg (an array of struct sock_filter,
+// native endian) and the seccomp(2) SECCOMP_FILTER_FLAG_* bits that go with it, for a loader
+// that is not Go: the exec helper installs it in C right before execve, where no Go runtime
+// has started. nil for a nil cfg.
+func Export(cfg *specs.LinuxSeccomp) (program []byte, flags uint32, err error) {
+	if cfg == nil {
+		return nil, 0, nil
+	}
+	filter, err := build(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer filter.Release()
+	for _, f := range cfg.Flags {
+		switch f {
+		case specs.LinuxSeccompFlagLog:
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagSpecAllow:
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		}
+	}
+	// seccomp_export_bpf writes to a descriptor (the in-memory export needs libseccomp 2.6).
+	fd, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, 0, fmt.Errorf("seccomp: memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "seccomp-bpf")
+	defer f.Close()
+	if err := filter.ExportBPF(f); err != nil {
+		return nil, 0, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	if program, err = io.ReadAll(io.NewSectionReader(f, 0, 1<<24)); err != nil {
+		return nil, 0, fmt.Errorf("seccomp: read exported filter: %w", err)
+	}
+	return program, flags, nil
 }

@@ -31,3 +31,11 @@ func Features() *features.Seccomp {
 	enabled := false
 	return &features.Seccomp{Enabled: &enabled}
 }
+
+// Export refuses any filter, as Apply does.
+func Export(cfg *specs.LinuxSeccomp) ([]byte, uint32, error) {
+	if cfg == nil {
+		return nil, 0, nil
+	}
+	return nil, 0, fmt.Errorf("seccomp: built without cgo (libseccomp): %w", ErrUnsupported)
+}

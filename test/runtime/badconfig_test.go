@@ -1,0 +1,96 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/engine/cgroups"
+	"github.com/glassbox/glassbox/engine/runtime"
+)
+
+// createFails checks that Create fails with an error containing want and leaves nothing:
+// no state, no cgroup, no process.
+func createFails(t *testing.T, r *runtime.Runtime, bundleDir, want string) {
+	t.Helper()
+	const id = "bad"
+	c, err := r.Create(context.Background(), id, runtime.CreateOptions{Bundle: bundleDir})
+	if err == nil {
+		r.Delete(id, true)
+		c.Process.Wait()
+		t.Fatalf("create succeeded, want an error naming %q", want)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name %q", err, want)
+	}
+	if list, _ := r.List(); len(list) != 0 {
+		t.Errorf("state left behind: %+v", list)
+	}
+	if _, err := r.State(id); err == nil {
+		t.Error("state of the failed container still readable")
+	}
+	var s specs.Spec
+	if b, err := os.ReadFile(filepath.Join(bundleDir, "config.json")); err == nil && json.Unmarshal(b, &s) == nil && s.Linux != nil {
+		if cg, err := cgroups.New(cgroups.Config{Path: s.Linux.CgroupsPath}); err == nil {
+			for key, dir := range cg.Paths() {
+				if _, err := os.Stat(dir); err == nil {
+					t.Errorf("cgroup left behind in %s: %s", key, dir)
+				}
+			}
+		}
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "/nonexistent/rootfs" }, "root.path"},
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path"},
+		{"unknown namespace type", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, `linux.namespaces[6].type: unknown namespace type "bogus"`},
+		{"namespace path missing", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/nonexistent/ns" }, "linux.namespaces[1].path"},
+		{"relative mount destination", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative", Type: "tmpfs"})
+		}, "mounts[7].destination"},
+		{"unknown filesystem", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "nosuchfs", Source: "x"})
+		}, "mounts[7] (/mnt): mount x on /mnt: no such device"},
+		{"missing bind source", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/nonexistent", Options: []string{"bind"}})
+		}, "mounts[7].source"},
+		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_BOGUS"} }, `unknown capability "CAP_BOGUS"`},
+		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }, "process.rlimits[0].type"},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{"program not found", func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent"} }, "executable file not found"},
+		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRuntime(t)
+			createFails(t, r, bundle(t, "", tc.edit, "true"), tc.want)
+		})
+	}
+}
+
+func TestProgramNotFoundOrNotExecutable(t *testing.T) {
+	r := newRuntime(t)
+	_, err := r.Create(context.Background(), "nf", runtime.CreateOptions{Bundle: bundle(t, "", nil, "nosuchprogram")})
+	if !errorsIs(err, runtime.ErrNotFound) {
+		t.Errorf("missing program: %v, want ErrNotFound", err)
+	}
+	_, err = r.Create(context.Background(), "ne", runtime.CreateOptions{Bundle: bundle(t, "", func(s *specs.Spec) {
+		s.Linux.CgroupsPath = "rt-ne"
+	}, "/etc/passwd")})
+	if !errorsIs(err, runtime.ErrNotExecutable) {
+		t.Errorf("non-executable program: %v, want ErrNotExecutable", err)
+	}
+}

@@ -1,0 +1,170 @@
+package runtime_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime"
+)
+
+// TestCVE2019_5736InitBinaryNotWritable: while the init runs glassbox, a process that holds
+// its /proc/PID/exe (as the container's own processes could) must not be able to reopen it
+// for writing once the init is gone: the init runs from a read-only mount of the binary.
+func TestCVE2019_5736InitBinaryNotWritable(t *testing.T) {
+	fixtureNeedRoot(t)
+	stateDir := t.TempDir()
+	r, err := runtime.New(runtime.Options{StateDir: stateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The runtime runs from a copy of the test binary that nothing else executes, so that a
+	// write is refused for the protection's sake, not because the file is busy.
+	pid := createDetached(t, r, stateDir, "cve-2019-5736", bundle(t, "", nil, "true"))
+	exe, err := unix.Open(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(exe)
+	unix.Kill(pid, unix.SIGKILL)
+	waitGone(t, pid)
+	// The init's other threads may still hold the binary (ETXTBSY) a moment after it is a
+	// zombie: retry until they have let go.
+	var fd int
+	for i := 0; i < 2000; i++ {
+		fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", exe), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.ETXTBSY) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err == nil {
+		unix.Close(fd) // nothing written
+		t.Fatal("the init's binary opened for writing through its /proc/PID/exe")
+	}
+	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.EPERM) {
+		t.Fatalf("open for writing: %v, want EROFS (read-only mount) or EPERM (sealed memfd)", err)
+	}
+}
+
+// TestCVE2024_21626NoHostFDOrCwd: descriptors the caller leaves open without close-on-exec,
+// and the caller's working directory, do not reach the container.
+func TestCVE2024_21626NoHostFDOrCwd(t *testing.T) {
+	r := newRuntime(t)
+	hostDir := t.TempDir()
+	leak, err := syscall.Open(hostDir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(leak)
+	wd, _ := os.Getwd()
+	if err := os.Chdir(hostDir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	res := run(t, r, bundle(t, "", func(s *specs.Spec) { s.Process.Cwd = "/" },
+		// No command substitution around ls (its pipe would be one of sh's descriptors), and not
+		// the last command (sh would exec it: ls's own directory descriptor would show).
+		"sh", "-c", `echo cwd=$(readlink /proc/$$/cwd); echo fds:; ls /proc/$$/fd; echo end`))
+	f := fields(res.out)
+	_, fds, _ := strings.Cut(res.out, "fds:\n")
+	if got := strings.Join(strings.Fields(strings.TrimSuffix(fds, "end\n")), " "); got != "0 1 2" {
+		t.Errorf("descriptors in the container: %q, want only 0 1 2 (output %q)", got, res.out)
+	}
+	if f["cwd"] != "/" {
+		t.Errorf("cwd in the container %q, want /", f["cwd"])
+	}
+}
+
+// TestSymlinkMountTargetStaysInRootfs: a mount whose target runs through a symlink to a
+// host path lands inside the rootfs; nothing is made on the host.
+func TestSymlinkMountTargetStaysInRootfs(t *testing.T) {
+	r := newRuntime(t)
+	hostDir := t.TempDir()
+	rootfs := writableRootfs(t)
+	if err := os.Symlink(hostDir, filepath.Join(rootfs, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	// And a file bind target through a symlink to a host file.
+	hostFile := filepath.Join(hostDir, "victim")
+	if err := os.WriteFile(hostFile, []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(hostFile, filepath.Join(rootfs, "evilfile")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	os.WriteFile(src, []byte("bound\n"), 0o644)
+	res := run(t, r, bundle(t, rootfs, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/evil/sub", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/evilfile", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
+	}, "sh", "-c", "cat /evilfile"))
+	if res.status.ExitStatus() != 0 {
+		t.Fatalf("status %v: %q", res.status, res.out)
+	}
+	if _, err := os.Stat(filepath.Join(hostDir, "sub")); err == nil {
+		t.Error("a mount target through a symlink made a directory on the host")
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, hostDir, "sub")); err != nil {
+		t.Errorf("the target was not made inside the rootfs: %v", err)
+	}
+	if b, _ := os.ReadFile(hostFile); string(b) != "host\n" {
+		t.Errorf("host file now %q", b)
+	}
+}
+
+// TestHostileRootfs: symlinks where the runtime mounts or masks make Create fail with an
+// error naming the field, leaving nothing behind.
+func TestHostileRootfs(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(rootfs string) error
+		edit  func(*specs.Spec)
+		want  string
+	}{
+		{"proc is a symlink", func(rootfs string) error {
+			os.Remove(filepath.Join(rootfs, "proc"))
+			return os.Symlink("/etc", filepath.Join(rootfs, "proc"))
+		}, nil, "mounts[0] (/proc)"},
+		{"sys is a symlink", func(rootfs string) error {
+			os.Remove(filepath.Join(rootfs, "sys"))
+			return os.Symlink("/", filepath.Join(rootfs, "sys"))
+		}, nil, "(/sys)"},
+		{"/dev/null is a symlink", func(rootfs string) error {
+			os.MkdirAll(filepath.Join(rootfs, "dev"), 0o755)
+			return os.Symlink("/etc/passwd", filepath.Join(rootfs, "dev/null"))
+		}, func(s *specs.Spec) { s.Mounts = dropMount(s.Mounts, "/dev") }, "/dev/null"},
+		{"masked path is a symlink", func(rootfs string) error {
+			return os.Symlink("/bin/busybox", filepath.Join(rootfs, "masked"))
+		}, func(s *specs.Spec) { s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/masked") }, "linux.maskedPaths"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRuntime(t)
+			rootfs := writableRootfs(t)
+			if err := tc.setup(rootfs); err != nil {
+				t.Fatal(err)
+			}
+			createFails(t, r, bundle(t, rootfs, tc.edit, "true"), tc.want)
+		})
+	}
+}
+
+func dropMount(ms []specs.Mount, dest string) []specs.Mount {
+	var out []specs.Mount
+	for _, m := range ms {
+		if !strings.HasPrefix(m.Destination, dest) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package tui
+
+import (
+	tea "charm.land/bubbletea/v2"
+)
+
+// handleClick focuses what was clicked: a list row selects it, a tab label switches to it,
+// anything else in the right box focuses the pane.
+func (m *Model) handleClick(ms tea.Mouse) tea.Cmd {
+	if m.dialog != nil || m.help || ms.Button != tea.MouseLeft || m.shell.fullscreen && m.typing() {
+		return nil
+	}
+	g := m.geometry()
+	y := ms.Y - g.bodyTop - 1 // rows inside the boxes' top border
+	if y < 0 || y >= g.bodyH-2 {
+		return nil
+	}
+	if ms.X < g.leftW {
+		m.focusPane = false
+		if m.hostView {
+			m.hostList.click(y - 1)
+			return nil
+		}
+		m.list.clickRow(y - m.list.bodyTop())
+		return nil
+	}
+	m.focusPane = true
+	if y == 0 {
+		pw, _ := m.paneSize()
+		if i := m.tabAt(ms.X-g.leftW-1, pw); i >= 0 {
+			m.switchTab(i)
+		}
+	}
+	return nil
+}
+
+// handleWheel scrolls the list or the pane under the pointer.
+func (m *Model) handleWheel(ms tea.Mouse) tea.Cmd {
+	if m.dialog != nil || m.help {
+		return nil
+	}
+	k := tea.KeyPressMsg{Code: tea.KeyDown}
+	if ms.Button == tea.MouseWheelUp {
+		k = tea.KeyPressMsg{Code: tea.KeyUp}
+	}
+	if ms.X < m.geometry().leftW {
+		if m.hostView {
+			m.hostList.update(k)
+			return nil
+		}
+		m.list.Update(k)
+		return nil
+	}
+	if m.activePane() == m.shell {
+		return nil
+	}
+	_, cmd := m.activePane().handleKey(k)
+	return cmd
+}

@@ -1,0 +1,214 @@
+package tui
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/glassbox/glassbox/inspect"
+	"github.com/glassbox/glassbox/tui/chart"
+)
+
+// StatsPoller is where the cgroup figures come from: package inspect's Poller in the binary
+// (files opened once, read with pread, parsed without allocating), a fake in tests. The root
+// model owns it: it adds the running containers, drops the gone ones, and polls it on its own
+// stats tick, in a command.
+type StatsPoller interface {
+	Add(id string, paths map[string]string) error
+	Remove(id string)
+	Poll() []inspect.Stats
+}
+
+// seriesLen is how many samples each graph keeps.
+const seriesLen = 120
+
+// history is what the workbench remembers of one container's samples.
+type history struct {
+	last                                       inspect.Stats
+	cpu, mem, pids, ioRead, ioWrite, throttled *chart.Series
+	// files are the cgroup files the poller reads for this container, by figure.
+	files map[string]string
+}
+
+func newHistory() *history {
+	return &history{cpu: chart.NewSeries(seriesLen), mem: chart.NewSeries(seriesLen), pids: chart.NewSeries(seriesLen),
+		ioRead: chart.NewSeries(seriesLen), ioWrite: chart.NewSeries(seriesLen), throttled: chart.NewSeries(seriesLen)}
+}
+
+// add records s, turning counters into rates against the previous sample.
+func (h *history) add(s inspect.Stats) {
+	if !h.last.Time.IsZero() {
+		dt := s.Time.Sub(h.last.Time).Seconds()
+		if dt > 0 {
+			h.cpu.Push(float64(s.CPU.UsageNanos-min(s.CPU.UsageNanos, h.last.CPU.UsageNanos)) / 1e9 / dt)
+			h.ioRead.Push(float64(s.IO.ReadBytes-min(s.IO.ReadBytes, h.last.IO.ReadBytes)) / dt)
+			h.ioWrite.Push(float64(s.IO.WriteBytes-min(s.IO.WriteBytes, h.last.IO.WriteBytes)) / dt)
+			h.throttled.Push(float64(s.CPU.ThrottledNanos-min(s.CPU.ThrottledNanos, h.last.CPU.ThrottledNanos)) / 1e9 / dt)
+		}
+	}
+	h.mem.Push(float64(s.Memory.UsageBytes))
+	h.pids.Push(float64(s.Pids.Current))
+	h.last = s
+}
+
+type (
+	statsTickMsg time.Time
+	// polledMsg says which containers the poller now reads (and the files, by figure, of
+	// each new one), and which could not be added.
+	polledMsg struct {
+		added map[string]map[string]string
+		errs  map[string]error
+	}
+	statsMsg struct {
+		samples []inspect.Stats
+		tick    bool // from the stats tick, which it re-arms
+	}
+)
+
+// statsTick polls the cgroups every StatsInterval in the timer's goroutine: one wake-up and
+// one message (one redraw) a second when idle.
+func (m *Model) statsTick() tea.Cmd {
+	if m.opts.Stats == nil {
+		return nil
+	}
+	poller := m.opts.Stats
+	return tea.Tick(m.opts.StatsInterval, func(time.Time) tea.Msg {
+		return statsMsg{samples: copyStats(poller.Poll()), tick: true}
+	})
+}
+
+// pollStats polls now (a test's statsTickMsg).
+func (m *Model) pollStats() tea.Cmd {
+	if m.opts.Stats == nil {
+		return nil
+	}
+	poller := m.opts.Stats
+	return func() tea.Msg { return statsMsg{samples: copyStats(poller.Poll())} }
+}
+
+// copyStats copies a poller's batch, which its next poll reuses.
+func copyStats(batch []inspect.Stats) []inspect.Stats {
+	if len(batch) == 0 {
+		return nil
+	}
+	return append([]inspect.Stats(nil), batch...)
+}
+
+// trackContainers gives the poller the containers that started running (inspected for their
+// cgroup paths in a command) and takes away those that stopped.
+func (m *Model) trackContainers() tea.Cmd {
+	if m.opts.Stats == nil {
+		return nil
+	}
+	var unknown []string
+	for _, c := range m.list.containers {
+		if c.State != "running" {
+			continue
+		}
+		if _, ok := m.polled[c.ID]; !ok {
+			unknown = append(unknown, c.ID)
+			m.polled[c.ID] = false // asked once; a failed add is not retried every tick
+		}
+	}
+	for id := range m.polled {
+		if c, ok := m.list.byID(id); !ok || c.State != "running" {
+			m.opts.Stats.Remove(id)
+			delete(m.polled, id)
+		}
+	}
+	b, ctx, poller := m.b, m.ctx, m.opts.Stats
+	var cmds []tea.Cmd
+	if len(unknown) > 0 {
+		cmds = append(cmds, func() tea.Msg {
+			out := polledMsg{added: map[string]map[string]string{}, errs: map[string]error{}}
+			for _, id := range unknown {
+				d, err := b.Inspect(ctx, id)
+				if err == nil {
+					err = poller.Add(id, d.CgroupPaths)
+				}
+				if err != nil {
+					out.errs[id] = err
+					continue
+				}
+				out.added[id] = figureFiles(d.CgroupPaths)
+			}
+			return out
+		})
+	}
+	return tea.Batch(cmds...)
+}
+
+// figureFiles names the file behind each figure, as the poller opens them (inspect.OpenStats).
+func figureFiles(paths map[string]string) map[string]string {
+	r, err := inspect.OpenStats("files", paths)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	out := map[string]string{}
+	for _, f := range r.Files() {
+		for figure, names := range figureSources {
+			for _, n := range names {
+				if baseName(f) == n && out[figure] == "" {
+					out[figure] = f
+				}
+			}
+		}
+	}
+	return out
+}
+
+// figureSources are the files each figure may come from, v1 first.
+var figureSources = map[string][]string{
+	"cpu":       {"cpuacct.usage", "cpu.stat"},
+	"memory":    {"memory.usage_in_bytes", "memory.current"},
+	"limit":     {"memory.limit_in_bytes", "memory.max"},
+	"breakdown": {"memory.stat"},
+	"pids":      {"pids.current"},
+	"io":        {"blkio.throttle.io_service_bytes_recursive", "io.stat"},
+	"throttled": {"cpu.stat"},
+	"oom":       {"memory.oom_control", "memory.events"},
+	"pressure":  {"cpu.pressure", "memory.pressure", "io.pressure"},
+}
+
+// addStats files samples into each container's history and the list's sparklines.
+func (m *Model) addStats(msg statsMsg) {
+	for _, s := range msg.samples {
+		if s.Gone {
+			continue
+		}
+		h := m.histories[s.ID]
+		if h == nil {
+			h = newHistory()
+			m.histories[s.ID] = h
+		}
+		h.add(s)
+		m.list.usage[s.ID] = &usage{cpu: h.cpu, mem: h.mem}
+	}
+	live := map[string]bool{}
+	for _, c := range m.list.containers {
+		live[c.ID] = true
+	}
+	for id := range m.histories {
+		if !live[id] {
+			delete(m.histories, id)
+			delete(m.statsErrs, id)
+		}
+	}
+}
+
+// addPolled records the containers the poller took on.
+func (m *Model) addPolled(msg polledMsg) {
+	for id, files := range msg.added {
+		m.polled[id] = true
+		h := m.histories[id]
+		if h == nil {
+			h = newHistory()
+			m.histories[id] = h
+		}
+		h.files = files
+	}
+	for id, err := range msg.errs {
+		m.statsErrs[id] = err
+	}
+}
