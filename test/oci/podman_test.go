@@ -86,6 +86,10 @@ func TestPodman(t *testing.T) {
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "hi" {
 		t.Fatalf("podman --runtime glassbox-oci run --rm %s echo hi: exit %d, stdout %q, stderr %s", ref, r.code, r.stdout, r.stderr)
 	}
+	// -t: conmon passes --console-socket and receives the container's pty master.
+	if r := p.podman(p.runArgs("--rm", "-t", ref, "sh", "-c", "tty; echo tty-ok")...); r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/0") || !strings.Contains(r.stdout, "tty-ok") {
+		t.Errorf("podman run -t: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
 	if r := p.podman(p.runArgs("--rm", ref, "sh", "-c", "exit 42")...); r.code != 42 {
 		t.Errorf("podman run exit 42: exit %d (%s)", r.code, r.stderr)
 	}
@@ -103,6 +107,12 @@ func TestPodman(t *testing.T) {
 	}
 	if r := p.podman("inspect", "--format", "{{.State.Status}} {{.OCIRuntime}}", cid); !strings.HasPrefix(r.stdout, "running") {
 		t.Errorf("podman inspect: %q %s", r.stdout, r.stderr)
+	}
+	if r := p.podman("stop", "--time", "1", cid); r.code != 0 {
+		t.Errorf("podman stop: exit %d: %s", r.code, r.stderr)
+	}
+	if r := p.podman("inspect", "--format", "{{.State.Status}}", cid); strings.TrimSpace(r.stdout) != "exited" {
+		t.Errorf("after podman stop: %q %s, want exited", r.stdout, r.stderr)
 	}
 	if r := p.podman("rm", "--force", "--time", "1", cid); r.code != 0 {
 		t.Errorf("podman rm -f: exit %d: %s", r.code, r.stderr)
