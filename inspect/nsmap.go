@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -59,11 +60,13 @@ func (h Host) NamespaceMap() (*NamespaceMap, error) {
 		for _, typ := range MapTypes {
 			ino, err := h.nsInode(pid, typ)
 			if err != nil {
-				if gone(err) {
+				if errors.Is(err, ErrGone) {
 					vanished = true
 					break
 				}
-				continue // permission denied: this process is not counted for this type
+				// Permission denied, or a zombie whose namespaces but its pid and user ones are
+				// released: this process is not counted for this type (as lsns does).
+				continue
 			}
 			inos[typ] = ino
 		}
