@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Container labels a process that runs inside another runtime's container (or glassbox's).
@@ -16,23 +17,28 @@ type Container struct {
 
 // cgroupPatterns recognise runtimes by the cgroup path they give containers (docker's
 // cgroupfs and systemd drivers, podman's libpod scopes, containerd's CRI, LXC 4+'s payload
-// cgroups, systemd-nspawn's machine scopes, glassbox's own parent).
-var cgroupPatterns = []struct {
+// cgroups, systemd-nspawn's machine scopes, glassbox's own parent). Compiled on first use, not at
+// package init: every glassbox process (the container init and shim included) links this package.
+var cgroupPatterns = sync.OnceValue(func() []cgroupPattern {
+	return []cgroupPattern{
+		{"docker", regexp.MustCompile(`(?:^|/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:/|$)`)},
+		{"podman", regexp.MustCompile(`(?:^|/)libpod-([0-9a-f]{64})(?:\.scope)?(?:/|$)`)},
+		{"containerd", regexp.MustCompile(`(?:^|/)cri-containerd-([0-9a-f]{64})\.scope`)},
+		{"kubernetes", regexp.MustCompile(`(?:^|/)kubepods.*?([0-9a-f]{64})`)},
+		{"lxc", regexp.MustCompile(`(?:^|/)lxc(?:\.payload\.|/)([^/]+)`)},
+		{"systemd-nspawn", regexp.MustCompile(`(?:^|/)machine-([^/]+)\.scope`)},
+		{"glassbox", regexp.MustCompile(`(?:^|/)glassbox/([^/]+)`)},
+	}
+})
+
+type cgroupPattern struct {
 	runtime string
 	re      *regexp.Regexp
-}{
-	{"docker", regexp.MustCompile(`(?:^|/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:/|$)`)},
-	{"podman", regexp.MustCompile(`(?:^|/)libpod-([0-9a-f]{64})(?:\.scope)?(?:/|$)`)},
-	{"containerd", regexp.MustCompile(`(?:^|/)cri-containerd-([0-9a-f]{64})\.scope`)},
-	{"kubernetes", regexp.MustCompile(`(?:^|/)kubepods.*?([0-9a-f]{64})`)},
-	{"lxc", regexp.MustCompile(`(?:^|/)lxc(?:\.payload\.|/)([^/]+)`)},
-	{"systemd-nspawn", regexp.MustCompile(`(?:^|/)machine-([^/]+)\.scope`)},
-	{"glassbox", regexp.MustCompile(`(?:^|/)glassbox/([^/]+)`)},
 }
 
 // labelByCgroup recognises a container from one cgroup path.
 func labelByCgroup(path string) *Container {
-	for _, p := range cgroupPatterns {
+	for _, p := range cgroupPatterns() {
 		if m := p.re.FindStringSubmatch(path); m != nil {
 			id := m[1]
 			if p.runtime == "systemd-nspawn" {
