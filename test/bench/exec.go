@@ -96,7 +96,7 @@ func prepareExec(env *Env) ([]Contender, error) {
 	env.Cleanup(func() {
 		gb("rm", "-f", "bench-exec").Run()
 		gb("gc").Run()
-		unmountUnder(root)
+		fixture.UnmountUnder(root)
 		os.RemoveAll(root)
 	})
 	if err := Command(env.Glassbox, "--root", root, "pull", "-q", ref); err != nil {

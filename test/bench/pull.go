@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -260,7 +259,7 @@ func preparePull(env *Env, n int) ([]Contender, error) {
 	wipe := func(dirs ...string) func() error {
 		return func() error {
 			for _, d := range dirs {
-				unmountUnder(d)
+				fixture.UnmountUnder(d)
 				if err := os.RemoveAll(d); err != nil {
 					return err
 				}
@@ -280,7 +279,7 @@ func preparePull(env *Env, n int) ([]Contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	env.Cleanup(func() { unmountUnder(short); os.RemoveAll(short) })
+	env.Cleanup(func() { fixture.UnmountUnder(short); os.RemoveAll(short) })
 	podmanRoot, podmanRun := scratch("podman-root"), filepath.Join(short, "run")
 	regConf := scratch("registries.conf")
 	os.WriteFile(regConf, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", reg.Addr)), 0o644)
@@ -341,26 +340,4 @@ func countEntries(tars [][]byte) int {
 		}
 	}
 	return n
-}
-
-// unmountUnder detaches mounts below dir that a peer left (podman's overlay driver mounts
-// inside its own --root). Only mounts inside the bench's scratch directory are touched.
-func unmountUnder(dir string) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var points []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			points = append(points, fields[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		unix.Unmount(p, unix.MNT_DETACH)
-	}
 }

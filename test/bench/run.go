@@ -59,7 +59,7 @@ func prepareRun(env *Env) ([]Contender, error) {
 	s.gbRoot = filepath.Join(env.Tmp, "run-glassbox")
 	env.Cleanup(func() {
 		exec.Command(env.Glassbox, "--root", s.gbRoot, "gc").Run()
-		unmountUnder(s.gbRoot)
+		fixture.UnmountUnder(s.gbRoot)
 		os.RemoveAll(s.gbRoot)
 	})
 	if err := Command(env.Glassbox, "--root", s.gbRoot, "pull", "-q", s.ref); err != nil {
@@ -76,7 +76,7 @@ func prepareRun(env *Env) ([]Contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	env.Cleanup(func() { unmountUnder(short); os.RemoveAll(short) })
+	env.Cleanup(func() { fixture.UnmountUnder(short); os.RemoveAll(short) })
 	s.podmanRoot, s.podmanRun = filepath.Join(short, "root"), filepath.Join(short, "run")
 	s.regConf = filepath.Join(short, "registries.conf")
 	os.WriteFile(s.regConf, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", s.reg.Addr)), 0o644)

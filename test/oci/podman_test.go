@@ -1,16 +1,12 @@
 package oci
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/test/fixture"
 )
@@ -36,7 +32,7 @@ func newPodman(t *testing.T, runtime string) *podmanEnv {
 	t.Cleanup(func() {
 		p.podman("rm", "--all", "--force", "--time", "0")
 		p.podman("rmi", "--all", "--force")
-		unmountUnder(dir)
+		fixture.UnmountUnder(dir)
 		os.RemoveAll(dir)
 	})
 	return p
@@ -116,27 +112,5 @@ func TestPodman(t *testing.T) {
 	}
 	if r := p.podman("rm", "--force", "--time", "1", cid); r.code != 0 {
 		t.Errorf("podman rm -f: exit %d: %s", r.code, r.stderr)
-	}
-}
-
-// unmountUnder detaches every mount at or below dir (podman's overlay and shm mounts), deepest
-// first, so the directory can be removed.
-func unmountUnder(dir string) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var points []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			points = append(points, fields[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		unix.Unmount(p, unix.MNT_DETACH)
 	}
 }
