@@ -85,25 +85,19 @@ func (in *initProcess) finalizeRootfs() error {
 
 // mount is mount(2) as a trace step, with an error naming the mount.
 func (in *initProcess) mount(source, target, fstype string, flags uintptr, data string) error {
-	detail := fmt.Sprintf("%s on %s type %s flags %s", orNone(source), target, orNone(fstype), flagNames(flags))
-	if data != "" {
-		detail += " data " + data
-	}
-	done := in.rec.Begin("mount", detail)
-	err := unix.Mount(source, target, fstype, flags, data)
-	done(err)
-	if err != nil {
-		return fmt.Errorf("mount %s on %s: %w", orNone(source), target, err)
-	}
-	return nil
+	return in.tracedMount(source, target, target, fstype, flags, data)
 }
 
 // mountAt mounts onto the directory or file open at fd, by its /proc/thread-self/fd path: the
 // kernel mounts on the very object resolved inside the rootfs, not on whatever a path names
 // by the time mount(2) walks it again (runc's answer to the mount-target races).
 func (in *initProcess) mountAt(source string, fd int, dest, fstype string, flags uintptr, data string) error {
-	target := "/proc/thread-self/fd/" + strconv.Itoa(fd)
-	detail := fmt.Sprintf("%s on %s type %s flags %s", orNone(source), dest, orNone(fstype), flagNames(flags))
+	return in.tracedMount(source, "/proc/thread-self/fd/"+strconv.Itoa(fd), dest, fstype, flags, data)
+}
+
+// tracedMount is mount(2) onto target, recorded and reported as a mount on shown.
+func (in *initProcess) tracedMount(source, target, shown, fstype string, flags uintptr, data string) error {
+	detail := fmt.Sprintf("%s on %s type %s flags %s", orNone(source), shown, orNone(fstype), flagNames(flags))
 	if data != "" {
 		detail += " data " + data
 	}
@@ -111,7 +105,7 @@ func (in *initProcess) mountAt(source string, fd int, dest, fstype string, flags
 	err := unix.Mount(source, target, fstype, flags, data)
 	done(err)
 	if err != nil {
-		return fmt.Errorf("mount %s on %s: %w", orNone(source), dest, err)
+		return fmt.Errorf("mount %s on %s: %w", orNone(source), shown, err)
 	}
 	return nil
 }
