@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -122,6 +123,28 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		cfg.CgroupProcs = append(cfg.CgroupProcs, filepath.Join(p, "cgroup.procs"))
 	}
 	sort.Strings(cfg.CgroupProcs)
+	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Bundle: bundle, Annotations: spec.Annotations}
+	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
+		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
+		Cgroups: cgroupMounts(cg.Paths()), State: st}
+	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
+	var pl *plan
+	if initMode() == "c" {
+		pl, err = buildPlan(icfg)
+		if err == nil {
+			cfg.Init = pl.encode()
+			rec.Record("init", fmt.Sprintf("C init (nsenter/initc.c): a plan of %d operations, %d bytes", len(pl.ops), len(cfg.Init)), time.Now(), nil)
+		} else if !errors.Is(err, errPlanFallback) {
+			return nil, err
+		}
+	}
+	if pl == nil {
+		why := "GLASSBOX_INIT=go"
+		if err != nil {
+			why = err.Error()
+		}
+		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
+	}
 	cmd := nsenter.Command(cfg, InitEntry)
 	cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
 	cmd.Env = []string{}
@@ -165,15 +188,17 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		}
 	}
 
-	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Pid: pid, Bundle: bundle, Annotations: spec.Annotations}
-	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
-		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
-		Cgroups: cgroupMounts(cg.Paths()), State: st}
-	if err := sendMessage(int(parentSock.Fd()), icfg, nil); err != nil {
-		return nil, fmt.Errorf("send config to init: %w", err)
-	}
+	st.Pid = pid
+	icfg.State = st
 	c := &Container{ID: id, Bundle: bundle, Pid: pid, Process: cmd.Process, CgroupPaths: cg.Paths()}
-	if err := r.converse(ctx, parentSock, spec, st, opts, c, rec); err != nil {
+	if pl != nil {
+		err = r.conversePlan(ctx, parentSock, pl, spec, st, opts, c, rec)
+	} else if err = sendMessage(int(parentSock.Fd()), icfg, nil); err != nil {
+		err = fmt.Errorf("send config to init: %w", err)
+	} else {
+		err = r.converse(ctx, parentSock, spec, st, opts, c, rec)
+	}
+	if err != nil {
 		if c.Console != nil {
 			c.Console.Close()
 		}
@@ -187,7 +212,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	c.Created = time.Now()
 	record := &record{ID: id, Bundle: bundle, Rootfs: rootfs, Pid: pid, PidStart: start, Created: c.Created,
 		CgroupPaths: c.CgroupPaths, Annotations: spec.Annotations, Hooks: spec.Hooks, OwnerUID: os.Getuid(),
-		TraceOrigin: rec.Origin()}
+		TraceOrigin: rec.Origin(), InitC: pl != nil}
 	if err := r.save(record); err != nil {
 		return nil, err
 	}
@@ -220,33 +245,12 @@ func (r *Runtime) converse(ctx context.Context, sock *os.File, spec *specs.Spec,
 		rec.Add(m.Steps...)
 		switch m.Type {
 		case msgConsole:
-			if f == nil {
-				return errors.New("init: console message without a descriptor")
-			}
-			if opts.ConsoleSocket == "" {
-				c.Console = f
-				continue
-			}
-			err := sendConsole(opts.ConsoleSocket, f)
-			f.Close()
-			if err != nil {
+			if err := takeConsole(f, opts, c); err != nil {
 				return err
 			}
 		case msgHooks:
-			st.Status = StatusCreating
-			for _, hs := range []struct {
-				name  string
-				hooks []specs.Hook
-			}{{"prestart", spec.Hooks.Prestart}, {"createRuntime", spec.Hooks.CreateRuntime}, {"createContainer", spec.Hooks.CreateContainer}} {
-				if len(hs.hooks) == 0 {
-					continue
-				}
-				done := rec.Begin("hooks", hs.name)
-				err := runHooks(ctx, hs.hooks, st)
-				done(err)
-				if err != nil {
-					return fmt.Errorf("%s hook: %w", hs.name, err)
-				}
+			if err := runCreateHooks(ctx, spec, st, rec); err != nil {
+				return err
 			}
 			if err := sendMessage(int(sock.Fd()), initMessage{Type: msgContinue}, nil); err != nil {
 				return fmt.Errorf("init: write sync socket: %w", err)
@@ -264,6 +268,80 @@ func (r *Runtime) converse(ctx context.Context, sock *os.File, spec *specs.Spec,
 			return err
 		default:
 			return fmt.Errorf("init: unknown message %q", m.Type)
+		}
+	}
+}
+
+// takeConsole keeps the init's pty master for the caller or passes it to the console socket.
+func takeConsole(f *os.File, opts CreateOptions, c *Container) error {
+	if f == nil {
+		return errors.New("init: console message without a descriptor")
+	}
+	if opts.ConsoleSocket == "" {
+		c.Console = f
+		return nil
+	}
+	err := sendConsole(opts.ConsoleSocket, f)
+	f.Close()
+	return err
+}
+
+// runCreateHooks runs the hooks due before pivot_root, in the runtime's namespaces.
+func runCreateHooks(ctx context.Context, spec *specs.Spec, st specs.State, rec *trace.Recorder) error {
+	st.Status = StatusCreating
+	for _, hs := range []struct {
+		name  string
+		hooks []specs.Hook
+	}{{"prestart", spec.Hooks.Prestart}, {"createRuntime", spec.Hooks.CreateRuntime}, {"createContainer", spec.Hooks.CreateContainer}} {
+		if len(hs.hooks) == 0 {
+			continue
+		}
+		done := rec.Begin("hooks", hs.name)
+		err := runHooks(ctx, hs.hooks, st)
+		done(err)
+		if err != nil {
+			return fmt.Errorf("%s hook: %w", hs.name, err)
+		}
+	}
+	return nil
+}
+
+// conversePlan answers the C init (initc.c) until it is ready or fails: its console, the
+// hooks stop, its timings.
+func (r *Runtime) conversePlan(ctx context.Context, sock *os.File, pl *plan, spec *specs.Spec, st specs.State, opts CreateOptions, c *Container, rec *trace.Recorder) error {
+	for {
+		b, f, err := recvPacket(int(sock.Fd()))
+		if err != nil {
+			if errors.Is(err, errEOF) {
+				return errors.New("init: exited during setup")
+			}
+			return fmt.Errorf("init: read sync socket: %w", err)
+		}
+		m, err := parseCMessage(b)
+		if err != nil {
+			return fmt.Errorf("init: sync message: %w", err)
+		}
+		rec.Add(pl.steps(m.timings, rec.Origin(), c.Pid)...)
+		switch m.typ {
+		case msgCConsole:
+			if err := takeConsole(f, opts, c); err != nil {
+				return err
+			}
+		case msgCHooks:
+			if err := runCreateHooks(ctx, spec, st, rec); err != nil {
+				return err
+			}
+			cont := make([]byte, 24) // initc.c's struct msg_hdr
+			binary.NativeEndian.PutUint32(cont, msgCContinue)
+			if err := unix.Sendmsg(int(sock.Fd()), cont, nil, nil, 0); err != nil {
+				return fmt.Errorf("init: write sync socket: %w", err)
+			}
+		case msgCReady:
+			return nil
+		case msgCError:
+			return pl.failure(m)
+		default:
+			return fmt.Errorf("init: unknown message %d", m.typ)
 		}
 	}
 }

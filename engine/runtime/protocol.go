@@ -85,6 +85,15 @@ func sendMessage(fd int, v any, oob []byte) error {
 
 // recvMessage reads one message; a descriptor sent with it is returned as a file.
 func recvMessage(fd int, v any) (*os.File, error) {
+	b, file, err := recvPacket(fd)
+	if err != nil {
+		return nil, err
+	}
+	return file, json.Unmarshal(b, v)
+}
+
+// recvPacket reads one packet of the sync socket and the descriptor sent with it, if any.
+func recvPacket(fd int) ([]byte, *os.File, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		// MSG_PEEK|MSG_TRUNC gives the message's real length without taking it.
@@ -93,7 +102,7 @@ func recvMessage(fd int, v any) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		buf := make([]byte, max(size, 1))
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -101,10 +110,10 @@ func recvMessage(fd int, v any) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if n == 0 {
-			return nil, errEOF
+			return nil, nil, errEOF
 		}
 		var file *os.File
 		if oobn > 0 {
@@ -115,7 +124,7 @@ func recvMessage(fd int, v any) (*os.File, error) {
 				}
 			}
 		}
-		return file, json.Unmarshal(buf[:n], v)
+		return buf[:n], file, nil
 	}
 }
 

@@ -100,6 +100,10 @@ type Config struct {
 	// only the program's children are then in it.
 	NoFork bool
 
+	// Init, when set, is a container init's plan (engine/runtime's plan.go): the process that
+	// goes on after the fork runs it in C (initc.c) up to execve instead of starting Go.
+	Init []byte
+
 	// exec, when set, has the constructor finish the process in C up to execve.
 	exec *execRecord
 }
@@ -119,6 +123,7 @@ const (
 	recExecGroup     = 9
 	recExecRlimit    = 10
 	recExecSeccomp   = 11 // u32 flags, struct sock_filter[]
+	recInit          = 12 // Config.Init
 )
 
 const (
@@ -234,6 +239,9 @@ func (c *Config) encode(fds map[*os.File]int) ([]byte, error) {
 	}
 	if c.exec != nil {
 		c.exec.records(put)
+	}
+	if c.Init != nil {
+		put(recInit, c.Init)
 	}
 	put(recEnd, nil)
 	return b.Bytes(), nil

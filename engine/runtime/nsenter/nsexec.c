@@ -48,6 +48,7 @@
 #endif
 
 #include "execc.h"
+#include "initc.h"
 
 #define ENV_NAME "_GLASSBOX_NSENTER"
 
@@ -66,6 +67,7 @@ enum {
 	REC_EXEC_GROUP = 9,	// u32 supplementary gid
 	REC_EXEC_RLIMIT = 10,	// struct exec_rlimit
 	REC_EXEC_SECCOMP = 11,	// u32 seccomp(2) flags, struct sock_filter[]
+	REC_INIT = 12,		// a container init's plan for initc.c (engine/runtime/plan.go)
 };
 
 enum {
@@ -83,6 +85,7 @@ enum {
 #define MAX_NAMESPACES 16
 #define MAX_CGROUPS 32
 #define MAX_RECORD (64 * 1024)
+#define MAX_INIT_RECORD (16 * 1024 * 1024)	// a plan carries a seccomp program and the environment
 
 struct ns {
 	uint32_t flag;
@@ -103,6 +106,8 @@ struct config {
 
 static int sock = -1;
 static struct exec_cfg exec_cfg;
+static const char *init_plan;
+static uint32_t init_plan_len;
 
 // append_item adds item to a NULL-terminated array that grows as needed.
 static void *append_item(void *arr, int *n, size_t size, const void *item)
@@ -200,7 +205,7 @@ static void read_config(struct config *c)
 		uint32_t type = hdr[0], len = hdr[1];
 		if (type == REC_END)
 			return;
-		if (len > MAX_RECORD)
+		if (len > (type == REC_INIT ? MAX_INIT_RECORD : MAX_RECORD))
 			fail(EINVAL, "read config: record of %u bytes", len);
 		// One allocation per record, kept for the life of this short process; NUL-padded so
 		// a truncated string cannot run off the end.
@@ -281,6 +286,10 @@ static void read_config(struct config *c)
 			memcpy(&exec_cfg.seccomp_flags, p, 4);
 			exec_cfg.seccomp_filter = p + 4;
 			exec_cfg.seccomp_len = (len - 4) / 8;
+			break;
+		case REC_INIT:
+			init_plan = buf;
+			init_plan_len = len;
 			break;
 		case REC_EXEC_RLIMIT:
 			if (len < sizeof(struct exec_rlimit))
@@ -565,6 +574,10 @@ void glassbox_nsexec(void)
 		close(go[0]);
 	} else {
 		send_msg(MSG_PID, &pid, sizeof(pid));
+	}
+	if (init_plan != NULL) {
+		close(sock);
+		glassbox_init_run(init_plan, init_plan_len);
 	}
 	if (exec_cfg.present) {
 		close(sock);
