@@ -258,14 +258,14 @@ func (r *Runtime) converse(ctx context.Context, sock *os.File, spec *specs.Spec,
 		case msgReady:
 			return nil
 		case msgError:
-			err := errors.New("init: " + m.Error)
+			// The init's message ends with its kind already: say it once.
 			switch m.Kind {
 			case "notfound":
-				err = fmt.Errorf("%w: %w", err, ErrNotFound)
+				return fmt.Errorf("init: %s: %w", strings.TrimSuffix(m.Error, ": "+ErrNotFound.Error()), ErrNotFound)
 			case "notexec":
-				err = fmt.Errorf("%w: %w", err, ErrNotExecutable)
+				return fmt.Errorf("init: %s: %w", strings.TrimSuffix(m.Error, ": "+ErrNotExecutable.Error()), ErrNotExecutable)
 			}
-			return err
+			return errors.New("init: " + m.Error)
 		default:
 			return fmt.Errorf("init: unknown message %q", m.Type)
 		}

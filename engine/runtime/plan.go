@@ -209,6 +209,11 @@ func (p *plan) failure(m cMessage) error {
 		err = errno
 	case m.errno == 0:
 		err = errors.New(m.text)
+	case strings.Contains(m.text, "{errno}"):
+		// The errno inside the message ("...: too many levels of symbolic links (a symlink
+		// is on the way)"), still matched by errors.Is.
+		before, after, _ := strings.Cut(m.text, "{errno}")
+		err = fmt.Errorf("%s%w%s", before, errno, after)
 	default:
 		err = fmt.Errorf("%s: %w", m.text, errno)
 	}

@@ -309,7 +309,7 @@ static int open_in_root(int root, const char *path, const char *clean, int file,
 	if (err)
 		return failed(err, "resolve %s in the rootfs", path);
 	if (strict && strcmp(rel, clean) != 0)
-		return failed(0, "open %s in the rootfs: %s (a symlink is on the way)", path, strerror(ELOOP));
+		return failed(ELOOP, "open %s in the rootfs: {errno} (a symlink is on the way)", path);
 	if (rel[0] == '\0') {
 		int fd = openat2_in(root, ".", O_PATH | O_DIRECTORY, resolve);
 		return fd >= 0 ? fd : failed(errno, "open %s in the rootfs", path);
@@ -456,13 +456,14 @@ static int do_console(struct op *o)
 static int write_file(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	// Worded as init.go's os.WriteFile errors are.
 	if (fd < 0)
-		return failed(errno, "write %s", path);
+		return failed(errno, "write %s: open %s", path, path);
 	ssize_t n = write(fd, data, len);
 	int err = errno;
 	close(fd);
 	if (n != (ssize_t) len)
-		return failed(n < 0 ? err : EIO, "write %s", path);
+		return failed(n < 0 ? err : EIO, "write %s: write %s", path, path);
 	return 0;
 }
 
