@@ -39,7 +39,8 @@ func buildPlan(cfg initConfig) (*plan, error) {
 			return nil, fmt.Errorf("%w: NUL in %q", errPlanFallback, str)
 		}
 	}
-	b.add(planOp{code: opBegin, a: [6]int64{initSyncFD}})
+	b.add(planOp{code: opBegin, a: [6]int64{initSyncFD}, step: "nsexec",
+		detail: "the re-executed binary's C constructor, before any Go: join cgroups, make namespaces, fork into the PID namespace"})
 	if err := b.rootfs(); err != nil {
 		return nil, err
 	}

@@ -30,21 +30,22 @@ func (r *Runtime) Start(id string) error {
 	fifoPath := filepath.Join(dir, fifoFile)
 	began := time.Now()
 	type result struct {
-		n   int
-		err error
+		n    int
+		err  error
+		read time.Time
 	}
 	res := make(chan result, 1)
 	execved := make(chan time.Time, 1)
 	go func() {
 		f, err := os.OpenFile(fifoPath, os.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			res <- result{0, err}
+			res <- result{0, err, time.Now()}
 			return
 		}
 		defer f.Close()
 		b := make([]byte, 1)
 		n, err := f.Read(b)
-		res <- result{n, err}
+		res <- result{n, err, time.Now()}
 		if n == 1 && rec.InitC {
 			// The C init holds its end open, close-on-exec, until execve succeeds (or it
 			// exits): the end of the fifo is the moment the program takes over.
@@ -80,7 +81,7 @@ wait:
 	if got.err != nil || got.n != 1 {
 		return fmt.Errorf("start %s: read exec fifo: %v (the init exited?)", id, errors.Join(got.err))
 	}
-	read := time.Now()
+	read := got.read
 	os.Remove(fifoPath)
 	steps, _ := trace.ReadFile(filepath.Join(dir, traceFile))
 	if len(steps) > 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -206,5 +207,29 @@ func TestInitErrorsAlike(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeccompInit: the spec's filter is on the container's program, loaded after no_new_privs
+// (after Start, right before execve) or, without no_new_privs, before the capability drop,
+// in both inits.
+func TestSeccompInit(t *testing.T) {
+	eperm := uint(syscall.EPERM)
+	for _, mode := range []string{"c", "go"} {
+		for _, nnp := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/nnp-%v", mode, nnp), func(t *testing.T) {
+				t.Setenv("GLASSBOX_INIT", mode)
+				r := newRuntime(t)
+				res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+					s.Process.NoNewPrivileges = nnp
+					s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+						Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
+				}, "sh", "-c", "grep Seccomp: /proc/self/status; mkdir /dev/shm/x && echo made"))
+				if !strings.Contains(res.out, "Seccomp:\t2") || strings.Contains(res.out, "made") ||
+					!strings.Contains(res.out, "Operation not permitted") {
+					t.Errorf("output %q (status %v): want filter mode 2 and mkdir refused with EPERM", res.out, res.status)
+				}
+			})
+		}
 	}
 }

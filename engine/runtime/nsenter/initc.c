@@ -908,6 +908,8 @@ void glassbox_init_run(const char *plan, uint32_t len)
 		op_text[0] = '\0';
 		int64_t start = now_ns();
 		int r = run_op(&o);
+		if (o.code == OP_BEGIN && glassbox_nsexec_entry_ns > 0)
+			start = glassbox_nsexec_entry_ns;
 		// -1 in a timing: failed without an errno (the error message says why).
 		if (o.flags & OPF_TRACE)
 			record(index, r < 0 ? (op_err ? op_err : -1) : 0, start);

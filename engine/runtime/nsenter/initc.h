@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 
+// When the constructor began (nsexec.c): the plan's first step counts from it.
+extern int64_t glassbox_nsexec_entry_ns;
+
 __attribute__((noreturn))
 void glassbox_init_run(const char *plan, uint32_t len);
 

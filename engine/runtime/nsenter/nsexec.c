@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -513,11 +514,18 @@ static int parse_fd(const char *s)
 	return v;
 }
 
+// glassbox_nsexec_entry_ns is when the constructor began (CLOCK_REALTIME): the C init's trace
+// shows the constructor's work, and the execve before it, as steps of their own.
+int64_t glassbox_nsexec_entry_ns;
+
 void glassbox_nsexec(void)
 {
 	const char *env = getenv(ENV_NAME);
 	if (env == NULL)
 		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	glassbox_nsexec_entry_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	sock = parse_fd(env);
 	if (sock < 0)
 		fail(EINVAL, "%s=%s is not a descriptor", ENV_NAME, env);
