@@ -192,6 +192,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	icfg.State = st
 	c := &Container{ID: id, Bundle: bundle, Pid: pid, Process: cmd.Process, CgroupPaths: cg.Paths()}
 	if pl != nil {
+		pl.cloneBegan = began
 		err = r.conversePlan(ctx, parentSock, pl, spec, st, opts, c, rec)
 	} else if err = sendMessage(int(parentSock.Fd()), icfg, nil); err != nil {
 		err = fmt.Errorf("send config to init: %w", err)

@@ -57,6 +57,7 @@ const (
 	opLookup        = 29
 	opReady         = 30
 	opExec          = 31
+	opMark          = 32
 )
 
 // Operation flags, initc.c's OPF_*.
@@ -108,6 +109,9 @@ type planOp struct {
 // plan is the operations in order.
 type plan struct {
 	ops []planOp
+	// cloneBegan is when the parent started the init: the execve up to the constructor is
+	// traced from it to the constructor's first mark.
+	cloneBegan time.Time
 }
 
 func (p *plan) add(o planOp) {
@@ -188,6 +192,10 @@ func (p *plan) steps(ts []cTiming, origin time.Time, pid int) []trace.Step {
 			Duration: time.Duration(t.DurationNs), Pid: pid}
 		if t.Variant == varFile && o.fileDetail != "" {
 			s.Detail = o.fileDetail
+		}
+		if o.code == opMark && o.a[0] == 0 && !p.cloneBegan.IsZero() {
+			out = append(out, trace.Step{Step: "execve", Detail: "the init: fork, execve of glassbox runtime-init from the read-only binary, the dynamic loader, up to the C constructor",
+				Start: p.cloneBegan.Sub(origin), Duration: time.Unix(0, t.StartNs).Sub(p.cloneBegan), Pid: pid})
 		}
 		switch {
 		case t.Err > 0:

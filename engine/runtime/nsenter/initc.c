@@ -102,6 +102,7 @@ enum {
 	OP_LOOKUP = 29,		// s0 program, s1 search path
 	OP_READY = 30,		// set up: tell the parent, let go of the sync socket
 	OP_EXEC = 31,		// a0 exec fifo fd; s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
+	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
 };
 
 enum { OPF_TRACE = 1, OPF_IGNORE_ERROR = 2 };
@@ -199,7 +200,7 @@ static void send_to_parent(uint32_t type, int32_t index, uint32_t kind, int fd)
 	ntimings = 0;
 }
 
-static void record(uint32_t index, int err, int64_t start)
+static void record(uint32_t index, int err, int64_t start, int64_t end)
 {
 	if (ntimings == captimings) {
 		captimings = captimings ? captimings * 2 : 64;
@@ -207,7 +208,7 @@ static void record(uint32_t index, int err, int64_t start)
 		if (timings == NULL)
 			_exit(1);
 	}
-	timings[ntimings++] = (struct timing) { index, err, start, now_ns() - start, op_variant, 0 };
+	timings[ntimings++] = (struct timing) { index, err, start, end - start, op_variant, 0 };
 }
 
 static const char *fd_path(int fd, char *buf, size_t len)
@@ -763,6 +764,8 @@ static int run_op(struct op *o)
 	case OP_BEGIN:
 		sync_fd = o->a[0];
 		return 0;
+	case OP_MARK:
+		return 0;
 	case OP_MOUNT:
 		return do_mount(o);
 	case OP_OPEN:{
@@ -908,11 +911,14 @@ void glassbox_init_run(const char *plan, uint32_t len)
 		op_text[0] = '\0';
 		int64_t start = now_ns();
 		int r = run_op(&o);
-		if (o.code == OP_BEGIN && glassbox_nsexec_entry_ns > 0)
-			start = glassbox_nsexec_entry_ns;
+		int64_t end = now_ns();
+		if (o.code == OP_MARK && o.a[0] >= 0 && o.a[0] + 1 < NSEXEC_MARKS) {
+			start = glassbox_nsexec_marks[o.a[0]];
+			end = glassbox_nsexec_marks[o.a[0] + 1];
+		}
 		// -1 in a timing: failed without an errno (the error message says why).
-		if (o.flags & OPF_TRACE)
-			record(index, r < 0 ? (op_err ? op_err : -1) : 0, start);
+		if ((o.flags & OPF_TRACE) && start > 0 && end >= start)
+			record(index, r < 0 ? (op_err ? op_err : -1) : 0, start, end);
 		if (r < 0 && (o.flags & OPF_IGNORE_ERROR))
 			r = 0;
 		if (r < 0) {

@@ -7,8 +7,9 @@
 
 #include <stdint.h>
 
-// When the constructor began (nsexec.c): the plan's first step counts from it.
-extern int64_t glassbox_nsexec_entry_ns;
+// When the constructor began, had joined the cgroups, the namespaces, and forked (nsexec.c).
+#define NSEXEC_MARKS 4
+extern int64_t glassbox_nsexec_marks[NSEXEC_MARKS];
 
 __attribute__((noreturn))
 void glassbox_init_run(const char *plan, uint32_t len);

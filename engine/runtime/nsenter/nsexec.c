@@ -514,18 +514,24 @@ static int parse_fd(const char *s)
 	return v;
 }
 
-// glassbox_nsexec_entry_ns is when the constructor began (CLOCK_REALTIME): the C init's trace
-// shows the constructor's work, and the execve before it, as steps of their own.
-int64_t glassbox_nsexec_entry_ns;
+// glassbox_nsexec_marks are when the constructor began, had joined the cgroups, had joined
+// and made the namespaces, and went on after the fork (CLOCK_REALTIME): the C init's trace
+// shows them as steps of their own.
+int64_t glassbox_nsexec_marks[NSEXEC_MARKS];
+
+static void mark(int i)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	glassbox_nsexec_marks[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 void glassbox_nsexec(void)
 {
 	const char *env = getenv(ENV_NAME);
 	if (env == NULL)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	glassbox_nsexec_entry_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	mark(0);
 	sock = parse_fd(env);
 	if (sock < 0)
 		fail(EINVAL, "%s=%s is not a descriptor", ENV_NAME, env);
@@ -544,9 +550,11 @@ void glassbox_nsexec(void)
 		fail(errno, "prctl PR_SET_DUMPABLE");
 
 	join_cgroups(&c);
+	mark(1);
 	open_namespaces(&c);
 	join_namespaces(&c);
 	unshare_namespaces(&c);
+	mark(2);
 
 	int pidns = c.unshare & (CLONE_NEWPID | CLONE_NEWTIME);
 	const char *pidns_subject = "(new)";
@@ -580,8 +588,10 @@ void glassbox_nsexec(void)
 		if (read(go[0], &b, 1) != 1)
 			_exit(1);
 		close(go[0]);
+		mark(3);
 	} else {
 		send_msg(MSG_PID, &pid, sizeof(pid));
+		mark(3);
 	}
 	if (init_plan != NULL) {
 		close(sock);
