@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -119,6 +120,14 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	defer childSock.Close()
 
 	cfg, nsDetail, newNS := nsConfig(spec)
+	// A new PID namespace owned by the caller's user namespace can come with the clone that
+	// starts the init, which is then its PID 1 without the constructor's fork. Not with a new
+	// user namespace (which must own the PID namespace, or proc cannot be mounted in it) nor
+	// a time namespace (which, like the PID one, only the constructor's children enter).
+	parentPIDNS := newNS["pid"] && !newNS["user"] && !newNS["time"]
+	if parentPIDNS {
+		cfg.Unshare &^= unix.CLONE_NEWPID
+	}
 	for _, p := range cg.Paths() {
 		cfg.CgroupProcs = append(cfg.CgroupProcs, filepath.Join(p, "cgroup.procs"))
 	}
@@ -126,7 +135,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Bundle: bundle, Annotations: spec.Annotations}
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
-		Cgroups: cgroupMounts(cg.Paths()), State: st}
+		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS}
 	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
 	var pl *plan
 	if initMode() == "c" {
@@ -146,7 +155,10 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
 	}
 	cmd := nsenter.Command(cfg, InitEntry)
-	cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
+	cmd.Path, cmd.Sealed = "/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), true
+	if icfg.ParentPIDNS {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	}
 	cmd.Env = []string{}
 	if opts.IO.Stdin != nil {
 		cmd.Stdin = opts.IO.Stdin

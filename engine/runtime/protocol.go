@@ -37,6 +37,9 @@ type initConfig struct {
 	CreateHooks bool `json:"create_hooks,omitempty"`
 	// Cgroups are the container's cgroup hierarchies, for a mount of type cgroup.
 	Cgroups []cgroupMount `json:"cgroups,omitempty"`
+	// ParentPIDNS: the init is started in its new PID namespace (create.go), the constructor
+	// does not fork into one.
+	ParentPIDNS bool `json:"parent_pid_ns,omitempty"`
 	// State is the container's state for startContainer hooks (run by the init).
 	State specs.State `json:"state"`
 }

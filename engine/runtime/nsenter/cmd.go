@@ -34,8 +34,14 @@ type Cmd struct {
 	Stderr io.Writer
 	// ExtraFiles become descriptors 3, 4...; the constructor marks them close-on-exec.
 	ExtraFiles []*os.File
-	// SysProcAttr applies to the first process (setsid, process group, credentials).
+	// SysProcAttr applies to the first process (setsid, process group, credentials). With
+	// Cloneflags CLONE_NEWPID the first process is PID 1 of a new PID namespace already, and
+	// is the Process (a Config that unshares no PID namespace then has no fork to do).
 	SysProcAttr *syscall.SysProcAttr
+	// Sealed says Path is a binary nobody can write through already (a read-only mount or a
+	// sealed memfd the caller made, CVE-2019-5736, at a descriptor above the helper's own
+	// files): Start executes it as it is instead of making a read-only clone of it.
+	Sealed bool
 	// Config is what the constructor does.
 	Config Config
 
@@ -113,7 +119,9 @@ func (c *Cmd) Start() (err error) {
 		path = Binary()
 	}
 	exe := path
-	if fd, err := readOnlyBinary(path, len(files)); err == nil {
+	if c.Sealed {
+		// Nothing to do.
+	} else if fd, err := readOnlyBinary(path, len(files)); err == nil {
 		defer unix.Close(fd)
 		exe = "/proc/self/fd/" + strconv.Itoa(fd)
 	} else if !errors.Is(err, unix.EPERM) {
@@ -137,7 +145,9 @@ func (c *Cmd) Start() (err error) {
 		}
 		return runErr
 	}
-	if pid == helper.Pid {
+	// In a PID namespace of its own from the clone, the helper reports itself as PID 1.
+	newPIDNS := c.SysProcAttr != nil && c.SysProcAttr.Cloneflags&unix.CLONE_NEWPID != 0
+	if pid == helper.Pid || newPIDNS && pid == 1 {
 		c.Process = helper
 		return nil
 	}
