@@ -132,6 +132,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		cfg.CgroupProcs = append(cfg.CgroupProcs, filepath.Join(p, "cgroup.procs"))
 	}
 	sort.Strings(cfg.CgroupProcs)
+	cfg.CallerJoinsCgroups = true
 	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Bundle: bundle, Annotations: spec.Annotations}
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
@@ -173,6 +174,10 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	began := time.Now()
 	err = cmd.Start()
 	rec.Record("clone", nsDetail, began, err)
+	if j := cmd.CgroupsJoined; !j[0].IsZero() {
+		rec.Add(trace.Step{Step: "join", Detail: fmt.Sprintf("write the init's PID to %d cgroup.procs files (while its loader runs)", len(cfg.CgroupProcs)),
+			Start: j[0].Sub(rec.Origin()), Duration: j[1].Sub(j[0]), Pid: os.Getpid()})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}

@@ -41,7 +41,7 @@ func buildPlan(cfg initConfig) (*plan, error) {
 	}
 	b.add(planOp{code: opBegin, a: [6]int64{initSyncFD}})
 	// The constructor's phases (nsexec.c), before any Go.
-	b.add(planOp{code: opMark, a: [6]int64{0}, step: "join", detail: fmt.Sprintf("the constructor writes 0 to %d cgroup.procs files", len(cfg.Cgroups))})
+	b.add(planOp{code: opMark, a: [6]int64{0}, step: "config", detail: "the constructor reads its config, which the parent sends once it has moved the init into its cgroups"})
 	b.add(planOp{code: opMark, a: [6]int64{1}, step: "unshare", detail: "the constructor makes the namespaces (one unshare(2); a user namespace first, its maps written by the parent)"})
 	if !cfg.ParentPIDNS {
 		b.add(planOp{code: opMark, a: [6]int64{2}, step: "fork", detail: "clone3 CLONE_PARENT into the new PID namespace: the init is its PID 1, the constructor's process exits"})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,6 +49,9 @@ type Cmd struct {
 	// Process is the process that went on into Go: in the joined PID namespace after a
 	// fork, the caller's own child either way. Set by Start.
 	Process *os.Process
+	// CgroupsJoined is when Start began and ended writing the helper's PID to the cgroups
+	// (Config.CallerJoinsCgroups).
+	CgroupsJoined [2]time.Time
 
 	helper     *os.Process
 	closeAfter []io.Closer // parent ends of stdio pipes, closed once the process has exited
@@ -134,6 +138,16 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.helper = helper
 	child.Close() // EOF below means every helper process has let go of the socket
+	if c.Config.CallerJoinsCgroups {
+		c.CgroupsJoined[0] = time.Now()
+		err := joinCgroups(c.Config.CgroupProcs, helper.Pid)
+		c.CgroupsJoined[1] = time.Now()
+		if err != nil {
+			c.helper.Kill()
+			c.reapHelper()
+			return err
+		}
+	}
 
 	pid, runErr := c.converse(parent, cfg)
 	if runErr != nil {
@@ -163,6 +177,22 @@ func (c *Cmd) Start() (err error) {
 }
 
 func cloneStrings(s []string) []string { return append([]string(nil), s...) }
+
+// joinCgroups moves pid into each cgroup.procs file.
+func joinCgroups(files []string, pid int) error {
+	b := []byte(strconv.Itoa(pid))
+	for _, p := range files {
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			_, err = unix.Write(fd, b)
+			unix.Close(fd)
+		}
+		if err != nil {
+			return fmt.Errorf("nsenter: join cgroup %s: %w", p, err)
+		}
+	}
+	return nil
+}
 
 // converse writes the config and answers the constructor until it lets go of the socket. It
 // returns the PID reported, or an error.

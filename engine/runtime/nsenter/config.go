@@ -93,6 +93,12 @@ type Config struct {
 	// CgroupProcs are cgroup.procs files (the caller's view) the helper joins before anything
 	// else, so that everything it starts is charged there.
 	CgroupProcs []string
+	// CallerJoinsCgroups: the caller writes the helper's PID to CgroupProcs right after
+	// starting it, before it sends the config the helper's constructor waits for. The
+	// guarantee is the same (the helper joins, creates and starts nothing before), and the
+	// kernel's wait in each cgroup move (cgroup_threadgroup_rwsem) overlaps the helper's
+	// execve and dynamic loader instead of following them.
+	CallerJoinsCgroups bool
 	// PreserveCredentials keeps the caller's uid and gid after joining or creating a user
 	// namespace; by default the helper becomes uid and gid 0 there, as nsenter(1) does.
 	PreserveCredentials bool
@@ -218,8 +224,10 @@ func (c *Config) encode(fds map[*os.File]int) ([]byte, error) {
 		p.WriteString(of + "\x00")
 		put(recNamespace, p.Bytes())
 	}
-	for _, path := range c.CgroupProcs {
-		put(recCgroup, []byte(path+"\x00"))
+	if !c.CallerJoinsCgroups {
+		for _, path := range c.CgroupProcs {
+			put(recCgroup, []byte(path+"\x00"))
+		}
 	}
 	if c.Unshare != 0 {
 		put(recUnshare, binary.NativeEndian.AppendUint32(nil, uint32(c.Unshare)))
