@@ -22,6 +22,7 @@ func sealedSelf() (*os.File, string, error) {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
 		if err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err == nil {
 			f, err := aboveChildFiles(fd, "glassbox (read-only mount)")
+			unix.Close(fd)
 			return f, "open_tree+mount_setattr ro", err
 		}
 		unix.Close(fd)
@@ -38,10 +39,9 @@ func sealedSelf() (*os.File, string, error) {
 // aboveChildFiles moves fd to a number above the few the init is started with (stdio, the
 // sync socket, the fifo, nsenter's config socket), so that /proc/self/fd/N still names the
 // binary in the child when it is executed: os.StartProcess dup2s the child's files onto the
-// low numbers first.
+// low numbers first. The caller closes fd.
 func aboveChildFiles(fd int, name string) (*os.File, error) {
 	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 100)
-	unix.Close(fd)
 	if err != nil {
 		return nil, fmt.Errorf("seal the glassbox binary: fcntl F_DUPFD_CLOEXEC: %w", err)
 	}
