@@ -233,3 +233,26 @@ func TestSeccompInit(t *testing.T) {
 		}
 	}
 }
+
+// TestKillCreated: SIGTERM ends a created container's init, blocked before execve, in both
+// inits (a PID namespace's init takes from outside only the signals it handles).
+func TestKillCreated(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			id := "killcreated-" + mode
+			_, wait := create(t, r, id, bundle(t, "", nil, "true"))
+			if err := r.Kill(id, syscall.SIGTERM, false); err != nil {
+				t.Fatal(err)
+			}
+			res := wait()
+			if res.status.Exited() && res.status.ExitStatus() == 0 {
+				t.Fatalf("the init exited 0 after SIGTERM: did the program run? %v", res.status)
+			}
+			if st, err := r.State(id); err != nil || st.Status != runtime.StatusStopped {
+				t.Fatalf("state %+v %v, want stopped", st, err)
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <signal.h>
 
 #include "initc.h"
 #include "initc_internal.h"
@@ -267,9 +268,23 @@ static int next_op(const char **p, const char *end, struct op *o)
 	return 0;
 }
 
+// on_signal ends the init. As a PID namespace's init it gets, from outside, only the signals
+// it handles: without this, `kill ID` (SIGTERM) of a created container would do nothing,
+// where the Go init (whose runtime handles them and exits) ends as runc's does.
+static void on_signal(int sig)
+{
+	_exit(128 + sig);
+}
+
 void glassbox_init_run(const char *plan, uint32_t len)
 {
 	const char *p = plan, *end = plan + len;
+	// execve resets a handled signal to its default: the program starts with its own.
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig == SIGHUP || sig == SIGINT || sig == SIGTERM || sig == SIGQUIT)
+			sigaction(sig, &sa, NULL);
 	for (int i = 0; i < NSLOTS; i++)
 		slots[i] = -1;
 	for (int32_t index = 0; p < end; index++) {
