@@ -62,6 +62,14 @@ func TestInitWithoutGo(t *testing.T) {
 			id := "init-" + mode
 			c, wait := create(t, r, id, bundle(t, "", nil, "echo", "hi"))
 			n := threads(t, c.Pid)
+			// The parent moved the init into every hierarchy of the container's cgroup.
+			cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(cg), "/glassbox/rt-TestInitWithoutGo-"+mode+"\n"); n != len(c.CgroupPaths) {
+				t.Errorf("the init's cgroups:\n%s\nwant all %d in the container's", cg, len(c.CgroupPaths))
+			}
 			if err := r.Start(id); err != nil {
 				t.Fatal(err)
 			}
