@@ -115,6 +115,9 @@ type plan struct {
 }
 
 func (p *plan) add(o planOp) {
+	if p.ops == nil {
+		p.ops = make([]planOp, 0, 160) // runc's example spec makes about 130
+	}
 	if o.step != "" {
 		o.flags |= opfTrace
 	}
@@ -124,18 +127,27 @@ func (p *plan) add(o planOp) {
 // encode writes each operation as u32 code, u32 flags, i64 args[6] and four strings, each a
 // u32 length, its bytes and a NUL (initc.c's next_op).
 func (p *plan) encode() []byte {
-	var b bytes.Buffer
+	size := 0
 	for _, o := range p.ops {
-		binary.Write(&b, binary.NativeEndian, o.code)
-		binary.Write(&b, binary.NativeEndian, o.flags)
-		binary.Write(&b, binary.NativeEndian, o.a)
-		for _, s := range o.s {
-			binary.Write(&b, binary.NativeEndian, uint32(len(s)))
-			b.WriteString(s)
-			b.WriteByte(0)
+		size += 8 + 8*len(o.a) + 4*len(o.s)
+		for _, str := range o.s {
+			size += len(str) + 1
 		}
 	}
-	return b.Bytes()
+	b := make([]byte, 0, size)
+	for _, o := range p.ops {
+		b = binary.NativeEndian.AppendUint32(b, o.code)
+		b = binary.NativeEndian.AppendUint32(b, o.flags)
+		for _, a := range o.a {
+			b = binary.NativeEndian.AppendUint64(b, uint64(a))
+		}
+		for _, str := range o.s {
+			b = binary.NativeEndian.AppendUint32(b, uint32(len(str)))
+			b = append(b, str...)
+			b = append(b, 0)
+		}
+	}
+	return b
 }
 
 // cMessage is one message of the C init: initc.c's struct msg_hdr, its timings and text.
