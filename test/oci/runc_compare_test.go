@@ -281,3 +281,71 @@ func TestEventsStream(t *testing.T) {
 		t.Errorf("events ended while the container is %s", st.Status)
 	}
 }
+
+// TestFeaturesMatchRunc: `features` has runc's layout, the same hooks, capabilities and at
+// least runc's namespaces; its mount options are valid ones (runc knows each) that this
+// runtime really applies: a container with a tmpfs mounted with each of them runs.
+func TestFeaturesMatchRunc(t *testing.T) {
+	e, r := newEnv(t), newRunc(t)
+	var gb, rc struct {
+		Hooks        []string       `json:"hooks"`
+		MountOptions []string       `json:"mountOptions"`
+		Linux        map[string]any `json:"linux"`
+	}
+	gbOut, rcOut := e.Must("features"), r.Must("features")
+	for _, d := range []struct {
+		out string
+		v   any
+	}{{gbOut, &gb}, {rcOut, &rc}} {
+		if err := json.Unmarshal([]byte(d.out), d.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gbKeys, rcKeys := map[string]bool{}, map[string]bool{}
+	var gbAll, rcAll any
+	json.Unmarshal([]byte(gbOut), &gbAll)
+	json.Unmarshal([]byte(rcOut), &rcAll)
+	keyPaths(gbAll, "", gbKeys)
+	keyPaths(rcAll, "", rcKeys)
+	for k := range rcKeys {
+		if !gbKeys[k] && !strings.HasPrefix(k, "annotations/") {
+			t.Errorf("runc's features has %s, glassbox's does not", k)
+		}
+	}
+	if !slices.Equal(gb.Hooks, rc.Hooks) {
+		t.Errorf("hooks %v, runc %v", gb.Hooks, rc.Hooks)
+	}
+	list := func(m map[string]any, key string) []string {
+		var out []string
+		for _, v := range m[key].([]any) {
+			out = append(out, v.(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if g, c := list(gb.Linux, "capabilities"), list(rc.Linux, "capabilities"); !slices.Equal(g, c) {
+		t.Errorf("capabilities %v, runc %v", g, c)
+	}
+	for _, ns := range list(rc.Linux, "namespaces") {
+		if !slices.Contains(list(gb.Linux, "namespaces"), ns) {
+			t.Errorf("runc supports namespace %s, glassbox's features do not list it", ns)
+		}
+	}
+	var mounts []specs.Mount
+	for i, o := range gb.MountOptions {
+		if !slices.Contains(rc.MountOptions, o) {
+			t.Errorf("mount option %q is not one runc knows", o)
+		}
+		switch o {
+		case "bind", "rbind", "remount": // need a source or an existing mount
+			continue
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/tmp/m" + strconv.Itoa(i), Type: "tmpfs", Source: "tmpfs", Options: []string{o}})
+	}
+	bundle := e.bundle(func(s *specs.Spec) { s.Mounts = append(s.Mounts, mounts...) }, "true")
+	id := containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	if res := e.Run("run", "--bundle", bundle, id); res.Code != 0 {
+		t.Errorf("a container with a tmpfs per listed mount option: exit %d: %s", res.Code, res.Stderr)
+	}
+}
