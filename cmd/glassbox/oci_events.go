@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -351,7 +352,7 @@ func cgroupDir(paths map[string]string, controller string) (dir string, v2 bool)
 		}
 	}
 	if d, ok := paths[inspect.UnifiedKey]; ok {
-		if ctrls, err := os.ReadFile(filepath.Join(d, "cgroup.controllers")); err == nil && strings.Contains(" "+string(ctrls)+" ", " "+controller+" ") {
+		if slices.Contains(strings.Fields(readString(filepath.Join(d, "cgroup.controllers"))), controller) {
 			return d, true
 		}
 	}

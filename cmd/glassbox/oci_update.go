@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/glassbox/glassbox/engine/cgroups"
 	"github.com/glassbox/glassbox/engine/runtime"
@@ -49,7 +52,12 @@ and every other flag is ignored. Memory sizes take b, k, m, g suffixes; -1 lifts
 			return updateContainer(r, args[0], res)
 		}),
 	}
-	fl := cmd.Flags()
+	f.bind(cmd.Flags())
+	return cmd
+}
+
+// bind defines runc update's flags on fl.
+func (f *updateFlags) bind(fl *pflag.FlagSet) {
 	fl.StringVarP(&f.resources, "resources", "r", "", "path to a file holding the linux.resources JSON to apply, or - for stdin (every other flag is ignored)")
 	fl.StringVar(&f.memory, "memory", "", "memory limit (bytes, or with a k, m, g suffix; -1 for none)")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit (bytes or suffixed; -1 for unlimited swap)")
@@ -68,7 +76,6 @@ and every other flag is ignored. Memory sizes take b, k, m, g suffixes; -1 lifts
 	// docker's spelling, for people who type it.
 	fl.StringVar(&f.cpuShares, "cpu-shares", "", "same as --cpu-share")
 	fl.Lookup("cpu-shares").Hidden = true
-	return cmd
 }
 
 // linuxResources is what the flags (or -r's JSON) ask for, as runc reads them.
@@ -168,6 +175,7 @@ func updateContainer(r *runtime.Runtime, id string, res *specs.LinuxResources) e
 	if len(c.CgroupPaths) == 0 {
 		return fmt.Errorf("container %s has no cgroup to update", id)
 	}
+	keepCPUMax(c.CgroupPaths, res)
 	cg, err := cgroups.Load(c.CgroupPaths)
 	if err != nil {
 		return err
@@ -176,4 +184,21 @@ func updateContainer(r *runtime.Runtime, id string, res *specs.LinuxResources) e
 		return fmt.Errorf("update container %s: %w", id, err)
 	}
 	return nil
+}
+
+// keepCPUMax gives a lone period the quota cgroup2's cpu.max holds now: cpu.max holds both in
+// one line, and "max PERIOD" would lift the quota (a lone "QUOTA" keeps the kernel's period).
+// v1 has a file for each, and runc's update keeps the other value the same way.
+func keepCPUMax(paths map[string]string, res *specs.LinuxResources) {
+	if res.CPU == nil || res.CPU.Period == nil || res.CPU.Quota != nil {
+		return
+	}
+	dir, v2 := cgroupDir(paths, "cpu")
+	if dir == "" || !v2 {
+		return
+	}
+	quota, _, _ := strings.Cut(readString(filepath.Join(dir, "cpu.max")), " ")
+	if q, err := strconv.ParseInt(quota, 10, 64); err == nil {
+		res.CPU.Quota = &q
+	}
 }
