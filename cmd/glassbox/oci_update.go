@@ -175,6 +175,9 @@ func updateContainer(r *runtime.Runtime, id string, res *specs.LinuxResources) e
 	if len(c.CgroupPaths) == 0 {
 		return fmt.Errorf("container %s has no cgroup to update", id)
 	}
+	// runc update leaves the device policy alone (SkipDevices): a -r file from podman may carry
+	// devices, and rewriting the policy of a running container is not what update is for.
+	res.Devices = nil
 	keepCPUMax(c.CgroupPaths, res)
 	cg, err := cgroups.Load(c.CgroupPaths)
 	if err != nil {

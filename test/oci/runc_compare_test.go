@@ -93,13 +93,15 @@ func TestUpdateMatchesRunc(t *testing.T) {
 		return out
 	}
 	before := read(p.gbPid)
+	devicesBefore := v1File(t, p.gbPid, "devices", "devices.list")
 	steps := []struct {
 		args  []string
 		stdin string
 	}{
 		{args: []string{"--memory", "200m", "--memory-reservation", "100m", "--cpu-quota", "50000", "--cpu-period", "100000",
 			"--cpu-share", "512", "--pids-limit", "50"}},
-		{args: []string{"-r", "-"}, stdin: `{"memory": {"limit": 314572800}, "cpu": {"quota": 25000}, "pids": {"limit": 20}}`},
+		{args: []string{"-r", "-"}, stdin: `{"memory": {"limit": 314572800}, "cpu": {"quota": 25000}, "pids": {"limit": 20},
+			"devices": [{"allow": false, "access": "rwm"}]}`},
 		{args: []string{"--cpu-quota", "-1", "--pids-limit", "-1"}},
 	}
 	for i, step := range steps {
@@ -116,6 +118,10 @@ func TestUpdateMatchesRunc(t *testing.T) {
 		if i == 0 && slices.Equal(gb, before) {
 			t.Errorf("update %v changed nothing: %v", step.args, gb)
 		}
+	}
+	// As runc, update leaves the device policy alone, even when -r's JSON has devices.
+	if after := v1File(t, p.gbPid, "devices", "devices.list"); after != devicesBefore {
+		t.Errorf("devices.list went from %q to %q", devicesBefore, after)
 	}
 	for _, c := range []struct {
 		what string
