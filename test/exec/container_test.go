@@ -23,7 +23,6 @@ var (
 	rootOnce sync.Once
 	rootDir  string
 	rootErr  error
-	registry *fixture.Registry
 )
 
 func TestMain(m *testing.M) {
@@ -40,9 +39,6 @@ func TestMain(m *testing.M) {
 		gbRoot("gc").Run()
 		os.RemoveAll(rootDir)
 	}
-	if registry != nil {
-		registry.Close()
-	}
 	os.Exit(code)
 }
 
@@ -54,18 +50,9 @@ func gbRoot(t *testing.T) (root, image string) {
 	fixture.NeedRoot(t)
 	fixture.NeedBinary(t, "runc")
 	glassboxBin = fixture.Glassbox(t)
-	var ref string
+	ref := fixture.SharedBusybox(t)
 	rootOnce.Do(func() {
-		registry = fixture.NewRegistry()
-		img, err := fixture.Busybox(fixture.WithCmd("sh"))
-		if err != nil {
-			rootErr = err
-			return
-		}
-		if ref, err = registry.Push("busybox:latest", img); err != nil {
-			rootErr = err
-			return
-		}
+		var err error
 		if rootDir, err = os.MkdirTemp("", "gbexec-root-"); err != nil {
 			rootErr = err
 			return
