@@ -92,10 +92,16 @@ int initc_user(struct op *o)
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return initc_fail(errno, "prctl PR_SET_KEEPCAPS");
 	if (o->a[2] || ngroups > 0) {
-		gid_t groups[ngroups + 1];
-		memcpy(groups, o->s[0], ngroups * 4);
-		if (syscall(SYS_setgroups, ngroups, groups) < 0 && !(errno == EPERM && ngroups == 0))
-			return initc_fail(errno, "setgroups");
+		// Copied out of the plan: its strings have no alignment.
+		gid_t *groups = calloc(ngroups + 1, sizeof(gid_t));
+		if (groups == NULL)
+			return initc_fail(ENOMEM, "setgroups");
+		memcpy(groups, o->s[0], ngroups * sizeof(gid_t));
+		long r = syscall(SYS_setgroups, ngroups, groups);
+		int err = errno;
+		free(groups);
+		if (r < 0 && !(err == EPERM && ngroups == 0))
+			return initc_fail(err, "setgroups");
 	}
 	if (syscall(SYS_setresgid, (gid_t)o->a[1], (gid_t)o->a[1], (gid_t)o->a[1]) < 0)
 		return initc_fail(errno, "setresgid %lld", (long long)o->a[1]);
