@@ -171,6 +171,15 @@ func TestInitErrorsAlike(t *testing.T) {
 		}, func(s *specs.Spec) { s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/masked") }, nil, "init: linux.maskedPaths: /masked is a symlink"},
 		{"bad sysctl", nil, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.nosuch.key": "1"} }, nil,
 			"init: linux.sysctl: write /proc/sys/net/nosuch/key: open /proc/sys/net/nosuch/key: no such file or directory"},
+		{"symlink loop at a mount target", func(rootfs string) error {
+			return os.Symlink("loop", filepath.Join(rootfs, "loop"))
+		}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/loop/x", Type: "tmpfs", Source: "tmpfs"})
+		}, nil, "init: mounts[7] (/loop/x): resolve /loop/x in the rootfs: too many levels of symbolic links"},
+		{"cwd on a read-only root", nil, func(s *specs.Spec) { s.Process.Cwd = "/nonexistent/dir" }, nil,
+			"init: process.cwd: mkdir /nonexistent: read-only file system"},
+		{"hostname too long", nil, func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 100) }, nil,
+			"init: sethostname: invalid argument"},
 		{"program not found", nil, nil, []string{"/nonexistent"}, "init: exec /nonexistent: no such file or directory: executable file not found"},
 		{"program not in PATH", nil, nil, []string{"nosuchprogram"}, `init: exec "nosuchprogram": executable file not found in $PATH: executable file not found`},
 		{"program is a directory", nil, nil, []string{"/bin"}, "init: exec /bin: is a directory: permission denied"},
