@@ -72,16 +72,20 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
-	if err := cg.Create(); err != nil {
-		return nil, fmt.Errorf("linux.resources: %w", err)
+	// The cgroup is made once the init has started (cmd.Prepare below), while it executes.
+	makeCgroup := func() error {
+		if err := cg.Create(); err != nil {
+			return fmt.Errorf("linux.resources: %w", err)
+		}
+		undo = append(undo, func() {
+			cg.Kill()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			cg.WaitEmpty(ctx)
+			cancel()
+			cg.Destroy()
+		})
+		return nil
 	}
-	undo = append(undo, func() {
-		cg.Kill()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cg.WaitEmpty(ctx)
-		cancel()
-		cg.Destroy()
-	})
 
 	fifoPath := filepath.Join(dir, fifoFile)
 	// 0622 and owned by the container's root, as runc makes it: the init reopens it after
@@ -170,12 +174,20 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		cmd.Stderr = opts.IO.Stderr
 	}
 	cmd.ExtraFiles = []*os.File{childSock, fifo}
+	var prepareErr error
+	cmd.Prepare = func() error {
+		prepareErr = makeCgroup()
+		return prepareErr
+	}
 	began := time.Now()
 	err = cmd.Start()
 	rec.Record("clone", nsDetail, began, err)
 	if j := cmd.CgroupsJoined; !j[0].IsZero() {
 		rec.Add(trace.Step{Step: "join", Detail: fmt.Sprintf("write the init's PID to %d cgroup.procs files (while its loader runs)", len(cfg.CgroupProcs)),
 			Start: j[0].Sub(rec.Origin()), Duration: j[1].Sub(j[0]), Pid: os.Getpid()})
+	}
+	if prepareErr != nil {
+		return nil, prepareErr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("init: %w", err)

@@ -52,6 +52,11 @@ type Cmd struct {
 	// CgroupsJoined is when Start began and ended writing the helper's PID to the cgroups
 	// (Config.CallerJoinsCgroups).
 	CgroupsJoined [2]time.Time
+	// Prepare, when set, runs once the helper has started, before it is joined to the
+	// cgroups and sent its config, which its constructor waits for: the caller's work there
+	// (making the cgroups) overlaps the helper's execve and dynamic loader. An error ends the
+	// helper and is Start's.
+	Prepare func() error
 
 	helper     *os.Process
 	closeAfter []io.Closer // parent ends of stdio pipes, closed once the process has exited
@@ -138,6 +143,13 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.helper = helper
 	child.Close() // EOF below means every helper process has let go of the socket
+	if c.Prepare != nil {
+		if err := c.Prepare(); err != nil {
+			c.helper.Kill()
+			c.reapHelper()
+			return err
+		}
+	}
 	if c.Config.CallerJoinsCgroups {
 		c.CgroupsJoined[0] = time.Now()
 		err := joinCgroups(c.Config.CgroupProcs, helper.Pid)
