@@ -10,7 +10,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newEventsCmd) }
+func init() { addCommand("events", newEventsCmd) }
 
 func newEventsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

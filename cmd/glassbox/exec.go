@@ -14,7 +14,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newExecCmd) }
+func init() { addCommand("exec", newExecCmd) }
 
 func newExecCmd(g *globals) *cobra.Command {
 	var o engine.ExecOptions
