@@ -136,8 +136,8 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 		return p, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
 	}
 	p, err = execProcess(&s, rec.Pid, opts)
-	if err == nil && p.Security.Seccomp != nil {
-		p.Security.SeccompProgram, err = seccompProgram(st.Dir(id), s.Linux.Seccomp, p.Security.Seccomp)
+	if err == nil && s.hasSeccomp() {
+		p.Security.SeccompProgram, err = seccompProgram(st.Dir(id), s.Linux.Seccomp)
 	}
 	if err != nil {
 		target.Close()
@@ -146,18 +146,24 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 	return p, target, nil
 }
 
-// seccompProgram returns the container's seccomp filter compiled for the exec helper, from
-// a cache beside its record when one was made from the same profile by the same libseccomp:
-// compiling docker's profile takes libseccomp tens of milliseconds, more than all the rest of
-// an exec. The cache is glassbox's own file under its root (mode 0600), written whole by a
-// rename, keyed by a SHA-256 of the profile's JSON and the library version.
-func seccompProgram(dir string, raw json.RawMessage, cfg *specs.LinuxSeccomp) ([]byte, error) {
+// seccompProgram returns the container's seccomp filter (raw, the spec's linux.seccomp)
+// compiled for the exec helper, from a cache beside its record when one was made from the
+// same profile by the same libseccomp: compiling docker's profile takes libseccomp tens of
+// milliseconds, more than all the rest of an exec, and even decoding the profile's JSON costs
+// an exec more than reading the cache. The cache is glassbox's own file under its root (mode
+// 0600), written whole by a rename, keyed by a SHA-256 of the profile's JSON and the library
+// version.
+func seccompProgram(dir string, raw json.RawMessage) ([]byte, error) {
 	key := sha256.Sum256(append([]byte(seccomp.Version()+"\x00"), raw...))
 	path := filepath.Join(dir, "exec-seccomp.bpf")
 	if data, err := os.ReadFile(path); err == nil && len(data) > len(key) && bytes.Equal(data[:len(key)], key[:]) {
 		return data[len(key):], nil
 	}
-	prog, err := nsenter.ExportSeccomp(cfg)
+	var cfg specs.LinuxSeccomp
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
+	}
+	prog, err := nsenter.ExportSeccomp(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
 	}
@@ -186,16 +192,9 @@ type execSpec struct {
 	} `json:"linux"`
 }
 
-// seccomp returns the spec's filter, nil when it has none.
-func (s *execSpec) seccomp() (*specs.LinuxSeccomp, error) {
-	if s.Linux == nil || len(s.Linux.Seccomp) == 0 || string(s.Linux.Seccomp) == "null" {
-		return nil, nil
-	}
-	var sc specs.LinuxSeccomp
-	if err := json.Unmarshal(s.Linux.Seccomp, &sc); err != nil {
-		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
-	}
-	return &sc, nil
+// hasSeccomp says whether the spec has a seccomp filter.
+func (s *execSpec) hasSeccomp() bool {
+	return s.Linux != nil && len(s.Linux.Seccomp) != 0 && string(s.Linux.Seccomp) != "null"
 }
 
 // execProcess is the process to run: the container's process settings with opts over them.
@@ -219,11 +218,8 @@ func execProcess(s *execSpec, pid int, opts ExecOptions) (nsenter.Process, error
 		}
 		env = setEnv(env, kv)
 	}
+	// The seccomp filter is the caller's to add, compiled (seccompProgram).
 	sec := nsenter.Security{User: &user, Capabilities: proc.Capabilities, NoNewPrivileges: proc.NoNewPrivileges, Rlimits: proc.Rlimits}
-	var err error
-	if sec.Seccomp, err = s.seccomp(); err != nil {
-		return nsenter.Process{}, err
-	}
 	if opts.Privileged {
 		all := allCapabilities()
 		sec.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}

@@ -14,14 +14,14 @@ import (
 // back, and a profile that differs from the one cached is compiled afresh, never served stale.
 func TestSeccompProgramCache(t *testing.T) {
 	dir := t.TempDir()
-	profile := func(name string) (json.RawMessage, *specs.LinuxSeccomp) {
+	profile := func(name string) json.RawMessage {
 		cfg := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
 			Syscalls: []specs.LinuxSyscall{{Names: []string{name}, Action: specs.ActErrno}}}
 		raw, _ := json.Marshal(cfg)
-		return raw, cfg
+		return raw
 	}
-	rawA, a := profile("mkdirat")
-	first, err := seccompProgram(dir, rawA, a)
+	rawA := profile("mkdirat")
+	first, err := seccompProgram(dir, rawA)
 	if err != nil || len(first) < 12 {
 		t.Fatalf("compile: %d bytes, %v", len(first), err)
 	}
@@ -33,13 +33,15 @@ func TestSeccompProgramCache(t *testing.T) {
 	// prove the second call reads the file rather than compiling.
 	marked := append(cached[:len(cached):len(cached)], 0, 0, 0, 0, 0, 0, 0, 0)
 	os.WriteFile(filepath.Join(dir, "exec-seccomp.bpf"), marked, 0o600)
-	second, err := seccompProgram(dir, rawA, a)
+	second, err := seccompProgram(dir, rawA)
 	if err != nil || len(second) != len(first)+8 {
 		t.Fatalf("second call did not read the cache: %d bytes, %v", len(second), err)
 	}
-	rawB, b := profile("unlinkat")
-	other, err := seccompProgram(dir, rawB, b)
+	other, err := seccompProgram(dir, profile("unlinkat"))
 	if err != nil || bytes.Equal(other, second) || len(other) != len(first) {
 		t.Fatalf("another profile was served the cached program (%d bytes), %v", len(other), err)
+	}
+	if _, err := seccompProgram(t.TempDir(), json.RawMessage(`{"defaultAction": 7}`)); err == nil {
+		t.Fatal("a malformed profile compiled")
 	}
 }
