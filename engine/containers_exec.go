@@ -41,7 +41,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	if len(opts.Cmd) == 0 {
 		return ExitStatus{}, errors.New("exec: no command given")
 	}
-	p, target, err := e.prepareExec(ref, opts)
+	p, target, ev, err := e.prepareExec(ref, opts)
 	if err != nil {
 		return ExitStatus{}, err
 	}
@@ -64,13 +64,20 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	if err != nil {
 		var ee *nsenter.ExecError
 		if errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
+			ev.createdAndStarted()
+			ev.died(ee.Code)
 			return ExitStatus{Code: ee.Code, Error: ee.Msg}, nil
 		}
+		ev.created()
 		return ExitStatus{}, fmt.Errorf("exec in %s: %w", target, err)
 	}
 	target.Close() // entered: nothing here holds the container's namespaces now
-	e.log.Debug("exec", "container", ref, "pid", running.Pid, "cmd", opts.Cmd)
+	ev.createdAndStarted()
+	e.log.Debug("exec", "container", ref, "pid", running.Pid, "cmd", opts.Cmd, "execID", ev.execID)
 	if opts.Detach {
+		if err := keepDetached(ev, running.Pid, nil); err != nil {
+			e.log.Warn("exec -d: its exec_die will not be recorded", "err", err)
+		}
 		go running.Wait() // reaped here, so a long-lived caller (the TUI) keeps no zombie
 		return ExitStatus{}, nil
 	}
@@ -86,9 +93,17 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	var code int
 	if p.Tty {
 		code, err = relayConsole(running, opts, initial, stop)
+		if errors.Is(err, ErrDetached) {
+			if kerr := keepDetached(ev, running.Pid, running.Console); kerr != nil {
+				e.log.Warn("exec: detached, but its terminal goes with this process", "err", kerr)
+			}
+			running.Console.Close()
+			return ExitStatus{}, ErrDetached
+		}
 	} else {
 		code, err = running.Wait()
 	}
+	ev.died(code)
 	if ctx.Err() != nil {
 		return ExitStatus{}, ctx.Err()
 	}
@@ -100,40 +115,48 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 
 // prepareExec finds the container's init and opens what entering it takes, and builds the
 // process from the container's config.json and opts.
-func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, error) {
+func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, *execEvents, error) {
+	p, target, rec, st, err := e.openExec(ref, opts)
+	if err != nil {
+		return p, nil, nil, err
+	}
+	return p, target, newExecEvents(st.EventsPath(), rec.ID, rec.Name, rec.Image, opts.Cmd), nil
+}
+
+func (e *Engine) openExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, *state.Record, *state.Store, error) {
 	var p nsenter.Process
 	st, err := e.store()
 	if err != nil {
-		return p, nil, err
+		return p, nil, nil, nil, err
 	}
 	id, err := e.resolve(st, ref)
 	if err != nil {
-		return p, nil, err
+		return p, nil, nil, nil, err
 	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
-		return p, nil, err
+		return p, nil, nil, nil, err
 	}
 	notRunning := func() error {
 		return wrapKind(fmt.Errorf("container %s is not running", strings.TrimPrefix(rec.Name, "/")), ErrConflict)
 	}
 	if rec.Status != state.Running || rec.Pid <= 0 {
-		return p, nil, notRunning()
+		return p, nil, nil, nil, notRunning()
 	}
 	data, err := os.ReadFile(st.Bundle(id) + "/config.json")
 	if err != nil {
-		return p, nil, fmt.Errorf("exec: read the container's config: %w", err)
+		return p, nil, nil, nil, fmt.Errorf("exec: read the container's config: %w", err)
 	}
 	var s execSpec
 	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
-		return p, nil, fmt.Errorf("exec: the container's config.json is not an OCI runtime spec: %v", err)
+		return p, nil, nil, nil, fmt.Errorf("exec: the container's config.json is not an OCI runtime spec: %v", err)
 	}
 	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true})
 	if errors.Is(err, nsenter.ErrNoProcess) {
-		return p, nil, notRunning()
+		return p, nil, nil, nil, notRunning()
 	}
 	if err != nil {
-		return p, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
+		return p, nil, nil, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
 	}
 	p, err = execProcess(&s, rec.Pid, opts)
 	if err == nil && s.hasSeccomp() {
@@ -141,9 +164,9 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 	}
 	if err != nil {
 		target.Close()
-		return p, nil, err
+		return p, nil, nil, nil, err
 	}
-	return p, target, nil
+	return p, target, rec, st, nil
 }
 
 // seccompProgram returns the container's seccomp filter (raw, the spec's linux.seccomp)
@@ -285,9 +308,10 @@ func allCapabilities() []string {
 const drainGrace = 200 * time.Millisecond
 
 // relayConsole copies between the caller's streams and the process's terminal until the
-// process ends and its output has been read.
+// process ends and its output has been read, or the caller detaches (the detach keys on an
+// interactive Stdin): then it returns ErrDetached at once, leaving the process running and
+// r.Console open for the caller to hand on, and reaps the process when it ends.
 func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-chan struct{}) (int, error) {
-	defer r.Console.Close()
 	if opts.Resize != nil {
 		go func() {
 			for {
@@ -303,9 +327,10 @@ func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-ch
 			}
 		}()
 	}
+	detached := make(chan struct{})
 	if opts.Interactive && opts.Stdin != nil {
 		// Not waited for: it may sit in a read of the caller's stdin after the process ends.
-		go io.Copy(r.Console, opts.Stdin)
+		go copyInput(r.Console, opts.Stdin, detachKeys(opts.DetachKeys), detached)
 	}
 	drained := make(chan struct{})
 	go func() {
@@ -316,10 +341,26 @@ func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-ch
 		io.Copy(out, r.Console) // ends with EIO once no process holds the terminal
 		close(drained)
 	}()
-	code, err := r.Wait()
-	// A background process of the program may still hold the terminal: read what is there,
-	// then stop.
-	r.Console.SetReadDeadline(time.Now().Add(drainGrace))
-	<-drained
-	return code, err
+	type exit struct {
+		code int
+		err  error
+	}
+	waited := make(chan exit, 1)
+	go func() {
+		code, err := r.Wait()
+		waited <- exit{code, err}
+	}()
+	select {
+	case x := <-waited:
+		// A background process of the program may still hold the terminal: read what is
+		// there, then stop.
+		r.Console.SetReadDeadline(time.Now().Add(drainGrace))
+		<-drained
+		r.Console.Close()
+		return x.code, x.err
+	case <-detached:
+		r.Console.SetReadDeadline(time.Now()) // stop reading: the terminal's output is the keeper's now
+		<-drained
+		return -1, ErrDetached
+	}
 }

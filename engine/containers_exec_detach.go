@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// An exec the caller detaches from (exec -d, or ctrl-p ctrl-q on exec -it) goes on after the
+// caller exits. Nothing else holds it as docker's daemon does, so the caller leaves a keeper
+// behind: a small glassbox process (ExecKeeperEntry) in a session of its own that
+//   - holds the master of the exec's terminal, so the program keeps its terminal (a master
+//     closed with the caller would hang it up: SIGHUP, pty(7)) and reads and drops what the
+//     program writes there, so a program that goes on writing never blocks on a full
+//     terminal;
+//   - waits on a pidfd of the program and writes exec_die when it ends.
+// The program is the caller's child, not the keeper's (only a parent or the reaper it is
+// handed to may wait(2) for it), so the exit code is read from /proc/PID/stat while the
+// program is a zombie; when its new parent has already reaped it, exec_die has no exitCode.
+// The keeper ends with the program: closing the master then hangs up what the program left
+// in the background on that terminal, as docker does when an exec's process ends.
+
+// ExecKeeperEntry is the hidden re-exec entry of the keeper; the CLI registers ExecKeeperMain
+// under it.
+const ExecKeeperEntry = "exec-keeper"
+
+// keepDetached starts the keeper of the program pid: console, when set, is its terminal's
+// master. It returns once the keeper runs; the keeper is not waited for.
+func keepDetached(ev *execEvents, pid int, console *os.File) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	pf := os.NewFile(uintptr(pidfd), "pidfd")
+	defer pf.Close()
+	cmd := exec.Command("/proc/self/exe", ExecKeeperEntry, ev.path, strconv.Itoa(pid), ev.id, ev.name, ev.image, ev.execID)
+	cmd.Args[0] = "glassbox"
+	cmd.ExtraFiles = []*os.File{pf}
+	if console != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
+	}
+	// Its own session: the caller's terminal closing or its job control reaches it not.
+	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the exec's keeper: %w", err)
+	}
+	return cmd.Process.Release()
+}
+
+// ExecKeeperMain is the keeper: args are the events log, the program's PID, the container's
+// ID, name and image and the exec's ID; fd 3 is a pidfd of the program, fd 4 (when open) the
+// master of its terminal.
+func ExecKeeperMain(args []string) int {
+	if len(args) != 6 {
+		fmt.Fprintln(os.Stderr, "glassbox exec-keeper: want EVENTS PID ID NAME IMAGE EXECID")
+		return 2
+	}
+	pid, err := strconv.Atoi(args[1])
+	if err != nil {
+		return 2
+	}
+	ev := &execEvents{path: args[0], id: args[2], name: args[3], image: args[4], execID: args[5]}
+	fds := []unix.PollFd{{Fd: 3, Events: unix.POLLIN}}
+	if _, err := unix.FcntlInt(4, unix.F_GETFD, 0); err == nil {
+		unix.SetNonblock(4, true) // passing it blocked it (os.File.Fd)
+		fds = append(fds, unix.PollFd{Fd: 4, Events: unix.POLLIN})
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		if len(fds) > 1 && fds[1].Revents != 0 {
+			for { // read what is there
+				n, err := unix.Read(4, buf)
+				if n > 0 {
+					continue
+				}
+				if err == unix.EAGAIN || err == unix.EINTR {
+					break
+				}
+				fds = fds[:1] // EIO: no one holds the terminal any more
+				break
+			}
+		}
+		if fds[0].Revents != 0 { // the program has exited (pidfd_open(2))
+			break
+		}
+	}
+	ev.died(zombieExitCode(pid))
+	return 0
+}
+
+// zombieExitCode is the exit code of pid while it is a zombie (/proc/PID/stat field 52, the
+// wait(2) status, proc(5)), as a shell reports it; -1 when it is already reaped.
+func zombieExitCode(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); field 52 is f[49].
+	if len(f) < 50 || f[0] != "Z" {
+		return -1
+	}
+	st, err := strconv.Atoi(f[49])
+	if err != nil {
+		return -1
+	}
+	ws := unix.WaitStatus(st)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// copyInput copies the caller's input to the program's terminal until the input ends or
+// holds the detach keys (the keys themselves are not sent); it closes detached then.
+func copyInput(dst io.Writer, src io.Reader, keys []byte, detached chan<- struct{}) {
+	matched := 0
+	buf := make([]byte, 4096)
+	for {
+		n, err := src.Read(buf)
+		out := make([]byte, 0, n+len(keys))
+		for _, b := range buf[:n] {
+			if len(keys) > 0 && b == keys[matched] {
+				matched++
+				if matched == len(keys) {
+					dst.Write(out)
+					close(detached)
+					return
+				}
+				continue
+			}
+			out = append(out, keys[:matched]...)
+			matched = 0
+			out = append(out, b)
+		}
+		if len(out) > 0 {
+			if _, werr := dst.Write(out); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
