@@ -151,7 +151,7 @@ func (e *Engine) openExec(ref string, opts ExecOptions) (nsenter.Process, *nsent
 	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
 		return p, nil, nil, nil, fmt.Errorf("exec: the container's config.json is not an OCI runtime spec: %v", err)
 	}
-	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true})
+	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true, CgroupDirs: rec.CgroupPaths})
 	if errors.Is(err, nsenter.ErrNoProcess) {
 		return p, nil, nil, nil, notRunning()
 	}
