@@ -3,11 +3,13 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // execEvents writes an exec's events to the root's events log, as docker names them:
@@ -35,21 +37,59 @@ func (ev *execEvents) created() { ev.append(ev.line("exec_create: "+ev.cmd, nil)
 
 // died records the end of the exec; code < 0 when it is not known.
 func (ev *execEvents) died(code int) {
-	attrs := map[string]string{}
+	var attrs map[string]string
 	if code >= 0 {
-		attrs["exitCode"] = strconv.Itoa(code)
+		attrs = map[string]string{"exitCode": strconv.Itoa(code)}
 	}
 	ev.append(ev.line("exec_die", attrs))
 }
 
+// line is one event as Events reads it (an Event in JSON). Written by hand: encoding/json's
+// first Marshal of an Event builds its encoders by reflection, which cost each exec a few
+// hundred microseconds, more than the write.
 func (ev *execEvents) line(action string, attrs map[string]string) []byte {
-	if attrs == nil {
-		attrs = map[string]string{}
+	b := make([]byte, 0, 256)
+	b = append(b, `{"time":"`...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","Action":`...)
+	b = appendJSONString(b, action)
+	b = append(b, `,"id":`...)
+	b = appendJSONString(b, ev.id)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, ev.name)
+	b = append(b, `,"image":`...)
+	b = appendJSONString(b, ev.image)
+	b = append(b, `,"Attributes":{"execID":`...)
+	b = appendJSONString(b, ev.execID)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, ev.name)
+	b = append(b, `,"image":`...)
+	b = appendJSONString(b, ev.image)
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		b = append(b, ',')
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, attrs[k])
 	}
-	attrs["execID"], attrs["name"], attrs["image"] = ev.execID, ev.name, ev.image
-	data, _ := json.Marshal(Event{Time: time.Now().UTC(), Action: action, ContainerID: ev.id, Name: ev.name,
-		Image: ev.image, Attributes: attrs})
-	return append(data, '\n')
+	return append(b, "}}\n"...)
+}
+
+// appendJSONString appends s as a JSON string (RFC 8259 section 7): quotes, backslashes and
+// control characters escaped; bytes that are not UTF-8 become U+FFFD, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s { // an invalid byte ranges as U+FFFD
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }
 
 // append adds whole lines with one O_APPEND write, which several writers (CLIs, shims, the
