@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +15,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
-	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 	"github.com/glassbox/glassbox/engine/spec"
 	"github.com/glassbox/glassbox/engine/state"
 )
@@ -143,13 +139,9 @@ func (e *Engine) openExec(ref string, opts ExecOptions) (nsenter.Process, *nsent
 	if rec.Status != state.Running || rec.Pid <= 0 {
 		return p, nil, nil, nil, notRunning()
 	}
-	data, err := os.ReadFile(st.Bundle(id) + "/config.json")
+	settings, err := loadExecSettings(st.Dir(id), filepath.Join(st.Bundle(id), "config.json"))
 	if err != nil {
-		return p, nil, nil, nil, fmt.Errorf("exec: read the container's config: %w", err)
-	}
-	var s execSpec
-	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
-		return p, nil, nil, nil, fmt.Errorf("exec: the container's config.json is not an OCI runtime spec: %v", err)
+		return p, nil, nil, nil, err
 	}
 	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true, CgroupDirs: rec.CgroupPaths})
 	if errors.Is(err, nsenter.ErrNoProcess) {
@@ -158,10 +150,8 @@ func (e *Engine) openExec(ref string, opts ExecOptions) (nsenter.Process, *nsent
 	if err != nil {
 		return p, nil, nil, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
 	}
-	p, err = execProcess(&s, rec.Pid, opts)
-	if err == nil && s.hasSeccomp() {
-		p.Security.SeccompProgram, err = seccompProgram(st.Dir(id), s.Linux.Seccomp)
-	}
+	p, err = execProcess(settings.process, rec.Pid, opts)
+	p.Security.SeccompProgram = settings.seccomp
 	if err != nil {
 		target.Close()
 		return p, nil, nil, nil, err
@@ -169,62 +159,10 @@ func (e *Engine) openExec(ref string, opts ExecOptions) (nsenter.Process, *nsent
 	return p, target, rec, st, nil
 }
 
-// seccompProgram returns the container's seccomp filter (raw, the spec's linux.seccomp)
-// compiled for the exec helper, from a cache beside its record when one was made from the
-// same profile by the same libseccomp: compiling docker's profile takes libseccomp tens of
-// milliseconds, more than all the rest of an exec, and even decoding the profile's JSON costs
-// an exec more than reading the cache. The cache is glassbox's own file under its root (mode
-// 0600), written whole by a rename, keyed by a SHA-256 of the profile's JSON and the library
-// version.
-func seccompProgram(dir string, raw json.RawMessage) ([]byte, error) {
-	key := sha256.Sum256(append([]byte(seccomp.Version()+"\x00"), raw...))
-	path := filepath.Join(dir, "exec-seccomp.bpf")
-	if data, err := os.ReadFile(path); err == nil && len(data) > len(key) && bytes.Equal(data[:len(key)], key[:]) {
-		return data[len(key):], nil
-	}
-	var cfg specs.LinuxSeccomp
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
-	}
-	prog, err := nsenter.ExportSeccomp(&cfg)
-	if err != nil {
-		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".exec-seccomp-*")
-	if err == nil {
-		_, err = tmp.Write(append(key[:], prog...))
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), path)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}
-	return prog, nil // a cache that could not be written costs the next exec time, nothing else
-}
-
-// execSpec is the part of a config.json that exec uses: decoding the whole spec (mounts,
-// devices, resources) cost an exec more than its namespaces did.
-type execSpec struct {
-	Process *specs.Process `json:"process"`
-	Linux   *struct {
-		Seccomp json.RawMessage `json:"seccomp"`
-	} `json:"linux"`
-}
-
-// hasSeccomp says whether the spec has a seccomp filter.
-func (s *execSpec) hasSeccomp() bool {
-	return s.Linux != nil && len(s.Linux.Seccomp) != 0 && string(s.Linux.Seccomp) != "null"
-}
-
 // execProcess is the process to run: the container's process settings with opts over them.
 // A user (-u) is looked up in the container's own /etc/passwd and /etc/group, through the
 // init's root (openat2 RESOLVE_IN_ROOT: the image's links cannot lead out).
-func execProcess(s *execSpec, pid int, opts ExecOptions) (nsenter.Process, error) {
-	proc := s.Process
+func execProcess(proc *specs.Process, pid int, opts ExecOptions) (nsenter.Process, error) {
 	user := proc.User
 	env := append([]string(nil), proc.Env...)
 	if opts.User != "" {
@@ -241,7 +179,7 @@ func execProcess(s *execSpec, pid int, opts ExecOptions) (nsenter.Process, error
 		}
 		env = setEnv(env, kv)
 	}
-	// The seccomp filter is the caller's to add, compiled (seccompProgram).
+	// The seccomp filter is the caller's to add, compiled (loadExecSettings).
 	sec := nsenter.Security{User: &user, Capabilities: proc.Capabilities, NoNewPrivileges: proc.NoNewPrivileges, Rlimits: proc.Rlimits}
 	if opts.Privileged {
 		all := allCapabilities()
