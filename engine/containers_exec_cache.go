@@ -14,6 +14,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // An exec needs a few fields of the container's config.json (the process's user, env, cwd,
@@ -56,7 +57,9 @@ func loadExecSettings(dir, configPath string) (execSettings, error) {
 	if err != nil {
 		return s, err
 	}
-	writeFileAtomic(cachePath, encodeExecSettings(s, key)) // a cache not written costs the next exec time, nothing else
+	// Atomic, no fsync: a cache lost to a power cut fails its key check and is made again;
+	// one not written at all costs the next exec time, nothing else.
+	_ = atomicfile.WriteFile(cachePath, encodeExecSettings(s, key), 0o600, atomicfile.Atomic)
 	return s, nil
 }
 
@@ -82,24 +85,6 @@ func readExecSettings(configPath string) (execSettings, error) {
 		}
 	}
 	return s, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
 
 // The encoding: the magic, the key, then the fields in order; a string or byte string is a

@@ -28,7 +28,7 @@ func TestExecDetachKeys(t *testing.T) {
 	ev := watchEvents(t, c)
 	script := `read line; echo "got[$line]"; echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; ` +
 		`head -c 300000 /dev/zero | tr '\0' x; echo; echo went-on > /tmp/after-detach`
-	cmd := c.cmd(c.execArgs("-it", "--", "sh", "-c", script)...)
+	cmd := c.Command(c.execArgs("-it", "--", "sh", "-c", script)...)
 	outer, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)
@@ -45,10 +45,10 @@ func TestExecDetachKeys(t *testing.T) {
 		t.Fatalf("detach: exit %d; terminal:\n%s", code, scr.String())
 	}
 	if execPidOf(t, c, "read line") == 0 {
-		t.Fatalf("the exec'd shell did not outlive the detach; top:\n%s", c.gb("top", c.name).stdout)
+		t.Fatalf("the exec'd shell did not outlive the detach; top:\n%s", c.Run("top", c.name).Stdout)
 	}
-	c.must("touch", "/tmp/go")
-	if got := c.must("sh", "-c", "for i in $(seq 400); do [ -s /tmp/after-detach ] && break; sleep 0.05; done; cat /tmp/after-detach"); got != "went-on" {
+	c.mustExec("touch", "/tmp/go")
+	if got := c.mustExec("sh", "-c", "for i in $(seq 400); do [ -s /tmp/after-detach ] && break; sleep 0.05; done; cat /tmp/after-detach"); got != "went-on" {
 		t.Fatalf("after the detach the shell did not go on (blocked on its terminal, or hung up): %q", got)
 	}
 	start := ev.find(t, func(e engine.Event) bool {
@@ -65,7 +65,7 @@ func TestExecDetachKeys(t *testing.T) {
 	waitNoKeeper(t, start.Attributes["execID"])
 
 	// --detach-keys: ctrl-x then "d".
-	cmd = c.cmd(c.execArgs("-it", "--detach-keys", "ctrl-x,d", "--", "sh", "-c", "echo ready; sleep 30")...)
+	cmd = c.Command(c.execArgs("-it", "--detach-keys", "ctrl-x,d", "--", "sh", "-c", "echo ready; sleep 30")...)
 	outer2, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestExecEvents(t *testing.T) {
 // 0 when there is none.
 func execPidOf(t *testing.T, c *ctr, marker string) int {
 	t.Helper()
-	for _, line := range strings.Split(c.gb("top", c.name).stdout, "\n")[1:] {
+	for _, line := range strings.Split(c.Run("top", c.name).Stdout, "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) >= 6 && strings.Contains(strings.Join(f[5:], " "), marker) {
 			pid, _ := strconv.Atoi(f[1])
@@ -186,7 +186,7 @@ type events struct {
 
 func watchEvents(t *testing.T, c *ctr) *events {
 	t.Helper()
-	cmd := exec.Command(glassboxBin, "--root", rootDir, "--format", "json", "events")
+	cmd := c.Command("--format", "json", "events")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
