@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,9 +26,20 @@ import (
 // The keeper ends with the program: closing the master then hangs up what the program left
 // in the background on that terminal, as docker does when an exec's process ends.
 
-// ExecKeeperEntry is the hidden re-exec entry of the keeper; the CLI registers ExecKeeperMain
-// under it.
+// ExecKeeperEntry is the keeper's argv[1]. The binary that runs an exec is re-executed as its
+// keeper (/proc/self/exe), and that may be any program the engine is linked into (glassbox,
+// the TUI, a test binary), not only one whose main dispatches hidden entries: so the engine
+// runs the keeper itself, from this package's init, when argv[1] is ExecKeeperEntry and the
+// environment holds execKeeperEnv (which only keepDetached sets).
 const ExecKeeperEntry = "exec-keeper"
+
+const execKeeperEnv = "GLASSBOX_EXEC_KEEPER=1"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == ExecKeeperEntry && slices.Contains(os.Environ(), execKeeperEnv) {
+		os.Exit(ExecKeeperMain(os.Args[2:]))
+	}
+}
 
 // keepDetached starts the keeper of the program pid: console, when set, is its terminal's
 // master. It returns once the keeper runs; the keeper is not waited for.
@@ -40,6 +52,7 @@ func keepDetached(ev *execEvents, pid int, console *os.File) error {
 	defer pf.Close()
 	cmd := exec.Command("/proc/self/exe", ExecKeeperEntry, ev.path, strconv.Itoa(pid), ev.id, ev.name, ev.image, ev.execID)
 	cmd.Args[0] = "glassbox"
+	cmd.Env = []string{execKeeperEnv}
 	cmd.ExtraFiles = []*os.File{pf}
 	if console != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
@@ -52,7 +65,7 @@ func keepDetached(ev *execEvents, pid int, console *os.File) error {
 	return cmd.Process.Release()
 }
 
-// ExecKeeperMain is the keeper: args are the events log, the program's PID, the container's
+// ExecKeeperMain is the keeper (see ExecKeeperEntry): args are the events log, the program's PID, the container's
 // ID, name and image and the exec's ID; fd 3 is a pidfd of the program, fd 4 (when open) the
 // master of its terminal.
 func ExecKeeperMain(args []string) int {

@@ -14,10 +14,8 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() {
-	addCommand("exec", newExecCmd)
-	registerReexec(engine.ExecKeeperEntry, engine.ExecKeeperMain)
-}
+// The keeper of a detached exec (engine.ExecKeeperEntry) is dispatched by the engine itself.
+func init() { addCommand("exec", newExecCmd) }
 
 func newExecCmd(g *globals) *cobra.Command {
 	var o engine.ExecOptions
