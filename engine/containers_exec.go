@@ -30,21 +30,27 @@ import (
 // copies between its master and opts.Stdin/Stdout and resizes it from opts.Resize (the first
 // value sets the size it starts with), as Attach does with the console. Without, it gets
 // pipes (stdin only with opts.Interactive). It blocks until the process ends and returns its
-// exit status, or returns at once with opts.Detach. A program that is missing gives Code 127,
-// one that cannot be executed 126, both with Error saying why. When ctx ends the process is
-// killed.
+// exit status, or, with opts.Detach, returns once the process runs (execDetached). A program
+// that is missing gives Code 127, one that cannot be executed 126, both with Error saying why.
+// When ctx ends the process is killed.
 func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitStatus, error) {
 	if len(opts.Cmd) == 0 {
 		return ExitStatus{}, errors.New("exec: no command given")
 	}
+	if opts.Detach {
+		return e.execDetached(ref, opts)
+	}
+	return e.exec(ctx, ref, opts, nil)
+}
+
+// exec runs opts.Cmd attached to opts' streams; started, when set, is called once the command
+// runs (not when it could not start).
+func (e *Engine) exec(ctx context.Context, ref string, opts ExecOptions, started func()) (ExitStatus, error) {
 	p, target, ev, err := e.prepareExec(ref, opts)
 	if err != nil {
 		return ExitStatus{}, err
 	}
 	defer target.Close()
-	if opts.Detach {
-		p.Tty, p.Stdin, p.Stdout, p.Stderr = false, nil, nil, nil
-	}
 	var initial *Size
 	if p.Tty && opts.Resize != nil {
 		select {
@@ -70,12 +76,8 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	target.Close() // entered: nothing here holds the container's namespaces now
 	ev.createdAndStarted()
 	e.log.Debug("exec", "container", ref, "pid", running.Pid, "cmd", opts.Cmd, "execID", ev.execID)
-	if opts.Detach {
-		if err := keepDetached(ev, running.Pid, nil); err != nil {
-			e.log.Warn("exec -d: its exec_die will not be recorded", "err", err)
-		}
-		go running.Wait() // reaped here, so a long-lived caller (the TUI) keeps no zombie
-		return ExitStatus{}, nil
+	if started != nil {
+		started()
 	}
 	stop := make(chan struct{})
 	defer close(stop)

@@ -99,7 +99,9 @@ func waitExit(t *testing.T, cmd *exec.Cmd, scr *screen) {
 
 // TestExecEvents: every exec is in `glassbox events` as docker names it: exec_create and
 // exec_start with the command, exec_die with the exit code, one exec ID across the three;
-// a missing program dies 127, and an exec -d's end is recorded after glassbox has exited.
+// a missing program dies 127, and an exec -d's end, with its exit code, is recorded after
+// glassbox has exited (its keeper runs it and waits for it). -d's errors are the same as
+// without: a missing program is 127, an unknown container 125.
 func TestExecEvents(t *testing.T) {
 	c := runContainer(t)
 	ev := watchEvents(t, c)
@@ -128,13 +130,15 @@ func TestExecEvents(t *testing.T) {
 		if die.Attributes["execID"] != id || die.ContainerID != create.ContainerID {
 			t.Errorf("%s: exec_die %+v is not the exec's", tc.cmd, die)
 		}
-		code, ok := die.Attributes["exitCode"]
-		if tc.args[0] == "-d" && !ok {
-			continue // read from the zombie only when its new parent has not reaped it yet
-		}
-		if code != tc.code {
+		if code := die.Attributes["exitCode"]; code != tc.code {
 			t.Errorf("%s: exec_die exitCode %q, want %s", tc.cmd, code, tc.code)
 		}
+	}
+	if r := c.exec("-d", "--", "no-such-program"); r.Code != 127 {
+		t.Errorf("exec -d no-such-program: exit %d, want 127: %s", r.Code, r.Stderr)
+	}
+	if r := c.Run("exec", "-d", "no-such-container-"+c.name, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "no such container") {
+		t.Errorf("exec -d into no container: exit %d: %s", r.Code, r.Stderr)
 	}
 	waitNoKeeper(t, c.inspect().ID)
 }
