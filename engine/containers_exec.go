@@ -111,54 +111,46 @@ func (e *Engine) exec(ctx context.Context, ref string, opts ExecOptions, started
 	return ExitStatus{Code: code}, nil
 }
 
-// prepareExec finds the container's init and opens what entering it takes, and builds the
-// process from the container's config.json and opts.
+// prepareExec finds the container's init and opens what entering it takes, builds the
+// process from the container's config.json and opts, and names the exec for its events.
 func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, *execEvents, error) {
-	p, target, rec, st, err := e.openExec(ref, opts)
-	if err != nil {
-		return p, nil, nil, err
-	}
-	return p, target, newExecEvents(st.EventsPath(), rec.ID, rec.Name, rec.Image, opts.Cmd), nil
-}
-
-func (e *Engine) openExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, *state.Record, *state.Store, error) {
 	var p nsenter.Process
 	st, err := e.store()
 	if err != nil {
-		return p, nil, nil, nil, err
+		return p, nil, nil, err
 	}
 	id, err := e.resolve(st, ref)
 	if err != nil {
-		return p, nil, nil, nil, err
+		return p, nil, nil, err
 	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
-		return p, nil, nil, nil, err
+		return p, nil, nil, err
 	}
 	notRunning := func() error {
 		return wrapKind(fmt.Errorf("container %s is not running", strings.TrimPrefix(rec.Name, "/")), ErrConflict)
 	}
 	if rec.Status != state.Running || rec.Pid <= 0 {
-		return p, nil, nil, nil, notRunning()
+		return p, nil, nil, notRunning()
 	}
 	settings, err := loadExecSettings(st.Dir(id), filepath.Join(st.Bundle(id), "config.json"))
 	if err != nil {
-		return p, nil, nil, nil, err
+		return p, nil, nil, err
 	}
 	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true, CgroupDirs: rec.CgroupPaths})
 	if errors.Is(err, nsenter.ErrNoProcess) {
-		return p, nil, nil, nil, notRunning()
+		return p, nil, nil, notRunning()
 	}
 	if err != nil {
-		return p, nil, nil, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
+		return p, nil, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
 	}
 	p, err = execProcess(settings.process, rec.Pid, opts)
 	p.Security.SeccompProgram = settings.seccomp
 	if err != nil {
 		target.Close()
-		return p, nil, nil, nil, err
+		return p, nil, nil, err
 	}
-	return p, target, rec, st, nil
+	return p, target, newExecEvents(st.EventsPath(), rec.ID, rec.Name, rec.Image, opts.Cmd), nil
 }
 
 // execProcess is the process to run: the container's process settings with opts over them.
