@@ -115,6 +115,9 @@ Run it without arguments to open the workbench; the verbs below are docker's.`,
 			root.AddCommand(c.build(g))
 		}
 	}
+	// `glassbox completion SHELL` names no verb, so it gets the whole tree and cobra's
+	// completion command; a verb's command line does not need it built.
+	root.CompletionOptions.DisableDefaultCmd = only != ""
 	return root
 }
 

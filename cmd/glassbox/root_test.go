@@ -61,6 +61,22 @@ func TestRootBuildsOnlyTheVerbItRuns(t *testing.T) {
 	}
 }
 
+// `glassbox completion bash` still works: it names no verb, so the whole tree and cobra's
+// completion command are built.
+func TestCompletionStillBuilt(t *testing.T) {
+	var out strings.Builder
+	args := []string{"completion", "bash"}
+	root := newRootCmd(args)
+	root.SetArgs(args)
+	root.SetOut(&out)
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "bash completion") || !strings.Contains(out.String(), "glassbox") {
+		t.Fatalf("completion bash printed %.200q", out.String())
+	}
+}
+
 // The verb built alone parses and runs as it does in the whole tree.
 func TestLazyRootRunsTheVerb(t *testing.T) {
 	var out strings.Builder
