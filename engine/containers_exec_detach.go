@@ -62,8 +62,9 @@ func keepDetached(ev *execEvents, pid int, console *os.File) error {
 	if console != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
 	}
-	// Its own session: the caller's terminal closing or its job control reaches it not.
-	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
+	// Its own session (the caller's terminal closing or its job control reaches it not), in
+	// "/" (it pins none of the caller's directories for as long as the exec lives).
+	cmd.SysProcAttr, cmd.Dir = &unix.SysProcAttr{Setsid: true}, "/"
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the exec's keeper: %w", err)
 	}
@@ -115,7 +116,7 @@ func (e *Engine) execDetached(ref string, opts ExecOptions) (ExitStatus, error) 
 	cmd.Args[0] = "glassbox"
 	cmd.Env = []string{execKeeperEnv}
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr, cmd.Dir = &unix.SysProcAttr{Setsid: true}, "/" // as keepDetached's
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
