@@ -14,7 +14,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newRunCmd) }
+func init() { addCommand("run", newRunCmd) }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var f runFlags
