@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,8 +31,7 @@ const ReadyFD = 3
 
 // Ready is what the shim tells the engine while starting.
 type Ready struct {
-	// Phase is "listening" (attach socket up, the container created but not started; only with
-	// WaitAttach), "started" or "failed".
+	// Phase is "started" or "failed".
 	Phase string `json:"phase"`
 	Pid   int    `json:"pid,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -44,9 +44,6 @@ type Config struct {
 	Root    string // glassbox root
 	ID      string
 	Runtime Runtime
-	// WaitAttach holds the container's start until a first attacher has connected, so
-	// `run` without -d sees every byte the program writes.
-	WaitAttach bool
 	// Remove deletes the container (engine.Remove) for --rm, after it ended.
 	Remove func(id string) error
 	// LogMaxBytes caps the log before rotation (default 10 MiB).
@@ -58,8 +55,28 @@ type createFlags struct {
 	Tty, OpenStdin, AutoRemove bool
 }
 
-// Main runs the shim; it returns when the container has ended and been cleaned up.
+// errAbandoned: the engine closed the control connection before saying go.
+var errAbandoned = errors.New("the start was abandoned before it began")
+
+// Main runs the shim: it prepares what needs no container, waits for the engine's go on
+// ControlFD, then creates and starts the container and supervises it. It returns when the
+// container has ended and been cleaned up, or at once (0) when the start was abandoned.
 func Main(cfg Config) int {
+	// Orphans in the container (runc's init after runc exits, double-forked daemons without a
+	// pid namespace) are reparented here, so the shim can reap the init (prctl(2)).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox shim %s: prctl PR_SET_CHILD_SUBREAPER: %v\n", cfg.ID, err)
+		return 1
+	}
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	ctl, msg, err := awaitStart()
+	if errors.Is(err, errAbandoned) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
+		return 1
+	}
 	ready := os.NewFile(ReadyFD, "ready")
 	report := func(r Ready) {
 		if ready != nil {
@@ -67,7 +84,7 @@ func Main(cfg Config) int {
 			ready.Write(append(data, '\n'))
 		}
 	}
-	if err := run(cfg, report, func() {
+	if err := run(cfg, msg, ctl, report, func() {
 		if ready != nil {
 			ready.Close()
 			ready = nil
@@ -79,13 +96,43 @@ func Main(cfg Config) int {
 	return 0
 }
 
-func run(cfg Config, report func(Ready), closeReady func()) (err error) {
-	// Orphans in the container (runc's init after runc exits, double-forked daemons without a
-	// pid namespace) are reparented here, so the shim can reap the init (prctl(2)).
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", err)
+// awaitStart reads the engine's go from the control connection; the connection is returned
+// only when it is to be the first attacher's.
+func awaitStart() (net.Conn, StartMessage, error) {
+	var msg StartMessage
+	f := os.NewFile(ControlFD, "control")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, msg, fmt.Errorf("control connection (fd %d): %w", ControlFD, err)
 	}
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	typ, p, err := ReadFrame(c)
+	if err != nil || typ != FrameStart {
+		c.Close()
+		return nil, msg, errAbandoned
+	}
+	if err := json.Unmarshal(p, &msg); err != nil {
+		c.Close()
+		return nil, msg, fmt.Errorf("start message %q: %w", p, err)
+	}
+	if msg.Origin.IsZero() {
+		msg.Origin = time.Now()
+	}
+	if !msg.Attach {
+		c.Close()
+		c = nil
+	}
+	return c, msg, nil
+}
+
+func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeReady func()) (err error) {
+	if ctl != nil {
+		defer func() {
+			if err != nil {
+				ctl.Close()
+			}
+		}()
+	}
 	st, err := state.Open(cfg.Root)
 	if err != nil {
 		return err
@@ -155,11 +202,7 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 			outputs, streams, childEnds = append(outputs, r), append(streams, name), append(childEnds, w)
 		}
 	}
-	origin, terr := time.Parse(time.RFC3339Nano, os.Getenv("GLASSBOX_TRACE_ORIGIN"))
-	if terr != nil {
-		origin = time.Now()
-	}
-	tr := trace.New(origin)
+	tr := trace.New(msg.Origin)
 	if t, ok := cfg.Runtime.(interface{ SetTrace(*trace.Recorder) }); ok {
 		t.SetTrace(tr) // an in-process runtime records its kernel steps into the start's trace
 	}
@@ -181,13 +224,15 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		return failed(err)
 	}
 	defer srv.close()
-	if cfg.WaitAttach {
-		report(Ready{Phase: "listening", Pid: proc.Pid})
-		select {
-		case <-srv.first:
-		case <-time.After(time.Minute):
-			return failed(errors.New("no attacher came within a minute"))
-		}
+	if ctl != nil {
+		// The caller attached through the control connection: subscribed before the start, it
+		// sees every byte the program writes.
+		sub, live := hub.add()
+		srv.conns.Add(1)
+		go func() {
+			defer srv.conns.Done()
+			stream(ctl, hub, in, sub, live, msg.Stdin)
+		}()
 	}
 	copied := make(chan struct{}, len(outputs))
 	for i, f := range outputs {
@@ -206,16 +251,13 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 			copied <- struct{}{}
 		}(f, streams[i])
 	}
-	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
-	err = cfg.Runtime.Start(cfg.ID)
-	done(err)
-	if err != nil {
-		return failed(err)
-	}
-	started := time.Now().UTC()
+	// The record says running before the start: the init exists and waits on its exec fifo, so
+	// its cgroups are read now (a program as short as true would be a zombie, out of its
+	// cgroups, by the time a read after the start came), and the container's end is never
+	// held up behind this write.
 	cgroupPaths := CgroupPaths(proc.Pid)
 	if _, err := st.Update(cfg.ID, func(r *state.Record) error {
-		r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), started
+		r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), time.Now().UTC()
 		r.ShimStart = StartTime(os.Getpid())
 		r.CgroupPaths = cgroupPaths
 		r.FinishedAt, r.Error, r.ExitCode, r.OOMKilled = time.Time{}, "", 0, false
@@ -224,10 +266,16 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		cfg.Runtime.Kill(cfg.ID, syscall.SIGKILL, true)
 		return failed(err)
 	}
-	AppendEvent(st.EventsPath(), "start", rec)
+	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
+	err = cfg.Runtime.Start(cfg.ID)
+	done(err)
+	if err != nil {
+		return failed(err)
+	}
 	trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
 	report(Ready{Phase: "started", Pid: proc.Pid})
 	closeReady()
+	AppendEvent(st.EventsPath(), "start", rec)
 
 	code := reap(proc.Pid)
 	oom := OOMKilled(cgroupPaths)
@@ -258,13 +306,15 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 	}
 	AppendEvent(st.EventsPath(), "die", rec)
 	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
-	hub.finish(exit)
+	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
+	// returns only then: the CLI needs no polling for the removal.
+	var rmErr error
 	if flags.AutoRemove && cfg.Remove != nil {
-		if err := cfg.Remove(cfg.ID); err != nil {
-			return err
-		}
+		rmErr = cfg.Remove(cfg.ID)
 	}
-	return nil
+	hub.finish(exit)
+	srv.drain(time.Second)
+	return rmErr
 }
 
 func orDefault(v, d int64) int64 {

@@ -55,6 +55,9 @@ type Record struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Options are the engine's CreateOptions as given (JSON), for inspect and restart.
 	Options json.RawMessage `json:"options,omitempty"`
+	// Ephemeral records (run --rm) are written without fsync: the record lives only while its
+	// container runs, and after a power cut there is no container left to describe.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // Store is the containers directory of a root.
@@ -226,9 +229,11 @@ func (s *Store) write(rec *Record) error {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	if !rec.Ephemeral {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+		}
 	}
 	tmp.Close()
 	if err := os.Rename(tmp.Name(), p); err != nil {

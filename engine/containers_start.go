@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/shim"
+	"github.com/glassbox/glassbox/engine/snapshot"
+	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/engine/trace"
+)
+
+// shimProc is a spawned shim waiting for its go: the engine holds the read end of its ready
+// pipe (shim.ReadyFD) and its end of the control connection (shim.ControlFD).
+type shimProc struct {
+	cmd     *exec.Cmd
+	ready   *os.File
+	ctl     *net.UnixConn
+	spawned time.Time     // when the spawn began
+	took    time.Duration // how long the spawn (fork and exec) took
+}
+
+// abandon closes the control connection before the go: the shim exits without touching
+// anything.
+func (sp *shimProc) abandon() {
+	sp.ctl.Close()
+	sp.ready.Close()
+}
+
+// spawnShim starts `glassbox shim --root ROOT ID` in its own session (no terminal's hang-up or
+// ctrl-c reaches it, setsid(2)), its output appended to the container's shim.log. The shim
+// prepares what needs no container, then waits for the start message.
+func (e *Engine) spawnShim(st *state.Store, id string) (*shimProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find glassbox's own binary for the shim: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair for the shim's control connection: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "shim-control"), os.NewFile(uintptr(fds[1]), "shim-control")
+	defer theirs.Close()
+	fc, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		theirs.Close()
+		return nil, fmt.Errorf("shim control connection: %w", err)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		fc.Close()
+		return nil, err
+	}
+	defer readyW.Close()
+	cmd := exec.Command(exe, "shim", "--root", e.root, id)
+	shimLog, _ := os.OpenFile(filepath.Join(st.Dir(id), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if shimLog != nil {
+		defer shimLog.Close()
+		cmd.Stdout, cmd.Stderr = shimLog, shimLog
+	}
+	cmd.ExtraFiles = []*os.File{readyW, theirs} // fd 3 = shim.ReadyFD, fd 4 = shim.ControlFD
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	sp := &shimProc{cmd: cmd, ready: readyR, ctl: fc.(*net.UnixConn), spawned: time.Now()}
+	err = cmd.Start()
+	sp.took = time.Since(sp.spawned)
+	if err != nil {
+		sp.abandon()
+		return nil, fmt.Errorf("start the shim: %w", err)
+	}
+	go cmd.Wait() // reap it if this process outlives it (the TUI); a CLI exits first
+	return sp, nil
+}
+
+func (e *Engine) setPending(id string, sp *shimProc) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pending == nil {
+		e.pending = map[string]*shimProc{}
+	}
+	e.pending[id] = sp
+}
+
+func (e *Engine) takePending(id string) *shimProc {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sp := e.pending[id]
+	delete(e.pending, id)
+	return sp
+}
+
+func (e *Engine) dropPending(id string) {
+	if sp := e.takePending(id); sp != nil {
+		sp.abandon()
+	}
+}
+
+// Start starts a created (or exited) container: its shim (spawned now, or already waiting
+// since a Create with StartNext) creates and starts it through the runtime and stays as its
+// supervisor.
+func (e *Engine) Start(ctx context.Context, id string) error {
+	_, conn, err := e.start(ctx, id, false, false)
+	if conn != nil {
+		conn.Close()
+	}
+	return err
+}
+
+// start hands the container to its shim and returns once the shim has started it. With
+// attach the returned connection is the caller's attach stream, subscribed before the start
+// so it sees every byte; stdin says the caller sends input on it.
+func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (string, net.Conn, error) {
+	st, err := e.store()
+	if err != nil {
+		return "", nil, err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return "", nil, err
+	}
+	sp := e.takePending(id)
+	defer func() {
+		if sp != nil {
+			sp.abandon()
+		}
+	}()
+	// Two starts of one container (two CLIs, the TUI and a CLI) take turns: the second finds
+	// it running. Held until the shim reports.
+	unlock, err := st.Lock(id, "start.lock")
+	if err != nil {
+		return "", nil, err
+	}
+	defer unlock()
+	rec, err := e.refresh(st, id)
+	if err != nil {
+		return "", nil, err
+	}
+	switch rec.Status {
+	case state.Running:
+		return "", nil, wrapKind(fmt.Errorf("container %s is already running", rec.Name), ErrConflict)
+	case state.Creating, state.Dead:
+		return "", nil, wrapKind(fmt.Errorf("container %s is %s", rec.Name, rec.Status), ErrConflict)
+	}
+	began := time.Now()
+	if sp != nil && sp.spawned.Before(began) {
+		began = sp.spawned // the start began with the shim's spawn, during the create
+	}
+	tr := trace.New(began)
+	if !isMountPoint(st.Rootfs(id)) {
+		done := tr.Begin("mount overlay", st.Rootfs(id))
+		_, err := snapshot.MountOverlay(rec.Lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
+		done(err)
+		if err != nil {
+			return "", nil, err
+		}
+	}
+	// Published ports are bound before the shim starts anything: a port taken since create
+	// fails here and nothing starts.
+	ports, att, err := e.bindPublished(id, networkMode(rec))
+	if err != nil {
+		return "", nil, err
+	}
+	defer ports.Close()
+	if sp == nil {
+		if sp, err = e.spawnShim(st, id); err != nil {
+			return "", nil, err
+		}
+	}
+	tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12], Start: sp.spawned.Sub(began),
+		Duration: sp.took, Pid: os.Getpid()})
+	msg, _ := json.Marshal(shim.StartMessage{Origin: began, Attach: attach, Stdin: stdin})
+	if err := shim.WriteFrame(sp.ctl, shim.FrameStart, msg); err != nil {
+		return "", nil, fmt.Errorf("start the shim of %s: %w", id[:12], err)
+	}
+	handed := sp
+	sp = nil
+	defer handed.ready.Close()
+	var conn net.Conn = handed.ctl
+	if !attach {
+		conn.Close()
+		conn = nil
+	}
+	fail := func(err error) (string, net.Conn, error) {
+		if conn != nil {
+			conn.Close()
+		}
+		return id, nil, err
+	}
+	if ports != nil {
+		done := tr.Begin("spawn port proxy", fmt.Sprintf("%d published ports on loopback", len(att.Ports)))
+		exe, _ := os.Executable()
+		e.startProxy(exe, st, att, ports, handed.cmd.Process.Pid)
+		done(nil)
+	}
+	sc := bufio.NewScanner(handed.ready)
+	for sc.Scan() {
+		var r shim.Ready
+		if json.Unmarshal(sc.Bytes(), &r) != nil {
+			continue
+		}
+		switch r.Phase {
+		case "started":
+			tr.Record("start (total)", fmt.Sprintf("init pid %d running", r.Pid), began, nil)
+			e.saveEngineTrace(st, id, tr)
+			return id, conn, nil
+		case "failed":
+			err := errors.New(r.Error)
+			switch r.Kind {
+			case "notfound":
+				err = wrapKind(err, ErrCommandNotFound)
+			case "noexec":
+				err = wrapKind(err, ErrCannotExecute)
+			}
+			return fail(err)
+		}
+	}
+	return fail(fmt.Errorf("the shim of %s exited before starting it (see %s)", id[:12], filepath.Join(st.Dir(id), "shim.log")))
+}
+
+func (e *Engine) saveEngineTrace(st *state.Store, id string, rec *trace.Recorder) {
+	steps := rec.Steps()
+	if shimSteps, err := trace.ReadFile(st.TracePath(id) + ".shim"); err == nil {
+		steps = append(steps, shimSteps...)
+	}
+	trace.WriteFile(st.TracePath(id), steps)
+}
