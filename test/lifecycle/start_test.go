@@ -1,0 +1,95 @@
+package lifecycle
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// run spawns the shim before its create; a create that fails after the spawn must leave no
+// shim behind (the shim hears the control connection close and exits).
+func TestFailedCreateLeavesNoShim(t *testing.T) {
+	e := newEnv(t)
+	before := shimsOf(e.root)
+	bad := filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"run", "--rm", "-v", bad + ":/x", e.image, "true"},
+		{"run", "-d", "--security-opt", "seccomp=" + bad, e.image, "true"},
+	} {
+		if r := e.gb(args...); r.code != 125 || !strings.Contains(r.stderr, bad) {
+			t.Errorf("glassbox %q: %+v, want exit 125 naming %s", args, r, bad)
+		}
+	}
+	waitFor(t, "the abandoned shims to exit", func() bool { return len(shimsOf(e.root)) == len(before) })
+	if cs := e.ps(true); len(cs) != 0 {
+		t.Errorf("failed creates left %d containers", len(cs))
+	}
+}
+
+// The cgroup paths and OOM verdict of a container are read while its init is alive: a program
+// as short as true must not be recorded in the root cgroup.
+func TestShortContainerKeepsItsCgroupPaths(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	e.must("run", "--name", n, e.image, "true")
+	d := e.inspect(n)
+	if d.State.ExitCode != 0 || d.State.Running || d.State.OOMKilled {
+		t.Fatalf("state %+v", d.State)
+	}
+	if len(d.CgroupPaths) == 0 {
+		t.Fatal("no cgroup paths recorded")
+	}
+	checked := 0
+	for _, ctrl := range []string{"memory", "pids", "unified"} { // hierarchies glassbox makes a cgroup in
+		if p, ok := d.CgroupPaths[ctrl]; ok {
+			checked++
+			if !strings.Contains(p, d.ID) {
+				t.Errorf("cgroup %s recorded as %s, not the container's own", ctrl, p)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("no memory, pids or unified cgroup among %v", d.CgroupPaths)
+	}
+}
+
+// run --rm returns once the container is gone; wait on a --rm container returns its code
+// though the record is gone when the exit comes.
+func TestRemoveBeforeExitStatus(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	if r := e.gb("run", "--rm", "--name", n, e.image, "sh", "-c", "echo out; exit 5"); r.code != 5 || r.stdout != "out\n" {
+		t.Fatalf("run --rm: %+v", r)
+	}
+	if r := e.gb("inspect", n); r.code == 0 {
+		t.Fatalf("run --rm returned before the removal: %s", r.stdout)
+	}
+	id := e.must("run", "-d", "--rm", e.image, "sh", "-c", "sleep 1; exit 4")
+	if r := e.gb("wait", id); r.code != 0 || strings.TrimSpace(r.stdout) != "4" {
+		t.Fatalf("wait on a --rm container: %+v", r)
+	}
+	waitFor(t, "the --rm container's removal", func() bool { return e.gb("inspect", id).code != 0 })
+}
+
+// shimsOf lists the pids of glassbox shims serving root.
+func shimsOf(root string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) > 3 && args[1] == "shim" && args[3] == root {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
