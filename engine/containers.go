@@ -110,7 +110,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 			return fail(fmt.Errorf("create %s: %w", d, err))
 		}
 	}
-	if _, err := snapshot.MountOverlay(lowers, st.Upper(id), st.Work(id), st.Rootfs(id)); err != nil {
+	if _, err := mountRootfs(st, id, lowers, opts.AutoRemove); err != nil {
 		return fail(err)
 	}
 	faultPoint("mount")
@@ -234,6 +234,16 @@ func writeEtcFiles(dir, hostname, netMode string, ip netip.Addr) (map[string]str
 		}
 	}
 	return files, nil
+}
+
+// mountRootfs mounts the container's overlay rootfs; a --rm container's is volatile: its
+// upper directory dies with it, and an ordinary overlay's umount would sync the whole
+// filesystem under the root directory on the way out of every run --rm.
+func mountRootfs(st *state.Store, id string, lowers []string, ephemeral bool) (snapshot.OverlayMount, error) {
+	if ephemeral {
+		return snapshot.MountOverlayVolatile(lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
+	}
+	return snapshot.MountOverlay(lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
 }
 
 // isMountPoint says whether dir is a mount point: its device differs from its parent's.

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/shim"
-	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
 )
@@ -159,7 +158,7 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 	tr := trace.New(began)
 	if !isMountPoint(st.Rootfs(id)) {
 		done := tr.Begin("mount overlay", st.Rootfs(id))
-		_, err := snapshot.MountOverlay(rec.Lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
+		_, err := mountRootfs(st, id, rec.Lowers, rec.Ephemeral)
 		done(err)
 		if err != nil {
 			return "", nil, err
