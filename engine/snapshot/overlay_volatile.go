@@ -49,4 +49,3 @@ func MountOverlayVolatile(lowers []string, upper, work, target string) (OverlayM
 	}
 	return OverlayMount{Method: "fsconfig lowerdir+ volatile"}, nil
 }
-
