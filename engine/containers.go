@@ -19,6 +19,7 @@ import (
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/spec"
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/engine/trace"
 )
 
 // ErrDetached is returned by Attach when the caller detached (ctrl-p ctrl-q).
@@ -67,8 +68,16 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	if err != nil {
 		return Container{}, err
 	}
+	// With StartNext the create is the first part of the start, and its steps go in the
+	// start's trace (a nil recorder records nothing).
+	var tr *trace.Recorder
+	if opts.StartNext {
+		tr = trace.New(time.Now())
+	}
 	id := state.NewID()
+	done := tr.Begin("resolve image", opts.Image)
 	imageID, lowers, cf, err := e.AcquireImage(opts.Image, id)
+	done(err)
 	if err != nil {
 		return Container{}, err
 	}
@@ -76,7 +85,10 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	rec := &state.Record{ID: id, Name: opts.Name, Image: opts.Image, ImageID: imageID,
 		Created: time.Now().UTC(), Status: state.Creating, Lowers: lowers, Options: rawOpts,
 		CreatorPid: os.Getpid(), CreatorStart: shim.StartTime(os.Getpid()), Ephemeral: opts.AutoRemove}
-	if err := st.Create(rec); err != nil {
+	done = tr.Begin("record", "reserve the name, write "+filepath.Join(st.Dir(id), "state.json"))
+	err = st.Create(rec)
+	done(err)
+	if err != nil {
 		e.ReleaseImage(imageID, id)
 		if errors.Is(err, state.ErrNameInUse) {
 			return Container{}, wrapKind(err, ErrConflict)
@@ -87,6 +99,9 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		// The shim's own start (a Go process) runs while this create mounts and writes the
 		// spec; Start hands it the container, or dropping it makes it exit.
 		if sp, err := e.spawnShim(st, id); err == nil {
+			sp.trace = tr
+			tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12] + " (waits for the start)",
+				Start: sp.spawned.Sub(tr.Origin()), Duration: sp.took, Pid: os.Getpid()})
 			e.setPending(id, sp)
 		} else {
 			e.log.Debug("spawn the shim ahead of the create", "id", id, "err", err)
@@ -110,9 +125,13 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 			return fail(fmt.Errorf("create %s: %w", d, err))
 		}
 	}
-	if _, err := mountRootfs(st, id, lowers, opts.AutoRemove); err != nil {
+	done = tr.Begin("mount overlay", st.Rootfs(id))
+	m, err := mountRootfs(st, id, lowers, opts.AutoRemove)
+	done(err)
+	if err != nil {
 		return fail(err)
 	}
+	e.log.Debug("rootfs mounted", "id", id, "method", m.Method)
 	faultPoint("mount")
 	hostname := opts.Hostname
 	if hostname == "" {
@@ -127,7 +146,9 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		}
 	}
 	faultPoint("network")
+	done = tr.Begin("etc files", "/etc/hostname, /etc/hosts, /etc/resolv.conf in "+st.Dir(id))
 	etc, err := writeEtcFiles(st.Dir(id), hostname, opts.Network, ip)
+	done(err)
 	if err != nil {
 		return fail(err)
 	}
@@ -149,25 +170,35 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 			}
 		}
 	}
+	done = tr.Begin("generate spec", "image config, flags and defaults to an OCI runtime spec")
 	s, err := spec.Generate(so)
+	done(err)
 	if err != nil {
 		return fail(err)
 	}
-	if err := makeMountPoints(st.Rootfs(id), s.Mounts); err != nil {
+	done = tr.Begin("mount points", "the spec's mount points made in the rootfs (upper directory)")
+	err = makeMountPoints(st.Rootfs(id), s.Mounts)
+	done(err)
+	if err != nil {
 		return fail(err)
 	}
+	done = tr.Begin("write config.json", filepath.Join(st.Bundle(id), "config.json"))
 	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(st.Bundle(id), "config.json"), data, 0o600)
 	}
-	if err := os.WriteFile(filepath.Join(st.Bundle(id), "config.json"), data, 0o600); err != nil {
+	done(err)
+	if err != nil {
 		return fail(fmt.Errorf("write config.json: %w", err))
 	}
 	faultPoint("spec")
-	if _, err := st.Update(id, func(r *state.Record) error {
+	done = tr.Begin("record", "status created")
+	_, err = st.Update(id, func(r *state.Record) error {
 		r.Command, r.Status, r.CreatorPid, r.CreatorStart = s.Process.Args, state.Created, 0, 0
 		return nil
-	}); err != nil {
+	})
+	done(err)
+	if err != nil {
 		return fail(err)
 	}
 	rec.Command, rec.Status = s.Process.Args, state.Created

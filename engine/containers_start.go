@@ -26,8 +26,9 @@ type shimProc struct {
 	cmd     *exec.Cmd
 	ready   *os.File
 	ctl     *net.UnixConn
-	spawned time.Time     // when the spawn began
-	took    time.Duration // how long the spawn (fork and exec) took
+	spawned time.Time       // when the spawn began
+	took    time.Duration   // how long the spawn (fork and exec) took
+	trace   *trace.Recorder // the create's steps, when the create spawned it
 }
 
 // abandon closes the control connection before the go: the shim exits without touching
@@ -151,11 +152,13 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 	case state.Creating, state.Dead:
 		return "", nil, wrapKind(fmt.Errorf("container %s is %s", rec.Name, rec.Status), ErrConflict)
 	}
-	began := time.Now()
-	if sp != nil && sp.spawned.Before(began) {
-		began = sp.spawned // the start began with the shim's spawn, during the create
+	var tr *trace.Recorder
+	if sp != nil && sp.trace != nil {
+		tr = sp.trace // the start began with the create that spawned the shim
+	} else {
+		tr = trace.New(time.Now())
 	}
-	tr := trace.New(began)
+	began := tr.Origin()
 	if !isMountPoint(st.Rootfs(id)) {
 		done := tr.Begin("mount overlay", st.Rootfs(id))
 		_, err := mountRootfs(st, id, rec.Lowers, rec.Ephemeral)
@@ -175,13 +178,15 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 		if sp, err = e.spawnShim(st, id); err != nil {
 			return "", nil, err
 		}
+		tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12], Start: sp.spawned.Sub(began),
+			Duration: sp.took, Pid: os.Getpid()})
 	}
-	tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12], Start: sp.spawned.Sub(began),
-		Duration: sp.took, Pid: os.Getpid()})
+	done := tr.Begin("start the shim", "the start message on its control connection; the shim creates and starts")
 	msg, _ := json.Marshal(shim.StartMessage{Origin: began, Attach: attach, Stdin: stdin})
 	if err := shim.WriteFrame(sp.ctl, shim.FrameStart, msg); err != nil {
 		return "", nil, fmt.Errorf("start the shim of %s: %w", id[:12], err)
 	}
+	done(nil)
 	handed := sp
 	sp = nil
 	defer handed.ready.Close()
