@@ -125,14 +125,22 @@ func NewID() string {
 // Create reserves name (generated when empty) for a new container and makes its directory
 // with rec as its first record. A name in use fails with ErrNameInUse and changes nothing.
 func (s *Store) Create(rec *Record) error {
-	if rec.Name == "" {
-		rec.Name = generateName(rec.ID)
+	generated := rec.Name == ""
+	if generated {
+		rec.Name = generateName(rec.ID, 0)
 	}
 	rec.Name = strings.TrimPrefix(rec.Name, "/")
 	if !validName(rec.Name) || len(rec.Name) > 128 {
 		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", rec.Name)
 	}
-	if err := s.reserveName(rec.Name, rec.ID); err != nil {
+	err := s.reserveName(rec.Name, rec.ID)
+	// A generated name can collide (100 words x 65536 suffixes: one in a few hundred runs of
+	// 200 containers): take the next one the ID offers, as docker retries its generator.
+	for try := 1; generated && errors.Is(err, ErrNameInUse) && try < 8; try++ {
+		rec.Name = generateName(rec.ID, try)
+		err = s.reserveName(rec.Name, rec.ID)
+	}
+	if err != nil {
 		return err
 	}
 	// 0711: searchable, not listable, so a --userns=remap root can reach its rootfs below.
@@ -186,11 +194,13 @@ func modTime(p string) time.Time {
 }
 
 // generateName gives docker-like readable default names, unique enough with the ID's digits.
-func generateName(id string) string {
+// try picks another suffix from the ID for a retry after a collision.
+func generateName(id string, try int) string {
 	adjectives := []string{"brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "sharp", "swift", "wise"}
 	nouns := []string{"curie", "dijkstra", "hopper", "knuth", "lovelace", "noether", "ritchie", "thompson", "torvalds", "turing"}
 	b, _ := hex.DecodeString(id[:4])
-	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[4:8]
+	off := 4 + 4*(try%15)
+	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[off:off+4]
 }
 
 // lock takes an exclusive flock on the container's record lock; the returned func releases it.
