@@ -34,6 +34,6 @@ func shimMain(args []string) int {
 	}
 	return shim.Main(shim.Config{
 		Root: e.Root(), ID: fs.Arg(0), Runtime: rt,
-		Remove: func(id string) error { return e.Remove(context.Background(), id, true) },
+		Remove: func(id string) (func() error, error) { return e.RemoveEnded(context.Background(), id) },
 	})
 }

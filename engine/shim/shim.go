@@ -44,8 +44,9 @@ type Config struct {
 	Root    string // glassbox root
 	ID      string
 	Runtime Runtime
-	// Remove deletes the container (engine.Remove) for --rm, after it ended.
-	Remove func(id string) error
+	// Remove deletes the container (engine.RemoveEnded) for --rm, after it ended; purge then
+	// deletes its files, after the attachers heard the exit.
+	Remove func(id string) (purge func() error, err error)
 	// LogMaxBytes caps the log before rotation (default 10 MiB).
 	LogMaxBytes int64
 }
@@ -162,7 +163,9 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		report(r)
 		closeReady()
 		if flags.AutoRemove && cfg.Remove != nil {
-			cfg.Remove(cfg.ID)
+			if purge, err := cfg.Remove(cfg.ID); err == nil {
+				purge()
+			}
 		}
 		return err
 	}
@@ -309,11 +312,19 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
 	// returns only then: the CLI needs no polling for the removal.
 	var rmErr error
+	purge := func() error { return nil }
 	if flags.AutoRemove && cfg.Remove != nil {
-		rmErr = cfg.Remove(cfg.ID)
+		if p, err := cfg.Remove(cfg.ID); err == nil {
+			purge = p
+		} else {
+			rmErr = err
+		}
 	}
 	hub.finish(exit)
 	srv.drain(time.Second)
+	if err := purge(); err != nil && rmErr == nil {
+		rmErr = err
+	}
 	return rmErr
 }
 

@@ -68,7 +68,7 @@ type Store struct {
 // Open returns the store under root (ROOT/containers and ROOT/names), creating them.
 func Open(root string) (*Store, error) {
 	s := &Store{root: root}
-	for _, d := range []string{s.containersDir(), s.namesDir()} {
+	for _, d := range []string{s.containersDir(), s.namesDir(), s.TrashDir()} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
@@ -78,6 +78,9 @@ func Open(root string) (*Store, error) {
 
 func (s *Store) containersDir() string { return filepath.Join(s.root, "containers") }
 func (s *Store) namesDir() string      { return filepath.Join(s.root, "names") }
+
+// TrashDir holds the directories of removed containers until their files are deleted.
+func (s *Store) TrashDir() string { return filepath.Join(s.root, "trash") }
 
 // Dir is container id's directory.
 func (s *Store) Dir(id string) string { return filepath.Join(s.containersDir(), id) }
@@ -353,14 +356,41 @@ func (s *Store) Resolve(ref string) (string, error) {
 
 // Delete removes container id's directory and releases its name (if still its own).
 func (s *Store) Delete(id, name string) error {
+	purge, err := s.Discard(id, name)
+	if err != nil {
+		return err
+	}
+	return purge()
+}
+
+// Discard takes container id out of the store at once: its name is released and its
+// directory renamed into TrashDir (rename(2) is atomic: no reader sees half a container).
+// purge deletes the files, which can wait (the RemoveAll of an upper directory is the slow
+// part of a removal); gc deletes what a crash left in the trash.
+func (s *Store) Discard(id, name string) (purge func() error, err error) {
 	if name != "" {
 		p := filepath.Join(s.namesDir(), name)
 		if owner, err := os.ReadFile(p); err == nil && string(owner) == id {
 			os.Remove(p)
 		}
 	}
-	if err := os.RemoveAll(s.Dir(id)); err != nil {
-		return fmt.Errorf("remove container directory %s: %w", s.Dir(id), err)
+	dir := s.Dir(id)
+	trash := filepath.Join(s.TrashDir(), id)
+	os.RemoveAll(trash) // a removal of this id cut off before its purge
+	if err := os.Rename(dir, trash); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return func() error { return nil }, nil
+		}
+		// Another filesystem, or no trash directory: remove it in place, now.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("remove container directory %s: %w", dir, err)
+		}
+		return func() error { return nil }, nil
 	}
-	return nil
+	return func() error {
+		if err := os.RemoveAll(trash); err != nil {
+			return fmt.Errorf("remove container directory %s: %w", trash, err)
+		}
+		return nil
+	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run spawns the shim before its create; a create that fails after the spawn must leave no
@@ -92,4 +93,27 @@ func shimsOf(root string) []int {
 		}
 	}
 	return pids
+}
+
+// A removal cut off between taking the container out and deleting its files leaves them in
+// ROOT/trash: gc deletes them (not those of a removal still under way).
+func TestGCEmptiesTrash(t *testing.T) {
+	e := newEnv(t)
+	e.must("ps") // makes the store's directories
+	old := filepath.Join(e.root, "trash", strings.Repeat("a", 64))
+	fresh := filepath.Join(e.root, "trash", strings.Repeat("b", 64))
+	for _, d := range []string{old, fresh} {
+		if err := os.MkdirAll(filepath.Join(d, "upper", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-time.Minute)
+	os.Chtimes(old, past, past)
+	out := e.must("gc")
+	if exists(old) || !strings.Contains(out, strings.Repeat("a", 12)) {
+		t.Errorf("gc left %s or did not say so: %q", old, out)
+	}
+	if !exists(fresh) {
+		t.Errorf("gc deleted %s, a removal that may be under way", fresh)
+	}
 }
