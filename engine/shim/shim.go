@@ -254,33 +254,45 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 			copied <- struct{}{}
 		}(f, streams[i])
 	}
-	// The record says running before the start: the init exists and waits on its exec fifo, so
-	// its cgroups are read now (a program as short as true would be a zombie, out of its
-	// cgroups, by the time a read after the start came), and the container's end is never
-	// held up behind this write.
+	// The container's cgroups are read while its init waits on its exec fifo: a program as
+	// short as true would be a zombie, out of its cgroups, by the time a read after the start
+	// came. The record is written while the runtime starts it (the two do not depend on each
+	// other), so the start does not wait behind the write.
 	cgroupPaths := CgroupPaths(proc.Pid)
-	if _, err := st.Update(cfg.ID, func(r *state.Record) error {
-		r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), time.Now().UTC()
-		r.ShimStart = StartTime(os.Getpid())
-		r.CgroupPaths = cgroupPaths
-		r.FinishedAt, r.Error, r.ExitCode, r.OOMKilled = time.Time{}, "", 0, false
-		return nil
-	}); err != nil {
-		cfg.Runtime.Kill(cfg.ID, syscall.SIGKILL, true)
-		return failed(err)
-	}
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := st.Update(cfg.ID, func(r *state.Record) error {
+			r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), time.Now().UTC()
+			r.ShimStart = StartTime(os.Getpid())
+			r.CgroupPaths = cgroupPaths
+			r.FinishedAt, r.Error, r.ExitCode, r.OOMKilled = time.Time{}, "", 0, false
+			return nil
+		})
+		recorded <- err
+	}()
 	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
 	err = cfg.Runtime.Start(cfg.ID)
 	done(err)
+	if rerr := <-recorded; rerr != nil && err == nil {
+		cfg.Runtime.Kill(cfg.ID, syscall.SIGKILL, true)
+		err = rerr
+	}
 	if err != nil {
 		return failed(err)
 	}
-	trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
-	report(Ready{Phase: "started", Pid: proc.Pid})
-	closeReady()
-	AppendEvent(st.EventsPath(), "start", rec)
+	// The trace, the report and the event go while the shim already waits for the container:
+	// a program as short as true may be over before they are.
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
+		report(Ready{Phase: "started", Pid: proc.Pid})
+		closeReady()
+		AppendEvent(st.EventsPath(), "start", rec)
+	}()
 
 	code := reap(proc.Pid)
+	<-reported
 	oom := OOMKilled(cgroupPaths)
 	// With a pipe, the output ends when the last writer in the container is gone; once the init
 	// is dead its pid namespace is torn down, so that is now. Bound the wait anyway: a process
