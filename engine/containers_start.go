@@ -71,6 +71,9 @@ func (e *Engine) spawnShim(st *state.Store, id string) (*shimProc, error) {
 		cmd.Stdout, cmd.Stderr = shimLog, shimLog
 	}
 	cmd.ExtraFiles = []*os.File{readyW, theirs} // fd 3 = shim.ReadyFD, fd 4 = shim.ControlFD
+	// One P: a shim waits, copies output and reaps; a P per CPU only adds per-P caches and
+	// threads (300 KiB of anonymous memory less per shim, measured on 2 CPUs).
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	sp := &shimProc{cmd: cmd, ready: readyR, ctl: fc.(*net.UnixConn), spawned: time.Now()}
 	err = cmd.Start()
