@@ -75,10 +75,17 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		tr = trace.New(time.Now())
 	}
 	id := state.NewID()
+	if opts.StartNext {
+		// The shim's own start (a Go process) runs while this create resolves the image,
+		// mounts and writes the spec; Start hands it the container, or dropping it makes it
+		// exit.
+		e.spawnPending(id, tr)
+	}
 	done := tr.Begin("resolve image", opts.Image)
 	imageID, lowers, cf, err := e.AcquireImage(opts.Image, id)
 	done(err)
 	if err != nil {
+		e.dropPending(id)
 		return Container{}, err
 	}
 	rawOpts, _ := json.Marshal(opts)
@@ -89,23 +96,12 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	err = st.Create(rec)
 	done(err)
 	if err != nil {
+		e.dropPending(id)
 		e.ReleaseImage(imageID, id)
 		if errors.Is(err, state.ErrNameInUse) {
 			return Container{}, wrapKind(err, ErrConflict)
 		}
 		return Container{}, err
-	}
-	if opts.StartNext {
-		// The shim's own start (a Go process) runs while this create mounts and writes the
-		// spec; Start hands it the container, or dropping it makes it exit.
-		if sp, err := e.spawnShim(st, id); err == nil {
-			sp.trace = tr
-			tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12] + " (waits for the start)",
-				Start: sp.spawned.Sub(tr.Origin()), Duration: sp.took, Pid: os.Getpid()})
-			e.setPending(id, sp)
-		} else {
-			e.log.Debug("spawn the shim ahead of the create", "id", id, "err", err)
-		}
 	}
 	attached := false
 	fail := func(err error) (Container, error) {

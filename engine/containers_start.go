@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -39,9 +38,10 @@ func (sp *shimProc) abandon() {
 }
 
 // spawnShim starts `glassbox shim --root ROOT ID` in its own session (no terminal's hang-up or
-// ctrl-c reaches it, setsid(2)), its output appended to the container's shim.log. The shim
-// prepares what needs no container, then waits for the start message.
-func (e *Engine) spawnShim(st *state.Store, id string) (*shimProc, error) {
+// ctrl-c reaches it, setsid(2)). The shim prepares what needs no container, then waits for
+// the start message; then it sends its output to the container's shim.log (the container's
+// directory need not exist at the spawn).
+func (e *Engine) spawnShim(id string) (*shimProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find glassbox's own binary for the shim: %w", err)
@@ -65,11 +65,6 @@ func (e *Engine) spawnShim(st *state.Store, id string) (*shimProc, error) {
 	}
 	defer readyW.Close()
 	cmd := exec.Command(exe, "shim", "--root", e.root, id)
-	shimLog, _ := os.OpenFile(filepath.Join(st.Dir(id), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if shimLog != nil {
-		defer shimLog.Close()
-		cmd.Stdout, cmd.Stderr = shimLog, shimLog
-	}
 	cmd.ExtraFiles = []*os.File{readyW, theirs} // fd 3 = shim.ReadyFD, fd 4 = shim.ControlFD
 	// One P: a shim waits, copies output and reaps; a P per CPU only adds per-P caches and
 	// threads (300 KiB of anonymous memory less per shim, measured on 2 CPUs).
@@ -86,21 +81,40 @@ func (e *Engine) spawnShim(st *state.Store, id string) (*shimProc, error) {
 	return sp, nil
 }
 
-func (e *Engine) setPending(id string, sp *shimProc) {
+// spawnPending spawns container id's shim in the background: the fork and exec of a large
+// binary take the create's goroutine a few milliseconds it can spend on the create.
+func (e *Engine) spawnPending(id string, tr *trace.Recorder) {
+	ch := make(chan *shimProc, 1)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.pending == nil {
-		e.pending = map[string]*shimProc{}
+		e.pending = map[string]chan *shimProc{}
 	}
-	e.pending[id] = sp
+	e.pending[id] = ch
+	e.mu.Unlock()
+	go func() {
+		sp, err := e.spawnShim(id)
+		if err != nil {
+			e.log.Debug("spawn the shim ahead of the create", "id", id, "err", err)
+			ch <- nil
+			return
+		}
+		sp.trace = tr
+		tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12] + " (waits for the start)",
+			Start: sp.spawned.Sub(tr.Origin()), Duration: sp.took, Pid: os.Getpid()})
+		ch <- sp
+	}()
 }
 
+// takePending returns container id's early shim (waiting for its spawn to finish), or nil.
 func (e *Engine) takePending(id string) *shimProc {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	sp := e.pending[id]
+	ch := e.pending[id]
 	delete(e.pending, id)
-	return sp
+	e.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	return <-ch
 }
 
 func (e *Engine) dropPending(id string) {
@@ -178,7 +192,7 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 	}
 	defer ports.Close()
 	if sp == nil {
-		if sp, err = e.spawnShim(st, id); err != nil {
+		if sp, err = e.spawnShim(id); err != nil {
 			return "", nil, err
 		}
 		tr.Add(trace.Step{Step: "spawn shim", Detail: "glassbox shim " + id[:12], Start: sp.spawned.Sub(began),
@@ -232,7 +246,7 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 			return fail(err)
 		}
 	}
-	return fail(fmt.Errorf("the shim of %s exited before starting it (see %s)", id[:12], filepath.Join(st.Dir(id), "shim.log")))
+	return fail(fmt.Errorf("the shim of %s exited before starting it (see %s)", id[:12], st.ShimLog(id)))
 }
 
 func (e *Engine) saveEngineTrace(st *state.Store, id string, rec *trace.Recorder) {

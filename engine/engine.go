@@ -30,8 +30,10 @@ type Engine struct {
 	log  *slog.Logger
 
 	mu sync.Mutex
-	// pending are shims spawned by a Create with StartNext, waiting for their Start.
-	pending map[string]*shimProc
+	// pending are shims spawned by a Create with StartNext for their Start: each channel
+	// yields the shim once its spawn (in the background of the create) is done, nil if it
+	// failed.
+	pending map[string]chan *shimProc
 }
 
 // ErrNotFound is wrapped by every error about a container, image or layer that does not exist.
@@ -70,8 +72,10 @@ func (e *Engine) Close() error {
 	pending := e.pending
 	e.pending = nil
 	e.mu.Unlock()
-	for _, sp := range pending {
-		sp.abandon()
+	for _, ch := range pending {
+		if sp := <-ch; sp != nil {
+			sp.abandon()
+		}
 	}
 	return nil
 }

@@ -138,6 +138,13 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 	if err != nil {
 		return err
 	}
+	// Spawned maybe before the container's directory existed, the shim has had no output
+	// until now; from here it goes to the container's shim.log.
+	if f, err := os.OpenFile(st.ShimLog(cfg.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
+		unix.Dup3(int(f.Fd()), 1, 0)
+		unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
+	}
 	rec, err := st.Get(cfg.ID)
 	if err != nil {
 		return err

@@ -93,6 +93,7 @@ func (s *Store) Work(id string) string      { return filepath.Join(s.Dir(id), "w
 func (s *Store) LogPath(id string) string   { return filepath.Join(s.Dir(id), "log.json") }
 func (s *Store) Socket(id string) string    { return filepath.Join(s.Dir(id), "attach.sock") }
 func (s *Store) TracePath(id string) string { return filepath.Join(s.Dir(id), "trace.json") }
+func (s *Store) ShimLog(id string) string   { return filepath.Join(s.Dir(id), "shim.log") }
 func (s *Store) EventsPath() string         { return filepath.Join(s.root, "events.json") }
 
 // ErrNotFound and ErrNameInUse are wrapped by the store's errors.
