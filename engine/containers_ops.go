@@ -110,7 +110,10 @@ func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() err
 		return nil, err
 	}
 	rt, rtErr := e.Runtime()
-	if rec.Status == state.Running {
+	// The container's own shim removes it after its init has ended (--rm) without writing an
+	// exited record first: nothing is left to stop.
+	ownShim := rec.Status == state.Running && rec.ShimPid == os.Getpid()
+	if rec.Status == state.Running && !ownShim {
 		if !force {
 			return nil, wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)
 		}

@@ -319,25 +319,36 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
 	}
 	finished := time.Now().UTC()
-	st.Update(cfg.ID, func(r *state.Record) error {
-		r.Status, r.ExitCode, r.OOMKilled, r.FinishedAt, r.ShimPid = state.Exited, code, oom, finished, 0
-		return nil
-	})
-	if oom {
-		AppendEvent(st.EventsPath(), "oom", rec)
+	exited := func() {
+		st.Update(cfg.ID, func(r *state.Record) error {
+			r.Status, r.ExitCode, r.OOMKilled, r.FinishedAt, r.ShimPid = state.Exited, code, oom, finished, 0
+			return nil
+		})
 	}
-	AppendEvent(st.EventsPath(), "die", rec)
+	died := func() {
+		if oom {
+			AppendEvent(st.EventsPath(), "oom", rec)
+		}
+		AppendEvent(st.EventsPath(), "die", rec)
+	}
 	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
 	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
-	// returns only then: the CLI needs no polling for the removal.
+	// returns only then: the CLI needs no polling for the removal. Its record is not written
+	// as exited on the way, unless the removal fails. Otherwise the record is written before
+	// the die event, so whoever follows the events reads the exit in it.
 	var rmErr error
 	purge := func() error { return nil }
 	if flags.AutoRemove && cfg.Remove != nil {
+		died()
 		if p, err := cfg.Remove(cfg.ID); err == nil {
 			purge = p
 		} else {
 			rmErr = err
+			exited()
 		}
+	} else {
+		exited()
+		died()
 	}
 	hub.finish(exit)
 	srv.drain(time.Second)
