@@ -19,7 +19,7 @@ func TestFailedCreateLeavesNoShim(t *testing.T) {
 		{"run", "--rm", "-v", bad + ":/x", e.image, "true"},
 		{"run", "-d", "--security-opt", "seccomp=" + bad, e.image, "true"},
 	} {
-		if r := e.gb(args...); r.code != 125 || !strings.Contains(r.stderr, bad) {
+		if r := e.Run(args...); r.Code != 125 || !strings.Contains(r.Stderr, bad) {
 			t.Errorf("glassbox %q: %+v, want exit 125 naming %s", args, r, bad)
 		}
 	}
@@ -34,7 +34,7 @@ func TestFailedCreateLeavesNoShim(t *testing.T) {
 func TestShortContainerKeepsItsCgroupPaths(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.must("run", "--name", n, e.image, "true")
+	e.Must("run", "--name", n, e.image, "true")
 	d := e.inspect(n)
 	if d.State.ExitCode != 0 || d.State.Running || d.State.OOMKilled {
 		t.Fatalf("state %+v", d.State)
@@ -61,17 +61,17 @@ func TestShortContainerKeepsItsCgroupPaths(t *testing.T) {
 func TestRemoveBeforeExitStatus(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	if r := e.gb("run", "--rm", "--name", n, e.image, "sh", "-c", "echo out; exit 5"); r.code != 5 || r.stdout != "out\n" {
+	if r := e.Run("run", "--rm", "--name", n, e.image, "sh", "-c", "echo out; exit 5"); r.Code != 5 || r.Stdout != "out\n" {
 		t.Fatalf("run --rm: %+v", r)
 	}
-	if r := e.gb("inspect", n); r.code == 0 {
-		t.Fatalf("run --rm returned before the removal: %s", r.stdout)
+	if r := e.Run("inspect", n); r.Code == 0 {
+		t.Fatalf("run --rm returned before the removal: %s", r.Stdout)
 	}
-	id := e.must("run", "-d", "--rm", e.image, "sh", "-c", "sleep 1; exit 4")
-	if r := e.gb("wait", id); r.code != 0 || strings.TrimSpace(r.stdout) != "4" {
+	id := e.Must("run", "-d", "--rm", e.image, "sh", "-c", "sleep 1; exit 4")
+	if r := e.Run("wait", id); r.Code != 0 || strings.TrimSpace(r.Stdout) != "4" {
 		t.Fatalf("wait on a --rm container: %+v", r)
 	}
-	waitFor(t, "the --rm container's removal", func() bool { return e.gb("inspect", id).code != 0 })
+	waitFor(t, "the --rm container's removal", func() bool { return e.Run("inspect", id).Code != 0 })
 }
 
 // shimsOf lists the pids of glassbox shims serving root.
@@ -99,7 +99,7 @@ func shimsOf(root string) []int {
 // ROOT/trash: gc deletes them (not those of a removal still under way).
 func TestGCEmptiesTrash(t *testing.T) {
 	e := newEnv(t)
-	e.must("ps") // makes the store's directories
+	e.Must("ps") // makes the store's directories
 	old := filepath.Join(e.root, "trash", strings.Repeat("a", 64))
 	fresh := filepath.Join(e.root, "trash", strings.Repeat("b", 64))
 	for _, d := range []string{old, fresh} {
@@ -109,7 +109,7 @@ func TestGCEmptiesTrash(t *testing.T) {
 	}
 	past := time.Now().Add(-time.Minute)
 	os.Chtimes(old, past, past)
-	out := e.must("gc")
+	out := e.Must("gc")
 	if exists(old) || !strings.Contains(out, strings.Repeat("a", 12)) {
 		t.Errorf("gc left %s or did not say so: %q", old, out)
 	}
