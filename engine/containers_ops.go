@@ -124,7 +124,8 @@ func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() err
 		e.Wait(wctx, id)
 		cancel()
 	}
-	if rtErr == nil {
+	// The own shim deletes the runtime's container (cgroups) itself, meanwhile.
+	if rtErr == nil && !ownShim {
 		if err := rt.Delete(id, true); err != nil {
 			return nil, fmt.Errorf("remove container %s: %w", rec.Name, err)
 		}

@@ -314,7 +314,14 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 	if stdinW != nil {
 		stdinW.Close()
 	}
-	cfg.Runtime.Delete(cfg.ID, true)
+	// The runtime's delete (the cgroups: kill, wait empty, rmdir each hierarchy) and the rest
+	// of the cleanup (umount, record or removal, events) do not depend on each other: they
+	// run side by side, and both are done before anyone hears the exit.
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		cfg.Runtime.Delete(cfg.ID, true)
+	}()
 	if err := snapshot.Unmount(st.Rootfs(cfg.ID)); err != nil {
 		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
 	}
@@ -350,6 +357,7 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		exited()
 		died()
 	}
+	<-deleted
 	hub.finish(exit)
 	srv.drain(time.Second)
 	if err := purge(); err != nil && rmErr == nil {
