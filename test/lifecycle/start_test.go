@@ -68,8 +68,21 @@ func TestRemoveBeforeExitStatus(t *testing.T) {
 		t.Fatalf("run --rm returned before the removal: %s", r.Stdout)
 	}
 	id := e.Must("run", "-d", "--rm", e.image, "sh", "-c", "sleep 1; exit 4")
+	d := e.inspect(id)
 	if r := e.Run("wait", id); r.Code != 0 || strings.TrimSpace(r.Stdout) != "4" {
 		t.Fatalf("wait on a --rm container: %+v", r)
+	}
+	// The exit is told once the container is gone: no cgroup, no mount, no record.
+	for ctrl, p := range d.CgroupPaths {
+		if strings.Contains(p, id) && exists(p) {
+			t.Errorf("cgroup %s (%s) still there when the exit was told", p, ctrl)
+		}
+	}
+	if mounted(d.GraphDriver.Data.MergedDir) {
+		t.Errorf("rootfs %s still mounted when the exit was told", d.GraphDriver.Data.MergedDir)
+	}
+	if r := e.Run("inspect", id); r.Code == 0 {
+		t.Errorf("record still there when the exit was told")
 	}
 	waitFor(t, "the --rm container's removal", func() bool { return e.Run("inspect", id).Code != 0 })
 }
