@@ -74,6 +74,10 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	if opts.StartNext {
 		tr = trace.New(time.Now())
 	}
+	// encoding/json builds its encoder for a type at its first use, by reflection over the
+	// whole runtime-spec tree (2 ms); built now, it is ready when config.json is written,
+	// while this goroutine waits on the image store's lock and fsync.
+	go json.Marshal(&specs.Spec{})
 	id := state.NewID()
 	if opts.StartNext {
 		// The shim's own start (a Go process) runs while this create resolves the image,

@@ -37,6 +37,8 @@ type StartMessage struct {
 	Origin time.Time `json:"origin"` // the start's trace origin
 	Attach bool      `json:"attach"` // the control connection is an attacher's
 	Stdin  bool      `json:"stdin"`  // ... which sends input
+
+	waiting time.Time // when the shim began to wait for this message
 }
 
 const maxFrame = 1 << 20

@@ -70,7 +70,9 @@ func Main(cfg Config) int {
 		return 1
 	}
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	waiting := time.Now()
 	ctl, msg, err := awaitStart()
+	msg.waiting = waiting
 	if errors.Is(err, errAbandoned) {
 		return 0
 	}
@@ -213,6 +215,9 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		}
 	}
 	tr := trace.New(msg.Origin)
+	// From the shim's first wait to the go: how long the shim's own start was hidden behind
+	// the create (nothing when the create was faster: then the start waited for the shim).
+	tr.Record("shim waits", "the shim is up (Go runtime, package init) and waits for the create's end", msg.waiting, nil)
 	if t, ok := cfg.Runtime.(interface{ SetTrace(*trace.Recorder) }); ok {
 		t.SetTrace(tr) // an in-process runtime records its kernel steps into the start's trace
 	}
