@@ -301,6 +301,7 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		report(Ready{Phase: "started", Pid: proc.Pid})
 		closeReady()
 		AppendEvent(st.EventsPath(), "start", rec)
+		trimCHeap()
 	}()
 
 	code := reap(proc.Pid)
