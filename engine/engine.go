@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Options configure an Engine.
@@ -27,6 +28,12 @@ type Options struct {
 type Engine struct {
 	root string
 	log  *slog.Logger
+
+	mu sync.Mutex
+	// pending are shims spawned by a Create with StartNext for their Start: each channel
+	// yields the shim once its spawn (in the background of the create) is done, nil if it
+	// failed.
+	pending map[string]chan *shimProc
 }
 
 // ErrNotFound is wrapped by every error about a container, image or layer that does not exist.
@@ -58,5 +65,17 @@ func Open(opts Options) (*Engine, error) {
 // Root is the engine's state directory.
 func (e *Engine) Root() string { return e.root }
 
-// Close releases what the engine holds. Containers keep running.
-func (e *Engine) Close() error { return nil }
+// Close releases what the engine holds: shims spawned for starts that never came exit.
+// Containers keep running.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	pending := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	for _, ch := range pending {
+		if sp := <-ch; sp != nil {
+			sp.abandon()
+		}
+	}
+	return nil
+}

@@ -35,6 +35,8 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 			if err != nil {
 				return err
 			}
+			defer e.Close()
+			opts.StartNext = true
 			c, err := e.Create(cmd.Context(), opts)
 			if err != nil {
 				return exitStatus(exitEngineError, err)
