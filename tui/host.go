@@ -155,12 +155,12 @@ func (l *hostList) view(width, height int, focused bool) string {
 	t := l.th
 	l.height = max(height-1, 1)
 	l.clamp()
-	lines := []string{t.ColumnHeader.Render(pad("NAMESPACE              PROCS  RUNTIME  PID COMMAND", width))}
+	lines := []string{t.Paint(&t.ColumnHeader, pad("NAMESPACE              PROCS  RUNTIME  PID COMMAND", width))}
 	switch {
 	case l.err != nil:
-		return strings.Join(append(lines, t.StatusError.Render(l.err.Error())), "\n")
+		return strings.Join(append(lines, t.Paint(&t.StatusError, l.err.Error())), "\n")
 	case !l.loaded:
-		return strings.Join(append(lines, t.Muted.Render("reading every process's namespaces…")), "\n")
+		return strings.Join(append(lines, t.Paint(&t.Muted, "reading every process's namespaces…")), "\n")
 	}
 	for i := l.offset; i < len(l.rows) && i < l.offset+l.height; i++ {
 		r := l.rows[i]

@@ -74,6 +74,13 @@ type Model struct {
 	statsErrs map[string]error
 	// pendingSelect is a row key to move the cursor to when the next list arrives.
 	pendingSelect string
+
+	// pacer slows the renderer while idle (PaceFrames); nil leaves it at its fixed rate.
+	pacer *framePacer
+	// drawn is the last View, valid while clean: a message that changes nothing (the pacer's
+	// rest check) gets it back without drawing the screen again.
+	drawn tea.View
+	clean bool
 }
 
 // dialog is a modal on top of the panes (pull, run, confirm). Update returns nil to close.
@@ -175,7 +182,7 @@ type (
 
 // Init loads the first data, subscribes to the engine's events and starts the ticks.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick(), m.subscribe())
+	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick(), m.subscribe(), m.pacer.start())
 }
 
 // tick re-reads the container list every Refresh, in the timer's goroutine, so an idle
@@ -216,8 +223,12 @@ func (m *Model) loadImages() tea.Cmd {
 // Update routes a message: window and data messages to everyone who needs them, keys to the
 // dialog, the help, the full-screen shell, the focused component, then the global keys.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if r, ok := msg.(frameRestMsg); ok {
+		return m, m.pacer.onRest(r)
+	}
+	m.clean = false
 	cmd := m.route(msg)
-	return m, tea.Batch(cmd, m.syncSelection(), m.shell.resize(m.shellSize()))
+	return m, tea.Batch(cmd, m.syncSelection(), m.shell.resize(m.shellSize()), m.pacer.wake())
 }
 
 // shellSize is the shell's screen: the pane, or the window less a status line in full screen.

@@ -342,23 +342,23 @@ func (p *shellPane) view(width, height int) string {
 	mine := p.sel.ID == p.target.ID
 	switch {
 	case p.note != "":
-		lines = append(lines, t.Warn.Render(p.note), "")
+		lines = append(lines, t.Paint(&t.Warn, p.note), "")
 	case mine && p.exitText != "":
-		lines = append(lines, t.Warn.Render(p.exitText), "")
+		lines = append(lines, t.Paint(&t.Warn, p.exitText), "")
 	}
 	if p.live && !mine {
-		lines = append(lines, t.Muted.Render("a shell runs in "+p.target.Name+": select it to return to it;"),
-			t.Muted.Render("opening one here closes that one"), "")
+		lines = append(lines, t.Paint(&t.Muted, "a shell runs in "+p.target.Name+": select it to return to it;"),
+			t.Paint(&t.Muted, "opening one here closes that one"), "")
 	}
 	if p.sel.ID == "" {
-		lines = append(lines, t.Muted.Render("select a running container"))
+		lines = append(lines, t.Paint(&t.Muted, "select a running container"))
 	} else {
-		lines = append(lines, t.Muted.Render("enter or x runs /bin/sh in "+p.sel.Name+" on a pty,"),
-			t.Muted.Render("a attaches its console (press enter for a prompt), f full screen;"),
-			t.Muted.Render("ctrl-p ctrl-q leaves it running, ctrl-p f toggles full screen"))
+		lines = append(lines, t.Paint(&t.Muted, "enter or x runs /bin/sh in "+p.sel.Name+" on a pty,"),
+			t.Paint(&t.Muted, "a attaches its console (press enter for a prompt), f full screen;"),
+			t.Paint(&t.Muted, "ctrl-p ctrl-q leaves it running, ctrl-p f toggles full screen"))
 	}
 	if p.screen != "" && mine {
-		lines = append(lines, "", t.Subtle.Render("last screen:"))
+		lines = append(lines, "", t.Paint(&t.Subtle, "last screen:"))
 		lines = append(lines, strings.Split(p.screen, "\n")...)
 	}
 	return fitLines(clipLines(lines, 0, height), width)
@@ -370,7 +370,7 @@ func (p *shellPane) fullView(width, height int) string {
 	if p.console {
 		what = "console"
 	}
-	status := p.th.Muted.Render(fmt.Sprintf(" %s · %s · ctrl-p ctrl-q leaves · ctrl-p f leaves full screen", p.target.Name, what))
+	status := p.th.Paint(&p.th.Muted, fmt.Sprintf(" %s · %s · ctrl-p ctrl-q leaves · ctrl-p f leaves full screen", p.target.Name, what))
 	return p.screen + "\n" + fitLines([]string{status}, width)
 }
 

@@ -56,16 +56,19 @@ func runWorkbench(ctx context.Context, g *globals) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if _, err := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(workbenchFPS())).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+	fps := workbenchFPS()
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(fps))
+	m.PaceFrames(p, fps)
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return fmt.Errorf("workbench: %w", err)
 	}
 	return nil
 }
 
-// workbenchFPS is how often Bubble Tea's renderer wakes to flush a changed frame. Its ticker
-// runs even when nothing changes, so it is most of an idle workbench's cost: 30 frames a
-// second keeps typing in the shell pane immediate (33 ms at most) at half the default's
-// wake-ups. GLASSBOX_FPS overrides it (1-120).
+// workbenchFPS is how often Bubble Tea's renderer wakes to flush a changed frame while
+// something changes (the workbench slows it to once a second when idle: tui.PaceFrames):
+// 30 frames a second keeps typing in the shell pane immediate (33 ms at most). GLASSBOX_FPS
+// overrides it (1-120).
 func workbenchFPS() int {
 	if n, err := strconv.Atoi(os.Getenv("GLASSBOX_FPS")); err == nil && n >= 1 && n <= 120 {
 		return n

@@ -22,7 +22,8 @@ import (
 // /proc/PID/stat, every thread) of the workbench and of the tmux server drawing it, as a
 // percent of one core, and the workbench's RSS. Side by side in the same window, the floor: an
 // empty Bubble Tea program (one fixed line, same renderer frame rate) in a tmux of its own.
-// Setting GLASSBOX_FPS passes it to both.
+// Setting GLASSBOX_FPS passes it to both; GLASSBOX_CPUPROFILE=file reaches the workbench, which
+// writes its CPU profile there when the case quits it.
 func init() {
 	// The floor program is this binary run again (see teaFloor).
 	if fps := os.Getenv("GLASSBOX_BENCH_TEA_FLOOR"); fps != "" {
@@ -112,6 +113,11 @@ func cpuTicks(pid int) (uint64, error) {
 	u, _ := strconv.ParseUint(f[11], 10, 64)
 	s, _ := strconv.ParseUint(f[12], 10, 64)
 	return u + s, nil
+}
+
+func processAlive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }
 
 func rssKiB(pid int) int {
@@ -234,6 +240,12 @@ func tuiIdleExtra(env *Env) error {
 	}
 	if pct[2] > 0 {
 		fmt.Printf("  workbench / empty bubbletea: %.2fx\n", pct[0]/pct[2])
+	}
+	// Quit the workbench the way a user does, so what it writes at exit (GLASSBOX_CPUPROFILE)
+	// is written, and wait for it to end.
+	exec.Command("tmux", "-L", gb.socket, "send-keys", "-t", "b", "q").Run()
+	for i := 0; i < 50 && processAlive(ws[0].pid); i++ {
+		time.Sleep(100 * time.Millisecond)
 	}
 	return nil
 }
