@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,5 +92,24 @@ func TestCgroupsTabWithoutReader(t *testing.T) {
 	h.keys("2")
 	if !strings.Contains(ansi.Strip(h.screen()), "no statistics reader") {
 		t.Errorf("without a reader the tab should say so:\n%s", ansi.Strip(h.screen()))
+	}
+}
+
+// TestVanishedCgroupReloadsTheList: the list's tick is slow (30 s), so a container whose cgroup
+// vanished (it stopped, maybe without a die event) reloads the list at once.
+func TestVanishedCgroupReloadsTheList(t *testing.T) {
+	f := newFake(2)
+	h := newHarness(t, f, Options{}, 120, 40)
+	cs, _ := f.List(context.Background(), true)
+	_, cmd := h.m.Update(statsMsg{samples: []inspect.Stats{{ID: cs[0].ID, Gone: true}}})
+	if cmd == nil {
+		t.Fatal("a vanished cgroup asked for nothing")
+	}
+	if _, ok := cmd().(containersMsg); !ok {
+		t.Fatal("a vanished cgroup did not reload the container list")
+	}
+	_, cmd = h.m.Update(statsMsg{samples: []inspect.Stats{{ID: cs[0].ID}}})
+	if cmd != nil {
+		t.Fatal("a live sample reloaded the list")
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"reflect"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -40,8 +41,9 @@ type resetter interface{ Reset(time.Duration) }
 // counts it as a change nor draws again for it.
 type frameRestMsg struct{ gen int }
 
-// restAfter is how many frames without a message put the renderer to rest.
-const restAfter = 3
+// restAfter is how long without a change puts the renderer to rest, in frames: more than
+// one, so that a tick of the fast ticker has flushed the last change.
+const restAfter = 1.5
 
 // PaceFrames makes the workbench slow p's renderer while idle; fps is the rate p was made with
 // (tea.WithFPS). Call it before p.Run.
@@ -83,7 +85,7 @@ func (f *framePacer) start() tea.Cmd {
 func (f *framePacer) check() tea.Cmd {
 	f.gen++
 	gen := f.gen
-	return tea.Tick(restAfter*f.frame, func(time.Time) tea.Msg { return frameRestMsg{gen: gen} })
+	return tea.Tick(time.Duration(restAfter*float64(f.frame)), func(time.Time) tea.Msg { return frameRestMsg{gen: gen} })
 }
 
 // wake is called for every message that may change the view: the renderer runs at its full
@@ -126,4 +128,23 @@ func (f *framePacer) onRest(msg frameRestMsg) tea.Cmd {
 	f.ticker.Reset(f.rest)
 	f.fast = false
 	return nil
+}
+
+// fromBubbleTea is whether msg is one of Bubble Tea's own messages (keys, mouse, sizes,
+// terminal reports) rather than the workbench's.
+func fromBubbleTea(msg tea.Msg) bool {
+	t := reflect.TypeOf(msg)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t == nil || strings.HasPrefix(t.PkgPath(), "charm.land/bubbletea/")
+}
+
+// sameFrame is whether two views draw the same screen (the workbench sets the other fields
+// of tea.View to constants).
+func sameFrame(a, b tea.View) bool {
+	if a.Content != b.Content || (a.Cursor == nil) != (b.Cursor == nil) {
+		return false
+	}
+	return a.Cursor == nil || a.Cursor.Position == b.Cursor.Position
 }

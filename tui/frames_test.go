@@ -115,3 +115,28 @@ func TestViewCachedUntilAMessageChangesSomething(t *testing.T) {
 		t.Fatal("moving the cursor did not change the screen")
 	}
 }
+
+// TestQuietDataLeavesTheRendererAsleep: a data message that leaves the screen as it was does
+// not wake the renderer; one that changes it, and any of Bubble Tea's own messages, do.
+func TestQuietDataLeavesTheRendererAsleep(t *testing.T) {
+	var got resets
+	h := newHarness(t, newFake(3), Options{}, 120, 40)
+	h.m.pacer = &framePacer{find: func() resetter { return &got }, frame: time.Millisecond, rest: time.Second}
+	h.m.View()
+	cs, _ := h.f.List(context.Background(), true)
+	h.m.Update(containersMsg{list: cs})
+	h.m.View()
+	if len(got) != 0 {
+		t.Fatalf("an unchanged list woke the renderer: %v", got)
+	}
+	h.m.Update(actionMsg{what: "stopped web"}) // the status line changes
+	h.m.View()
+	if len(got) != 1 {
+		t.Fatalf("a changed screen did not wake the renderer: %v", got)
+	}
+	h.m.pacer.fast = false
+	h.m.Update(tea.FocusMsg{})
+	if len(got) != 2 {
+		t.Fatalf("Bubble Tea's own message did not wake the renderer: %v", got)
+	}
+}

@@ -22,7 +22,9 @@ type Options struct {
 	// Theme is "dark" (the default) or "light"; NoColor (NO_COLOR set) overrides it.
 	Theme   string
 	NoColor bool
-	// Refresh is how often the container list and the header are re-read (default 5s; events bring changes sooner).
+	// Refresh is how often the container list is re-read (default 30s): the engine's events
+	// and the stats poller (a cgroup that vanished) bring changes sooner; the tick is the safety
+	// net for what neither saw.
 	Refresh time.Duration
 	// Inspect reads namespaces, processes, mounts and security from /proc; nil hides nothing
 	// but leaves those tabs saying so.
@@ -93,7 +95,7 @@ type dialog interface {
 // New makes the workbench over b.
 func New(ctx context.Context, b Backend, opts Options) *Model {
 	if opts.Refresh <= 0 {
-		opts.Refresh = 5 * time.Second
+		opts.Refresh = 30 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -185,12 +187,20 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick(), m.subscribe(), m.pacer.start())
 }
 
+// liveRefresh is how often a pane of processes (Processes, the host view) is re-read.
+const liveRefresh = 5 * time.Second
+
 // tick re-reads the container list every Refresh, in the timer's goroutine, so an idle
 // workbench wakes once per tick with one message (and one redraw). Events bring changes
 // sooner; the tick is the safety net for a shim that died without one, and moves uptimes.
 func (m *Model) tick() tea.Cmd {
 	b, ctx := m.b, m.ctx
-	return tea.Tick(m.opts.Refresh, func(time.Time) tea.Msg {
+	every := m.opts.Refresh
+	if p, ok := m.activePane().(*inspectPane); (ok && p.live) || m.hostView {
+		// Processes come and go: a pane that lists them is re-read more often.
+		every = min(every, liveRefresh)
+	}
+	return tea.Tick(every, func(time.Time) tea.Msg {
 		l, err := b.List(ctx, true)
 		return containersMsg{list: l, err: err, tick: true}
 	})
@@ -226,9 +236,21 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if r, ok := msg.(frameRestMsg); ok {
 		return m, m.pacer.onRest(r)
 	}
+	before, drawn := m.drawn, m.clean
 	m.clean = false
 	cmd := m.route(msg)
-	return m, tea.Batch(cmd, m.syncSelection(), m.shell.resize(m.shellSize()), m.pacer.wake())
+	cmd = tea.Batch(cmd, m.syncSelection(), m.shell.resize(m.shellSize()))
+	if m.pacer == nil {
+		return m, cmd
+	}
+	// The workbench's own data (a stats tick over idle containers, a list that did not
+	// change) often leaves the screen as it was: then the renderer has nothing to flush and
+	// may sleep on. Bubble Tea's own messages (sizes, keys, terminal reports) always wake it:
+	// they may change its state, not only the view.
+	if drawn && !fromBubbleTea(msg) && sameFrame(before, m.View()) {
+		return m, cmd
+	}
+	return m, tea.Batch(cmd, m.pacer.wake())
 }
 
 // shellSize is the shell's screen: the pane, or the window less a status line in full screen.
@@ -262,11 +284,16 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case statsMsg:
 		m.now = m.opts.Now()
 		m.list.now = m.now
-		m.addStats(msg)
-		if msg.tick {
-			return tea.Batch(m.trackContainers(), m.statsTick())
+		var reload tea.Cmd
+		if m.addStats(msg) {
+			// A cgroup that vanished is a container that stopped: its die event may be on
+			// its way, or never come (a shim killed with it).
+			reload = m.loadContainers()
 		}
-		return nil
+		if msg.tick {
+			return tea.Batch(reload, m.trackContainers(), m.statsTick())
+		}
+		return reload
 	case hostMsg:
 		m.host, m.hostErr = msg.info, msg.err
 		return nil

@@ -171,10 +171,12 @@ var figureSources = map[string][]string{
 	"pressure":  {"cpu.pressure", "memory.pressure", "io.pressure"},
 }
 
-// addStats files samples into each container's history and the list's sparklines.
-func (m *Model) addStats(msg statsMsg) {
+// addStats files samples into each container's history and the list's sparklines, and says
+// whether a container's cgroup has gone (it stopped, maybe without an event).
+func (m *Model) addStats(msg statsMsg) (gone bool) {
 	for _, s := range msg.samples {
 		if s.Gone {
+			gone = true
 			continue
 		}
 		h := m.histories[s.ID]
@@ -195,6 +197,7 @@ func (m *Model) addStats(msg statsMsg) {
 			delete(m.statsErrs, id)
 		}
 	}
+	return gone
 }
 
 // addPolled records the containers the poller took on.
