@@ -60,10 +60,10 @@ func (p *cgroupsPane) view(width, height int) string {
 		return fitLines([]string{t.Paint(&t.StatusError, err.Error())}, width)
 	}
 	h := p.histories[c.ID]
-	if h == nil || h.last.Time.IsZero() {
+	if h == nil || h.full.Time.IsZero() {
 		return t.Paint(&t.Muted, "reading "+c.Name+"'s cgroups…")
 	}
-	s := h.last
+	s := h.full
 	if p.showFiles {
 		return p.filesView(h.files, width, height)
 	}

@@ -74,6 +74,10 @@ type Model struct {
 	polled    map[string]bool
 	histories map[string]*history
 	statsErrs map[string]error
+	// brief are the polled containers read for CPU and memory only; fullStats the one read
+	// fully (the selection).
+	brief     map[string]bool
+	fullStats string
 	// pendingSelect is a row key to move the cursor to when the next list arrives.
 	pendingSelect string
 
@@ -105,7 +109,7 @@ func New(ctx context.Context, b Backend, opts Options) *Model {
 	}
 	th := theme.Select(opts.Theme, opts.NoColor)
 	m := &Model{ctx: ctx, b: b, opts: opts, th: th, keys: newGlobalKeys(), list: newListModel(th),
-		polled: map[string]bool{}, histories: map[string]*history{}, statsErrs: map[string]error{}}
+		polled: map[string]bool{}, histories: map[string]*history{}, statsErrs: map[string]error{}, brief: map[string]bool{}}
 	m.keys.Starter.SetEnabled(false)
 	m.makePanes()
 	return m
@@ -390,7 +394,7 @@ func (m *Model) syncSelection() tea.Cmd {
 		return nil
 	}
 	m.shown = shown
-	return m.activePane().activate(sel)
+	return tea.Batch(m.activePane().activate(sel), m.watchFully(sel.container.ID))
 }
 
 func (m *Model) switchTab(i int) {
