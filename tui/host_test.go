@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -39,5 +40,45 @@ func TestHostView(t *testing.T) {
 	h.keys("H")
 	if !strings.Contains(ansi.Strip(h.screen()), "Containers 2") {
 		t.Errorf("H again should return to the containers:\n%s", ansi.Strip(h.screen()))
+	}
+}
+
+// / filters the host view as it filters the containers: matching namespaces stay in the tree
+// under their ancestors, the title counts them, esc brings every namespace back.
+func TestHostViewFilter(t *testing.T) {
+	h := newHarness(t, newFake(2), Options{Inspect: fakeInspector{}}, 160, 40)
+	h.keys("H", "/")
+	h.typeText("4026532005")
+	plain := ansi.Strip(h.screen())
+	if !strings.Contains(plain, "Host namespaces 2/4") {
+		t.Errorf("the title should count the matches and their ancestors:\n%s", plain)
+	}
+	if !strings.Contains(plain, "pid:[4026532005]") || !strings.Contains(plain, "pid:[4026531836]") {
+		t.Errorf("the match and its parent namespace should show:\n%s", plain)
+	}
+	if strings.Contains(plain, "net:[") || strings.Contains(plain, "user:[") {
+		t.Errorf("namespaces that do not match should go:\n%s", plain)
+	}
+	// enter keeps the filter and gives the keys back to the tree: the selection moves to
+	// the match, and a click lands on the row under the pointer, below the filter line.
+	h.keys("enter", "j")
+	if id := h.m.selection().container.ID; !strings.Contains(id, "4026532005") {
+		t.Errorf("j should select the matching namespace, got %q", id)
+	}
+	h.keys("k")
+	g := h.m.geometry()
+	h.send(tea.MouseClickMsg{X: 3, Y: g.bodyTop + 1 + h.m.hostList.bodyTop() + 1, Button: tea.MouseLeft})
+	if id := h.m.selection().container.ID; !strings.Contains(id, "4026532005") {
+		t.Errorf("a click on the second row should select it, got %q", id)
+	}
+	h.keys("esc")
+	if plain := ansi.Strip(h.screen()); !strings.Contains(plain, "Host namespaces 4") {
+		t.Errorf("esc should clear the filter:\n%s", plain)
+	}
+	// A filter that matches nothing says so.
+	h.keys("/")
+	h.typeText("no-such-thing")
+	if plain := ansi.Strip(h.screen()); !strings.Contains(plain, "no match") {
+		t.Errorf("an empty result should say no match:\n%s", plain)
 	}
 }

@@ -432,8 +432,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 			return cmd
 		}
 	case m.hostView:
-		if m.hostList.update(k) {
-			return nil
+		if used, cmd := m.hostList.update(k); used {
+			return cmd
 		}
 	default:
 		if used, cmd := m.list.Update(k); used {

@@ -18,7 +18,7 @@ func (m *Model) handleClick(ms tea.Mouse) tea.Cmd {
 	if ms.X < g.leftW {
 		m.focusPane = false
 		if m.hostView {
-			m.hostList.click(y - 1)
+			m.hostList.click(y - m.hostList.bodyTop())
 			return nil
 		}
 		m.list.clickRow(y - m.list.bodyTop())
@@ -45,7 +45,7 @@ func (m *Model) handleWheel(ms tea.Mouse) tea.Cmd {
 	}
 	if ms.X < m.geometry().leftW {
 		if m.hostView {
-			m.hostList.update(k)
+			m.hostList.move(k)
 			return nil
 		}
 		m.list.Update(k)
