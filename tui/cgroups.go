@@ -51,7 +51,7 @@ func (p *cgroupsPane) view(width, height int) string {
 	switch {
 	case !p.enabled:
 		return t.Paint(&t.Muted, "no statistics reader in this build")
-	case !p.sel.isContainer():
+	case !p.sel.hasProcess():
 		return t.Paint(&t.Muted, "select a container")
 	case c.State != "running":
 		return t.Paint(&t.Muted, c.Name+" is "+c.State+": its cgroups are gone")

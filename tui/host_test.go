@@ -6,6 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/glassbox/glassbox/inspect"
 )
 
 // H shows the machine's namespaces as a tree with the runtime of each container; selecting one
@@ -80,5 +82,52 @@ func TestHostViewFilter(t *testing.T) {
 	h.typeText("no-such-thing")
 	if plain := ansi.Strip(h.screen()); !strings.Contains(plain, "no match") {
 		t.Errorf("an empty result should say no match:\n%s", plain)
+	}
+}
+
+// The host view's Cgroups tab graphs any process's cgroup with the containers' poller: the
+// selected namespace's lowest process is polled while it is selected, and only then.
+func TestHostViewCgroups(t *testing.T) {
+	in := fakeInspector{cgroupRoot: t.TempDir()}
+	writeCgroupV1(t, in.cgroupRoot, cgroupDir(1000), 1)
+	poller := inspect.NewPoller(0)
+	t.Cleanup(poller.Close)
+	h := newHarness(t, newFake(2), Options{Inspect: in, Stats: poller}, 160, 40)
+	h.keys("H")
+	for i := 0; i < 4 && !strings.Contains(h.m.selection().container.ID, "4026532005"); i++ {
+		h.keys("j")
+	}
+	h.keys("6")
+	for n := 1; n <= 3; n++ {
+		writeCgroupV1(t, in.cgroupRoot, cgroupDir(1000), n)
+		h.send(statsTickMsg(t0))
+	}
+	plain := ansi.Strip(h.screen())
+	for _, want := range []string{"6·Cgroups", "% of a core", "Memory 3.00MB / limit 67.1MB", "Pids 3 / 100", "memory.usage_in_bytes"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("host Cgroups tab lacks %q:\n%s", want, plain)
+		}
+	}
+	if poller.Len() != 1 {
+		t.Errorf("the poller reads %d cgroups, want the selected process's only", poller.Len())
+	}
+	// A process whose cgroups cannot be read says why; the previous one is no longer read.
+	h.keys("k")
+	h.send(statsTickMsg(t0))
+	if plain := ansi.Strip(h.screen()); !strings.Contains(plain, "no statistics files") {
+		t.Errorf("an unreadable cgroup should say why:\n%s", plain)
+	}
+	if poller.Len() != 0 {
+		t.Errorf("the poller still reads %d cgroups after the selection moved", poller.Len())
+	}
+	// Back on it, then out of the host view: nothing is read any more.
+	h.keys("j")
+	h.send(statsTickMsg(t0))
+	if poller.Len() != 1 {
+		t.Fatalf("the poller reads %d cgroups, want 1", poller.Len())
+	}
+	h.keys("H")
+	if poller.Len() != 0 {
+		t.Errorf("the poller still reads %d cgroups after the host view closed", poller.Len())
 	}
 }

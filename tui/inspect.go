@@ -23,6 +23,8 @@ type Inspector interface {
 	Mounts(pid int) ([]inspect.Mount, error)
 	Security(pid int) (inspect.Security, error)
 	Network(pid int) (*inspect.Network, error)
+	// CgroupPaths is the process's cgroup directory per hierarchy (the host view's Cgroups tab).
+	CgroupPaths(pid int) (map[string]string, error)
 }
 
 // nsView is the Namespaces tab's data: the process's namespaces and the machine's map, for

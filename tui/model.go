@@ -78,6 +78,8 @@ type Model struct {
 	// fully (the selection).
 	brief     map[string]bool
 	fullStats string
+	// hostWatch is the host view's selection whose cgroups are polled (hostcgroups.go).
+	hostWatch string
 	// pendingSelect is a row key to move the cursor to when the next list arrives.
 	pendingSelect string
 
@@ -130,7 +132,9 @@ func (m *Model) makePanes() {
 		&tracePane{th: th, b: b, ctx: ctx}, m.shell, config, mounts, network, security}
 	m.imageTabs = []pane{overview, layers, config}
 	m.hostList = newHostList(th)
-	m.hostTabs = newHostTabs(th, ctx, m.opts.Inspect)
+	// The host view's Cgroups tab shares the container tab's samples (by selection id).
+	hostCgroups := *cgroups
+	m.hostTabs = append(newHostTabs(th, ctx, m.opts.Inspect), &hostCgroups)
 }
 
 // tabs are the tabs for what the list shows.
@@ -394,7 +398,7 @@ func (m *Model) syncSelection() tea.Cmd {
 		return nil
 	}
 	m.shown = shown
-	return tea.Batch(m.activePane().activate(sel), m.watchFully(sel.container.ID))
+	return tea.Batch(m.activePane().activate(sel), m.watchHost(sel), m.watchFully(sel.container.ID))
 }
 
 func (m *Model) switchTab(i int) {

@@ -124,6 +124,9 @@ func (m *Model) trackContainers() tea.Cmd {
 		}
 	}
 	for id := range m.polled {
+		if isHostWatch(id) {
+			continue // the host view's selection (watchHost)
+		}
 		if c, ok := m.list.byID(id); !ok || c.State != "running" {
 			m.opts.Stats.Remove(id)
 			delete(m.polled, id)
@@ -200,7 +203,7 @@ func (m *Model) addStats(msg statsMsg) (gone bool) {
 		h.add(s, m.brief[s.ID])
 		m.list.usage[s.ID] = &usage{cpu: h.cpu, mem: h.mem}
 	}
-	live := map[string]bool{}
+	live := map[string]bool{m.hostWatch: true}
 	for _, c := range m.list.containers {
 		live[c.ID] = true
 	}
@@ -216,6 +219,11 @@ func (m *Model) addStats(msg statsMsg) (gone bool) {
 // addPolled records the containers the poller took on.
 func (m *Model) addPolled(msg polledMsg) {
 	for id, files := range msg.added {
+		if isHostWatch(id) && id != m.hostWatch {
+			// The selection moved on while its cgroups were being opened.
+			m.opts.Stats.Remove(id)
+			continue
+		}
 		m.polled[id] = true
 		m.setBrief(id, id != m.fullStats)
 		h := m.histories[id]
