@@ -362,9 +362,12 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tea.MouseClickMsg:
-		return m.handleClick(msg.Mouse())
+		return m.handleClick(msg)
 	case tea.MouseWheelMsg:
-		return m.handleWheel(msg.Mouse())
+		return m.handleWheel(msg)
+	case tea.MouseReleaseMsg, tea.MouseMotionMsg:
+		m.shellMouse(msg.(tea.MouseMsg))
+		return nil
 	}
 	// Data messages: the dialog and every pane see them; each keeps only its own.
 	var cmds []tea.Cmd
