@@ -246,7 +246,9 @@ func TestShellMouse(t *testing.T) {
 	}
 	hs.typeText("mouse")
 	hs.keys("enter")
-	hs.settle("the mouse mode set", func() bool { return strings.Count(stdin(), "mouse") == 1 && strings.Count(ansi.Strip(hs.screen()), "# ") == 2 })
+	hs.settle("the mouse mode set", func() bool {
+		return strings.Count(stdin(), "mouse") == 1 && strings.Count(ansi.Strip(hs.screen()), "# ") == 2
+	})
 	hs.send(click)
 	hs.send(tea.MouseReleaseMsg{X: click.X, Y: click.Y, Button: tea.MouseLeft})
 	hs.send(tea.MouseWheelMsg{X: click.X, Y: click.Y, Button: tea.MouseWheelDown})
