@@ -436,8 +436,12 @@ func (m *listModel) rowStyle(line string, width int, selected, focused bool) str
 
 // rowStyle pads or cuts a list row to width and marks the cursor's row.
 func rowStyle(th *theme.Theme, line string, width int, selected, focused bool) string {
-	line = cut(line, width, "")
-	if w := cellWidth(line); w < width {
+	w := cellWidth(line)
+	if w > width {
+		line = cut(line, width, "")
+		w = cellWidth(line)
+	}
+	if w < width {
 		line += strings.Repeat(" ", width-w)
 	}
 	switch {

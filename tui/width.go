@@ -58,6 +58,10 @@ func cut(s string, width int, tail string) string {
 		}
 		return ansi.TruncateWc(s, width, tail)
 	case simple:
+		// Measuring is cheap here; truncating is not (it segments): most lines fit.
+		if ansi.StringWidthWc(s) <= width {
+			return s
+		}
 		return ansi.TruncateWc(s, width, tail)
 	}
 	return ansi.Truncate(s, width, tail)
