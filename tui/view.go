@@ -303,6 +303,7 @@ func (m *Model) helpView(width, height int) string {
 	}{"Mouse", []key.Binding{
 		key.NewBinding(key.WithKeys("click"), key.WithHelp("click", "select a row, a tab, focus a pane")),
 		key.NewBinding(key.WithKeys("wheel"), key.WithHelp("wheel", "scroll what is under the pointer")),
+		key.NewBinding(key.WithKeys("shell"), key.WithHelp("in a shell", "to its program, if it asked for the mouse")),
 	}})
 	var cols []string
 	var cur []string
