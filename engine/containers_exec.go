@@ -21,6 +21,7 @@ import (
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 	"github.com/glassbox/glassbox/engine/spec"
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Exec runs a new process in a running container, nsenter-style: it enters every namespace of
@@ -161,19 +162,8 @@ func seccompProgram(dir string, raw json.RawMessage, cfg *specs.LinuxSeccomp) ([
 	if err != nil {
 		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".exec-seccomp-*")
-	if err == nil {
-		_, err = tmp.Write(append(key[:], prog...))
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), path)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}
+	// Atomic, no fsync: a cache emptied by a power loss fails the key check and is made again.
+	_ = atomicfile.WriteFile(path, append(key[:], prog...), 0o600, atomicfile.Atomic)
 	return prog, nil // a cache that could not be written costs the next exec time, nothing else
 }
 

@@ -91,7 +91,7 @@ run and exec exit with the container process's status.`,
 	for _, sub := range []func(o *ociGlobals) *cobra.Command{
 		newOCICreateCmd, newOCIStartCmd, newOCIRunCmd, newOCIStateCmd, newOCIKillCmd,
 		newOCIDeleteCmd, newOCIListCmd, newOCIPsCmd, newOCIPauseCmd, newOCIResumeCmd,
-		newOCIExecCmd, newOCISpecCmd, newOCIFeaturesCmd,
+		newOCIExecCmd, newOCISpecCmd, newOCIFeaturesCmd, newOCIUpdateCmd, newOCIEventsCmd,
 	} {
 		cmd.AddCommand(sub(o))
 	}

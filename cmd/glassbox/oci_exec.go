@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // exitExecFailed is runc's status when exec cannot start the process ("exec failed: ...").
@@ -270,12 +271,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o666); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(path, []byte(strconv.Itoa(pid)), 0o666, atomicfile.Atomic); err != nil {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil

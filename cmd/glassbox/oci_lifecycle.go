@@ -148,7 +148,7 @@ func newOCIStartCmd(o *ociGlobals) *cobra.Command {
 func newOCIStateCmd(o *ociGlobals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "state CONTAINER",
-		Short: "Print the state of a container (the runtime spec's state JSON)",
+		Short: "Print the state of a container (the runtime spec's state JSON, with runc's rootfs, created and owner)",
 		Args:  ociArgs(1, 1),
 		RunE: o.run(func(cmd *cobra.Command, args []string) error {
 			r, err := o.open()
@@ -159,7 +159,8 @@ func newOCIStateCmd(o *ociGlobals) *cobra.Command {
 			if err != nil {
 				return runtimeError(args[0], err)
 			}
-			b, err := json.MarshalIndent(st, "", "  ")
+			// runc's state is its list entry: the spec's fields, then rootfs, created, owner.
+			b, err := json.MarshalIndent(listEntry(r, o.root, st), "", "  ")
 			if err != nil {
 				return err
 			}

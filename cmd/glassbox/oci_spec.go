@@ -113,13 +113,12 @@ func ociFeatures() *features.Features {
 	f := &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
-		Hooks:         []string{"createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		// The options that are mount(2) flags or propagation types; anything else is data.
-		MountOptions: []string{"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-			"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
-			"nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
-			"rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-			"shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"},
+		// prestart is deprecated in the spec but still run (between createRuntime's moment
+		// and createContainer's), as runc does.
+		Hooks: []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		// The options the runtime turns into mount(2) flags or propagation; anything else is
+		// passed to the filesystem as data, so it is not a "known" option.
+		MountOptions: runtime.MountOptions(),
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: knownCapabilities(),

@@ -165,4 +165,12 @@ func TestFeatures(t *testing.T) {
 	if !slices.Contains(f.Linux.Namespaces, "user") || f.OCIVersionMax != specs.Version {
 		t.Errorf("features namespaces %v, max version %s", f.Linux.Namespaces, f.OCIVersionMax)
 	}
+	for _, o := range []string{"ro", "nosuid", "rbind", "rprivate", "noatime"} {
+		if !slices.Contains(f.MountOptions, o) {
+			t.Errorf("features lacks mount option %q", o)
+		}
+	}
+	if !slices.Contains(f.Hooks, "prestart") {
+		t.Errorf("features hooks %v lack prestart, which the runtime runs", f.Hooks)
+	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // ErrBadReference is wrapped by errors about a reference that does not parse.
@@ -165,7 +167,7 @@ func (s *Store) AddLease(id, holder string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("add lease: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, holder), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, holder), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600, atomicfile.Synced); err != nil {
 		return fmt.Errorf("add lease %s on %s: %w", holder, id, err)
 	}
 	return nil
@@ -198,7 +200,7 @@ func (s *Store) Acquire(ref, holder string) (*Record, []string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("add lease: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, holder), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, holder), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600, atomicfile.Synced); err != nil {
 		return nil, nil, fmt.Errorf("add lease %s on %s: %w", holder, rec.ID, err)
 	}
 	return rec, lowers, nil

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/glassbox/glassbox/engine/snapshot"
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // ErrNotFound is wrapped by errors about an image or blob the store does not have.
@@ -136,33 +137,6 @@ func digestHex(d string) (string, error) {
 	return h, nil
 }
 
-// writeFileAtomic writes b to path through a temporary file, fsync(2) and rename(2).
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
-
 // blobPath is where a blob lives.
 func (s *Store) blobPath(digest string) (string, error) {
 	h, err := digestHex(digest)
@@ -195,7 +169,7 @@ func (s *Store) putBlob(digest string, b []byte) error {
 	if _, err := os.Stat(p); err == nil {
 		return nil
 	}
-	if err := writeFileAtomic(p, b); err != nil {
+	if err := atomicfile.WriteFile(p, b, 0o600, atomicfile.Synced); err != nil {
 		return fmt.Errorf("store blob %s: %w", digest, err)
 	}
 	return nil
@@ -251,7 +225,7 @@ func (s *Store) writeRecord(r *Record) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(p, b); err != nil {
+	if err := atomicfile.WriteFile(p, b, 0o600, atomicfile.Synced); err != nil {
 		return fmt.Errorf("write image record %s: %w", r.ID, err)
 	}
 	return nil
@@ -303,7 +277,7 @@ func (s *Store) writeRefs(refs map[string]string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, "refs.json"), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, "refs.json"), b, 0o600, atomicfile.Synced); err != nil {
 		return fmt.Errorf("write references: %w", err)
 	}
 	return nil

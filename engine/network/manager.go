@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Defaults for Config's zero fields.
@@ -261,11 +263,8 @@ func (m *Manager) save(st *state) error {
 	if err != nil {
 		return err
 	}
-	tmp := m.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write network state: %w", err)
-	}
-	if err := os.Rename(tmp, m.statePath()); err != nil {
+	// Atomic, no fsync: the state lives on /run (DefaultStateDir) and ends with the boot.
+	if err := atomicfile.WriteFile(m.statePath(), b, 0o600, atomicfile.Atomic); err != nil {
 		return fmt.Errorf("write network state: %w", err)
 	}
 	return nil

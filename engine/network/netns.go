@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // A container's network namespace is made here, before its init exists, and bind-mounted on a
@@ -137,9 +139,10 @@ func WriteConfig(path string, c Config) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	// Durable: the user was told the configuration is saved, and every bridge run parses it
+	// (an empty file after a power loss would fail them all).
+	if err := atomicfile.WriteFile(path, b, 0o600, atomicfile.Durable); err != nil {
 		return fmt.Errorf("write network configuration: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/glassbox/glassbox/engine/cgroups"
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/trace"
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Create does what `runc create` does: the init process (glassbox re-executed, a child of the
@@ -192,7 +193,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		return nil, err
 	}
 	if opts.PidFile != "" {
-		if err := writeFileAtomic(opts.PidFile, strconv.Itoa(pid)); err != nil {
+		if err := atomicfile.WriteFile(opts.PidFile, []byte(strconv.Itoa(pid)), 0o644, atomicfile.Atomic); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
 		}
 	}
@@ -357,14 +358,6 @@ func cgroupMounts(paths map[string]string) []cgroupMount {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
 	return out
-}
-
-func writeFileAtomic(path, data string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // withDeviceRules returns the spec's resources with the device rules runc adds after the

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -94,4 +95,19 @@ var rlimitNames = map[string]int{
 	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// MountOptions lists the options parseMountOptions turns into mount(2) or propagation flags,
+// sorted: what `oci features` reports as mountOptions. Any other option goes to the
+// filesystem as data.
+func MountOptions() []string {
+	out := make([]string, 0, len(mountFlags)+len(propagationFlags))
+	for o := range mountFlags {
+		out = append(out, o)
+	}
+	for o := range propagationFlags {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/cgroups"
 	"github.com/glassbox/glassbox/engine/trace"
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Files in a container's state directory.
@@ -68,12 +69,9 @@ func (r *Runtime) save(rec *record) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(r.dir(rec.ID), stateFile)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	// Atomic, no fsync: the record describes live processes, which a power loss ends anyway
+	// (runc keeps its state on tmpfs; List skips a record that does not parse).
+	if err := atomicfile.WriteFile(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600, atomicfile.Atomic); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil

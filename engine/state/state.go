@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Status values, docker's words.
@@ -216,23 +218,10 @@ func (s *Store) write(rec *Record) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(s.Dir(rec.ID), "state.json")
-	tmp, err := os.CreateTemp(s.Dir(rec.ID), ".state-*")
-	if err != nil {
+	// Synced, not Durable: after a power loss the record may be the one before (recovery
+	// reconciles it with the processes, which are gone anyway) but never a truncated one.
+	if err := atomicfile.WriteFile(filepath.Join(s.Dir(rec.ID), "state.json"), data, 0o600, atomicfile.Synced); err != nil {
 		return fmt.Errorf("write state of %s: %w", rec.ID, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-	}
-	tmp.Close()
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("rename %s: %w", p, err)
 	}
 	return nil
 }

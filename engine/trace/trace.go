@@ -8,10 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Step is one kernel step.
@@ -101,25 +102,15 @@ func (r *Recorder) Steps() []Step {
 	return steps
 }
 
-// WriteFile stores steps as JSON at path, atomically (write a temporary file, then rename).
+// WriteFile stores steps as JSON at path, atomically.
 func WriteFile(path string, steps []Step) error {
 	b, err := json.Marshal(steps)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".trace-*")
-	if err != nil {
-		return fmt.Errorf("write trace %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write trace %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write trace %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	// Atomic, no fsync: the trace is always on and must stay cheap; after a power loss the
+	// container it describes is gone too.
+	if err := atomicfile.WriteFile(path, b, 0o600, atomicfile.Atomic); err != nil {
 		return fmt.Errorf("write trace %s: %w", path, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,7 +23,6 @@ var (
 	rootOnce sync.Once
 	rootDir  string
 	rootErr  error
-	registry *fixture.Registry
 )
 
 func TestMain(m *testing.M) {
@@ -41,9 +39,6 @@ func TestMain(m *testing.M) {
 		gbRoot("gc").Run()
 		os.RemoveAll(rootDir)
 	}
-	if registry != nil {
-		registry.Close()
-	}
 	os.Exit(code)
 }
 
@@ -55,18 +50,9 @@ func gbRoot(t *testing.T) (root, image string) {
 	fixture.NeedRoot(t)
 	fixture.NeedBinary(t, "runc")
 	glassboxBin = fixture.Glassbox(t)
-	var ref string
+	ref := fixture.SharedBusybox(t)
 	rootOnce.Do(func() {
-		registry = fixture.NewRegistry()
-		img, err := fixture.Busybox(fixture.WithCmd("sh"))
-		if err != nil {
-			rootErr = err
-			return
-		}
-		if ref, err = registry.Push("busybox:latest", img); err != nil {
-			rootErr = err
-			return
-		}
+		var err error
 		if rootDir, err = os.MkdirTemp("", "gbexec-root-"); err != nil {
 			rootErr = err
 			return
@@ -86,6 +72,7 @@ var imageRef string
 
 // ctr is a running container the test made.
 type ctr struct {
+	*fixture.CLI
 	t    *testing.T
 	name string
 	pid  int // its init, in this PID namespace
@@ -96,13 +83,13 @@ type ctr struct {
 func runContainer(t *testing.T, flags ...string) *ctr {
 	t.Helper()
 	root, image := gbRoot(t)
-	c := &ctr{t: t, name: uniqueName(t)}
+	c := &ctr{CLI: fixture.NewCLI(t, root), t: t, name: uniqueName(t)}
 	args := append([]string{"run", "-d", "--name", c.name}, flags...)
 	args = append(args, image, "sleep", "3600")
-	if r := c.gb(args...); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	if r := c.Run(args...); r.Code != 0 {
+		t.Fatalf("run: exit %d: %s", r.Code, r.Stderr)
 	}
-	t.Cleanup(func() { exec.Command(glassboxBin, "--root", root, "rm", "-f", c.name).Run() })
+	t.Cleanup(func() { c.Command("rm", "-f", c.name).Run() })
 	c.pid = c.inspect().State.Pid
 	if c.pid <= 0 {
 		t.Fatalf("container %s has no pid", c.name)
@@ -123,19 +110,10 @@ func runContainer(t *testing.T, flags ...string) *ctr {
 	return c
 }
 
-func (c *ctr) gb(args ...string) result {
-	c.t.Helper()
-	return run(c.t, c.cmd(args...))
-}
-
-func (c *ctr) cmd(args ...string) *exec.Cmd {
-	return exec.Command(glassboxBin, append([]string{"--root", rootDir}, args...)...)
-}
-
 // exec runs `glassbox exec [flags] NAME args...`; flags end at the first "--".
-func (c *ctr) exec(args ...string) result {
+func (c *ctr) exec(args ...string) fixture.Result {
 	c.t.Helper()
-	return c.gb(c.execArgs(args...)...)
+	return c.Run(c.execArgs(args...)...)
 }
 
 func (c *ctr) execArgs(args ...string) []string {
@@ -151,23 +129,20 @@ func (c *ctr) execArgs(args ...string) []string {
 }
 
 // must runs exec and fails the test unless it exits 0; it returns stdout, trimmed.
-func (c *ctr) must(args ...string) string {
+func (c *ctr) mustExec(args ...string) string {
 	c.t.Helper()
 	r := c.exec(args...)
-	if r.code != 0 {
-		c.t.Fatalf("exec %v: exit %d: %s%s", args, r.code, r.stdout, r.stderr)
+	if r.Code != 0 {
+		c.t.Fatalf("exec %v: exit %d: %s%s", args, r.Code, r.Stdout, r.Stderr)
 	}
-	return strings.TrimSpace(r.stdout)
+	return strings.TrimSpace(r.Stdout)
 }
 
 func (c *ctr) inspect() engine.ContainerDetail {
 	c.t.Helper()
-	r := c.gb("inspect", c.name)
-	var ds []engine.ContainerDetail
-	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || len(ds) != 1 {
-		c.t.Fatalf("inspect %s: exit %d: %v: %s", c.name, r.code, err, r.stderr)
-	}
-	return ds[0]
+	var d engine.ContainerDetail
+	c.Inspect(c.name, &d)
+	return d
 }
 
 // procStatus returns the fields of a /proc/PID/status text.

@@ -62,14 +62,14 @@ func TestHelperIsNotReachableFromInside(t *testing.T) {
 for f in exe fd/0 mem; do if cat /proc/%[1]s/$f >/dev/null 2>&1; then echo "reached $f"; else echo "denied $f"; fi; done
 if echo x >> /proc/%[1]s/exe 2>/dev/null; then echo "wrote exe"; fi`, nsPid)
 	r := glassbox(t, "nsenter", "-t", strconv.Itoa(tg.pid), "-a", "sh", "-c", probe)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	comm := filepath.Base(cmd.Path)
 	comm = comm[:min(len(comm), 15)] // TASK_COMM_LEN
 	if len(lines) == 0 || lines[0] != comm {
-		t.Fatalf("the process probed is not the helper: %q", r.stdout)
+		t.Fatalf("the process probed is not the helper: %q", r.Stdout)
 	}
 	if got := strings.Join(lines[1:], ","); got != "denied exe,denied fd/0,denied mem" {
 		t.Errorf("from inside the target: %s; want every one denied", got)

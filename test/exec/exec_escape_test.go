@@ -41,7 +41,7 @@ func TestExecHelperBinaryIsReadOnly(t *testing.T) {
 
 	// From inside: a privileged shell keeps the helper's exe open, then tries to write it.
 	nsPid := nsPidOf(t, helper)
-	cmd := c.cmd(c.execArgs("--privileged", "-i", "--", "sh", "-c",
+	cmd := c.Command(c.execArgs("--privileged", "-i", "--", "sh", "-c",
 		fmt.Sprintf(`exec 3</proc/%d/exe && echo opened || echo denied; read go; if echo x >>/proc/self/fd/3; then echo wrote; else echo refused; fi`, nsPid))...)
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // of glassbox's terminal reaches it, and its exit status comes back.
 func TestExecTtyFollowsResize(t *testing.T) {
 	c := runContainer(t)
-	cmd := c.cmd(c.execArgs("-it", "--", "sh")...)
+	cmd := c.Command(c.execArgs("-it", "--", "sh")...)
 	outer, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)
@@ -48,10 +48,10 @@ func TestExecTtyFollowsResize(t *testing.T) {
 func TestExecTtyWithoutTerminal(t *testing.T) {
 	c := runContainer(t)
 	r := c.exec("-t", "--", "tty")
-	if r.code != 0 || !regexp.MustCompile(`^/dev/pts/\d+\r?\n$`).MatchString(r.stdout) {
-		t.Errorf("exec -t tty: exit %d, %q, %s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || !regexp.MustCompile(`^/dev/pts/\d+\r?\n$`).MatchString(r.Stdout) {
+		t.Errorf("exec -t tty: exit %d, %q, %s", r.Code, r.Stdout, r.Stderr)
 	}
-	if r := c.exec("tty"); r.code == 0 {
-		t.Errorf("exec tty without -t: exit 0, %q: stdin should be no terminal", r.stdout)
+	if r := c.exec("tty"); r.Code == 0 {
+		t.Errorf("exec tty without -t: exit 0, %q: stdin should be no terminal", r.Stdout)
 	}
 }

@@ -26,7 +26,7 @@ func TestExecJoinsEveryNamespaceAndCgroup(t *testing.T) {
 		}
 	}
 	script.WriteString("echo cgroup-self $(cat /proc/self/cgroup | tr '\\n' ' ')\necho cgroup-init $(cat /proc/1/cgroup | tr '\\n' ' ')\n")
-	got := fields(c.must("sh", "-c", script.String()))
+	got := fields(c.mustExec("sh", "-c", script.String()))
 	for _, typ := range nsenter.Types {
 		if _, err := os.Stat("/proc/self/ns/" + typ); err != nil {
 			continue
@@ -49,7 +49,7 @@ func TestExecSeesContainerRootAndHostname(t *testing.T) {
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/root/", c.pid), &st); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Fields(c.must("sh", "-c", "stat -c '%d %i' /; hostname"))
+	got := strings.Fields(c.mustExec("sh", "-c", "stat -c '%d %i' /; hostname"))
 	want := []string{strconv.FormatUint(st.Dev, 10), strconv.FormatUint(st.Ino, 10), "gbexec-box"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("root dev, inode and hostname = %v, want %v", got, want)
@@ -80,7 +80,7 @@ func TestExecProcessSettingsMatchInit(t *testing.T) {
 				t.Fatal(err)
 			}
 			init := procStatus(string(data))
-			got := procStatus(c.must("cat", "/proc/self/status"))
+			got := procStatus(c.mustExec("cat", "/proc/self/status"))
 			for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters", "Uid", "Gid", "Groups"} {
 				if got[k] != init[k] {
 					t.Errorf("%s = %q, init has %q", k, got[k], init[k])
@@ -115,10 +115,10 @@ func TestExecSeccompProfileApplies(t *testing.T) {
 		"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":95}]}`), 0o644)
 	c := runContainer(t, "--security-opt", "seccomp="+profile)
 	r := c.exec("mkdir", "/tmp/blocked")
-	if r.code == 0 || !strings.Contains(r.stderr, "not supported") {
-		t.Errorf("mkdir under the profile: exit %d, %q; want ENOTSUP", r.code, r.stderr)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "not supported") {
+		t.Errorf("mkdir under the profile: exit %d, %q; want ENOTSUP", r.Code, r.Stderr)
 	}
-	if got := c.must("sh", "-c", "touch /tmp/allowed && echo ok"); got != "ok" {
+	if got := c.mustExec("sh", "-c", "touch /tmp/allowed && echo ok"); got != "ok" {
 		t.Errorf("touch under the profile: %q", got)
 	}
 }
@@ -127,7 +127,7 @@ func TestExecSeccompProfileApplies(t *testing.T) {
 // --privileged change what they say and nothing else.
 func TestExecOverrides(t *testing.T) {
 	c := runContainer(t, "-e", "FROM_RUN=1")
-	got := fields(c.must("-u", "nobody", "-e", "FOO=bar", "-w", "/tmp", "--", "sh", "-c",
+	got := fields(c.mustExec("-u", "nobody", "-e", "FOO=bar", "-w", "/tmp", "--", "sh", "-c",
 		`echo uid $(id -u); echo gid $(id -g); echo pwd $(pwd); echo foo $FOO; echo run $FROM_RUN; echo home $HOME; grep CapEff /proc/self/status`))
 	want := map[string]string{"uid": "65534", "pwd": "/tmp", "foo": "bar", "run": "1", "home": "/nonexistent"}
 	for k, v := range want {
@@ -135,13 +135,13 @@ func TestExecOverrides(t *testing.T) {
 			t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
 		}
 	}
-	priv := procStatus(c.must("--privileged", "--", "cat", "/proc/self/status"))
+	priv := procStatus(c.mustExec("--privileged", "--", "cat", "/proc/self/status"))
 	host := procStatus(string(mustRead(t, "/proc/self/status")))
 	if priv["CapEff"] != host["CapPrm"] {
 		t.Errorf("--privileged CapEff = %s, want every capability glassbox has, %s", priv["CapEff"], host["CapPrm"])
 	}
-	if r := c.exec("-u", "no-such-user", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "no-such-user") {
-		t.Errorf("-u no-such-user: exit %d, %q; want 125 naming the user", r.code, r.stderr)
+	if r := c.exec("-u", "no-such-user", "--", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "no-such-user") {
+		t.Errorf("-u no-such-user: exit %d, %q; want 125 naming the user", r.Code, r.Stderr)
 	}
 }
 
@@ -161,8 +161,8 @@ func TestExecExitCodes(t *testing.T) {
 		{[]string{"/no/such/path"}, 127, "no such file"},
 	} {
 		r := c.exec(tc.args...)
-		if r.code != tc.code || (tc.msg != "" && !strings.Contains(r.stderr, tc.msg)) {
-			t.Errorf("exec %v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.msg)
+		if r.Code != tc.code || (tc.msg != "" && !strings.Contains(r.Stderr, tc.msg)) {
+			t.Errorf("exec %v: exit %d, stderr %q; want %d and %q", tc.args, r.Code, r.Stderr, tc.code, tc.msg)
 		}
 	}
 }
@@ -170,15 +170,15 @@ func TestExecExitCodes(t *testing.T) {
 // TestExecIntoStoppedOrUnknownContainer: exit 125 with a message naming the container.
 func TestExecIntoStoppedOrUnknownContainer(t *testing.T) {
 	c := runContainer(t)
-	if r := c.gb("exec", "gbexec-no-such-container", "true"); r.code != 125 || !strings.Contains(r.stderr, "no such container: gbexec-no-such-container") {
-		t.Errorf("unknown container: exit %d, %q", r.code, r.stderr)
+	if r := c.Run("exec", "gbexec-no-such-container", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "no such container: gbexec-no-such-container") {
+		t.Errorf("unknown container: exit %d, %q", r.Code, r.Stderr)
 	}
-	if r := c.gb("kill", c.name); r.code != 0 {
-		t.Fatalf("kill: %d %s", r.code, r.stderr)
+	if r := c.Run("kill", c.name); r.Code != 0 {
+		t.Fatalf("kill: %d %s", r.Code, r.Stderr)
 	}
-	c.gb("wait", c.name)
-	if r := c.exec("true"); r.code != 125 || !strings.Contains(r.stderr, "container "+c.name+" is not running") {
-		t.Errorf("stopped container: exit %d, %q", r.code, r.stderr)
+	c.Run("wait", c.name)
+	if r := c.exec("true"); r.Code != 125 || !strings.Contains(r.Stderr, "container "+c.name+" is not running") {
+		t.Errorf("stopped container: exit %d, %q", r.Code, r.Stderr)
 	}
 }
 
@@ -191,15 +191,15 @@ func TestExecLeaksNoDescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer leak.Close()
-	cmd := c.cmd(c.execArgs("ls", "-l", "/proc/self/fd")...)
+	cmd := c.Command(c.execArgs("ls", "-l", "/proc/self/fd")...)
 	cmd.ExtraFiles = []*os.File{leak, leak, leak}
 	r := run(t, cmd)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	// "lrwx------ 1 0 0 64 Nov 25 06:30 0 -> /dev/null"
 	var fds []string
-	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 		if !strings.HasPrefix(line, "l") {
 			continue // "total 0"
 		}
@@ -215,7 +215,7 @@ func TestExecLeaksNoDescriptor(t *testing.T) {
 	}
 	// 0, 1, 2 and the descriptor ls reads the directory with.
 	if strings.Join(fds, " ") != "0 1 2 3" {
-		t.Errorf("descriptors = %v, want 0 1 2 and ls's own 3: %s", fds, r.stdout)
+		t.Errorf("descriptors = %v, want 0 1 2 and ls's own 3: %s", fds, r.Stdout)
 	}
 }
 
@@ -223,21 +223,21 @@ func TestExecLeaksNoDescriptor(t *testing.T) {
 // command goes on in the container.
 func TestExecInteractiveAndDetached(t *testing.T) {
 	c := runContainer(t)
-	cmd := c.cmd(c.execArgs("-i", "--", "sh", "-c", "tr a-z A-Z")...)
+	cmd := c.Command(c.execArgs("-i", "--", "sh", "-c", "tr a-z A-Z")...)
 	cmd.Stdin = strings.NewReader("hello from stdin\n")
-	if r := run(t, cmd); r.code != 0 || r.stdout != "HELLO FROM STDIN\n" {
-		t.Errorf("-i: exit %d, %q, %s", r.code, r.stdout, r.stderr)
+	if r := run(t, cmd); r.Code != 0 || r.Stdout != "HELLO FROM STDIN\n" {
+		t.Errorf("-i: exit %d, %q, %s", r.Code, r.Stdout, r.Stderr)
 	}
 	// Without -i stdin is /dev/null: cat ends at once.
-	cmd = c.cmd(c.execArgs("cat")...)
+	cmd = c.Command(c.execArgs("cat")...)
 	cmd.Stdin = strings.NewReader("not for cat\n")
-	if r := run(t, cmd); r.code != 0 || r.stdout != "" {
-		t.Errorf("without -i: exit %d, %q", r.code, r.stdout)
+	if r := run(t, cmd); r.Code != 0 || r.Stdout != "" {
+		t.Errorf("without -i: exit %d, %q", r.Code, r.Stdout)
 	}
-	if r := c.exec("-d", "--", "sh", "-c", "sleep 0.2; echo done > /tmp/detached"); r.code != 0 || r.stdout != "" {
-		t.Fatalf("-d: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	if r := c.exec("-d", "--", "sh", "-c", "sleep 0.2; echo done > /tmp/detached"); r.Code != 0 || r.Stdout != "" {
+		t.Fatalf("-d: exit %d, %q %s", r.Code, r.Stdout, r.Stderr)
 	}
-	if got := c.must("sh", "-c", "while [ ! -s /tmp/detached ]; do sleep 0.05; done; cat /tmp/detached"); got != "done" {
+	if got := c.mustExec("sh", "-c", "while [ ! -s /tmp/detached ]; do sleep 0.05; done; cat /tmp/detached"); got != "done" {
 		t.Errorf("detached command wrote %q", got)
 	}
 }
@@ -246,8 +246,8 @@ func TestExecInteractiveAndDetached(t *testing.T) {
 // exec'd process, with both PIDs side by side.
 func TestTopListsContainerProcesses(t *testing.T) {
 	c := runContainer(t)
-	if r := c.exec("-d", "--", "sleep", "4242"); r.code != 0 {
-		t.Fatalf("exec -d: %d %s", r.code, r.stderr)
+	if r := c.exec("-d", "--", "sleep", "4242"); r.Code != 0 {
+		t.Fatalf("exec -d: %d %s", r.Code, r.Stderr)
 	}
 	var procs []struct {
 		PID, HostPID int
@@ -257,13 +257,13 @@ func TestTopListsContainerProcesses(t *testing.T) {
 	sleeper := regexp.MustCompile(`^sleep 4242$`)
 	found := false
 	for i := 0; i < 100 && !found; i++ {
-		r := c.gb("--format", "json", "top", c.name)
-		if r.code != 0 {
-			t.Fatalf("top: exit %d: %s", r.code, r.stderr)
+		r := c.Run("--format", "json", "top", c.name)
+		if r.Code != 0 {
+			t.Fatalf("top: exit %d: %s", r.Code, r.Stderr)
 		}
 		procs = nil
-		if err := jsonUnmarshal(r.stdout, &procs); err != nil {
-			t.Fatalf("top json: %v: %s", err, r.stdout)
+		if err := jsonUnmarshal(r.Stdout, &procs); err != nil {
+			t.Fatalf("top json: %v: %s", err, r.Stdout)
 		}
 		for _, p := range procs {
 			if sleeper.MatchString(p.Command) {
@@ -281,9 +281,9 @@ func TestTopListsContainerProcesses(t *testing.T) {
 	if len(procs) == 0 || procs[0].PID != 1 || procs[0].HostPID != c.pid || procs[0].User != "root" || procs[0].Command != "sleep 3600" {
 		t.Errorf("first process = %+v, want the init: pid 1, host pid %d, root, sleep 3600", procs, c.pid)
 	}
-	table := c.gb("top", c.name)
-	if !strings.Contains(table.stdout, "HOST PID") || !strings.Contains(table.stdout, strconv.Itoa(c.pid)) {
-		t.Errorf("top table:\n%s", table.stdout)
+	table := c.Run("top", c.name)
+	if !strings.Contains(table.Stdout, "HOST PID") || !strings.Contains(table.Stdout, strconv.Itoa(c.pid)) {
+		t.Errorf("top table:\n%s", table.Stdout)
 	}
 }
 

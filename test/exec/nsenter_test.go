@@ -60,10 +60,10 @@ func TestNsenterAllJoinsEveryNamespaceAndCgroup(t *testing.T) {
 	}
 
 	r := glassbox(t, "nsenter", "-t", pid, "--all", "sh", "-c", probe)
-	if r.code != 0 {
-		t.Fatalf("nsenter exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("nsenter exit %d: %s", r.Code, r.Stderr)
 	}
-	got := fields(r.stdout)
+	got := fields(r.Stdout)
 	for _, typ := range allTypes {
 		if want := nsInode(t, pid, typ); got["ns-"+typ] != want {
 			t.Errorf("%s namespace inside = %q, target's = %q", typ, got["ns-"+typ], want)
@@ -105,11 +105,11 @@ func TestNsenterLeaksNoDescriptor(t *testing.T) {
 	defer leak.Close()
 	cmd.ExtraFiles = []*os.File{leak, leak, leak}
 	r := run(t, cmd)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	// 0, 1, 2 and the descriptor ls reads the directory with.
-	if got := strings.Fields(r.stdout); strings.Join(got, " ") != "0 1 2 3" {
+	if got := strings.Fields(r.Stdout); strings.Join(got, " ") != "0 1 2 3" {
 		t.Errorf("descriptors inside = %v, want 0 1 2 and ls's own 3", got)
 	}
 }
@@ -138,14 +138,14 @@ func TestNsenterExitCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := glassbox(t, append([]string{"nsenter", "-t", pid, "-a"}, tc.cmd...)...)
-			if r.code != tc.code {
-				t.Errorf("exit %d, want %d (stderr %q)", r.code, tc.code, r.stderr)
+			if r.Code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %q)", r.Code, tc.code, r.Stderr)
 			}
-			if tc.msg != "" && !strings.Contains(r.stderr, tc.msg) {
-				t.Errorf("stderr %q does not say %q", r.stderr, tc.msg)
+			if tc.msg != "" && !strings.Contains(r.Stderr, tc.msg) {
+				t.Errorf("stderr %q does not say %q", r.Stderr, tc.msg)
 			}
-			if tc.msg == "" && r.stderr != "" {
-				t.Errorf("stderr %q, want nothing", r.stderr)
+			if tc.msg == "" && r.Stderr != "" {
+				t.Errorf("stderr %q, want nothing", r.Stderr)
 			}
 		})
 	}
@@ -167,10 +167,10 @@ func TestNsenterUserNamespace(t *testing.T) {
 				t.Fatal("target shares the user namespace with the test")
 			}
 			r := glassbox(t, "nsenter", "-t", pid, "--all", "sh", "-c", probe+`echo "uidmap $(cat /proc/self/uid_map | tr -s ' ')"`)
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			if r.Code != 0 {
+				t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 			}
-			got := fields(r.stdout)
+			got := fields(r.Stdout)
 			for _, typ := range allTypes {
 				if want := nsInode(t, pid, typ); got["ns-"+typ] != want {
 					t.Errorf("%s namespace inside = %q, target's = %q", typ, got["ns-"+typ], want)
@@ -191,10 +191,10 @@ func TestNsenterSelectedNamespaces(t *testing.T) {
 	tg, name := plainTarget(t)
 	pid := strconv.Itoa(tg.pid)
 	r := glassbox(t, "nsenter", "-t", pid, "--uts", "--net", "sh", "-c", probe)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	got := fields(r.stdout)
+	got := fields(r.Stdout)
 	for _, typ := range allTypes {
 		want := nsInode(t, "self", typ)
 		if typ == "uts" || typ == "net" {
@@ -214,8 +214,8 @@ func TestNsenterSelectedNamespaces(t *testing.T) {
 	}
 
 	r = glassbox(t, "nsenter", "-t", pid, "--mount", "--wd", "/proc/1", "pwd")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "/proc/1" {
-		t.Errorf("--wd /proc/1: exit %d, %q, %s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "/proc/1" {
+		t.Errorf("--wd /proc/1: exit %d, %q, %s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -246,8 +246,8 @@ func TestNsenterErrors(t *testing.T) {
 				waitZombie(t, zombie.Process.Pid)
 			}
 			r := glassbox(t, append([]string{"nsenter"}, tc.args...)...)
-			if r.code != 125 || !strings.Contains(r.stderr, tc.msg) {
-				t.Errorf("exit %d, stderr %q; want 125 and %q", r.code, r.stderr, tc.msg)
+			if r.Code != 125 || !strings.Contains(r.Stderr, tc.msg) {
+				t.Errorf("exit %d, stderr %q; want 125 and %q", r.Code, r.Stderr, tc.msg)
 			}
 		})
 	}
@@ -294,8 +294,8 @@ func TestNsenterUnprivilegedNamesTheStep(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	r := run(t, cmd)
 	want := fmt.Sprintf("glassbox: nsenter: setns uts of pid %d: operation not permitted\n", tg.pid)
-	if r.code != 125 || r.stderr != want {
-		t.Errorf("exit %d, stderr %q; want 125 and %q", r.code, r.stderr, want)
+	if r.Code != 125 || r.Stderr != want {
+		t.Errorf("exit %d, stderr %q; want 125 and %q", r.Code, r.Stderr, want)
 	}
 }
 
@@ -308,7 +308,7 @@ func TestNsenterLoginShell(t *testing.T) {
 	cmd := exec.Command(fixture.Glassbox(t), "nsenter", "-t", strconv.Itoa(tg.pid), "-a")
 	cmd.Stdin = strings.NewReader("echo \"argv0=$0\"\nexit 5\n")
 	r := run(t, cmd)
-	if r.code != 5 || !regexp.MustCompile(`^argv0=-(ba)?sh\n$`).MatchString(r.stdout) {
-		t.Errorf("exit %d, %q, %s; want 5 and a login shell's argv0", r.code, r.stdout, r.stderr)
+	if r.Code != 5 || !regexp.MustCompile(`^argv0=-(ba)?sh\n$`).MatchString(r.Stdout) {
+		t.Errorf("exit %d, %q, %s; want 5 and a login shell's argv0", r.Code, r.Stdout, r.Stderr)
 	}
 }

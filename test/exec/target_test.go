@@ -155,28 +155,16 @@ func removeCgroup(t *testing.T, dir string) {
 	t.Errorf("remove test cgroup: %v", err)
 }
 
-// result is how a glassbox command ended.
-type result struct {
-	stdout, stderr string
-	code           int
+// glassbox runs the binary with args (no --root) and returns its output and exit status.
+func glassbox(t *testing.T, args ...string) fixture.Result {
+	t.Helper()
+	return fixture.NewCLI(t, "").Run(args...)
 }
 
-// glassbox runs the binary with args and returns its output and exit status.
-func glassbox(t *testing.T, args ...string) result {
+// run runs a command made by hand (extra files, stdin) and returns how it ended.
+func run(t *testing.T, cmd *exec.Cmd) fixture.Result {
 	t.Helper()
-	return run(t, exec.Command(fixture.Glassbox(t), args...))
-}
-
-func run(t *testing.T, cmd *exec.Cmd) result {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("run %v: %v", cmd.Args, err)
-	}
-	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+	return fixture.NewCLI(t, "").RunCmd(cmd)
 }
 
 // fields parses "key value..." lines into a map of key to the rest of the line.

@@ -5,8 +5,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/glassbox/glassbox/test/fixture"
 )
 
 // Several attachers at once: two reader-only attachers both see the container's output to its
@@ -14,7 +12,7 @@ import (
 func TestSeveralAttachers(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.must("run", "-d", "--name", n, e.image, "sh", "-c",
+	e.Must("run", "-d", "--name", n, e.image, "sh", "-c",
 		"trap 'echo bye-$((2*21)); exit 6' TERM; while true; do echo tick; sleep 0.05; done")
 	type watch struct {
 		cmd   *exec.Cmd
@@ -22,7 +20,7 @@ func TestSeveralAttachers(t *testing.T) {
 	}
 	var ws []watch
 	for i := 0; i < 2; i++ {
-		cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "attach", "--no-stdin", n)
+		cmd := e.Command("attach", "--no-stdin", n)
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -34,7 +32,7 @@ func TestSeveralAttachers(t *testing.T) {
 		}
 		ws = append(ws, w)
 	}
-	e.must("kill", "-s", "TERM", n)
+	e.Must("kill", "-s", "TERM", n)
 	for i, w := range ws {
 		seen := false
 		for w.lines.Scan() {
@@ -50,7 +48,7 @@ func TestSeveralAttachers(t *testing.T) {
 // events streams create, start, die and destroy for a --rm run.
 func TestEvents(t *testing.T) {
 	e := newEnv(t)
-	ev := exec.Command(fixture.Glassbox(t), "--root", e.root, "events", "--format", "json")
+	ev := e.Command("events", "--format", "json")
 	out, _ := ev.StdoutPipe()
 	if err := ev.Start(); err != nil {
 		t.Fatal(err)
@@ -58,9 +56,9 @@ func TestEvents(t *testing.T) {
 	t.Cleanup(func() { ev.Process.Kill(); ev.Wait() })
 	sc := bufio.NewScanner(out)
 	// events starts at the end of the log: wait until a first run shows up, then run again.
-	e.must("run", "--rm", "--name", name(t)+"a", e.image, "true")
+	e.Must("run", "--rm", "--name", name(t)+"a", e.image, "true")
 	n := name(t) + "b"
-	e.must("run", "--rm", "--name", n, e.image, "true")
+	e.Must("run", "--rm", "--name", n, e.image, "true")
 	var actions []string
 	for sc.Scan() {
 		line := sc.Text()

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/glassbox/glassbox/test/fixture"
 )
 
 // A container over its memory limit is OOM-killed: exit 137, OOMKilled in inspect, and the
@@ -12,7 +14,7 @@ import (
 func TestOOMReported(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.must("run", "-d", "--name", n, "-m", "16m", "--memory-swap", "16m", e.image, "sh", "-c",
+	e.Must("run", "-d", "--name", n, "-m", "16m", "--memory-swap", "16m", e.image, "sh", "-c",
 		"read x; a=aaaaaaaaaaaaaaaa; while true; do a=$a$a; done")
 	d := e.inspect(n)
 	mem := d.CgroupPaths["memory"]
@@ -29,8 +31,8 @@ func TestOOMReported(t *testing.T) {
 	if strings.TrimSpace(string(limit)) != "16777216" {
 		t.Fatalf("memory limit file says %q", limit)
 	}
-	r := e.gbIn([]byte("go\n"), "attach", n)
-	if r.code != 137 {
+	r := e.RunIn(strings.NewReader("go\n"), "attach", n)
+	if r.Code != 137 {
 		t.Fatalf("attach after OOM: %+v", r)
 	}
 	d = e.inspect(n)
@@ -45,7 +47,7 @@ func TestRunFlagsReachTheContainer(t *testing.T) {
 	e := newEnv(t)
 	host := t.TempDir()
 	os.WriteFile(filepath.Join(host, "f"), []byte("from-host"), 0o644)
-	out := e.must("run", "--rm", "-u", "nobody", "-w", "/tmp", "-e", "A=b", "--hostname", "box",
+	out := e.Must("run", "--rm", "-u", "nobody", "-w", "/tmp", "-e", "A=b", "--hostname", "box",
 		"--read-only", "--tmpfs", "/scratch", "-v", host+":/data:ro", "--cap-drop", "ALL", e.image,
 		"sh", "-c", "id -u; pwd; echo $A; hostname; cat /data/f; echo; touch /x 2>/dev/null || echo ro; touch /scratch/y && echo tmpfs; grep CapEff /proc/self/status")
 	want := []string{"65534", "/tmp", "b", "box", "from-host", "ro", "tmpfs", "CapEff:\t0000000000000000"}
@@ -66,7 +68,7 @@ func TestManyContainersLeaveNothing(t *testing.T) {
 	const n = 20
 	var ids []string
 	for i := 0; i < n; i++ {
-		ids = append(ids, e.must("run", "-d", e.image, "sleep", "1000"))
+		ids = append(ids, e.Must("run", "-d", e.image, "sleep", "1000"))
 	}
 	var cgroups []string
 	var pids []int
@@ -82,7 +84,7 @@ func TestManyContainersLeaveNothing(t *testing.T) {
 	if len(cgroups) < n {
 		t.Fatalf("only %d container cgroups found", len(cgroups))
 	}
-	e.must(append([]string{"rm", "-f"}, ids...)...)
+	e.Must(append([]string{"rm", "-f"}, ids...)...)
 	for _, p := range cgroups {
 		if exists(p) {
 			t.Errorf("cgroup left: %s", p)
@@ -110,7 +112,7 @@ func TestUsernsRemap(t *testing.T) {
 	for d := e.root; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o711)
 	}
-	e.must("run", "-d", "--name", n, "--userns", "remap", e.image, "sleep", "1000")
+	e.Must("run", "-d", "--name", n, "--userns", "remap", e.image, "sleep", "1000")
 	d := e.inspect(n)
 	status, err := os.ReadFile("/proc/" + itoa(d.State.Pid) + "/status")
 	if err != nil {
@@ -135,27 +137,27 @@ func TestUsernsRemap(t *testing.T) {
 func TestLogsOptions(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.must("run", "--name", n, e.image, "sh", "-c", "echo 1; echo 2; echo 3")
-	if r := e.gb("logs", "--tail", "2", n); r.stdout != "2\n3\n" || r.stderr != "" {
+	e.Must("run", "--name", n, e.image, "sh", "-c", "echo 1; echo 2; echo 3")
+	if r := e.Run("logs", "--tail", "2", n); r.Stdout != "2\n3\n" || r.Stderr != "" {
 		t.Fatalf("logs --tail 2: %+v", r)
 	}
 	// (Order between stdout and stderr is not kept: they are two pipes, as in docker.)
-	e.must("run", "--name", n+"e", e.image, "sh", "-c", "echo err >&2")
-	if r := e.gb("logs", n+"e"); r.stdout != "" || r.stderr != "err\n" {
+	e.Must("run", "--name", n+"e", e.image, "sh", "-c", "echo err >&2")
+	if r := e.Run("logs", n+"e"); r.Stdout != "" || r.Stderr != "err\n" {
 		t.Fatalf("logs of stderr: %+v", r)
 	}
-	if r := e.gb("logs", "--since", "2099-01-01T00:00:00Z", n); r.stdout != "" || r.stderr != "" {
+	if r := e.Run("logs", "--since", "2099-01-01T00:00:00Z", n); r.Stdout != "" || r.Stderr != "" {
 		t.Fatalf("logs --since the future: %+v", r)
 	}
-	if r := e.gb("logs", "-t", n); !strings.Contains(r.stdout, "Z 1\n") {
+	if r := e.Run("logs", "-t", n); !strings.Contains(r.Stdout, "Z 1\n") {
 		t.Fatalf("logs -t: %+v", r)
 	}
 	f := name(t) + "f"
-	e.must("run", "-d", "-i", "--name", f, e.image, "sh", "-c", "read x; echo after-$x")
-	done := make(chan result, 1)
-	go func() { done <- e.gb("logs", "-f", f) }()
-	e.gbIn([]byte("go\n"), "attach", f)
-	if r := <-done; r.stdout != "after-go\n" {
+	e.Must("run", "-d", "-i", "--name", f, e.image, "sh", "-c", "read x; echo after-$x")
+	done := make(chan fixture.Result, 1)
+	go func() { done <- e.Run("logs", "-f", f) }()
+	e.RunIn(strings.NewReader("go\n"), "attach", f)
+	if r := <-done; r.Stdout != "after-go\n" {
 		t.Fatalf("logs -f: %+v", r)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/creack/pty"
-
-	"github.com/glassbox/glassbox/test/fixture"
 )
 
 func mounted(path string) bool {
@@ -32,7 +30,7 @@ func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 func TestShimKilled(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.must("run", "-d", "--name", n, e.image, "sleep", "1000")
+	e.Must("run", "-d", "--name", n, e.image, "sleep", "1000")
 	d := e.inspect(n)
 	if d.ShimPid <= 0 || !alive(d.State.Pid) || !mounted(d.GraphDriver.Data.MergedDir) {
 		t.Fatalf("not running as expected: %+v", d)
@@ -48,10 +46,10 @@ func TestShimKilled(t *testing.T) {
 	if len(cs) != 1 || cs[0].State != "exited" || cs[0].ExitCode != -1 || !strings.Contains(cs[0].Status, "unknown") {
 		t.Fatalf("ps after shim SIGKILL = %+v", cs)
 	}
-	if r := e.gb("ps"); strings.Contains(r.stdout, n) {
-		t.Fatalf("ps (running only) still lists it: %s", r.stdout)
+	if r := e.Run("ps"); strings.Contains(r.Stdout, n) {
+		t.Fatalf("ps (running only) still lists it: %s", r.Stdout)
 	}
-	out := e.must("gc")
+	out := e.Must("gc")
 	if !strings.Contains(out, "mount") {
 		t.Errorf("gc output %q names no mount", out)
 	}
@@ -64,7 +62,7 @@ func TestShimKilled(t *testing.T) {
 			t.Errorf("cgroup %s (%s) left after gc", p, h)
 		}
 	}
-	e.must("rm", n)
+	e.Must("rm", n)
 }
 
 // A create cut off half-way (its mount made, its spec not) leaves a dead record that gc removes
@@ -72,7 +70,7 @@ func TestShimKilled(t *testing.T) {
 func TestCreateCrashCleanedByGC(t *testing.T) {
 	e := newEnv(t)
 	for _, step := range []string{"mount", "spec"} {
-		cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "create", "--name", name(t)+step, e.image, "true")
+		cmd := e.Command("create", "--name", name(t)+step, e.image, "true")
 		cmd.Env = append(os.Environ(), "GLASSBOX_FAULT=create:"+step)
 		if err := cmd.Run(); err == nil {
 			t.Fatalf("fault at %s: create succeeded", step)
@@ -84,7 +82,7 @@ func TestCreateCrashCleanedByGC(t *testing.T) {
 		if !mounted(e.root + "/containers/" + cs[0].ID + "/rootfs") {
 			t.Fatalf("the fault at %s left no mount: the test tests nothing", step)
 		}
-		e.must("gc")
+		e.Must("gc")
 		if cs := e.ps(true); len(cs) != 0 {
 			t.Fatalf("gc left %+v", cs)
 		}
@@ -92,8 +90,8 @@ func TestCreateCrashCleanedByGC(t *testing.T) {
 			t.Fatal("gc left the container directory")
 		}
 		// The name is free again.
-		e.must("create", "--name", name(t)+step, e.image, "true")
-		e.must("rm", name(t)+step)
+		e.Must("create", "--name", name(t)+step, e.image, "true")
+		e.Must("rm", name(t)+step)
 	}
 }
 
@@ -101,7 +99,7 @@ func TestCreateCrashCleanedByGC(t *testing.T) {
 func TestCLIKilledContainerContinues(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "run", "-i", "--name", n, e.image, "sh")
+	cmd := e.Command("run", "-i", "--name", n, e.image, "sh")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -117,11 +115,11 @@ func TestCLIKilledContainerContinues(t *testing.T) {
 	if cs := e.ps(false); len(cs) != 1 || cs[0].State != "running" {
 		t.Fatalf("after the CLI's SIGKILL: %+v", cs)
 	}
-	r := e.gbIn([]byte("echo second-$((6*7))\nexit 4\n"), "attach", n)
-	if r.code != 4 || !strings.Contains(r.stdout, "second-42") {
+	r := e.RunIn(strings.NewReader("echo second-$((6*7))\nexit 4\n"), "attach", n)
+	if r.Code != 4 || !strings.Contains(r.Stdout, "second-42") {
 		t.Fatalf("attach: %+v", r)
 	}
-	if logs := e.must("logs", n); !strings.Contains(logs, "first-42") || !strings.Contains(logs, "second-42") {
+	if logs := e.Must("logs", n); !strings.Contains(logs, "first-42") || !strings.Contains(logs, "second-42") {
 		t.Fatalf("logs %q", logs)
 	}
 }
@@ -129,7 +127,7 @@ func TestCLIKilledContainerContinues(t *testing.T) {
 // run -it under a real pty: the shell sees a terminal, output comes back, exit code is kept.
 func TestRunTTY(t *testing.T) {
 	e := newEnv(t)
-	cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "run", "-it", "--rm", e.image, "sh")
+	cmd := e.Command("run", "-it", "--rm", e.image, "sh")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 101})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +163,7 @@ func fmtInt(i int) string {
 func TestDetachKeys(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "run", "-it", "--name", n, e.image, "sh")
+	cmd := e.Command("run", "-it", "--name", n, e.image, "sh")
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"strings"
 	"testing"
+
+	"github.com/glassbox/glassbox/test/fixture"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -18,9 +20,9 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"/etc/passwd"}, 126, ""},
 	}
 	for _, c := range cases {
-		r := e.gb(append([]string{"run", "--rm", e.image}, c.args...)...)
-		if r.code != c.code || (c.out != "" && r.stdout != c.out) {
-			t.Errorf("run %q: exit %d stdout %q stderr %q; want exit %d stdout %q", c.args, r.code, r.stdout, r.stderr, c.code, c.out)
+		r := e.Run(append([]string{"run", "--rm", e.image}, c.args...)...)
+		if r.Code != c.code || (c.out != "" && r.Stdout != c.out) {
+			t.Errorf("run %q: exit %d stdout %q stderr %q; want exit %d stdout %q", c.args, r.Code, r.Stdout, r.Stderr, c.code, c.out)
 		}
 	}
 	if cs := e.ps(true); len(cs) != 0 {
@@ -28,7 +30,7 @@ func TestRunExitCodes(t *testing.T) {
 	}
 	// Without --rm the record keeps docker's code for a program that is not there.
 	n := name(t)
-	if r := e.gb("run", "--name", n, e.image, "nosuch"); r.code != 127 || !strings.Contains(r.stderr, `"nosuch"`) {
+	if r := e.Run("run", "--name", n, e.image, "nosuch"); r.Code != 127 || !strings.Contains(r.Stderr, `"nosuch"`) {
 		t.Fatalf("run nosuch: %+v", r)
 	}
 	if d := e.inspect(n); d.State.ExitCode != 127 || d.State.Running || d.State.Error == "" {
@@ -39,7 +41,7 @@ func TestRunExitCodes(t *testing.T) {
 func TestDetachedLifecycle(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	id := e.must("run", "-d", "--name", n, e.image, "sh", "-c", "echo started; trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done")
+	id := e.Must("run", "-d", "--name", n, e.image, "sh", "-c", "echo started; trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done")
 	if len(id) != 64 {
 		t.Fatalf("run -d printed %q, want an ID", id)
 	}
@@ -47,36 +49,36 @@ func TestDetachedLifecycle(t *testing.T) {
 	if len(cs) != 1 || cs[0].Name != n || cs[0].State != "running" || cs[0].Pid <= 0 {
 		t.Fatalf("ps = %+v", cs)
 	}
-	waitFor(t, "log line", func() bool { return strings.Contains(e.must("logs", n), "started") })
+	waitFor(t, "log line", func() bool { return strings.Contains(e.Must("logs", n), "started") })
 	d := e.inspect(n)
 	if !d.State.Running || d.ShimPid <= 0 || d.GraphDriver.Data.UpperDir == "" || len(d.CgroupPaths) == 0 {
 		t.Fatalf("inspect = %+v", d)
 	}
-	if tr := e.must("trace", n); !strings.Contains(tr, "spawn shim") || !strings.Contains(tr, " create") || !strings.Contains(tr, " start") {
+	if tr := e.Must("trace", n); !strings.Contains(tr, "spawn shim") || !strings.Contains(tr, " create") || !strings.Contains(tr, " start") {
 		t.Errorf("trace lacks the start's steps:\n%s", tr)
 	}
-	if r := e.gb("run", "-d", "--name", n, e.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "already in use") {
+	if r := e.Run("run", "-d", "--name", n, e.image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "already in use") {
 		t.Fatalf("name conflict: %+v", r)
 	}
 	if cs := e.ps(true); len(cs) != 1 {
 		t.Fatalf("a refused name left %d containers", len(cs))
 	}
-	e.must("stop", "-t", "5", n)
+	e.Must("stop", "-t", "5", n)
 	d = e.inspect(n)
 	if d.State.Running || d.State.ExitCode != 7 {
 		t.Fatalf("after stop: %+v", d.State)
 	}
-	if logs := e.must("logs", n); !strings.Contains(logs, "bye") {
+	if logs := e.Must("logs", n); !strings.Contains(logs, "bye") {
 		t.Fatalf("logs after stop: %q", logs)
 	}
-	if got := e.must("wait", n); got != "7" {
+	if got := e.Must("wait", n); got != "7" {
 		t.Fatalf("wait = %q", got)
 	}
-	e.must("rm", n)
+	e.Must("rm", n)
 	if cs := e.ps(true); len(cs) != 0 {
 		t.Fatalf("rm left %+v", cs)
 	}
-	if r := e.gb("rm", n); r.code == 0 {
+	if r := e.Run("rm", n); r.Code == 0 {
 		t.Fatal("rm of a removed container worked")
 	}
 }
@@ -86,13 +88,13 @@ func TestDetachedLifecycle(t *testing.T) {
 func TestConcurrentStarts(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.must("create", "--name", n, e.image, "sleep", "1000")
-	results := make(chan result, 2)
+	e.Must("create", "--name", n, e.image, "sleep", "1000")
+	results := make(chan fixture.Result, 2)
 	for i := 0; i < 2; i++ {
-		go func() { results <- e.gb("start", n) }()
+		go func() { results <- e.Run("start", n) }()
 	}
 	a, b := <-results, <-results
-	if (a.code == 0) == (b.code == 0) {
+	if (a.Code == 0) == (b.Code == 0) {
 		t.Fatalf("two starts: %+v and %+v; want exactly one to succeed", a, b)
 	}
 	if cs := e.ps(false); len(cs) != 1 || cs[0].State != "running" {

@@ -1,7 +1,6 @@
 package network_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,15 +21,10 @@ import (
 	"github.com/glassbox/glassbox/test/fixture"
 )
 
-var (
-	regOnce sync.Once
-	reg     *fixture.Registry
-	busy    string
-)
-
 // gbEnv is one test's glassbox root, with busybox pulled and a bridge, subnet and nftables
 // table of the test's own configured (never glassbox0), all removed on cleanup.
 type gbEnv struct {
+	*fixture.CLI
 	t     *testing.T
 	root  string
 	image string
@@ -43,21 +36,12 @@ func newGB(t *testing.T) *gbEnv {
 	fixture.NeedRoot(t)
 	fixture.NeedBinary(t, "runc")
 	fixture.NeedBinary(t, "nft")
-	regOnce.Do(func() {
-		reg = fixture.NewRegistry()
-		img, err := fixture.Busybox(fixture.WithCmd("sh"))
-		if err != nil {
-			panic(err)
-		}
-		if busy, err = reg.Push("busybox:latest", img); err != nil {
-			panic(err)
-		}
-	})
-	e := &gbEnv{t: t, root: t.TempDir(), image: busy}
+	root := t.TempDir()
+	e := &gbEnv{CLI: fixture.NewCLI(t, root), t: t, root: root, image: fixture.SharedBusybox(t)}
 	u := unique()
 	e.cfg = network.Config{Bridge: "gbtbr" + u, Subnet: freeSubnet(t), Table: "gbtest" + u, MTU: 1400}
-	e.must("pull", "-q", busy)
-	e.must("network", "config", "--bridge", e.cfg.Bridge, "--subnet", e.cfg.Subnet.String(),
+	e.Must("pull", "-q", e.image)
+	e.Must("network", "config", "--bridge", e.cfg.Bridge, "--subnet", e.cfg.Subnet.String(),
 		"--table", e.cfg.Table, "--mtu", "1400", "--no-forwarding")
 	t.Cleanup(e.cleanup)
 	return e
@@ -66,12 +50,9 @@ func newGB(t *testing.T) *gbEnv {
 // cleanup removes every container, then the test's network, and checks that the bridge and
 // the table are gone.
 func (e *gbEnv) cleanup() {
-	for _, id := range strings.Fields(e.gb("ps", "-a", "-q", "--no-trunc").stdout) {
-		e.gb("rm", "-f", id)
-	}
-	e.gb("gc")
-	if r := e.gb("network", "rm"); r.code != 0 {
-		e.t.Errorf("network rm: %s", r.stderr)
+	e.RemoveContainers()
+	if r := e.Run("network", "rm"); r.Code != 0 {
+		e.t.Errorf("network rm: %s", r.Stderr)
 	}
 	if _, err := netlink.LinkByName(e.cfg.Bridge); err == nil {
 		e.t.Errorf("bridge %s still exists after network rm", e.cfg.Bridge)
@@ -83,51 +64,13 @@ func (e *gbEnv) cleanup() {
 		e.t.Errorf("table ip %s still exists after network rm:\n%s", e.cfg.Table, out)
 		exec.Command("nft", "delete", "table", "ip", e.cfg.Table).Run()
 	}
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], e.root) {
-			e.t.Errorf("left mounted: %s", f[4])
-			exec.Command("umount", "-l", f[4]).Run()
-		}
-	}
+	fixture.CheckUnmounted(e.t, e.root)
 }
 
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (e *gbEnv) gb(args ...string) result {
+func (e *gbEnv) inspect(ref string) (d engine.ContainerDetail) {
 	e.t.Helper()
-	cmd := exec.Command(fixture.Glassbox(e.t), append([]string{"--root", e.root}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("glassbox %v: %v", args, err)
-	}
-	return r
-}
-
-func (e *gbEnv) must(args ...string) string {
-	e.t.Helper()
-	r := e.gb(args...)
-	if r.code != 0 {
-		e.t.Fatalf("glassbox %s: exit %d: %s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
-	return strings.TrimSpace(r.stdout)
-}
-
-func (e *gbEnv) inspect(ref string) engine.ContainerDetail {
-	e.t.Helper()
-	var ds []engine.ContainerDetail
-	if err := json.Unmarshal([]byte(e.must("inspect", ref)), &ds); err != nil || len(ds) != 1 {
-		e.t.Fatalf("inspect %s: %v", ref, err)
-	}
-	return ds[0]
+	e.Inspect(ref, &d)
+	return d
 }
 
 // attachments lists this root's containers on the bridge, as `network ls --format json` does.
@@ -136,7 +79,7 @@ func (e *gbEnv) attachments() []network.Attachment {
 	var l struct {
 		Attachments []network.Attachment `json:"attachments"`
 	}
-	if err := json.Unmarshal([]byte(e.must("--format", "json", "network", "ls")), &l); err != nil {
+	if err := json.Unmarshal([]byte(e.Must("--format", "json", "network", "ls")), &l); err != nil {
 		e.t.Fatalf("network ls json: %v", err)
 	}
 	return l.Attachments

@@ -16,24 +16,23 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/glassbox/glassbox/engine/network"
-	"github.com/glassbox/glassbox/test/fixture"
 )
 
 func TestRunBridgeContainersReachEachOther(t *testing.T) {
 	e := newGB(t)
 	// A serves its own /etc over HTTP; B, started afterwards, fetches A's hostname by address.
-	a := e.must("run", "-d", "--name", "alpha"+unique(), "--hostname", "alpha", e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	a := e.Must("run", "-d", "--name", "alpha"+unique(), "--hostname", "alpha", e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
 	ad := e.inspect(a)
 	if ad.NetworkSettings.Mode != "bridge" || !e.cfg.Subnet.Contains(mustAddr(t, ad.NetworkSettings.IPAddress)) {
 		t.Fatalf("A's network settings %+v: want bridge mode with an address in %s", ad.NetworkSettings, e.cfg.Subnet)
 	}
 	aIP := ad.NetworkSettings.IPAddress
-	r := e.gb("run", "--rm", "--hostname", "beta", e.image, "sh", "-c",
+	r := e.Run("run", "--rm", "--hostname", "beta", e.image, "sh", "-c",
 		fmt.Sprintf("for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://%s/hostname && break; sleep 0.3; done; echo; cat /etc/hosts; ip -o addr show eth0; ip route; cat /sys/class/net/eth0/mtu", aIP))
-	if r.code != 0 {
-		t.Fatalf("run B: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("run B: exit %d: %s %s", r.Code, r.Stdout, r.Stderr)
 	}
-	out := r.stdout
+	out := r.Stdout
 	if !strings.HasPrefix(out, "alpha\n") {
 		t.Fatalf("B fetched %q from A at %s, want A's hostname alpha", out, aIP)
 	}
@@ -54,34 +53,34 @@ func TestRunBridgeContainersReachEachOther(t *testing.T) {
 		t.Errorf("B's /etc/hosts address %q is not its eth0 address (A has %s):\n%s", bIP, aIP, out)
 	}
 	// resolv.conf never keeps a loopback nameserver.
-	resolv := e.must("run", "--rm", e.image, "cat", "/etc/resolv.conf")
+	resolv := e.Must("run", "--rm", e.image, "cat", "/etc/resolv.conf")
 	for _, l := range strings.Split(resolv, "\n") {
 		if f := strings.Fields(l); len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
 			t.Errorf("container resolv.conf keeps loopback nameserver: %s", l)
 		}
 	}
 	// container:NAME shares A's namespace: A's server is on its loopback.
-	if got := e.must("run", "--rm", "--network", "container:"+a, e.image, "wget", "-q", "-O-", "http://127.0.0.1/hostname"); got != "alpha" {
+	if got := e.Must("run", "--rm", "--network", "container:"+a, e.image, "wget", "-q", "-O-", "http://127.0.0.1/hostname"); got != "alpha" {
 		t.Errorf("--network container:A fetched %q from 127.0.0.1, want alpha", got)
 	}
 	// Joining a container that does not run is a clear error that leaves no attachment.
-	stopped := e.must("create", "--network", "none", e.image, "true")
+	stopped := e.Must("create", "--network", "none", e.image, "true")
 	before := len(e.attachments())
-	if r := e.gb("run", "--rm", "--network", "container:"+stopped, e.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "not running") {
-		t.Errorf("--network container:<not running>: exit %d, %q; want 125 naming it not running", r.code, r.stderr)
+	if r := e.Run("run", "--rm", "--network", "container:"+stopped, e.image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "not running") {
+		t.Errorf("--network container:<not running>: exit %d, %q; want 125 naming it not running", r.Code, r.Stderr)
 	}
 	if after := len(e.attachments()); after != before {
 		t.Errorf("attachments went from %d to %d after a refused container: join", before, after)
 	}
 	// none has only lo; host sees the test's bridge.
-	if got := e.must("run", "--rm", "--network", "none", e.image, "ls", "/sys/class/net"); got != "lo" {
+	if got := e.Must("run", "--rm", "--network", "none", e.image, "ls", "/sys/class/net"); got != "lo" {
 		t.Errorf("--network none has links %q, want lo", got)
 	}
-	if got := e.must("run", "--rm", "--network", "host", e.image, "ls", "/sys/class/net"); !strings.Contains(got, e.cfg.Bridge) {
+	if got := e.Must("run", "--rm", "--network", "host", e.image, "ls", "/sys/class/net"); !strings.Contains(got, e.cfg.Bridge) {
 		t.Errorf("--network host does not see the host's %s: %q", e.cfg.Bridge, got)
 	}
 	// network inspect shows eth0 inside, its veth peer on the bridge, the route and the bridge.
-	rep := e.must("network", "inspect", a)
+	rep := e.Must("network", "inspect", a)
 	for _, want := range []string{"eth0", ad.NetworkSettings.HostVeth, "master " + e.cfg.Bridge, "default", "via " + gw, "bridge (host)"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("network inspect lacks %q:\n%s", want, rep)
@@ -92,7 +91,7 @@ func TestRunBridgeContainersReachEachOther(t *testing.T) {
 func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 	e := newGB(t)
 	port := freePort(t)
-	id := e.must("run", "-d", "--hostname", "web", "-p", fmt.Sprintf("%d:80", port), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	id := e.Must("run", "-d", "--hostname", "web", "-p", fmt.Sprintf("%d:80", port), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
 	d := e.inspect(id)
 	if got := d.NetworkSettings.Ports["80/tcp"]; got != fmt.Sprintf("0.0.0.0:%d", port) {
 		t.Errorf("inspect Ports[80/tcp] = %q, want 0.0.0.0:%d", got, port)
@@ -107,14 +106,14 @@ func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 		t.Fatalf("GET %s:%d/hostname = %q, want web", gw, port, got)
 	}
 	// Another container reaches the published port through the host's address (hairpin NAT).
-	if got := e.must("run", "--rm", e.image, "wget", "-q", "-O-", fmt.Sprintf("http://%s:%d/hostname", gw, port)); got != "web" {
+	if got := e.Must("run", "--rm", e.image, "wget", "-q", "-O-", fmt.Sprintf("http://%s:%d/hostname", gw, port)); got != "web" {
 		t.Errorf("a neighbour fetched %q from %s:%d, want web", got, gw, port)
 	}
 	rules := nftRulesOf(t, e.cfg.Table, id)
 	if want := fmt.Sprintf("tcp dport %d dnat to %s:80", port, d.NetworkSettings.IPAddress); !strings.Contains(rules, want) {
 		t.Errorf("nft lists no %q for %s:\n%s", want, id, rules)
 	}
-	rep := e.must("network", "inspect", id)
+	rep := e.Must("network", "inspect", id)
 	if !strings.Contains(rep, fmt.Sprintf("dport %d dnat", port)) || !strings.Contains(rep, "masquerade") {
 		t.Errorf("network inspect lacks the container's DNAT and the bridge's masquerade rules:\n%s", rep)
 	}
@@ -124,7 +123,7 @@ func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 
 	// 127.0.0.1:PORT:80 is served on loopback only: the proxy, no DNAT rule.
 	lport := freePort(t)
-	lid := e.must("run", "-d", "--hostname", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80", lport), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	lid := e.Must("run", "-d", "--hostname", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80", lport), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
 	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", lport)); got != "local\n" {
 		t.Errorf("GET 127.0.0.1:%d/hostname = %q, want local", lport, got)
 	}
@@ -136,7 +135,7 @@ func TestRunPublishedPortAnswersOnLoopback(t *testing.T) {
 		t.Errorf("a loopback-only mapping has DNAT rules:\n%s", r)
 	}
 
-	e.must("rm", "-f", id, lid)
+	e.Must("rm", "-f", id, lid)
 	assertNothingLeft(t, e, id, d.NetworkSettings.HostVeth, port)
 }
 
@@ -145,13 +144,13 @@ func TestRunPublishedPortMovesToTheStartedContainer(t *testing.T) {
 	port := freePort(t)
 	gw := e.cfg.Subnet.Addr().Next()
 	serve := func(host string) string {
-		return e.must("run", "-d", "--hostname", host, "-p", fmt.Sprintf("%d:80", port), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
+		return e.Must("run", "-d", "--hostname", host, "-p", fmt.Sprintf("%d:80", port), e.image, "httpd", "-f", "-p", "80", "-h", "/etc")
 	}
 	a := serve("first")
 	if got := httpGet(t, fmt.Sprintf("http://%s:%d/hostname", gw, port)); got != "first\n" {
 		t.Fatalf("GET %s:%d = %q, want first", gw, port, got)
 	}
-	e.must("stop", "-t", "1", a)
+	e.Must("stop", "-t", "1", a)
 	// A stopped container keeps its address and rules; the next container on the same port
 	// takes the port on every address, not only on loopback.
 	b := serve("second")
@@ -164,10 +163,10 @@ func TestRunPublishedPortMovesToTheStartedContainer(t *testing.T) {
 		t.Errorf("the stopped container still holds rules for the port:\n%s", r)
 	}
 	// The first cannot start again while the second holds the port.
-	if r := e.gb("start", a); r.code == 0 || !strings.Contains(r.stderr, "already in use") {
-		t.Errorf("start of the first while the second holds port %d: exit %d, %q", port, r.code, r.stderr)
+	if r := e.Run("start", a); r.Code == 0 || !strings.Contains(r.Stderr, "already in use") {
+		t.Errorf("start of the first while the second holds port %d: exit %d, %q", port, r.Code, r.Stderr)
 	}
-	e.must("rm", "-f", a, b)
+	e.Must("rm", "-f", a, b)
 	if r := nftRulesOf(t, e.cfg.Table, b); r != "" {
 		t.Errorf("rules left after rm:\n%s", r)
 	}
@@ -182,11 +181,11 @@ func TestRunPortInUseStartsNothing(t *testing.T) {
 	}
 	defer held.Close()
 	name := "busy" + unique()
-	r := e.gb("run", "-d", "--name", name, "-p", fmt.Sprintf("%d:80", port), e.image, "sleep", "300")
-	if r.code != 125 || !strings.Contains(r.stderr, "already in use") || !strings.Contains(r.stderr, fmt.Sprint(port)) {
-		t.Fatalf("run -p %d with the port held: exit %d, stderr %q; want 125 and an error naming the port in use", port, r.code, r.stderr)
+	r := e.Run("run", "-d", "--name", name, "-p", fmt.Sprintf("%d:80", port), e.image, "sleep", "300")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "already in use") || !strings.Contains(r.Stderr, fmt.Sprint(port)) {
+		t.Fatalf("run -p %d with the port held: exit %d, stderr %q; want 125 and an error naming the port in use", port, r.Code, r.Stderr)
 	}
-	if ps := e.must("ps", "-a", "-q"); ps != "" {
+	if ps := e.Must("ps", "-a", "-q"); ps != "" {
 		t.Errorf("containers after the failed run: %q", ps)
 	}
 	if atts := e.attachments(); len(atts) != 0 {
@@ -199,26 +198,26 @@ func TestRunPortInUseStartsNothing(t *testing.T) {
 		t.Errorf("proxies after the failed run: %v", p)
 	}
 	// The name is free again: nothing half-made holds it.
-	e.must("create", "--name", name, e.image, "true")
+	e.Must("create", "--name", name, e.image, "true")
 
 	// A port taken between create and start fails the start, and the container does not run.
 	held2Port := freePort(t)
-	id := e.must("create", "-p", fmt.Sprintf("%d:80", held2Port), e.image, "sleep", "300")
+	id := e.Must("create", "-p", fmt.Sprintf("%d:80", held2Port), e.image, "sleep", "300")
 	held2, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", held2Port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held2.Close()
-	r = e.gb("start", id)
-	if r.code == 0 || !strings.Contains(r.stderr, "already in use") {
-		t.Fatalf("start with the port taken: exit %d, %q", r.code, r.stderr)
+	r = e.Run("start", id)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "already in use") {
+		t.Fatalf("start with the port taken: exit %d, %q", r.Code, r.Stderr)
 	}
 	if st := e.inspect(id).State; st.Running || st.Pid != 0 {
 		t.Errorf("container runs after a failed start: %+v", st)
 	}
 	// The root cannot move to another bridge while its containers are on this one.
-	if r := e.gb("network", "config", "--bridge", "gbtother"+unique()); r.code != 125 || !strings.Contains(r.stderr, "remove them") {
-		t.Errorf("network config --bridge with containers attached: exit %d, %q; want 125 and a refusal", r.code, r.stderr)
+	if r := e.Run("network", "config", "--bridge", "gbtother"+unique()); r.Code != 125 || !strings.Contains(r.Stderr, "remove them") {
+		t.Errorf("network config --bridge with containers attached: exit %d, %q; want 125 and a refusal", r.Code, r.Stderr)
 	}
 }
 
@@ -234,9 +233,9 @@ func TestRunRemoveCyclesLeaveNothing(t *testing.T) {
 		port := freePort(t)
 		wg.Go(func() {
 			for i := range 10 {
-				r := e.gb("run", "--rm", "-p", fmt.Sprintf("%d:80", port), e.image, "true")
-				if r.code != 0 {
-					errs <- fmt.Sprintf("worker %d cycle %d: run --rm -p %d:80: exit %d: %s", w, i, port, r.code, r.stderr)
+				r := e.Run("run", "--rm", "-p", fmt.Sprintf("%d:80", port), e.image, "true")
+				if r.Code != 0 {
+					errs <- fmt.Sprintf("worker %d cycle %d: run --rm -p %d:80: exit %d: %s", w, i, port, r.Code, r.Stderr)
 					return
 				}
 			}
@@ -247,7 +246,7 @@ func TestRunRemoveCyclesLeaveNothing(t *testing.T) {
 	for msg := range errs {
 		t.Error(msg)
 	}
-	if ps := e.must("ps", "-a", "-q"); ps != "" {
+	if ps := e.Must("ps", "-a", "-q"); ps != "" {
 		t.Errorf("containers left after 50 run --rm: %q", ps)
 	}
 	if atts := e.attachments(); len(atts) != 0 {
@@ -275,7 +274,7 @@ func TestGCAfterCrashedCreateAndKilledShim(t *testing.T) {
 	// Creates killed after the namespace was made, after the veth was, and after the whole
 	// network was wired.
 	for _, fault := range []string{"network-netns", "network-veth", "network"} {
-		cmd := exec.Command(fixture.Glassbox(t), "--root", e.root, "create", "-p", fmt.Sprintf("%d:80", freePort(t)), e.image, "true")
+		cmd := e.Command("create", "-p", fmt.Sprintf("%d:80", freePort(t)), e.image, "true")
 		cmd.Env = append(os.Environ(), "GLASSBOX_FAULT=create:"+fault)
 		if err := cmd.Run(); err == nil {
 			t.Fatalf("create with the fault switch %s succeeded", fault)
@@ -298,12 +297,12 @@ func TestGCAfterCrashedCreateAndKilledShim(t *testing.T) {
 
 	// A --rm container with a published port whose shim is SIGKILLed.
 	port := freePort(t)
-	id := e.must("run", "-d", "--rm", "-p", fmt.Sprintf("%d:80", port), e.image, "sleep", "300")
+	id := e.Must("run", "-d", "--rm", "-p", fmt.Sprintf("%d:80", port), e.image, "sleep", "300")
 	d := e.inspect(id)
 	if err := killPid(d.ShimPid); err != nil {
 		t.Fatal(err)
 	}
-	e.must("gc")
+	e.Must("gc")
 	if atts := e.attachments(); len(atts) != 0 {
 		t.Errorf("attachments after gc: %+v", atts)
 	}

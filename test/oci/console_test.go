@@ -94,7 +94,7 @@ func TestConsoleSocket(t *testing.T) {
 	if _, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN); err != nil {
 		t.Fatalf("what arrived is not a pty master: %v", err)
 	}
-	e.must("start", id)
+	e.Must("start", id)
 	m.Write([]byte("tty; echo marker-$((40+2))\n"))
 	if out := readUntil(t, m, "marker-42"); !strings.Contains(out, "/dev/pts/0") {
 		t.Errorf("the container's shell is not on its own terminal: %q", out)
@@ -102,12 +102,12 @@ func TestConsoleSocket(t *testing.T) {
 
 	sock2, master2 := consoleSocket(t)
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	e.must("exec", "-t", "-d", "--console-socket", sock2, "--pid-file", pidFile, id, "sh", "-c", "echo exec-$((6*7)); sleep 100")
+	e.Must("exec", "-t", "-d", "--console-socket", sock2, "--pid-file", pidFile, id, "sh", "-c", "echo exec-$((6*7)); sleep 100")
 	readUntil(t, master2(), "exec-42")
 	if pid, err := os.ReadFile(pidFile); err != nil || len(pid) == 0 {
 		t.Errorf("exec --pid-file: %q %v", pid, err)
 	}
-	wantCode(t, "exec -t -d without a console socket", e.run("exec", "-t", "-d", id, "true"), 1, "console socket")
+	wantCode(t, "exec -t -d without a console socket", e.Run("exec", "-t", "-d", id, "true"), 1, "console socket")
 }
 
 // TestHooks: the spec's hooks run at their points, with the state on stdin.
@@ -125,8 +125,8 @@ func TestHooks(t *testing.T) {
 		// directory is bound at the same path inside.
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: out, Source: out, Type: "bind", Options: []string{"rbind", "rw"}})
 	}, "true")
-	if r := e.run("run", "--bundle", bundle, id); r.code != 0 {
-		t.Fatalf("run with hooks: exit %d: %s", r.code, r.stderr)
+	if r := e.Run("run", "--bundle", bundle, id); r.Code != 0 {
+		t.Fatalf("run with hooks: exit %d: %s", r.Code, r.Stderr)
 	}
 	for _, name := range []string{"createRuntime", "createContainer", "startContainer", "poststart", "poststop"} {
 		data, err := os.ReadFile(filepath.Join(out, name))
@@ -148,7 +148,7 @@ func TestHooks(t *testing.T) {
 	bad := e.bundle(func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook says no >&2; exit 1"}}}}
 	}, "true")
-	t.Cleanup(func() { e.run("delete", "--force", id2) })
-	wantCode(t, "create with a failing hook", e.run("create", "--bundle", bad, id2), 1, "hook says no")
-	wantCode(t, "state after a failed create", e.run("state", id2), 1, "container does not exist")
+	t.Cleanup(func() { e.Run("delete", "--force", id2) })
+	wantCode(t, "create with a failing hook", e.Run("create", "--bundle", bad, id2), 1, "hook says no")
+	wantCode(t, "state after a failed create", e.Run("state", id2), 1, "container does not exist")
 }

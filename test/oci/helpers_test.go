@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,8 +18,11 @@ import (
 	"github.com/glassbox/glassbox/test/fixture"
 )
 
-// ociEnv is one test's runtime: the glassbox-oci link and a private --root.
+// ociEnv is one test's runtime: the glassbox-oci link and a private --root. Its commands'
+// stdio are files, not pipes: a container created by one inherits them and may hold them open
+// long after.
 type ociEnv struct {
+	*fixture.CLI
 	t    *testing.T
 	bin  string // a link named glassbox-oci to the glassbox binary
 	root string
@@ -34,63 +36,14 @@ func newEnv(t *testing.T) *ociEnv {
 	if err := os.Symlink(fixture.Glassbox(t), bin); err != nil {
 		t.Fatal(err)
 	}
-	return &ociEnv{t: t, bin: bin, root: filepath.Join(dir, "state")}
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// run runs `glassbox-oci --root ROOT ARGS...` and returns what it did. Its stdio are files,
-// not pipes: a container created by it inherits them and may hold them open long after.
-func (e *ociEnv) run(args ...string) result {
-	e.t.Helper()
-	return e.runIn("", args...)
-}
-
-func (e *ociEnv) runIn(stdin string, args ...string) result {
-	e.t.Helper()
-	dir := e.t.TempDir()
-	out, _ := os.Create(filepath.Join(dir, "stdout"))
-	errf, _ := os.Create(filepath.Join(dir, "stderr"))
-	defer out.Close()
-	defer errf.Close()
-	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
-	cmd.Stdout, cmd.Stderr = out, errf
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	err := cmd.Run()
-	r := result{}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			e.t.Fatalf("glassbox-oci %v: %v", args, err)
-		}
-		r.code = ee.ExitCode()
-	}
-	b, _ := os.ReadFile(out.Name())
-	r.stdout = string(b)
-	b, _ = os.ReadFile(errf.Name())
-	r.stderr = string(b)
-	return r
-}
-
-// must runs args and fails the test unless it exits 0.
-func (e *ociEnv) must(args ...string) string {
-	e.t.Helper()
-	r := e.run(args...)
-	if r.code != 0 {
-		e.t.Fatalf("glassbox-oci %s: exit %d: %s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
-	return r.stdout
+	root := filepath.Join(dir, "state")
+	return &ociEnv{CLI: &fixture.CLI{T: t, Bin: bin, Root: root, Files: true}, t: t, bin: bin, root: root}
 }
 
 func (e *ociEnv) state(id string) specs.State {
 	e.t.Helper()
 	var st specs.State
-	out := e.must("state", id)
+	out := e.Must("state", id)
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		e.t.Fatalf("state %s: %v: %q", id, err, out)
 	}
@@ -103,17 +56,17 @@ func (e *ociEnv) waitStatus(id string, status specs.ContainerState) specs.State 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var st specs.State
-		r := e.run("state", id)
-		if r.code == 0 {
-			if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-				e.t.Fatalf("state %s: %v: %q", id, err, r.stdout)
+		r := e.Run("state", id)
+		if r.Code == 0 {
+			if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+				e.t.Fatalf("state %s: %v: %q", id, err, r.Stdout)
 			}
 			if st.Status == status {
 				return st
 			}
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("container %s is %q (%s), never became %s", id, st.Status, strings.TrimSpace(r.stderr), status)
+			e.t.Fatalf("container %s is %q (%s), never became %s", id, st.Status, strings.TrimSpace(r.Stderr), status)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -163,7 +116,7 @@ func containerID(t *testing.T) string {
 func (e *ociEnv) bundle(edit func(*specs.Spec), args ...string) string {
 	e.t.Helper()
 	dir := e.t.TempDir()
-	e.must("spec", "--bundle", dir)
+	e.Must("spec", "--bundle", dir)
 	path := filepath.Join(dir, "config.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -189,13 +142,13 @@ func (e *ociEnv) bundle(edit func(*specs.Spec), args ...string) string {
 // create creates a container that sleeps, deleted (forcibly) when the test ends.
 func (e *ociEnv) create(id string, bundle string, extra ...string) {
 	e.t.Helper()
-	e.t.Cleanup(func() { e.run("delete", "--force", id) })
-	e.must(append(append([]string{"create", "--bundle", bundle}, extra...), id)...)
+	e.t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e.Must(append(append([]string{"create", "--bundle", bundle}, extra...), id)...)
 }
 
-func wantCode(t *testing.T, what string, r result, code int, stderrHas string) {
+func wantCode(t *testing.T, what string, r fixture.Result, code int, stderrHas string) {
 	t.Helper()
-	if r.code != code || !strings.Contains(r.stderr, stderrHas) {
-		t.Errorf("%s: exit %d, stderr %q; want exit %d and stderr containing %q", what, r.code, r.stderr, code, stderrHas)
+	if r.Code != code || !strings.Contains(r.Stderr, stderrHas) {
+		t.Errorf("%s: exit %d, stderr %q; want exit %d and stderr containing %q", what, r.Code, r.Stderr, code, stderrHas)
 	}
 }

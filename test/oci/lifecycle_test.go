@@ -37,53 +37,53 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("created container already runs its program (%s)", exe)
 	}
 
-	e.must("start", id)
+	e.Must("start", id)
 	st = e.waitStatus(id, specs.StateRunning)
 	if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/comm"); strings.TrimSpace(string(comm)) != "sleep" {
 		t.Errorf("running container's init is %q, want sleep", comm)
 	}
-	wantCode(t, "start of a running container", e.run("start", id), 1, "")
+	wantCode(t, "start of a running container", e.Run("start", id), 1, "")
 
 	var pids []int
-	if err := json.Unmarshal([]byte(e.must("ps", "--format", "json", id)), &pids); err != nil || !slices.Contains(pids, st.Pid) {
+	if err := json.Unmarshal([]byte(e.Must("ps", "--format", "json", id)), &pids); err != nil || !slices.Contains(pids, st.Pid) {
 		t.Errorf("ps --format json = %v (%v), want it to hold the init %d", pids, err, st.Pid)
 	}
-	if out := e.must("ps", id); !strings.Contains(out, "PID") || !strings.Contains(out, "sleep 100") {
+	if out := e.Must("ps", id); !strings.Contains(out, "PID") || !strings.Contains(out, "sleep 100") {
 		t.Errorf("ps: %q, want ps -ef's header and the sleep", out)
 	}
 
 	// exec: in the container's namespaces and root, with its exit status.
-	if out := e.must("exec", id, "hostname"); strings.TrimSpace(out) != "glassbox" {
+	if out := e.Must("exec", id, "hostname"); strings.TrimSpace(out) != "glassbox" {
 		t.Errorf("exec hostname = %q, want the container's (glassbox)", out)
 	}
-	if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.HasPrefix(out, "sleep") {
+	if out := e.Must("exec", id, "cat", "/proc/1/cmdline"); !strings.HasPrefix(out, "sleep") {
 		t.Errorf("exec sees pid 1 = %q, want the container's sleep", out)
 	}
-	if r := e.run("exec", id, "sh", "-c", "exit 3"); r.code != 3 {
-		t.Errorf("exec sh -c 'exit 3': exit %d, want 3 (%s)", r.code, r.stderr)
+	if r := e.Run("exec", id, "sh", "-c", "exit 3"); r.Code != 3 {
+		t.Errorf("exec sh -c 'exit 3': exit %d, want 3 (%s)", r.Code, r.Stderr)
 	}
-	wantCode(t, "exec of a missing program", e.run("exec", id, "no-such-program"), 255, "executable file not found")
-	if out := e.must("exec", "--env", "X=a,b", "--cwd", "/tmp", id, "sh", "-c", `echo "$X $(pwd)"`); strings.TrimSpace(out) != "a,b /tmp" {
+	wantCode(t, "exec of a missing program", e.Run("exec", id, "no-such-program"), 255, "executable file not found")
+	if out := e.Must("exec", "--env", "X=a,b", "--cwd", "/tmp", id, "sh", "-c", `echo "$X $(pwd)"`); strings.TrimSpace(out) != "a,b /tmp" {
 		t.Errorf("exec --env --cwd: %q", out)
 	}
-	if out := e.runIn("", "exec", "-t", id, "tty").stdout; !strings.HasPrefix(out, "/dev/pts/") {
+	if out := e.Run("exec", "-t", id, "tty").Stdout; !strings.HasPrefix(out, "/dev/pts/") {
 		t.Errorf("exec -t tty = %q, want a pty inside the container", out)
 	}
 
-	e.must("pause", id)
+	e.Must("pause", id)
 	if st := e.state(id); st.Status != "paused" {
 		t.Errorf("after pause: %s, want paused", st.Status)
 	}
-	wantCode(t, "exec into a paused container", e.run("exec", id, "true"), 1, "paused")
-	e.must("resume", id)
+	wantCode(t, "exec into a paused container", e.Run("exec", id, "true"), 1, "paused")
+	e.Must("resume", id)
 	e.waitStatus(id, specs.StateRunning)
 
-	wantCode(t, "delete of a running container", e.run("delete", id), 1, "")
-	e.must("kill", id, "KILL")
+	wantCode(t, "delete of a running container", e.Run("delete", id), 1, "")
+	e.Must("kill", id, "KILL")
 	e.waitStatus(id, specs.StateStopped)
-	wantCode(t, "exec into a stopped container", e.run("exec", id, "true"), 1, "stopped")
-	e.must("delete", id)
-	wantCode(t, "state after delete", e.run("state", id), 1, "container does not exist")
+	wantCode(t, "exec into a stopped container", e.Run("exec", id, "true"), 1, "stopped")
+	e.Must("delete", id)
+	wantCode(t, "state after delete", e.Run("state", id), 1, "container does not exist")
 	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
 		t.Errorf("state directory %s still there after delete (%v)", filepath.Join(e.root, id), err)
 	}
@@ -103,20 +103,20 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	for i, tt := range tests {
 		id := containerID(t) + "-" + strconv.Itoa(i)
-		t.Cleanup(func() { e.run("delete", "--force", id) })
-		r := e.run("run", "--bundle", e.bundle(nil, tt.args...), id)
-		if r.code != tt.code {
-			t.Errorf("run %v: exit %d, want %d (stderr %q)", tt.args, r.code, tt.code, r.stderr)
+		t.Cleanup(func() { e.Run("delete", "--force", id) })
+		r := e.Run("run", "--bundle", e.bundle(nil, tt.args...), id)
+		if r.Code != tt.code {
+			t.Errorf("run %v: exit %d, want %d (stderr %q)", tt.args, r.Code, tt.code, r.Stderr)
 		}
-		if r := e.run("state", id); r.code != 1 {
-			t.Errorf("run %v left the container behind: %s", tt.args, r.stdout)
+		if r := e.Run("state", id); r.Code != 1 {
+			t.Errorf("run %v left the container behind: %s", tt.args, r.Stdout)
 		}
 	}
 	// A signal to run goes to the container's process; one that kills it is 128+N.
 	id := containerID(t) + "-signal"
-	t.Cleanup(func() { e.run("delete", "--force", id) })
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
 	trapper := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`)
-	run := exec.Command(e.bin, "--root", e.root, "run", "--bundle", trapper, id)
+	run := e.Command("run", "--bundle", trapper, id)
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,29 +127,29 @@ func TestRunExitStatus(t *testing.T) {
 		t.Errorf("run, then SIGTERM to it: %v, want the trap's exit 9", err)
 	}
 	id = containerID(t) + "-killed"
-	t.Cleanup(func() { e.run("delete", "--force", id) })
-	run = exec.Command(e.bin, "--root", e.root, "run", "--bundle", e.bundle(nil, "sleep", "100"), id)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	run = e.Command("run", "--bundle", e.bundle(nil, "sleep", "100"), id)
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
 	e.waitStatus(id, specs.StateRunning)
-	e.must("kill", id, "KILL")
+	e.Must("kill", id, "KILL")
 	if err := run.Wait(); exitCode(err) != 128+9 {
 		t.Errorf("run, then oci kill KILL: %v, want exit 137", err)
 	}
 
 	// Output reaches the caller's stdio; --detach returns while it runs.
 	id = containerID(t) + "-out"
-	if r := e.run("run", "--bundle", e.bundle(nil, "echo", "hello from glassbox"), id); strings.TrimSpace(r.stdout) != "hello from glassbox" {
-		t.Errorf("run echo: %q (stderr %q)", r.stdout, r.stderr)
+	if r := e.Run("run", "--bundle", e.bundle(nil, "echo", "hello from glassbox"), id); strings.TrimSpace(r.Stdout) != "hello from glassbox" {
+		t.Errorf("run echo: %q (stderr %q)", r.Stdout, r.Stderr)
 	}
 	id = containerID(t) + "-detach"
-	t.Cleanup(func() { e.run("delete", "--force", id) })
-	e.must("run", "-d", "--bundle", e.bundle(nil, "sleep", "100"), id)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e.Must("run", "-d", "--bundle", e.bundle(nil, "sleep", "100"), id)
 	e.waitStatus(id, specs.StateRunning)
-	e.must("kill", id, "9")
+	e.Must("kill", id, "9")
 	e.waitStatus(id, specs.StateStopped)
-	e.must("delete", id)
+	e.Must("delete", id)
 }
 
 // TestErrors: runc's texts and status 1, and nothing left behind.
@@ -157,26 +157,26 @@ func TestErrors(t *testing.T) {
 	e := newEnv(t)
 	id := containerID(t)
 	bundle := e.bundle(nil, "sleep", "100")
-	wantCode(t, "state of an unknown container", e.run("state", "nope-"+id), 1, "container does not exist")
-	wantCode(t, "start of an unknown container", e.run("start", "nope-"+id), 1, "container does not exist")
-	wantCode(t, "kill of an unknown container", e.run("kill", "nope-"+id), 1, "container does not exist")
-	wantCode(t, "delete of an unknown container", e.run("delete", "nope-"+id), 1, "container does not exist")
-	wantCode(t, "delete --force of an unknown container", e.run("delete", "--force", "nope-"+id), 0, "")
-	wantCode(t, "create without an id", e.run("create", "--bundle", bundle), 1, "requires exactly 1 argument")
-	wantCode(t, "create with a bad id", e.run("create", "--bundle", bundle, "../x"), 1, "invalid id")
-	wantCode(t, "create from a missing bundle", e.run("create", "--bundle", filepath.Join(bundle, "nope"), id), 1, "not found")
-	wantCode(t, "create with a terminal and no console socket", e.run("create", "--bundle",
+	wantCode(t, "state of an unknown container", e.Run("state", "nope-"+id), 1, "container does not exist")
+	wantCode(t, "start of an unknown container", e.Run("start", "nope-"+id), 1, "container does not exist")
+	wantCode(t, "kill of an unknown container", e.Run("kill", "nope-"+id), 1, "container does not exist")
+	wantCode(t, "delete of an unknown container", e.Run("delete", "nope-"+id), 1, "container does not exist")
+	wantCode(t, "delete --force of an unknown container", e.Run("delete", "--force", "nope-"+id), 0, "")
+	wantCode(t, "create without an id", e.Run("create", "--bundle", bundle), 1, "requires exactly 1 argument")
+	wantCode(t, "create with a bad id", e.Run("create", "--bundle", bundle, "../x"), 1, "invalid id")
+	wantCode(t, "create from a missing bundle", e.Run("create", "--bundle", filepath.Join(bundle, "nope"), id), 1, "not found")
+	wantCode(t, "create with a terminal and no console socket", e.Run("create", "--bundle",
 		e.bundle(func(s *specs.Spec) { s.Process.Terminal = true }, "sh"), id), 1, "console socket")
-	wantCode(t, "--systemd-cgroup", e.run("--systemd-cgroup", "create", "--bundle", bundle, id), 1, "systemd")
+	wantCode(t, "--systemd-cgroup", e.Run("--systemd-cgroup", "create", "--bundle", bundle, id), 1, "systemd")
 
 	e.create(id, bundle)
-	wantCode(t, "create of an existing id", e.run("create", "--bundle", bundle, id), 1, "container with id exists: "+id)
-	wantCode(t, "kill with a bad signal", e.run("kill", id, "SIGNOPE"), 1, `unknown signal "SIGNOPE"`)
+	wantCode(t, "create of an existing id", e.Run("create", "--bundle", bundle, id), 1, "container with id exists: "+id)
+	wantCode(t, "kill with a bad signal", e.Run("kill", id, "SIGNOPE"), 1, `unknown signal "SIGNOPE"`)
 	if st := e.state(id); st.Status != specs.StateCreated {
 		t.Errorf("the failed second create changed the first container: %s", st.Status)
 	}
-	e.must("delete", "--force", id)
-	if out := e.must("list", "-q"); strings.Contains(out, id) {
+	e.Must("delete", "--force", id)
+	if out := e.Must("list", "-q"); strings.Contains(out, id) {
 		t.Errorf("list after delete --force still shows %s", id)
 	}
 }
@@ -186,20 +186,20 @@ func TestList(t *testing.T) {
 	e := newEnv(t)
 	id := containerID(t)
 	e.create(id, e.bundle(nil, "sleep", "100"))
-	if out := e.must("list", "-q"); strings.TrimSpace(out) != id {
+	if out := e.Must("list", "-q"); strings.TrimSpace(out) != id {
 		t.Errorf("list -q = %q, want %s", out, id)
 	}
 	var entries []struct {
 		ID, Status, Bundle, Rootfs, Owner string
 		Pid                               int
 	}
-	if err := json.Unmarshal([]byte(e.must("list", "--format", "json")), &entries); err != nil || len(entries) != 1 {
+	if err := json.Unmarshal([]byte(e.Must("list", "--format", "json")), &entries); err != nil || len(entries) != 1 {
 		t.Fatalf("list --format json: %v %+v", err, entries)
 	}
 	if got := entries[0]; got.ID != id || got.Status != "created" || got.Pid <= 0 || got.Owner != "root" || !strings.HasSuffix(got.Rootfs, "/rootfs") {
 		t.Errorf("list entry %+v", got)
 	}
-	if out := e.must("list"); !strings.HasPrefix(out, "ID") || !strings.Contains(out, id) || !strings.Contains(out, "created") {
+	if out := e.Must("list"); !strings.HasPrefix(out, "ID") || !strings.Contains(out, id) || !strings.Contains(out, "created") {
 		t.Errorf("list table:\n%s", out)
 	}
 }
@@ -209,7 +209,7 @@ func TestList(t *testing.T) {
 func TestLogJSON(t *testing.T) {
 	e := newEnv(t)
 	log := filepath.Join(t.TempDir(), "log.json")
-	wantCode(t, "state of an unknown container", e.run("--log", log, "--log-format", "json", "state", "nope"), 1, "container does not exist")
+	wantCode(t, "state of an unknown container", e.Run("--log", log, "--log-format", "json", "state", "nope"), 1, "container does not exist")
 	data, err := os.ReadFile(log)
 	if err != nil {
 		t.Fatal(err)
@@ -242,8 +242,8 @@ func TestExecSecurity(t *testing.T) {
 			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
 	}, "sleep", "100")
 	e.create(id, bundle)
-	e.must("start", id)
-	status := e.must("exec", id, "cat", "/proc/self/status")
+	e.Must("start", id)
+	status := e.Must("exec", id, "cat", "/proc/self/status")
 	for _, want := range []string{
 		"CapEff:\t0000000020000420", // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE: the spec's
 		"CapBnd:\t0000000020000420",
@@ -255,14 +255,14 @@ func TestExecSecurity(t *testing.T) {
 		}
 	}
 	// /dev/shm is a writable tmpfs: only the filter stops mkdir there.
-	r := e.run("exec", id, "mkdir", "/dev/shm/x")
-	if r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
-		t.Errorf("mkdir under the container's filter: exit %d, %q; want EPERM", r.code, r.stderr)
+	r := e.Run("exec", id, "mkdir", "/dev/shm/x")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Operation not permitted") {
+		t.Errorf("mkdir under the container's filter: exit %d, %q; want EPERM", r.Code, r.Stderr)
 	}
-	if out := e.must("exec", "--user", "1000:1001", "--additional-gids", "7", id, "sh", "-c", "echo $(id -u) $(id -g) $(id -G)"); strings.TrimSpace(out) != "1000 1001 1001 7" {
+	if out := e.Must("exec", "--user", "1000:1001", "--additional-gids", "7", id, "sh", "-c", "echo $(id -u) $(id -g) $(id -G)"); strings.TrimSpace(out) != "1000 1001 1001 7" {
 		t.Errorf("exec --user 1000:1001 -g 7: id = %q", out)
 	}
-	if out := e.must("exec", "--cap", "CAP_SYS_ADMIN", id, "grep", "CapEff", "/proc/self/status"); !strings.Contains(out, "0000000020200420") {
+	if out := e.Must("exec", "--cap", "CAP_SYS_ADMIN", id, "grep", "CapEff", "/proc/self/status"); !strings.Contains(out, "0000000020200420") {
 		t.Errorf("exec --cap CAP_SYS_ADMIN: %q, want the spec's capabilities and CAP_SYS_ADMIN", out)
 	}
 }

@@ -3,7 +3,6 @@ package oci
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,24 +37,16 @@ func newPodman(t *testing.T, runtime string) *podmanEnv {
 	return p
 }
 
-func (p *podmanEnv) podman(args ...string) result {
+func (p *podmanEnv) podman(args ...string) fixture.Result {
 	p.t.Helper()
 	// --runtime-flag root=DIR: podman passes no --root of its own, and the runtime's
 	// default (/run/glassbox) is not this test's.
 	all := append([]string{"--root", p.root, "--runroot", p.run, "--runtime", p.runtime, "--runtime-flag", "root=" + p.stateRoot,
 		"--cgroup-manager", "cgroupfs", "--events-backend", "none", "--storage-driver", "overlay"}, args...)
-	cmd := exec.Command("podman", all...)
+	cli := &fixture.CLI{T: p.t, Bin: "podman"}
+	cmd := cli.Command(all...)
 	cmd.Env = append(os.Environ(), "CONTAINERS_REGISTRIES_CONF="+p.reg)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("podman %v: %v", args, err)
-	}
-	return r
+	return cli.RunCmd(cmd)
 }
 
 // podmanRun is `podman run` with the limits this machine needs (its hard nofile/nproc limits
@@ -74,43 +65,43 @@ func TestPodman(t *testing.T) {
 	if err := os.WriteFile(p.reg, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", reg.Addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := p.podman("pull", "-q", ref); r.code != 0 {
-		t.Fatalf("podman pull: exit %d: %s", r.code, r.stderr)
+	if r := p.podman("pull", "-q", ref); r.Code != 0 {
+		t.Fatalf("podman pull: exit %d: %s", r.Code, r.Stderr)
 	}
 
 	r := p.podman(p.runArgs("--rm", ref, "echo", "hi")...)
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "hi" {
-		t.Fatalf("podman --runtime glassbox-oci run --rm %s echo hi: exit %d, stdout %q, stderr %s", ref, r.code, r.stdout, r.stderr)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "hi" {
+		t.Fatalf("podman --runtime glassbox-oci run --rm %s echo hi: exit %d, stdout %q, stderr %s", ref, r.Code, r.Stdout, r.Stderr)
 	}
 	// -t: conmon passes --console-socket and receives the container's pty master.
-	if r := p.podman(p.runArgs("--rm", "-t", ref, "sh", "-c", "tty; echo tty-ok")...); r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/0") || !strings.Contains(r.stdout, "tty-ok") {
-		t.Errorf("podman run -t: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	if r := p.podman(p.runArgs("--rm", "-t", ref, "sh", "-c", "tty; echo tty-ok")...); r.Code != 0 || !strings.Contains(r.Stdout, "/dev/pts/0") || !strings.Contains(r.Stdout, "tty-ok") {
+		t.Errorf("podman run -t: exit %d, stdout %q, stderr %s", r.Code, r.Stdout, r.Stderr)
 	}
-	if r := p.podman(p.runArgs("--rm", ref, "sh", "-c", "exit 42")...); r.code != 42 {
-		t.Errorf("podman run exit 42: exit %d (%s)", r.code, r.stderr)
+	if r := p.podman(p.runArgs("--rm", ref, "sh", "-c", "exit 42")...); r.Code != 42 {
+		t.Errorf("podman run exit 42: exit %d (%s)", r.Code, r.Stderr)
 	}
 
 	r = p.podman(p.runArgs("-d", ref, "sleep", "1000")...)
-	if r.code != 0 {
-		t.Fatalf("podman run -d: exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("podman run -d: exit %d: %s", r.Code, r.Stderr)
 	}
-	cid := strings.TrimSpace(r.stdout)
-	if r := p.podman("exec", cid, "sh", "-c", "echo $((6*7)) from $(hostname)"); r.code != 0 || !strings.HasPrefix(r.stdout, "42 from ") {
-		t.Errorf("podman exec: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	cid := strings.TrimSpace(r.Stdout)
+	if r := p.podman("exec", cid, "sh", "-c", "echo $((6*7)) from $(hostname)"); r.Code != 0 || !strings.HasPrefix(r.Stdout, "42 from ") {
+		t.Errorf("podman exec: exit %d, stdout %q, stderr %s", r.Code, r.Stdout, r.Stderr)
 	}
-	if r := p.podman("exec", cid, "sh", "-c", "exit 5"); r.code != 5 {
-		t.Errorf("podman exec exit 5: exit %d (%s)", r.code, r.stderr)
+	if r := p.podman("exec", cid, "sh", "-c", "exit 5"); r.Code != 5 {
+		t.Errorf("podman exec exit 5: exit %d (%s)", r.Code, r.Stderr)
 	}
-	if r := p.podman("inspect", "--format", "{{.State.Status}} {{.OCIRuntime}}", cid); !strings.HasPrefix(r.stdout, "running") {
-		t.Errorf("podman inspect: %q %s", r.stdout, r.stderr)
+	if r := p.podman("inspect", "--format", "{{.State.Status}} {{.OCIRuntime}}", cid); !strings.HasPrefix(r.Stdout, "running") {
+		t.Errorf("podman inspect: %q %s", r.Stdout, r.Stderr)
 	}
-	if r := p.podman("stop", "--time", "1", cid); r.code != 0 {
-		t.Errorf("podman stop: exit %d: %s", r.code, r.stderr)
+	if r := p.podman("stop", "--time", "1", cid); r.Code != 0 {
+		t.Errorf("podman stop: exit %d: %s", r.Code, r.Stderr)
 	}
-	if r := p.podman("inspect", "--format", "{{.State.Status}}", cid); strings.TrimSpace(r.stdout) != "exited" {
-		t.Errorf("after podman stop: %q %s, want exited", r.stdout, r.stderr)
+	if r := p.podman("inspect", "--format", "{{.State.Status}}", cid); strings.TrimSpace(r.Stdout) != "exited" {
+		t.Errorf("after podman stop: %q %s, want exited", r.Stdout, r.Stderr)
 	}
-	if r := p.podman("rm", "--force", "--time", "1", cid); r.code != 0 {
-		t.Errorf("podman rm -f: exit %d: %s", r.code, r.stderr)
+	if r := p.podman("rm", "--force", "--time", "1", cid); r.Code != 0 {
+		t.Errorf("podman rm -f: exit %d: %s", r.Code, r.Stderr)
 	}
 }

@@ -22,11 +22,10 @@ func TestWorkbenchRunShellDetach(t *testing.T) {
 	reg := fixture.StartRegistry(t)
 	ref := reg.MustPush(t, "tui/shell:e2e", fixture.MustBusybox(t, fixture.WithCmd("sh")))
 	root := t.TempDir()
-	if out, err := exec.Command(bin, "--root", root, "pull", ref).CombinedOutput(); err != nil {
-		t.Fatalf("pull: %v\n%s", err, out)
-	}
+	cli := fixture.NewCLI(t, root)
+	cli.Must("pull", ref)
 	name := fmt.Sprintf("tui-e2e-%d", os.Getpid())
-	t.Cleanup(func() { _ = exec.Command(bin, "--root", root, "rm", "-f", name).Run() })
+	t.Cleanup(func() { _ = cli.Command("rm", "-f", name).Run() })
 
 	tm := startTerm(t, 120, 40, nil, bin, "--root", root)
 	tm.waitFor("Containers 0")
@@ -52,9 +51,8 @@ func TestWorkbenchRunShellDetach(t *testing.T) {
 		t.Fatalf("the workbench exited %d:\n%s", code, tm.screen())
 	}
 	// `ps` lists running containers only, as docker's does.
-	out, err := exec.Command(bin, "--root", root, "ps").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), name) {
-		t.Fatalf("after quitting, %s is not running: %v\n%s", name, err, out)
+	if r := cli.Run("ps"); r.Code != 0 || !strings.Contains(r.Stdout, name) {
+		t.Fatalf("after quitting, %s is not running: exit %d\n%s%s", name, r.Code, r.Stdout, r.Stderr)
 	}
 
 	// Reopen: the container is there, running, and its console attaches in the Shell tab.
@@ -74,14 +72,12 @@ func TestWorkbenchRunShellDetach(t *testing.T) {
 	if code := tm.exited(); code != 0 {
 		t.Fatalf("the reopened workbench exited %d:\n%s", code, tm.screen())
 	}
-	out, err = exec.Command(bin, "--root", root, "ps").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), name) {
-		t.Fatalf("after the second session, %s is not running: %v\n%s", name, err, out)
+	if r := cli.Run("ps"); r.Code != 0 || !strings.Contains(r.Stdout, name) {
+		t.Fatalf("after the second session, %s is not running: exit %d\n%s%s", name, r.Code, r.Stdout, r.Stderr)
 	}
 	// What was typed at the console is in the container's log for the CLI.
-	logs, err := exec.Command(bin, "--root", root, "logs", name).CombinedOutput()
-	if err != nil || !strings.Contains(string(logs), "console-5") {
-		t.Errorf("the console output typed in the pane is not in the container's log: %v\n%s", err, logs)
+	if r := cli.Run("logs", name); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "console-5") {
+		t.Errorf("the console output typed in the pane is not in the container's log: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 

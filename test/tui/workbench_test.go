@@ -2,7 +2,6 @@
 package tui_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -55,9 +54,8 @@ func TestWorkbenchPullAndLayers(t *testing.T) {
 	if code := tm.exited(); code != 0 {
 		t.Errorf("the workbench exited %d, want 0:\n%s", code, tm.screen())
 	}
-	out, err := exec.Command(bin, "--root", root, "images").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "tui/busybox") {
-		t.Errorf("the pulled image is not in the store: %v\n%s", err, out)
+	if r := fixture.NewCLI(t, root).Run("images"); r.Code != 0 || !strings.Contains(r.Stdout, "tui/busybox") {
+		t.Errorf("the pulled image is not in the store: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 

@@ -1,0 +1,429 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox/glassbox/engine/runtime"
+	"github.com/glassbox/glassbox/inspect"
+)
+
+// `glassbox oci events` prints runc's events: JSON lines {"type": "stats"|"oom", "id", "data"},
+// the stats in runc's layout (runc/types/events.go), read from the container's cgroup files.
+
+type ociEvent struct {
+	Type string    `json:"type"`
+	ID   string    `json:"id"`
+	Data *ociStats `json:"data,omitempty"`
+}
+
+type ociStats struct {
+	CPU               ociCPU                `json:"cpu"`
+	CPUSet            ociCPUSet             `json:"cpuset"`
+	Memory            ociMemory             `json:"memory"`
+	Pids              ociPids               `json:"pids"`
+	Blkio             ociBlkio              `json:"blkio"`
+	Hugetlb           map[string]ociHugetlb `json:"hugetlb"`
+	IntelRdt          struct{}              `json:"intel_rdt"`
+	NetworkInterfaces []struct{}            `json:"network_interfaces"` // runc fills it only for its own netns
+}
+
+type ociCPU struct {
+	Usage struct {
+		Total        uint64   `json:"total,omitempty"`
+		Percpu       []uint64 `json:"percpu,omitempty"`
+		PercpuKernel []uint64 `json:"percpu_kernel,omitempty"`
+		PercpuUser   []uint64 `json:"percpu_user,omitempty"`
+		Kernel       uint64   `json:"kernel"`
+		User         uint64   `json:"user"`
+	} `json:"usage"`
+	Throttling struct {
+		Periods          uint64 `json:"periods,omitempty"`
+		ThrottledPeriods uint64 `json:"throttledPeriods,omitempty"`
+		ThrottledTime    uint64 `json:"throttledTime,omitempty"`
+	} `json:"throttling"`
+	PSI *ociPSI `json:"psi,omitempty"`
+}
+
+type ociPSI struct {
+	Some ociPSIData `json:"some,omitempty"`
+	Full ociPSIData `json:"full,omitempty"`
+}
+
+type ociPSIData struct {
+	Avg10  float64 `json:"avg10"`
+	Avg60  float64 `json:"avg60"`
+	Avg300 float64 `json:"avg300"`
+	Total  uint64  `json:"total"`
+}
+
+type ociCPUSet struct {
+	CPUs                  []uint16 `json:"cpus,omitempty"`
+	CPUExclusive          uint64   `json:"cpu_exclusive"`
+	Mems                  []uint16 `json:"mems,omitempty"`
+	MemHardwall           uint64   `json:"mem_hardwall"`
+	MemExclusive          uint64   `json:"mem_exclusive"`
+	MemoryMigrate         uint64   `json:"memory_migrate"`
+	MemorySpreadPage      uint64   `json:"memory_spread_page"`
+	MemorySpreadSlab      uint64   `json:"memory_spread_slab"`
+	MemoryPressure        uint64   `json:"memory_pressure"`
+	SchedLoadBalance      uint64   `json:"sched_load_balance"`
+	SchedRelaxDomainLevel int64    `json:"sched_relax_domain_level"`
+}
+
+type ociMemoryEntry struct {
+	Limit   uint64 `json:"limit"`
+	Usage   uint64 `json:"usage,omitempty"`
+	Max     uint64 `json:"max,omitempty"`
+	Failcnt uint64 `json:"failcnt"`
+}
+
+type ociMemory struct {
+	Cache     uint64            `json:"cache,omitempty"`
+	Usage     ociMemoryEntry    `json:"usage"`
+	Swap      ociMemoryEntry    `json:"swap"`
+	Kernel    ociMemoryEntry    `json:"kernel"`
+	KernelTCP ociMemoryEntry    `json:"kernelTCP"`
+	Raw       map[string]uint64 `json:"raw,omitempty"`
+	PSI       *ociPSI           `json:"psi,omitempty"`
+}
+
+type ociPids struct {
+	Current uint64 `json:"current,omitempty"`
+	Limit   uint64 `json:"limit,omitempty"`
+}
+
+type ociBlkioEntry struct {
+	Major uint64 `json:"major,omitempty"`
+	Minor uint64 `json:"minor,omitempty"`
+	Op    string `json:"op,omitempty"`
+	Value uint64 `json:"value,omitempty"`
+}
+
+type ociBlkio struct {
+	IoServiceBytesRecursive []ociBlkioEntry `json:"ioServiceBytesRecursive,omitempty"`
+	IoServicedRecursive     []ociBlkioEntry `json:"ioServicedRecursive,omitempty"`
+	PSI                     *ociPSI         `json:"psi,omitempty"`
+}
+
+type ociHugetlb struct {
+	Usage   uint64 `json:"usage,omitempty"`
+	Max     uint64 `json:"max,omitempty"`
+	Failcnt uint64 `json:"failcnt"`
+}
+
+// oomPoll is how often a streaming `events` looks for an OOM kill and for the container's end.
+const oomPoll = 250 * time.Millisecond
+
+func newOCIEventsCmd(o *ociGlobals) *cobra.Command {
+	var interval time.Duration
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "events [--stats] [--interval D] CONTAINER",
+		Short: "Print a container's cgroup statistics and OOM kills as JSON lines (runc's events)",
+		Long: `Print the container's statistics, read from its cgroup files, as runc's JSON events: one
+{"type": "stats", "id": ..., "data": {...}} line every --interval (default 5s), and an
+{"type": "oom"} line each time the kernel's OOM killer acts in the container. It ends when the
+container stops. With --stats it prints one stats line and exits.`,
+		Args: ociArgs(1, 1),
+		RunE: o.run(func(cmd *cobra.Command, args []string) error {
+			if interval <= 0 {
+				return errors.New("duration interval must be greater than 0")
+			}
+			r, err := o.open()
+			if err != nil {
+				return err
+			}
+			id := args[0]
+			st, err := r.State(id)
+			if err != nil {
+				return runtimeError(id, err)
+			}
+			if st.Status == runtime.StatusStopped {
+				return fmt.Errorf("container with id %s is not running", id)
+			}
+			c, err := r.Record(id)
+			if err != nil {
+				return runtimeError(id, err)
+			}
+			reader, err := inspect.OpenStats(id, c.CgroupPaths)
+			if err != nil {
+				return fmt.Errorf("open the statistics of %s: %w", id, err)
+			}
+			defer reader.Close()
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			if once {
+				var s inspect.Stats
+				if err := reader.Read(&s); err != nil {
+					return err
+				}
+				return enc.Encode(ociEvent{Type: "stats", ID: id, Data: ociStatsOf(&s, c.CgroupPaths)})
+			}
+			return streamEvents(ctxDone(cmd), r, id, c.CgroupPaths, reader, interval, enc)
+		}),
+	}
+	cmd.Flags().DurationVar(&interval, "interval", 5*time.Second, "set the stats collection interval")
+	cmd.Flags().BoolVar(&once, "stats", false, "display the container's stats then exit")
+	return cmd
+}
+
+func ctxDone(cmd *cobra.Command) <-chan struct{} { return ctxOf(cmd).Done() }
+
+// streamEvents prints stats every interval and an oom event for each OOM kill, until the
+// container stops or its cgroup goes.
+func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map[string]string,
+	reader *inspect.StatsReader, interval time.Duration, enc *json.Encoder) error {
+	var s inspect.Stats
+	if err := reader.Read(&s); err != nil {
+		return err
+	}
+	ooms := oomCount(&s)
+	statsTick := time.NewTicker(interval)
+	defer statsTick.Stop()
+	poll := time.NewTicker(min(oomPoll, interval))
+	defer poll.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-statsTick.C:
+			if err := reader.Read(&s); err != nil {
+				return nil // the cgroup went with the container
+			}
+			if err := enc.Encode(ociEvent{Type: "stats", ID: id, Data: ociStatsOf(&s, paths)}); err != nil {
+				return err
+			}
+		case <-poll.C:
+			if err := reader.Read(&s); err != nil {
+				return nil
+			}
+			for n := oomCount(&s); ooms < n; ooms++ {
+				if err := enc.Encode(ociEvent{Type: "oom", ID: id}); err != nil {
+					return err
+				}
+			}
+			if st, err := r.State(id); err != nil || st.Status == runtime.StatusStopped {
+				return nil
+			}
+		}
+	}
+}
+
+// oomCount counts the OOM killer's acts in the cgroup: v2 memory.events "oom", v1
+// memory.oom_control "oom_kill".
+func oomCount(s *inspect.Stats) uint64 { return max(s.Memory.OOM, s.Memory.OOMKills) }
+
+// ociStatsOf is one reading in runc's layout: what inspect parsed, plus the files runc shows
+// that inspect has no figure for (per-CPU usage, memory.stat whole, cpuset, hugetlb).
+func ociStatsOf(s *inspect.Stats, paths map[string]string) *ociStats {
+	out := &ociStats{Hugetlb: map[string]ociHugetlb{}}
+	cpu := &out.CPU
+	cpu.Usage.Total, cpu.Usage.Kernel, cpu.Usage.User = s.CPU.UsageNanos, s.CPU.SystemNanos, s.CPU.UserNanos
+	cpu.Throttling.Periods, cpu.Throttling.ThrottledPeriods, cpu.Throttling.ThrottledTime = s.CPU.Periods, s.CPU.ThrottledPeriods, s.CPU.ThrottledNanos
+	cpu.PSI = psiOf(s.Pressure.CPU)
+	if dir, v2 := cgroupDir(paths, "cpuacct"); dir != "" && !v2 {
+		cpu.Usage.Percpu = readUints(filepath.Join(dir, "cpuacct.usage_percpu"))
+		cpu.Usage.PercpuKernel = readUints(filepath.Join(dir, "cpuacct.usage_percpu_sys"))
+		cpu.Usage.PercpuUser = readUints(filepath.Join(dir, "cpuacct.usage_percpu_user"))
+	}
+	out.CPUSet = cpusetOf(paths)
+	out.Memory = memoryOf(s, paths)
+	out.Pids.Current = s.Pids.Current
+	if s.Pids.Max != inspect.Unlimited {
+		out.Pids.Limit = s.Pids.Max
+	}
+	for _, d := range s.IO.List() {
+		maj, mnr := uint64(d.Major), uint64(d.Minor)
+		for _, e := range []struct {
+			op           string
+			bytes, count uint64
+		}{{"Read", d.ReadBytes, d.ReadOps}, {"Write", d.WriteBytes, d.WriteOps}, {"Total", d.ReadBytes + d.WriteBytes, d.ReadOps + d.WriteOps}} {
+			out.Blkio.IoServiceBytesRecursive = append(out.Blkio.IoServiceBytesRecursive, ociBlkioEntry{maj, mnr, e.op, e.bytes})
+			out.Blkio.IoServicedRecursive = append(out.Blkio.IoServicedRecursive, ociBlkioEntry{maj, mnr, e.op, e.count})
+		}
+	}
+	out.Blkio.PSI = psiOf(s.Pressure.IO)
+	if dir, v2 := cgroupDir(paths, "hugetlb"); dir != "" && !v2 {
+		usages, _ := filepath.Glob(filepath.Join(dir, "hugetlb.*.usage_in_bytes"))
+		for _, u := range usages {
+			size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(u), "hugetlb."), ".usage_in_bytes")
+			if strings.Contains(size, ".") {
+				continue // hugetlb.2MB.rsvd.usage_in_bytes: reservations, not usage
+			}
+			prefix := filepath.Join(dir, "hugetlb."+size)
+			out.Hugetlb[size] = ociHugetlb{Usage: readUint(u), Max: readUint(prefix + ".max_usage_in_bytes"), Failcnt: readUint(prefix + ".failcnt")}
+		}
+	}
+	return out
+}
+
+func memoryOf(s *inspect.Stats, paths map[string]string) ociMemory {
+	var m ociMemory
+	m.PSI = psiOf(s.Pressure.Memory)
+	dir, v2 := cgroupDir(paths, "memory")
+	if dir == "" {
+		return m
+	}
+	m.Raw = readKeyed(filepath.Join(dir, "memory.stat"))
+	if !v2 {
+		// v1: each counter's four files, raw (runc prints the kernel's PAGE_COUNTER_MAX as is).
+		entry := func(prefix string) ociMemoryEntry {
+			return ociMemoryEntry{Limit: readUint(prefix + ".limit_in_bytes"), Usage: readUint(prefix + ".usage_in_bytes"),
+				Max: readUint(prefix + ".max_usage_in_bytes"), Failcnt: readUint(prefix + ".failcnt")}
+		}
+		m.Usage, m.Swap = entry(filepath.Join(dir, "memory")), entry(filepath.Join(dir, "memory.memsw"))
+		m.Kernel, m.KernelTCP = entry(filepath.Join(dir, "memory.kmem")), entry(filepath.Join(dir, "memory.kmem.tcp"))
+		m.Cache = m.Raw["cache"]
+		return m
+	}
+	// v2, as runc reads it: swap is shown as memory+swap, like v1's memsw.
+	events := readKeyed(filepath.Join(dir, "memory.events"))
+	m.Usage = ociMemoryEntry{Limit: readUint(filepath.Join(dir, "memory.max")), Usage: s.Memory.UsageBytes,
+		Max: s.Memory.PeakBytes, Failcnt: events["max"]}
+	swapLimit := readUint(filepath.Join(dir, "memory.swap.max"))
+	if swapLimit != math.MaxUint64 && m.Usage.Limit != math.MaxUint64 {
+		swapLimit += m.Usage.Limit
+	} else {
+		swapLimit = math.MaxUint64
+	}
+	m.Swap = ociMemoryEntry{Limit: swapLimit, Usage: s.Memory.SwapBytes + s.Memory.UsageBytes}
+	m.Cache = m.Raw["file"]
+	return m
+}
+
+func cpusetOf(paths map[string]string) ociCPUSet {
+	var c ociCPUSet
+	dir, v2 := cgroupDir(paths, "cpuset")
+	if dir == "" {
+		return c
+	}
+	suffix := ""
+	if v2 {
+		suffix = ".effective"
+	}
+	c.CPUs = readIDList(filepath.Join(dir, "cpuset.cpus"+suffix))
+	c.Mems = readIDList(filepath.Join(dir, "cpuset.mems"+suffix))
+	if v2 {
+		return c
+	}
+	for _, f := range []struct {
+		name string
+		dest *uint64
+	}{{"cpu_exclusive", &c.CPUExclusive}, {"mem_hardwall", &c.MemHardwall}, {"mem_exclusive", &c.MemExclusive},
+		{"memory_migrate", &c.MemoryMigrate}, {"memory_spread_page", &c.MemorySpreadPage},
+		{"memory_spread_slab", &c.MemorySpreadSlab}, {"memory_pressure", &c.MemoryPressure},
+		{"sched_load_balance", &c.SchedLoadBalance}} {
+		*f.dest = readUint(filepath.Join(dir, "cpuset."+f.name))
+	}
+	if v, err := strconv.ParseInt(readString(filepath.Join(dir, "cpuset.sched_relax_domain_level")), 10, 64); err == nil {
+		c.SchedRelaxDomainLevel = v
+	}
+	return c
+}
+
+func psiOf(p inspect.PSI) *ociPSI {
+	if !p.Present {
+		return nil
+	}
+	data := func(l inspect.PSILine) ociPSIData {
+		return ociPSIData{Avg10: l.Avg10, Avg60: l.Avg60, Avg300: l.Avg300, Total: l.TotalMicros}
+	}
+	return &ociPSI{Some: data(p.Some), Full: data(p.Full)}
+}
+
+// cgroupDir is the container's directory in the hierarchy carrying controller: a v1 one if
+// mounted, else the cgroup2 one (v2 true).
+func cgroupDir(paths map[string]string, controller string) (dir string, v2 bool) {
+	for key, d := range paths {
+		for _, c := range strings.Split(key, ",") {
+			if c == controller && key != inspect.UnifiedKey {
+				return d, false
+			}
+		}
+	}
+	if d, ok := paths[inspect.UnifiedKey]; ok {
+		if slices.Contains(strings.Fields(readString(filepath.Join(d, "cgroup.controllers"))), controller) {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+func readString(p string) string {
+	b, _ := os.ReadFile(p)
+	return strings.TrimSpace(string(b))
+}
+
+// readUint reads a one-number file; "max" is the largest value (runc's reading of cgroup2).
+func readUint(p string) uint64 {
+	s := readString(p)
+	if s == "max" {
+		return math.MaxUint64
+	}
+	v, _ := strconv.ParseUint(s, 10, 64)
+	return v
+}
+
+// readUints reads a line of numbers (cpuacct.usage_percpu).
+func readUints(p string) []uint64 {
+	var out []uint64
+	for _, f := range strings.Fields(readString(p)) {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return nil
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// readKeyed reads "key value" lines (memory.stat, memory.events).
+func readKeyed(p string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, line := range strings.Split(readString(p), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+				out[k] = n
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// readIDList reads a cpuset list ("0-2,4") into its members.
+func readIDList(p string) []uint16 {
+	var out []uint16
+	for _, part := range strings.Split(readString(p), ",") {
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 16)
+		if err != nil {
+			return nil
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+				return nil
+			}
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, uint16(i))
+		}
+	}
+	return out
+}
