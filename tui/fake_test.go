@@ -442,7 +442,7 @@ func keyMsg(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyRight}
 	case "left":
 		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "ctrl+c", "ctrl+p", "ctrl+q":
+	case "ctrl+c", "ctrl+p", "ctrl+q", "ctrl+r":
 		return tea.KeyPressMsg{Code: rune(k[5]), Mod: tea.ModCtrl}
 	}
 	r := []rune(k)[0]

@@ -131,3 +131,30 @@ func TestHostViewCgroups(t *testing.T) {
 		t.Errorf("the poller still reads %d cgroups after the host view closed", poller.Len())
 	}
 }
+
+// A host process whose cgroup goes (it ended) is said to be gone, not graphed as if alive.
+func TestHostViewCgroupGone(t *testing.T) {
+	in := fakeInspector{cgroupRoot: t.TempDir()}
+	writeCgroupV1(t, in.cgroupRoot, cgroupDir(1000), 1)
+	poller := inspect.NewPoller(0)
+	t.Cleanup(poller.Close)
+	h := newHarness(t, newFake(2), Options{Inspect: in, Stats: poller}, 160, 40)
+	h.keys("H")
+	for i := 0; i < 4 && !strings.Contains(h.m.selection().container.ID, "4026532005"); i++ {
+		h.keys("j")
+	}
+	h.keys("6")
+	h.send(statsTickMsg(t0))
+	id := h.m.selection().container.ID
+	h.send(statsMsg{samples: []inspect.Stats{{ID: id, Gone: true}}})
+	if plain := ansi.Strip(h.screen()); !strings.Contains(plain, "its cgroup is gone") {
+		t.Errorf("a vanished cgroup should be said to be gone:\n%s", plain)
+	}
+	// ctrl+r reads it again (here it is back).
+	h.keys("ctrl+r")
+	h.send(statsTickMsg(t0))
+	h.send(statsTickMsg(t0))
+	if plain := ansi.Strip(h.screen()); strings.Contains(plain, "its cgroup is gone") || !strings.Contains(plain, "% of a core") {
+		t.Errorf("ctrl+r should read the cgroup again:\n%s", plain)
+	}
+}

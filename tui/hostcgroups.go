@@ -29,6 +29,8 @@ func (m *Model) watchHost(sel selection) tea.Cmd {
 		return nil
 	}
 	m.polled[id] = false
+	delete(m.statsErrs, id)
+	delete(m.histories, id)
 	in, poller, pid := m.opts.Inspect, m.opts.Stats, sel.container.Pid
 	return func() tea.Msg {
 		out := polledMsg{added: map[string]map[string]string{}, errs: map[string]error{}}

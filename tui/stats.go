@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -187,11 +188,24 @@ var figureSources = map[string][]string{
 	"pressure":  {"cpu.pressure", "memory.pressure", "io.pressure"},
 }
 
+// errCgroupGone is what the host view's Cgroups tab says once the process's cgroup has gone.
+var errCgroupGone = errors.New("its cgroup is gone: the process ended or moved to another cgroup (ctrl+r reads it again)")
+
 // addStats files samples into each container's history and the list's sparklines, and says
 // whether a container's cgroup has gone (it stopped, maybe without an event).
 func (m *Model) addStats(msg statsMsg) (gone bool) {
 	for _, s := range msg.samples {
 		if s.Gone {
+			if isHostWatch(s.ID) {
+				// A process of the host view: the poller has dropped it; say so, not the
+				// last figures as if they were live, and read it again if asked (ctrl+r).
+				m.statsErrs[s.ID] = errCgroupGone
+				delete(m.polled, s.ID)
+				if s.ID == m.hostWatch {
+					m.hostWatch = ""
+				}
+				continue
+			}
 			gone = true
 			continue
 		}
@@ -203,12 +217,13 @@ func (m *Model) addStats(msg statsMsg) (gone bool) {
 		h.add(s, m.brief[s.ID])
 		m.list.usage[s.ID] = &usage{cpu: h.cpu, mem: h.mem}
 	}
-	live := map[string]bool{m.hostWatch: true}
+	live := map[string]bool{}
 	for _, c := range m.list.containers {
 		live[c.ID] = true
 	}
 	for id := range m.histories {
-		if !live[id] {
+		// The host view's selection comes and goes with watchHost and unwatchHost.
+		if !live[id] && !isHostWatch(id) {
 			delete(m.histories, id)
 			delete(m.statsErrs, id)
 		}
