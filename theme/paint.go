@@ -6,6 +6,9 @@ import (
 	"charm.land/lipgloss/v2"
 )
 
+// maxPaints bounds the cache: a Theme has about fifty styles.
+const maxPaints = 256
+
 // paint is a style reduced to the escape sequences it puts around one line of text.
 type paint struct {
 	prefix, suffix string
@@ -29,7 +32,11 @@ func (t *Theme) Paint(st *lipgloss.Style, s string) string {
 		if t.paints == nil {
 			t.paints = map[*lipgloss.Style]paint{}
 		}
-		t.paints[st] = p
+		// st is meant to be a field of t; a style from anywhere else (a copy on the heap)
+		// must not grow the cache without end.
+		if len(t.paints) < maxPaints {
+			t.paints[st] = p
+		}
 	}
 	if !p.ok {
 		return st.Render(s)
