@@ -17,9 +17,9 @@ import (
 // a 2-core VM, more than the workbench's whole budget. Upstream has two open pull requests that
 // arm the ticker only while a frame is pending (charmbracelet/bubbletea#1776 and #1796); until
 // one lands, the pacer does the same from outside. Every change of the view comes from Update
-// (View is pure), so Update wakes the ticker to the full frame rate, and a rest check a few
-// frames later slows it to one tick a second once no message has come since the previous
-// check. The slow tick is a safety net; nothing is meant to need it.
+// (View is pure), so Update wakes the ticker to the full frame rate when the screen changed,
+// and a rest check a frame and a half later slows it to one tick in ten seconds once nothing
+// changed since the previous check. The slow tick is a safety net; nothing is meant to need it.
 //
 // The ticker is the Program's unexported field "ticker", reached by reflection: the
 // TestFramePacerFindsTheTicker test fails when a Bubble Tea upgrade renames or retypes it, and
@@ -41,6 +41,11 @@ type resetter interface{ Reset(time.Duration) }
 // counts it as a change nor draws again for it.
 type frameRestMsg struct{ gen int }
 
+// restInterval is the renderer's interval while idle. Every change of the screen wakes it, so
+// this tick is a safety net only; each wake-up of an idle process costs about 0.03-0.1 % of a
+// core on a small VM.
+const restInterval = 10 * time.Second
+
 // restAfter is how long without a change puts the renderer to rest, in frames: more than
 // one, so that a tick of the fast ticker has flushed the last change.
 const restAfter = 1.5
@@ -57,7 +62,7 @@ func (m *Model) PaceFrames(p *tea.Program, fps int) {
 		}
 		return nil
 	}
-	m.pacer = &framePacer{find: find, frame: time.Second / time.Duration(fps), rest: time.Second, fast: true}
+	m.pacer = &framePacer{find: find, frame: time.Second / time.Duration(fps), rest: restInterval, fast: true}
 }
 
 // rendererTicker is p's frame ticker, or nil when p has none (not running, or a Bubble Tea
