@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -72,16 +72,20 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
-	if err := cg.Create(); err != nil {
-		return nil, fmt.Errorf("linux.resources: %w", err)
+	// The cgroup is made once the init has started (cmd.Prepare below), while it executes.
+	makeCgroup := func() error {
+		if err := cg.Create(); err != nil {
+			return fmt.Errorf("linux.resources: %w", err)
+		}
+		undo = append(undo, func() {
+			cg.Kill()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			cg.WaitEmpty(ctx)
+			cancel()
+			cg.Destroy()
+		})
+		return nil
 	}
-	undo = append(undo, func() {
-		cg.Kill()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cg.WaitEmpty(ctx)
-		cancel()
-		cg.Destroy()
-	})
 
 	fifoPath := filepath.Join(dir, fifoFile)
 	// 0622 and owned by the container's root, as runc makes it: the init reopens it after
@@ -119,12 +123,46 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	defer childSock.Close()
 
 	cfg, nsDetail, newNS := nsConfig(spec)
+	// A new PID namespace owned by the caller's user namespace can come with the clone that
+	// starts the init, which is then its PID 1 without the constructor's fork. Not with a new
+	// user namespace (which must own the PID namespace, or proc cannot be mounted in it) nor
+	// a time namespace (which, like the PID one, only the constructor's children enter).
+	parentPIDNS := newNS["pid"] && !newNS["user"] && !newNS["time"]
+	if parentPIDNS {
+		cfg.Unshare &^= unix.CLONE_NEWPID
+	}
 	for _, p := range cg.Paths() {
 		cfg.CgroupProcs = append(cfg.CgroupProcs, filepath.Join(p, "cgroup.procs"))
 	}
 	sort.Strings(cfg.CgroupProcs)
+	cfg.CallerJoinsCgroups = true
+	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Bundle: bundle, Annotations: spec.Annotations}
+	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
+		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
+		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS}
+	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
+	var pl *plan
+	if initMode() == "c" {
+		pl, err = buildPlan(icfg)
+		if err == nil {
+			cfg.Init = pl.encode()
+			rec.Record("init", fmt.Sprintf("C init (nsenter/initc.c): a plan of %d operations, %d bytes", len(pl.ops), len(cfg.Init)), time.Now(), nil)
+		} else if !errors.Is(err, errPlanFallback) {
+			return nil, err
+		}
+	}
+	if pl == nil {
+		why := "GLASSBOX_INIT=go"
+		if err != nil {
+			why = err.Error()
+		}
+		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
+	}
 	cmd := nsenter.Command(cfg, InitEntry)
-	cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
+	cmd.Path, cmd.Sealed = "/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), true
+	if icfg.ParentPIDNS {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	}
 	cmd.Env = []string{}
 	if opts.IO.Stdin != nil {
 		cmd.Stdin = opts.IO.Stdin
@@ -136,9 +174,21 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		cmd.Stderr = opts.IO.Stderr
 	}
 	cmd.ExtraFiles = []*os.File{childSock, fifo}
+	var prepareErr error
+	cmd.Prepare = func() error {
+		prepareErr = makeCgroup()
+		return prepareErr
+	}
 	began := time.Now()
 	err = cmd.Start()
 	rec.Record("clone", nsDetail, began, err)
+	if j := cmd.CgroupsJoined; !j[0].IsZero() {
+		rec.Add(trace.Step{Step: "join", Detail: fmt.Sprintf("write the init's PID to %d cgroup.procs files (while its loader runs)", len(cfg.CgroupProcs)),
+			Start: j[0].Sub(rec.Origin()), Duration: j[1].Sub(j[0]), Pid: os.Getpid()})
+	}
+	if prepareErr != nil {
+		return nil, prepareErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
@@ -166,15 +216,18 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		}
 	}
 
-	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Pid: pid, Bundle: bundle, Annotations: spec.Annotations}
-	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
-		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
-		Cgroups: cgroupMounts(cg.Paths()), State: st}
-	if err := sendMessage(int(parentSock.Fd()), icfg, nil); err != nil {
-		return nil, fmt.Errorf("send config to init: %w", err)
-	}
+	st.Pid = pid
+	icfg.State = st
 	c := &Container{ID: id, Bundle: bundle, Pid: pid, Process: cmd.Process, CgroupPaths: cg.Paths()}
-	if err := r.converse(ctx, parentSock, spec, st, opts, c, rec); err != nil {
+	if pl != nil {
+		pl.cloneBegan = began
+		err = r.conversePlan(ctx, parentSock, pl, spec, st, opts, c, rec)
+	} else if err = sendMessage(int(parentSock.Fd()), icfg, nil); err != nil {
+		err = fmt.Errorf("send config to init: %w", err)
+	} else {
+		err = r.converse(ctx, parentSock, spec, st, opts, c, rec)
+	}
+	if err != nil {
 		if c.Console != nil {
 			c.Console.Close()
 		}
@@ -188,7 +241,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	c.Created = time.Now()
 	record := &record{ID: id, Bundle: bundle, Rootfs: rootfs, Pid: pid, PidStart: start, Created: c.Created,
 		CgroupPaths: c.CgroupPaths, Annotations: spec.Annotations, Hooks: spec.Hooks, OwnerUID: os.Getuid(),
-		TraceOrigin: rec.Origin()}
+		TraceOrigin: rec.Origin(), InitC: pl != nil}
 	if err := r.save(record); err != nil {
 		return nil, err
 	}
@@ -201,86 +254,6 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		return nil, err
 	}
 	return c, nil
-}
-
-// converse answers the init until it is ready (or fails): its console, the createRuntime
-// hooks before pivot_root, its trace steps.
-func (r *Runtime) converse(ctx context.Context, sock *os.File, spec *specs.Spec, st specs.State, opts CreateOptions, c *Container, rec *trace.Recorder) error {
-	for {
-		var m initMessage
-		f, err := recvMessage(int(sock.Fd()), &m)
-		if err != nil {
-			if errors.Is(err, errEOF) {
-				return errors.New("init: exited during setup")
-			}
-			return fmt.Errorf("init: read sync socket: %w", err)
-		}
-		for i := range m.Steps {
-			m.Steps[i].Pid = c.Pid // the init's host PID, not 1
-		}
-		rec.Add(m.Steps...)
-		switch m.Type {
-		case msgConsole:
-			if f == nil {
-				return errors.New("init: console message without a descriptor")
-			}
-			if opts.ConsoleSocket == "" {
-				c.Console = f
-				continue
-			}
-			err := sendConsole(opts.ConsoleSocket, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		case msgHooks:
-			st.Status = StatusCreating
-			for _, hs := range []struct {
-				name  string
-				hooks []specs.Hook
-			}{{"prestart", spec.Hooks.Prestart}, {"createRuntime", spec.Hooks.CreateRuntime}, {"createContainer", spec.Hooks.CreateContainer}} {
-				if len(hs.hooks) == 0 {
-					continue
-				}
-				done := rec.Begin("hooks", hs.name)
-				err := runHooks(ctx, hs.hooks, st)
-				done(err)
-				if err != nil {
-					return fmt.Errorf("%s hook: %w", hs.name, err)
-				}
-			}
-			if err := sendMessage(int(sock.Fd()), initMessage{Type: msgContinue}, nil); err != nil {
-				return fmt.Errorf("init: write sync socket: %w", err)
-			}
-		case msgReady:
-			return nil
-		case msgError:
-			err := errors.New("init: " + m.Error)
-			switch m.Kind {
-			case "notfound":
-				err = fmt.Errorf("%w: %w", err, ErrNotFound)
-			case "notexec":
-				err = fmt.Errorf("%w: %w", err, ErrNotExecutable)
-			}
-			return err
-		default:
-			return fmt.Errorf("init: unknown message %q", m.Type)
-		}
-	}
-}
-
-// sendConsole passes the pty master over a unix socket with SCM_RIGHTS, as runc's
-// --console-socket does (the name "console" rides along as the data).
-func sendConsole(path string, f *os.File) error {
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return fmt.Errorf("console socket: %w", err)
-	}
-	defer conn.Close()
-	if _, _, err := conn.WriteMsgUnix([]byte("console"), unix.UnixRights(int(f.Fd())), nil); err != nil {
-		return fmt.Errorf("console socket: send pty master: %w", err)
-	}
-	return nil
 }
 
 func hasHooks(h *specs.Hooks) bool {

@@ -21,15 +21,31 @@ func sealedSelf() (*os.File, string, error) {
 	if err == nil {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
 		if err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err == nil {
-			return os.NewFile(uintptr(fd), "glassbox (read-only mount)"), "open_tree+mount_setattr ro", nil
+			f, err := aboveChildFiles(fd, "glassbox (read-only mount)")
+			unix.Close(fd)
+			return f, "open_tree+mount_setattr ro", err
 		}
 		unix.Close(fd)
 	}
-	f, merr := memfdCopy()
+	m, merr := memfdCopy()
 	if merr != nil {
 		return nil, "", fmt.Errorf("seal the glassbox binary: open_tree: %v; memfd: %w", err, merr)
 	}
-	return f, "sealed memfd copy", nil
+	f, err := aboveChildFiles(int(m.Fd()), m.Name())
+	m.Close()
+	return f, "sealed memfd copy", err
+}
+
+// aboveChildFiles moves fd to a number above the few the init is started with (stdio, the
+// sync socket, the fifo, nsenter's config socket), so that /proc/self/fd/N still names the
+// binary in the child when it is executed: os.StartProcess dup2s the child's files onto the
+// low numbers first. The caller closes fd.
+func aboveChildFiles(fd int, name string) (*os.File, error) {
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 100)
+	if err != nil {
+		return nil, fmt.Errorf("seal the glassbox binary: fcntl F_DUPFD_CLOEXEC: %w", err)
+	}
+	return os.NewFile(uintptr(high), name), nil
 }
 
 func memfdCopy() (*os.File, error) {

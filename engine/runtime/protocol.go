@@ -37,6 +37,9 @@ type initConfig struct {
 	CreateHooks bool `json:"create_hooks,omitempty"`
 	// Cgroups are the container's cgroup hierarchies, for a mount of type cgroup.
 	Cgroups []cgroupMount `json:"cgroups,omitempty"`
+	// ParentPIDNS: the init is started in its new PID namespace (create.go), the constructor
+	// does not fork into one.
+	ParentPIDNS bool `json:"parent_pid_ns,omitempty"`
 	// State is the container's state for startContainer hooks (run by the init).
 	State specs.State `json:"state"`
 }
@@ -85,6 +88,15 @@ func sendMessage(fd int, v any, oob []byte) error {
 
 // recvMessage reads one message; a descriptor sent with it is returned as a file.
 func recvMessage(fd int, v any) (*os.File, error) {
+	b, file, err := recvPacket(fd)
+	if err != nil {
+		return nil, err
+	}
+	return file, json.Unmarshal(b, v)
+}
+
+// recvPacket reads one packet of the sync socket and the descriptor sent with it, if any.
+func recvPacket(fd int) ([]byte, *os.File, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		// MSG_PEEK|MSG_TRUNC gives the message's real length without taking it.
@@ -93,7 +105,7 @@ func recvMessage(fd int, v any) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		buf := make([]byte, max(size, 1))
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -101,10 +113,10 @@ func recvMessage(fd int, v any) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if n == 0 {
-			return nil, errEOF
+			return nil, nil, errEOF
 		}
 		var file *os.File
 		if oobn > 0 {
@@ -115,7 +127,7 @@ func recvMessage(fd int, v any) (*os.File, error) {
 				}
 			}
 		}
-		return file, json.Unmarshal(buf[:n], v)
+		return buf[:n], file, nil
 	}
 }
 

@@ -3,13 +3,19 @@
 // docker's stack, and records every kernel step it takes.
 //
 // Create starts the container's init: the glassbox binary re-executed (InitEntry), launched
-// through package nsenter, whose C constructor creates the spec's namespaces, has the parent
-// write the uid and gid maps, and joins the container's cgroups before the Go runtime starts.
-// The init then receives its config over a socket, sets up the root filesystem (mounts in
-// order, pivot_root, masked and read-only paths), the process (hostname, rlimits, sysctls,
-// capabilities, no_new_privs, user, cwd, console), reports every step back, and blocks on the
-// exec fifo until Start. Each step is a named function that returns an error naming itself
-// ("init: mount proc on /proc: permission denied").
+// through package nsenter, whose C constructor creates the spec's namespaces (the parent
+// writes the uid and gid maps and moves it into the container's cgroups first). Then the
+// init sets up the root filesystem (mounts in order, pivot_root, masked and read-only paths),
+// the process (hostname, rlimits, sysctls, capabilities, no_new_privs, user, cwd, console),
+// reports every step back, and blocks on the exec fifo until Start.
+//
+// By default the init never starts Go: Create turns the spec into a plan of kernel steps
+// (plan.go), every decision made here, which the constructor runs in C up to execve
+// (nsenter/initc.c), reporting each step's timing and the first failure by its index and
+// errno. The Go init (init.go, rootfs.go, caps.go...) does the same steps where a plan
+// cannot (startContainer hooks, which run inside the container after Start) or when
+// GLASSBOX_INIT=go asks for it. Either way an error names the step and the spec field
+// ("init: mounts[7] (/mnt): mount x on /mnt: no such device").
 package runtime
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,20 +30,28 @@ func (r *Runtime) Start(id string) error {
 	fifoPath := filepath.Join(dir, fifoFile)
 	began := time.Now()
 	type result struct {
-		n   int
-		err error
+		n    int
+		err  error
+		read time.Time
 	}
 	res := make(chan result, 1)
+	execved := make(chan time.Time, 1)
 	go func() {
 		f, err := os.OpenFile(fifoPath, os.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			res <- result{0, err}
+			res <- result{0, err, time.Now()}
 			return
 		}
 		defer f.Close()
 		b := make([]byte, 1)
 		n, err := f.Read(b)
-		res <- result{n, err}
+		res <- result{n, err, time.Now()}
+		if n == 1 && rec.InitC {
+			// The C init holds its end open, close-on-exec, until execve succeeds (or it
+			// exits): the end of the fifo is the moment the program takes over.
+			io.Copy(io.Discard, f)
+			execved <- time.Now()
+		}
 	}()
 	// The init may die before it opens the fifo: then nobody ever would. Watch it.
 	tick := time.NewTicker(2 * time.Millisecond)
@@ -72,12 +81,21 @@ wait:
 	if got.err != nil || got.n != 1 {
 		return fmt.Errorf("start %s: read exec fifo: %v (the init exited?)", id, errors.Join(got.err))
 	}
+	read := got.read
 	os.Remove(fifoPath)
 	steps, _ := trace.ReadFile(filepath.Join(dir, traceFile))
 	if len(steps) > 0 {
 		origin := rec.TraceOrigin
 		steps = append(steps, trace.Step{Step: "start", Detail: "exec fifo read: init pid " +
-			fmt.Sprint(rec.Pid) + " goes on to execve", Start: began.Sub(origin), Duration: time.Since(began), Pid: os.Getpid()})
+			fmt.Sprint(rec.Pid) + " goes on to execve", Start: began.Sub(origin), Duration: read.Sub(began), Pid: os.Getpid()})
+		if rec.InitC {
+			select {
+			case end := <-execved:
+				steps = append(steps, trace.Step{Step: "execve", Detail: "close_range CLOEXEC from 3, seccomp (with no_new_privs), execve " +
+					"of the program: timed from the fifo read to the close of the init's end at exec", Start: read.Sub(origin), Duration: end.Sub(read), Pid: rec.Pid})
+			case <-time.After(5 * time.Second):
+			}
+		}
 		trace.WriteFile(filepath.Join(dir, traceFile), steps)
 	}
 	if rec.Hooks != nil && len(rec.Hooks.Poststart) > 0 && runHooks != nil {

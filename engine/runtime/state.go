@@ -42,6 +42,9 @@ type record struct {
 	Hooks       *specs.Hooks      `json:"hooks,omitempty"` // poststop runs at Delete
 	OwnerUID    int               `json:"owner_uid"`
 	TraceOrigin time.Time         `json:"trace_origin"` // where trace.json's offsets count from
+	// InitC: the init is the C one (plan.go), which holds the exec fifo open until its execve
+	// succeeds, so Start can time the execve.
+	InitC bool `json:"init_c,omitempty"`
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.stateDir, id) }

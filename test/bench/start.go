@@ -10,8 +10,9 @@ import (
 
 // The start case: the runtime alone, without images or a daemon. `glassbox oci run` of
 // /bin/true on a busybox bundle against `runc run` and `crun run` on the same bundle, each
-// with its own state root; a bare `unshare` of the same namespaces is the floor, the least
-// the kernel needs. crun refuses this machine's hybrid cgroups: it stays in the report with
+// with its own state root, and against glassbox itself with the Go init (GLASSBOX_INIT=go)
+// instead of the C one; a bare `unshare` of the same namespaces is the floor, the least the
+// kernel needs. crun refuses this machine's hybrid cgroups: it stays in the report with
 // the error it gives, rather than being left out.
 func init() {
 	register(Case{
@@ -49,8 +50,20 @@ func prepareStart(env *Env) ([]Contender, error) {
 		c.After = func() error { del(); return nil }
 		return c
 	}
+	// The same glassbox with the Go init (engine/runtime's fallback): what the C init saves.
+	goInit := runtime("glassbox, Go init", env.Glassbox, Peer, "oci")
+	goInit.Run = func() error {
+		root := filepath.Join(env.Tmp, "start-glassbox,-Go-init")
+		cmd := exec.Command(env.Glassbox, "oci", "--root", root, "run", "--bundle", bundle, id)
+		cmd.Env = append(os.Environ(), "GLASSBOX_INIT=go")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("GLASSBOX_INIT=go %s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
 	return []Contender{
 		runtime("glassbox oci run", env.Glassbox, Subject, "oci"),
+		goInit,
 		runtime("runc run", "runc", Peer),
 		runtime("crun run", "crun", Peer),
 		{Name: "unshare (floor)", Role: Floor, Run: func() error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,14 +35,28 @@ type Cmd struct {
 	Stderr io.Writer
 	// ExtraFiles become descriptors 3, 4...; the constructor marks them close-on-exec.
 	ExtraFiles []*os.File
-	// SysProcAttr applies to the first process (setsid, process group, credentials).
+	// SysProcAttr applies to the first process (setsid, process group, credentials). With
+	// Cloneflags CLONE_NEWPID the first process is PID 1 of a new PID namespace already, and
+	// is the Process (a Config that unshares no PID namespace then has no fork to do).
 	SysProcAttr *syscall.SysProcAttr
+	// Sealed says Path is a binary nobody can write through already (a read-only mount or a
+	// sealed memfd the caller made, CVE-2019-5736, at a descriptor above the helper's own
+	// files): Start executes it as it is instead of making a read-only clone of it.
+	Sealed bool
 	// Config is what the constructor does.
 	Config Config
 
 	// Process is the process that went on into Go: in the joined PID namespace after a
 	// fork, the caller's own child either way. Set by Start.
 	Process *os.Process
+	// CgroupsJoined is when Start began and ended writing the helper's PID to the cgroups
+	// (Config.CallerJoinsCgroups).
+	CgroupsJoined [2]time.Time
+	// Prepare, when set, runs once the helper has started, before it is joined to the
+	// cgroups and sent its config, which its constructor waits for: the caller's work there
+	// (making the cgroups) overlaps the helper's execve and dynamic loader. An error ends the
+	// helper and is Start's.
+	Prepare func() error
 
 	helper     *os.Process
 	closeAfter []io.Closer // parent ends of stdio pipes, closed once the process has exited
@@ -113,7 +128,9 @@ func (c *Cmd) Start() (err error) {
 		path = Binary()
 	}
 	exe := path
-	if fd, err := readOnlyBinary(path, len(files)); err == nil {
+	if c.Sealed {
+		// Nothing to do.
+	} else if fd, err := readOnlyBinary(path, len(files)); err == nil {
 		defer unix.Close(fd)
 		exe = "/proc/self/fd/" + strconv.Itoa(fd)
 	} else if !errors.Is(err, unix.EPERM) {
@@ -126,6 +143,23 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.helper = helper
 	child.Close() // EOF below means every helper process has let go of the socket
+	if c.Prepare != nil {
+		if err := c.Prepare(); err != nil {
+			c.helper.Kill()
+			c.reapHelper()
+			return err
+		}
+	}
+	if c.Config.CallerJoinsCgroups {
+		c.CgroupsJoined[0] = time.Now()
+		err := joinCgroups(c.Config.CgroupProcs, helper.Pid)
+		c.CgroupsJoined[1] = time.Now()
+		if err != nil {
+			c.helper.Kill()
+			c.reapHelper()
+			return err
+		}
+	}
 
 	pid, runErr := c.converse(parent, cfg)
 	if runErr != nil {
@@ -137,7 +171,9 @@ func (c *Cmd) Start() (err error) {
 		}
 		return runErr
 	}
-	if pid == helper.Pid {
+	// In a PID namespace of its own from the clone, the helper reports itself as PID 1.
+	newPIDNS := c.SysProcAttr != nil && c.SysProcAttr.Cloneflags&unix.CLONE_NEWPID != 0
+	if pid == helper.Pid || newPIDNS && pid == 1 {
 		c.Process = helper
 		return nil
 	}
@@ -153,6 +189,22 @@ func (c *Cmd) Start() (err error) {
 }
 
 func cloneStrings(s []string) []string { return append([]string(nil), s...) }
+
+// joinCgroups moves pid into each cgroup.procs file.
+func joinCgroups(files []string, pid int) error {
+	b := []byte(strconv.Itoa(pid))
+	for _, p := range files {
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			_, err = unix.Write(fd, b)
+			unix.Close(fd)
+		}
+		if err != nil {
+			return fmt.Errorf("nsenter: join cgroup %s: %w", p, err)
+		}
+	}
+	return nil
+}
 
 // converse writes the config and answers the constructor until it lets go of the socket. It
 // returns the PID reported, or an error.

@@ -93,12 +93,22 @@ type Config struct {
 	// CgroupProcs are cgroup.procs files (the caller's view) the helper joins before anything
 	// else, so that everything it starts is charged there.
 	CgroupProcs []string
+	// CallerJoinsCgroups: the caller writes the helper's PID to CgroupProcs right after
+	// starting it, before it sends the config the helper's constructor waits for. The
+	// guarantee is the same (the helper joins, creates and starts nothing before), and the
+	// kernel's wait in each cgroup move (cgroup_threadgroup_rwsem) overlaps the helper's
+	// execve and dynamic loader instead of following them.
+	CallerJoinsCgroups bool
 	// PreserveCredentials keeps the caller's uid and gid after joining or creating a user
 	// namespace; by default the helper becomes uid and gid 0 there, as nsenter(1) does.
 	PreserveCredentials bool
 	// NoFork stays in the caller's PID namespace after joining or creating one (nsenter -F):
 	// only the program's children are then in it.
 	NoFork bool
+
+	// Init, when set, is a container init's plan (engine/runtime's plan.go): the process that
+	// goes on after the fork runs it in C (initc.c) up to execve instead of starting Go.
+	Init []byte
 
 	// exec, when set, has the constructor finish the process in C up to execve.
 	exec *execRecord
@@ -119,6 +129,7 @@ const (
 	recExecGroup     = 9
 	recExecRlimit    = 10
 	recExecSeccomp   = 11 // u32 flags, struct sock_filter[]
+	recInit          = 12 // Config.Init
 )
 
 const (
@@ -213,8 +224,10 @@ func (c *Config) encode(fds map[*os.File]int) ([]byte, error) {
 		p.WriteString(of + "\x00")
 		put(recNamespace, p.Bytes())
 	}
-	for _, path := range c.CgroupProcs {
-		put(recCgroup, []byte(path+"\x00"))
+	if !c.CallerJoinsCgroups {
+		for _, path := range c.CgroupProcs {
+			put(recCgroup, []byte(path+"\x00"))
+		}
 	}
 	if c.Unshare != 0 {
 		put(recUnshare, binary.NativeEndian.AppendUint32(nil, uint32(c.Unshare)))
@@ -234,6 +247,9 @@ func (c *Config) encode(fds map[*os.File]int) ([]byte, error) {
 	}
 	if c.exec != nil {
 		c.exec.records(put)
+	}
+	if c.Init != nil {
+		put(recInit, c.Init)
 	}
 	put(recEnd, nil)
 	return b.Bytes(), nil

@@ -161,3 +161,26 @@ func TestExecStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeInitAndCallerJoins: a container init's plan travels as one record after the
+// others; with CallerJoinsCgroups the constructor is told no cgroup to join (the caller has).
+func TestEncodeInitAndCallerJoins(t *testing.T) {
+	cfg := Config{CgroupProcs: []string{"/sys/fs/cgroup/a/cgroup.procs"}, CallerJoinsCgroups: true,
+		Unshare: unix.CLONE_NEWNS, Init: []byte("plan\x00bytes")}
+	b, err := cfg.encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := decode(t, b)
+	var types []uint32
+	for _, r := range recs {
+		types = append(types, r.typ)
+	}
+	if len(recs) != 3 || recs[0].typ != recUnshare || recs[1].typ != recInit || string(recs[1].payload) != "plan\x00bytes" || recs[2].typ != recEnd {
+		t.Fatalf("records %v, want unshare, init, end", types)
+	}
+	cfg.CallerJoinsCgroups = false
+	if b, _ = cfg.encode(nil); decode(t, b)[0].typ != recCgroup {
+		t.Errorf("without CallerJoinsCgroups the constructor joins the cgroups itself")
+	}
+}

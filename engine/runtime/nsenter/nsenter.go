@@ -21,6 +21,11 @@
 //     descriptor close-on-exec and returns: the Go runtime starts in that process, which runs
 //     the re-exec entry named in its arguments.
 //
+// Two configs make the process go on in C to execve instead, with no Go runtime at all: an
+// exec record (execc.c: the exec path's user, capabilities, limits, seccomp), and a container
+// init's plan (Config.Init; initc.c runs the operations engine/runtime's plan.go made of a
+// spec: mounts, pivot_root, masked paths, console, credentials, the exec fifo, execve).
+//
 // An error at any step reaches the caller naming the step and the namespace:
 // "setns mnt of pid 1234: operation not permitted".
 package nsenter

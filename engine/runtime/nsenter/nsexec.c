@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -48,6 +49,7 @@
 #endif
 
 #include "execc.h"
+#include "initc.h"
 
 #define ENV_NAME "_GLASSBOX_NSENTER"
 
@@ -66,6 +68,7 @@ enum {
 	REC_EXEC_GROUP = 9,	// u32 supplementary gid
 	REC_EXEC_RLIMIT = 10,	// struct exec_rlimit
 	REC_EXEC_SECCOMP = 11,	// u32 seccomp(2) flags, struct sock_filter[]
+	REC_INIT = 12,		// a container init's plan for initc.c (engine/runtime/plan.go)
 };
 
 enum {
@@ -83,6 +86,7 @@ enum {
 #define MAX_NAMESPACES 16
 #define MAX_CGROUPS 32
 #define MAX_RECORD (64 * 1024)
+#define MAX_INIT_RECORD (16 * 1024 * 1024)	// a plan carries a seccomp program and the environment
 
 struct ns {
 	uint32_t flag;
@@ -103,6 +107,8 @@ struct config {
 
 static int sock = -1;
 static struct exec_cfg exec_cfg;
+static const char *init_plan;
+static uint32_t init_plan_len;
 
 // append_item adds item to a NULL-terminated array that grows as needed.
 static void *append_item(void *arr, int *n, size_t size, const void *item)
@@ -200,7 +206,7 @@ static void read_config(struct config *c)
 		uint32_t type = hdr[0], len = hdr[1];
 		if (type == REC_END)
 			return;
-		if (len > MAX_RECORD)
+		if (len > (type == REC_INIT ? MAX_INIT_RECORD : MAX_RECORD))
 			fail(EINVAL, "read config: record of %u bytes", len);
 		// One allocation per record, kept for the life of this short process; NUL-padded so
 		// a truncated string cannot run off the end.
@@ -281,6 +287,10 @@ static void read_config(struct config *c)
 			memcpy(&exec_cfg.seccomp_flags, p, 4);
 			exec_cfg.seccomp_filter = p + 4;
 			exec_cfg.seccomp_len = (len - 4) / 8;
+			break;
+		case REC_INIT:
+			init_plan = buf;
+			init_plan_len = len;
 			break;
 		case REC_EXEC_RLIMIT:
 			if (len < sizeof(struct exec_rlimit))
@@ -504,11 +514,24 @@ static int parse_fd(const char *s)
 	return v;
 }
 
+// glassbox_nsexec_marks are when the constructor began, had joined the cgroups, had joined
+// and made the namespaces, and went on after the fork (CLOCK_REALTIME): the C init's trace
+// shows them as steps of their own.
+int64_t glassbox_nsexec_marks[NSEXEC_MARKS];
+
+static void mark(int i)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	glassbox_nsexec_marks[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void glassbox_nsexec(void)
 {
 	const char *env = getenv(ENV_NAME);
 	if (env == NULL)
 		return;
+	mark(0);
 	sock = parse_fd(env);
 	if (sock < 0)
 		fail(EINVAL, "%s=%s is not a descriptor", ENV_NAME, env);
@@ -527,9 +550,11 @@ void glassbox_nsexec(void)
 		fail(errno, "prctl PR_SET_DUMPABLE");
 
 	join_cgroups(&c);
+	mark(1);
 	open_namespaces(&c);
 	join_namespaces(&c);
 	unshare_namespaces(&c);
+	mark(2);
 
 	int pidns = c.unshare & (CLONE_NEWPID | CLONE_NEWTIME);
 	const char *pidns_subject = "(new)";
@@ -563,8 +588,14 @@ void glassbox_nsexec(void)
 		if (read(go[0], &b, 1) != 1)
 			_exit(1);
 		close(go[0]);
+		mark(3);
 	} else {
 		send_msg(MSG_PID, &pid, sizeof(pid));
+		mark(3);
+	}
+	if (init_plan != NULL) {
+		close(sock);
+		glassbox_init_run(init_plan, init_plan_len);
 	}
 	if (exec_cfg.present) {
 		close(sock);

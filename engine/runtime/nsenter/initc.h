@@ -1,0 +1,17 @@
+// The container init in C (initc.c): a plan of operations that engine/runtime's Create
+// turned its spec into, run by the constructor inside the container's new namespaces up to
+// execve, so that no Go runtime starts in the init. The wire format is engine/runtime's
+// plan.go; every decision is made there, this side only executes and reports.
+#ifndef GLASSBOX_INITC_H
+#define GLASSBOX_INITC_H
+
+#include <stdint.h>
+
+// When the constructor began, had joined the cgroups, the namespaces, and forked (nsexec.c).
+#define NSEXEC_MARKS 4
+extern int64_t glassbox_nsexec_marks[NSEXEC_MARKS];
+
+__attribute__((noreturn))
+void glassbox_init_run(const char *plan, uint32_t len);
+
+#endif

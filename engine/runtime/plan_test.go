@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+func exampleConfig(edit func(*specs.Spec)) initConfig {
+	s := Example()
+	s.Process.Terminal = false
+	if edit != nil {
+		edit(s)
+	}
+	return initConfig{Spec: s, Rootfs: "/bundle/rootfs", NewNS: map[string]bool{"pid": true, "mnt": true, "uts": true, "net": true, "ipc": true, "cgroup": true},
+		Cgroups: []cgroupMount{{Dir: "memory", Type: "cgroup", Options: "memory", Host: "/sys/fs/cgroup/memory/x"}, {Dir: "unified", Type: "cgroup2", Host: "/sys/fs/cgroup/unified/x"}},
+		State:   specs.State{ID: "x"}}
+}
+
+// opSummary lists the traced operations as "step detail" lines, the untraced as their code.
+func opSummary(p *plan) string {
+	var b strings.Builder
+	for _, o := range p.ops {
+		if o.step != "" {
+			b.WriteString(o.step + " " + o.detail + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestBuildPlan: the plan of runc's example spec does the Go init's steps in its order.
+func TestBuildPlan(t *testing.T) {
+	p, err := buildPlan(exampleConfig(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := opSummary(p)
+	order := []string{
+		"mount none on / type none flags rec,private",
+		"mount /bundle/rootfs on /bundle/rootfs type none flags bind,rec",
+		"mount proc on /proc type proc flags 0",
+		"mount cgroup on /sys/fs/cgroup/memory type cgroup flags ro,nosuid,nodev,noexec,relatime data memory",
+		"mount cgroup2 on /sys/fs/cgroup/unified type cgroup2",
+		"mknod /dev/null c 1:3 mode 666",
+		"symlink /dev/ptmx -> pts/ptmx",
+		"pivot_root /bundle/rootfs",
+		"hostname glassbox",
+		"keyring join session keyring _ses.x",
+		"mount /proc/sys on /proc/sys type none flags bind,rec, then remount ro,nosuid,nodev,noexec",
+		"mount tmpfs on /proc/acpi type tmpfs flags ro data size=0,mode=0555",
+		"mount none on / type none flags ro,remount,bind",
+		"rlimit RLIMIT_NOFILE soft 1024 hard 1024",
+		"chdir /",
+		"capabilities bounding CAP_AUDIT_WRITE,CAP_KILL,CAP_NET_BIND_SERVICE",
+		"user uid 0 gid 0 groups []",
+		"no_new_privs prctl PR_SET_NO_NEW_PRIVS 1",
+		"lookup sh",
+	}
+	at := 0
+	for _, want := range order {
+		i := strings.Index(got[at:], want)
+		if i < 0 {
+			t.Fatalf("plan lacks %q after offset %d:\n%s", want, at, got)
+		}
+		at += i + len(want)
+	}
+	// proc and sysfs are opened refusing every symlink; the others resolve inside the root.
+	for _, o := range p.ops {
+		if o.code == opOpenInRoot {
+			strict := o.a[3] == 1
+			if want := o.s[0] == "/proc" || o.s[0] == "/sys"; strict != want && o.s[0] != "/sys/fs/cgroup" {
+				t.Errorf("open %s in the root: strict %v, want %v", o.s[0], strict, want)
+			}
+		}
+	}
+	last := p.ops[len(p.ops)-1]
+	if last.code != opExec || last.a[0] != initFifoFD || last.s[0] != "sh\x00" || !strings.HasPrefix(last.s[1], "PATH=") {
+		t.Errorf("last operation %+v, want the exec of sh", last)
+	}
+}
+
+// TestBuildPlanFallback: what the plan cannot say is left to the Go init.
+func TestBuildPlanFallback(t *testing.T) {
+	for name, edit := range map[string]func(*specs.Spec){
+		"startContainer hook": func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		},
+		"bad mount option": func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} },
+		"unknown device":   func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "q"}} },
+		"NUL in env":       func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "A=\x00") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := buildPlan(exampleConfig(edit)); !errors.Is(err, errPlanFallback) {
+				t.Fatalf("err %v, want errPlanFallback", err)
+			}
+		})
+	}
+}
+
+// TestPlanEncode: each operation is u32 code, u32 flags, i64 args[6] and four strings with
+// u32 lengths and NULs, as initc.c's next_op reads them.
+func TestPlanEncode(t *testing.T) {
+	var p plan
+	p.add(planOp{code: opMount, step: "mount", a: [6]int64{1, -1, 2}, s: [4]string{"src", "", "tmpfs", "a=b"}})
+	b := p.encode()
+	if len(b) != 56+4*4+len("src")+len("tmpfs")+len("a=b")+4 {
+		t.Fatalf("encoded %d bytes", len(b))
+	}
+	if binary.NativeEndian.Uint32(b) != opMount || binary.NativeEndian.Uint32(b[4:]) != opfTrace {
+		t.Errorf("header % x", b[:8])
+	}
+	if int64(binary.NativeEndian.Uint64(b[16:])) != -1 {
+		t.Errorf("a[1] = % x", b[16:24])
+	}
+	if !bytes.Contains(b, []byte("\x03\x00\x00\x00src\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00tmpfs\x00")) {
+		t.Errorf("strings % x", b[56:])
+	}
+}
+
+// TestPlanFailure: a C failure reads as the Go init's error.
+func TestPlanFailure(t *testing.T) {
+	p, err := buildPlan(exampleConfig(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := func(code uint32, s0 string) int32 {
+		for i, o := range p.ops {
+			if o.code == code && (s0 == "" || o.s[0] == s0) {
+				return int32(i)
+			}
+		}
+		t.Fatalf("no operation %d %q", code, s0)
+		return -1
+	}
+	cases := []struct {
+		m    cMessage
+		want string
+		is   error
+	}{
+		{cMessage{index: index(opOpenInRoot, "/proc"), errno: int32(unix.ELOOP), text: "open /proc in the rootfs: {errno} (a symlink is on the way)"},
+			"init: mounts[0] (/proc): open /proc in the rootfs: too many levels of symbolic links (a symlink is on the way)", unix.ELOOP},
+		{cMessage{index: index(opMount, "proc"), errno: int32(unix.ENODEV)}, "init: mounts[0] (/proc): mount proc on /proc: no such device", unix.ENODEV},
+		{cMessage{index: index(opLookup, ""), errno: int32(unix.ENOENT), kind: kindNotFound, text: "exec /x"},
+			"init: exec /x: no such file or directory: executable file not found", ErrNotFound},
+		{cMessage{index: index(opCheckNull, ""), text: "/dev/null is not the null device"},
+			"init: linux.maskedPaths: /dev/null: /dev/null is not the null device", nil},
+	}
+	for _, tc := range cases {
+		err := p.failure(tc.m)
+		if err.Error() != tc.want {
+			t.Errorf("got  %q\nwant %q", err, tc.want)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%v does not wrap %v", err, tc.is)
+		}
+	}
+}
+
+// TestCMessage: a message of the C init parses into its timings, which become trace steps
+// counted from the origin; a skipped masked path is no step, a file one reads as /dev/null.
+func TestCMessage(t *testing.T) {
+	var p plan
+	p.add(planOp{code: opMask, step: "mount", detail: "tmpfs on /a", fileDetail: "/dev/null on /a"})
+	origin := time.Unix(100, 0)
+	var b bytes.Buffer
+	binary.Write(&b, binary.NativeEndian, [6]uint32{msgCError, 0, uint32(unix.EPERM), 0, 3, 4})
+	binary.Write(&b, binary.NativeEndian, []cTiming{
+		{Index: 0, StartNs: origin.Add(time.Millisecond).UnixNano(), DurationNs: 5000},
+		{Index: 0, StartNs: origin.Add(2 * time.Millisecond).UnixNano(), DurationNs: 7000, Variant: varFile, Err: int32(unix.EPERM)},
+		{Index: 0, StartNs: origin.Add(3 * time.Millisecond).UnixNano(), Variant: varSkipped},
+	})
+	b.WriteString("oops")
+	m, err := parseCMessage(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.typ != msgCError || m.errno != int32(unix.EPERM) || m.text != "oops" || len(m.timings) != 3 {
+		t.Fatalf("parsed %+v", m)
+	}
+	steps := p.steps(m.timings, origin, 42)
+	if len(steps) != 2 || steps[0].Detail != "tmpfs on /a" || steps[0].Start != time.Millisecond ||
+		steps[1].Detail != "/dev/null on /a" || steps[1].Duration != 7*time.Microsecond || steps[1].Err != unix.EPERM.Error() || steps[1].Pid != 42 {
+		t.Errorf("steps %+v", steps)
+	}
+}
