@@ -396,7 +396,7 @@ func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(e.eventsPoll):
 			}
 		}
 	}()

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Options configure an Engine.
@@ -22,12 +23,16 @@ type Options struct {
 	Root string
 	// Log receives debug and warning lines; nil discards them.
 	Log *slog.Logger
+	// EventsPoll is how often Events looks for new lines in ROOT/events.json (default
+	// 100ms). Each look wakes the process: an idle workbench polls once a second.
+	EventsPoll time.Duration
 }
 
 // Engine is an open glassbox root directory.
 type Engine struct {
-	root string
-	log  *slog.Logger
+	root       string
+	log        *slog.Logger
+	eventsPoll time.Duration
 
 	mu sync.Mutex
 	// pending are shims spawned by a Create with StartNext for their Start: each channel
@@ -59,7 +64,11 @@ func Open(opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{root: root, log: log}, nil
+	poll := opts.EventsPoll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	return &Engine{root: root, log: log, eventsPoll: poll}, nil
 }
 
 // Root is the engine's state directory.
