@@ -211,8 +211,10 @@ func (d *runDialog) options() (engine.CreateOptions, error) {
 	return opts, nil
 }
 
-// runContainer creates and starts a container, as `run -dit` does.
+// runContainer creates and starts a container, as `run -dit` does (StartNext: the shim's own
+// start overlaps the create's mounts, as for the CLI's run).
 func runContainer(ctx context.Context, b Backend, opts engine.CreateOptions) tea.Cmd {
+	opts.StartNext = true
 	return func() tea.Msg {
 		c, err := b.Create(ctx, opts)
 		if err != nil {
