@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/state"
 )
@@ -363,7 +365,9 @@ func readEntries(r *lineReader, out []LogEntry, want func(LogEntry) bool) []LogE
 }
 
 // Events streams lifecycle events (create, start, die, oom, destroy) from now on, as every
-// glassbox process and shim appends them to ROOT/events.json.
+// glassbox process and shim appends them to ROOT/events.json. It sleeps on an inotify watch
+// of the file (inotify(7), IN_MODIFY: every append wakes it), so an idle follower costs no
+// wake-ups; where inotify cannot be had it looks every EventsPoll instead.
 func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
 	st, err := e.store()
 	if err != nil {
@@ -373,15 +377,27 @@ func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The watch is made before the end is found, so no append falls between the two.
+	watch := watchAppends(st.EventsPath())
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		f.Close()
+		if watch != nil {
+			watch.Close()
+		}
 		return nil, err
 	}
 	ch := make(chan Event, 64)
 	go func() {
 		defer close(ch)
 		defer f.Close()
+		if watch != nil {
+			defer watch.Close()
+			// Closing the watch ends a Read blocked on it.
+			stop := context.AfterFunc(ctx, func() { watch.Close() })
+			defer stop()
+		}
 		r := &lineReader{r: f}
+		buf := make([]byte, 4096)
 		for {
 			for _, line := range r.lines() {
 				var ev Event
@@ -393,6 +409,12 @@ func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
 					}
 				}
 			}
+			if watch != nil {
+				if _, err := watch.Read(buf); err != nil {
+					return // closed: the context is done
+				}
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -401,4 +423,19 @@ func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
 		}
 	}()
 	return ch, nil
+}
+
+// watchAppends returns an inotify descriptor that becomes readable whenever path is written
+// (an append), in Go's poller so that Close ends a blocked Read; nil if inotify fails (no
+// instances left: fs.inotify.max_user_instances).
+func watchAppends(path string) *os.File {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil
+	}
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+		unix.Close(fd)
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "inotify:"+path)
 }

@@ -24,7 +24,7 @@ type Options struct {
 	// Log receives debug and warning lines; nil discards them.
 	Log *slog.Logger
 	// EventsPoll is how often Events looks for new lines in ROOT/events.json (default
-	// 100ms). Each look wakes the process: an idle workbench polls once a second.
+	// 100ms) when it cannot watch the file with inotify; each look wakes the process.
 	EventsPoll time.Duration
 }
 
