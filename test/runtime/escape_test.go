@@ -168,3 +168,36 @@ func dropMount(ms []specs.Mount, dest string) []specs.Mount {
 	}
 	return out
 }
+
+// TestSysctlWriteStaysOnProcfs (the CVE-2025-52881 class): a sysctl is written to the
+// container's procfs and nowhere else. An image symlink at a volume's destination puts the
+// volume over /proc/sys/kernel (RESOLVE_IN_ROOT follows it, inside the rootfs); a symlink in
+// the volume would then send the sysctl's write to any file the container's root reaches,
+// /proc/sysrq-trigger included. Here it names a file of the rootfs, which must stay as it is.
+func TestSysctlWriteStaysOnProcfs(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			rootfs := writableRootfs(t)
+			if err := os.Symlink("/proc/sys/kernel", filepath.Join(rootfs, "data")); err != nil {
+				t.Fatal(err)
+			}
+			marker := filepath.Join(rootfs, "marker")
+			if err := os.WriteFile(marker, []byte("orig"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			volume := t.TempDir()
+			if err := os.Symlink("/marker", filepath.Join(volume, "shmmax")); err != nil {
+				t.Fatal(err)
+			}
+			createFails(t, r, bundle(t, rootfs, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: volume, Options: []string{"rbind"}})
+				s.Linux.Sysctl = map[string]string{"kernel.shmmax": "4096"}
+			}, "true"), "linux.sysctl: write /proc/sys/kernel/shmmax")
+			if b, _ := os.ReadFile(marker); string(b) != "orig" {
+				t.Errorf("the sysctl's write went through a symlink to %s: now %q", marker, b)
+			}
+		})
+	}
+}

@@ -213,7 +213,7 @@ static int run_op(struct op *o)
 	case OP_CONSOLE:
 		return initc_console(o);
 	case OP_WRITE_FILE:
-		return initc_write_file(o->s[0], o->s[1], o->n[1]);
+		return initc_write_sysctl(o->s[0], o->s[1], o->n[1]);
 	case OP_CHECK_NULL:
 		return initc_check_null(o);
 	case OP_MASK:

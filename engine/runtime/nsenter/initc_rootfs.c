@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 
 #include "initc_internal.h"
 
@@ -200,14 +201,34 @@ int initc_chroot(const char *rootfs)
 	return 0;
 }
 
-int initc_write_file(const char *path, const char *data, size_t len)
+// initc_write_sysctl writes a file of /proc/sys on the container's procfs and nowhere else
+// (CVE-2025-52881's class): /proc must be a procfs, and the file is opened under it with no
+// symlink and no other mount on the way, so that a mount over /proc/sys (an image symlink at
+// a volume's destination leads one there) cannot send the write to another file.
+int initc_write_sysctl(const char *path, const char *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	// Worded as init.go's os.WriteFile errors are.
-	if (fd < 0)
-		return initc_fail(errno, "write %s: open %s", path, path);
-	ssize_t n = write(fd, data, len);
+	const char *rel = strncmp(path, "/proc/", 6) == 0 ? path + 6 : path;
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (proc < 0)
+		return initc_fail(errno, "write %s: open /proc", path);
+	struct statfs sfs;
+	if (fstatfs(proc, &sfs) < 0) {
+		int err = errno;
+		close(proc);
+		return initc_fail(err, "write %s: fstatfs /proc", path);
+	}
+	if (sfs.f_type != PROC_SUPER_MAGIC) {
+		close(proc);
+		return initc_fail(0, "write %s: /proc is not a procfs", path);
+	}
+	int fd = openat2_in(proc, rel, O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
 	int err = errno;
+	close(proc);
+	// Worded as init.go's errors are.
+	if (fd < 0)
+		return initc_fail(err, "write %s: open %s", path, path);
+	ssize_t n = write(fd, data, len);
+	err = errno;
 	close(fd);
 	if (n != (ssize_t) len)
 		return initc_fail(n < 0 ? err : EIO, "write %s: write %s", path, path);
