@@ -1,8 +1,10 @@
 package runtime_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,6 +199,62 @@ func TestSysctlWriteStaysOnProcfs(t *testing.T) {
 			}, "true"), "linux.sysctl: write /proc/sys/kernel/shmmax")
 			if b, _ := os.ReadFile(marker); string(b) != "orig" {
 				t.Errorf("the sysctl's write went through a symlink to %s: now %q", marker, b)
+			}
+		})
+	}
+}
+
+// TestConsoleNotAFile (the CVE-2025-52565 class): the pty goes over /dev/console only when
+// that is a file or a character device, on the node the init checked (by descriptor, not
+// by a path looked up again). A FIFO there is left alone: opening it for writing, as the init
+// did, blocks with no reader and hung Create.
+func TestConsoleNotAFile(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			id := "console-fifo-" + mode
+			type created struct {
+				c   *runtime.Container
+				err error
+			}
+			done := make(chan created, 1)
+			b := bundle(t, "", func(s *specs.Spec) {
+				s.Process.Terminal = true
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/console", Type: "p"})
+			}, "sh", "-c", "tty; [ -p /dev/console ] && echo console-is-fifo")
+			go func() {
+				c, err := r.Create(context.Background(), id, runtime.CreateOptions{Bundle: b})
+				done <- created{c, err}
+			}()
+			var c *runtime.Container
+			select {
+			case res := <-done:
+				if res.err != nil {
+					t.Fatal(res.err)
+				}
+				c = res.c
+			case <-time.After(20 * time.Second):
+				t.Fatal("create hung on a FIFO at /dev/console")
+			}
+			t.Cleanup(func() { c.Process.Kill(); c.Process.Wait(); r.Delete(id, true) })
+			defer c.Console.Close()
+			if err := r.Start(id); err != nil {
+				t.Fatal(err)
+			}
+			out := make(chan string, 1)
+			go func() {
+				b, _ := io.ReadAll(c.Console)
+				out <- string(b)
+			}()
+			c.Process.Wait()
+			select {
+			case got := <-out:
+				if !strings.Contains(got, "/dev/pts/0") || !strings.Contains(got, "console-is-fifo") {
+					t.Fatalf("console output %q", got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("console not closed")
 			}
 		})
 	}
