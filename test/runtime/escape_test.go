@@ -259,3 +259,23 @@ func TestConsoleNotAFile(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceModeAndOwner: a spec device gets exactly its mode (not the umask's) and owner,
+// set on the node mknod made, in both inits.
+func TestDeviceModeAndOwner(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			perm := os.FileMode(0o640)
+			uid, gid := uint32(1000), uint32(1001)
+			res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3,
+					FileMode: &perm, UID: &uid, GID: &gid})
+			}, "stat", "-c", "%a %u %g %t:%T", "/dev/mynull"))
+			if got := strings.TrimSpace(res.out); got != "640 1000 1001 1:3" {
+				t.Errorf("/dev/mynull: %q, want 640 1000 1001 1:3", got)
+			}
+		})
+	}
+}
