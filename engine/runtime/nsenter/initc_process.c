@@ -78,11 +78,16 @@ int initc_console(struct op *o)
 	return 0;
 }
 
+// initc_seccomp loads prog (u32 flags, struct sock_filter[]); an empty prog is no filter. A
+// program of a partial instruction, or of more than the kernel's BPF_MAXINSNS (sock_fprog's
+// u16 length would drop the rest), is refused rather than loaded cut short.
 int initc_seccomp(const char *prog, uint32_t len)
 {
 	uint32_t flags;
-	if (len < 4 + 8)
+	if (len == 0)
 		return 0;
+	if (len < 4 + 8 || (len - 4) % 8 != 0 || (len - 4) / 8 > BPF_MAXINSNS)
+		return initc_fail(EINVAL, "seccomp: load filter");
 	memcpy(&flags, prog, 4);
 	struct sock_fprog fprog = { .len = (len - 4) / 8, .filter = (struct sock_filter *)(prog + 4) };
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
