@@ -1,17 +1,14 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -71,16 +68,39 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	if err != nil {
 		return Container{}, err
 	}
+	// With StartNext the create is the first part of the start, and its steps go in the
+	// start's trace (a nil recorder records nothing).
+	var tr *trace.Recorder
+	if opts.StartNext {
+		tr = trace.New(time.Now())
+	}
+	// encoding/json builds its encoder for a type at its first use, by reflection over the
+	// whole runtime-spec tree (2 ms); built now, it is ready when config.json is written,
+	// while this goroutine waits on the image store's lock and fsync.
+	go json.Marshal(&specs.Spec{})
 	id := state.NewID()
+	if opts.StartNext {
+		// The shim's own start (a Go process) runs while this create resolves the image,
+		// mounts and writes the spec; Start hands it the container, or dropping it makes it
+		// exit.
+		e.spawnPending(id, tr)
+	}
+	done := tr.Begin("resolve image", opts.Image)
 	imageID, lowers, cf, err := e.AcquireImage(opts.Image, id)
+	done(err)
 	if err != nil {
+		e.dropPending(id)
 		return Container{}, err
 	}
 	rawOpts, _ := json.Marshal(opts)
 	rec := &state.Record{ID: id, Name: opts.Name, Image: opts.Image, ImageID: imageID,
 		Created: time.Now().UTC(), Status: state.Creating, Lowers: lowers, Options: rawOpts,
-		CreatorPid: os.Getpid(), CreatorStart: shim.StartTime(os.Getpid())}
-	if err := st.Create(rec); err != nil {
+		CreatorPid: os.Getpid(), CreatorStart: shim.StartTime(os.Getpid()), Ephemeral: opts.AutoRemove}
+	done = tr.Begin("record", "reserve the name, write "+filepath.Join(st.Dir(id), "state.json"))
+	err = st.Create(rec)
+	done(err)
+	if err != nil {
+		e.dropPending(id)
 		e.ReleaseImage(imageID, id)
 		if errors.Is(err, state.ErrNameInUse) {
 			return Container{}, wrapKind(err, ErrConflict)
@@ -89,6 +109,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	}
 	attached := false
 	fail := func(err error) (Container, error) {
+		e.dropPending(id)
 		if attached {
 			if nerr := e.teardownNetwork(context.WithoutCancel(ctx), id); nerr != nil {
 				e.log.Warn("undo network setup", "id", id, "err", nerr)
@@ -104,9 +125,13 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 			return fail(fmt.Errorf("create %s: %w", d, err))
 		}
 	}
-	if _, err := snapshot.MountOverlay(lowers, st.Upper(id), st.Work(id), st.Rootfs(id)); err != nil {
+	done = tr.Begin("mount overlay", st.Rootfs(id))
+	m, err := mountRootfs(st, id, lowers, opts.AutoRemove)
+	done(err)
+	if err != nil {
 		return fail(err)
 	}
+	e.log.Debug("rootfs mounted", "id", id, "method", m.Method)
 	faultPoint("mount")
 	hostname := opts.Hostname
 	if hostname == "" {
@@ -121,7 +146,9 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		}
 	}
 	faultPoint("network")
+	done = tr.Begin("etc files", "/etc/hostname, /etc/hosts, /etc/resolv.conf in "+st.Dir(id))
 	etc, err := writeEtcFiles(st.Dir(id), hostname, opts.Network, ip)
+	done(err)
 	if err != nil {
 		return fail(err)
 	}
@@ -143,25 +170,35 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 			}
 		}
 	}
+	done = tr.Begin("generate spec", "image config, flags and defaults to an OCI runtime spec")
 	s, err := spec.Generate(so)
+	done(err)
 	if err != nil {
 		return fail(err)
 	}
-	if err := makeMountPoints(st.Rootfs(id), s.Mounts); err != nil {
+	done = tr.Begin("mount points", "the spec's mount points made in the rootfs (upper directory)")
+	err = makeMountPoints(st.Rootfs(id), s.Mounts)
+	done(err)
+	if err != nil {
 		return fail(err)
 	}
+	done = tr.Begin("write config.json", filepath.Join(st.Bundle(id), "config.json"))
 	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(st.Bundle(id), "config.json"), data, 0o600)
 	}
-	if err := os.WriteFile(filepath.Join(st.Bundle(id), "config.json"), data, 0o600); err != nil {
+	done(err)
+	if err != nil {
 		return fail(fmt.Errorf("write config.json: %w", err))
 	}
 	faultPoint("spec")
-	if _, err := st.Update(id, func(r *state.Record) error {
+	done = tr.Begin("record", "status created")
+	_, err = st.Update(id, func(r *state.Record) error {
 		r.Command, r.Status, r.CreatorPid, r.CreatorStart = s.Process.Args, state.Created, 0, 0
 		return nil
-	}); err != nil {
+	})
+	done(err)
+	if err != nil {
 		return fail(err)
 	}
 	rec.Command, rec.Status = s.Process.Args, state.Created
@@ -230,129 +267,14 @@ func writeEtcFiles(dir, hostname, netMode string, ip netip.Addr) (map[string]str
 	return files, nil
 }
 
-// Start starts a created (or exited) container: it spawns the container's shim, which creates
-// and starts it through the runtime and stays as its supervisor.
-func (e *Engine) Start(ctx context.Context, id string) error {
-	_, err := e.start(ctx, id, false)
-	return err
-}
-
-// start spawns the shim; with waitAttach the shim holds the start until an attacher came, and
-// start returns once the shim listens (the caller then attaches).
-func (e *Engine) start(ctx context.Context, ref string, waitAttach bool) (string, error) {
-	st, err := e.store()
-	if err != nil {
-		return "", err
+// mountRootfs mounts the container's overlay rootfs; a --rm container's is volatile: its
+// upper directory dies with it, and an ordinary overlay's umount would sync the whole
+// filesystem under the root directory on the way out of every run --rm.
+func mountRootfs(st *state.Store, id string, lowers []string, ephemeral bool) (snapshot.OverlayMount, error) {
+	if ephemeral {
+		return snapshot.MountOverlayVolatile(lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
 	}
-	id, err := e.resolve(st, ref)
-	if err != nil {
-		return "", err
-	}
-	// Two starts of one container (two CLIs, the TUI and a CLI) take turns: the second finds
-	// it running. Held until the shim reports.
-	unlock, err := st.Lock(id, "start.lock")
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	rec, err := e.refresh(st, id)
-	if err != nil {
-		return "", err
-	}
-	switch rec.Status {
-	case state.Running:
-		return "", wrapKind(fmt.Errorf("container %s is already running", rec.Name), ErrConflict)
-	case state.Creating, state.Dead:
-		return "", wrapKind(fmt.Errorf("container %s is %s", rec.Name, rec.Status), ErrConflict)
-	}
-	began := time.Now()
-	tr := trace.New(began)
-	if !isMountPoint(st.Rootfs(id)) {
-		done := tr.Begin("mount overlay", st.Rootfs(id))
-		_, err := snapshot.MountOverlay(rec.Lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
-		done(err)
-		if err != nil {
-			return "", err
-		}
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("find glassbox's own binary for the shim: %w", err)
-	}
-	// Published ports are bound before the shim exists: a port taken since create fails here
-	// and nothing starts.
-	ports, att, err := e.bindPublished(id, networkMode(rec))
-	if err != nil {
-		return "", err
-	}
-	defer ports.Close()
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return "", err
-	}
-	defer readyR.Close()
-	args := []string{"shim", "--root", e.root}
-	if waitAttach {
-		args = append(args, "--wait-attach")
-	}
-	cmd := exec.Command(exe, append(args, id)...)
-	shimLog, _ := os.OpenFile(filepath.Join(st.Dir(id), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	cmd.Stdout, cmd.Stderr = shimLog, shimLog
-	cmd.ExtraFiles = []*os.File{readyW} // fd 3 = shim.ReadyFD
-	// The shim leads its own session: no terminal's hang-up or ctrl-c reaches it (setsid(2)).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Env = append(os.Environ(), "GLASSBOX_TRACE_ORIGIN="+began.Format(time.RFC3339Nano))
-	done := tr.Begin("spawn shim", exe+" shim")
-	err = cmd.Start()
-	done(err)
-	readyW.Close()
-	if shimLog != nil {
-		shimLog.Close()
-	}
-	if err != nil {
-		return "", fmt.Errorf("start the shim: %w", err)
-	}
-	go cmd.Wait() // reap it if this process outlives it (the TUI); a CLI exits first
-	if ports != nil {
-		done := tr.Begin("spawn port proxy", fmt.Sprintf("%d published ports on loopback", len(att.Ports)))
-		e.startProxy(exe, st, att, ports, cmd.Process.Pid)
-		done(nil)
-	}
-	sc := bufio.NewScanner(readyR)
-	for sc.Scan() {
-		var r shim.Ready
-		if json.Unmarshal(sc.Bytes(), &r) != nil {
-			continue
-		}
-		switch r.Phase {
-		case "listening":
-			if waitAttach {
-				return id, nil
-			}
-		case "started":
-			tr.Record("start (total)", fmt.Sprintf("init pid %d running", r.Pid), began, nil)
-			e.saveEngineTrace(st, id, tr)
-			return id, nil
-		case "failed":
-			err := errors.New(r.Error)
-			switch r.Kind {
-			case "notfound":
-				err = wrapKind(err, ErrCommandNotFound)
-			case "noexec":
-				err = wrapKind(err, ErrCannotExecute)
-			}
-			return id, err
-		}
-	}
-	return id, fmt.Errorf("the shim of %s exited before starting it (see %s)", id[:12], filepath.Join(st.Dir(id), "shim.log"))
-}
-
-func (e *Engine) saveEngineTrace(st *state.Store, id string, rec *trace.Recorder) {
-	steps := rec.Steps()
-	if shimSteps, err := trace.ReadFile(st.TracePath(id) + ".shim"); err == nil {
-		steps = append(steps, shimSteps...)
-	}
-	trace.WriteFile(st.TracePath(id), steps)
+	return snapshot.MountOverlay(lowers, st.Upper(id), st.Work(id), st.Rootfs(id))
 }
 
 // isMountPoint says whether dir is a mount point: its device differs from its parent's.

@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +15,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
-	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 	"github.com/glassbox/glassbox/engine/spec"
 	"github.com/glassbox/glassbox/engine/state"
-	"github.com/glassbox/glassbox/internal/atomicfile"
 )
 
 // Exec runs a new process in a running container, nsenter-style: it enters every namespace of
@@ -35,21 +30,27 @@ import (
 // copies between its master and opts.Stdin/Stdout and resizes it from opts.Resize (the first
 // value sets the size it starts with), as Attach does with the console. Without, it gets
 // pipes (stdin only with opts.Interactive). It blocks until the process ends and returns its
-// exit status, or returns at once with opts.Detach. A program that is missing gives Code 127,
-// one that cannot be executed 126, both with Error saying why. When ctx ends the process is
-// killed.
+// exit status, or, with opts.Detach, returns once the process runs (execDetached). A program
+// that is missing gives Code 127, one that cannot be executed 126, both with Error saying why.
+// When ctx ends the process is killed.
 func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitStatus, error) {
 	if len(opts.Cmd) == 0 {
 		return ExitStatus{}, errors.New("exec: no command given")
 	}
-	p, target, err := e.prepareExec(ref, opts)
+	if opts.Detach {
+		return e.execDetached(ref, opts)
+	}
+	return e.exec(ctx, ref, opts, nil)
+}
+
+// exec runs opts.Cmd attached to opts' streams; started, when set, is called once the command
+// runs (not when it could not start).
+func (e *Engine) exec(ctx context.Context, ref string, opts ExecOptions, started func()) (ExitStatus, error) {
+	p, target, ev, err := e.prepareExec(ref, opts)
 	if err != nil {
 		return ExitStatus{}, err
 	}
 	defer target.Close()
-	if opts.Detach {
-		p.Tty, p.Stdin, p.Stdout, p.Stderr = false, nil, nil, nil
-	}
 	var initial *Size
 	if p.Tty && opts.Resize != nil {
 		select {
@@ -65,15 +66,18 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	if err != nil {
 		var ee *nsenter.ExecError
 		if errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
+			ev.createdAndStarted()
+			ev.died(ee.Code)
 			return ExitStatus{Code: ee.Code, Error: ee.Msg}, nil
 		}
+		ev.created()
 		return ExitStatus{}, fmt.Errorf("exec in %s: %w", target, err)
 	}
 	target.Close() // entered: nothing here holds the container's namespaces now
-	e.log.Debug("exec", "container", ref, "pid", running.Pid, "cmd", opts.Cmd)
-	if opts.Detach {
-		go running.Wait() // reaped here, so a long-lived caller (the TUI) keeps no zombie
-		return ExitStatus{}, nil
+	ev.createdAndStarted()
+	e.log.Debug("exec", "container", ref, "pid", running.Pid, "cmd", opts.Cmd, "execID", ev.execID)
+	if started != nil {
+		started()
 	}
 	stop := make(chan struct{})
 	defer close(stop)
@@ -87,9 +91,17 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	var code int
 	if p.Tty {
 		code, err = relayConsole(running, opts, initial, stop)
+		if errors.Is(err, ErrDetached) {
+			if kerr := keepDetached(ev, running.Pid, running.Console); kerr != nil {
+				e.log.Warn("exec: detached, but its terminal goes with this process", "err", kerr)
+			}
+			running.Console.Close()
+			return ExitStatus{}, ErrDetached
+		}
 	} else {
 		code, err = running.Wait()
 	}
+	ev.died(code)
 	if ctx.Err() != nil {
 		return ExitStatus{}, ctx.Err()
 	}
@@ -99,100 +111,52 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	return ExitStatus{Code: code}, nil
 }
 
-// prepareExec finds the container's init and opens what entering it takes, and builds the
-// process from the container's config.json and opts.
-func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, error) {
+// prepareExec finds the container's init and opens what entering it takes, builds the
+// process from the container's config.json and opts, and names the exec for its events.
+func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, *execEvents, error) {
 	var p nsenter.Process
 	st, err := e.store()
 	if err != nil {
-		return p, nil, err
+		return p, nil, nil, err
 	}
 	id, err := e.resolve(st, ref)
 	if err != nil {
-		return p, nil, err
+		return p, nil, nil, err
 	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
-		return p, nil, err
+		return p, nil, nil, err
 	}
 	notRunning := func() error {
 		return wrapKind(fmt.Errorf("container %s is not running", strings.TrimPrefix(rec.Name, "/")), ErrConflict)
 	}
 	if rec.Status != state.Running || rec.Pid <= 0 {
-		return p, nil, notRunning()
+		return p, nil, nil, notRunning()
 	}
-	data, err := os.ReadFile(st.Bundle(id) + "/config.json")
+	settings, err := loadExecSettings(st.Dir(id), filepath.Join(st.Bundle(id), "config.json"))
 	if err != nil {
-		return p, nil, fmt.Errorf("exec: read the container's config: %w", err)
+		return p, nil, nil, err
 	}
-	var s execSpec
-	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
-		return p, nil, fmt.Errorf("exec: the container's config.json is not an OCI runtime spec: %v", err)
-	}
-	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true})
+	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true, CgroupDirs: rec.CgroupPaths})
 	if errors.Is(err, nsenter.ErrNoProcess) {
-		return p, nil, notRunning()
+		return p, nil, nil, notRunning()
 	}
 	if err != nil {
-		return p, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
+		return p, nil, nil, fmt.Errorf("exec: enter container %s: %w", rec.Name, err)
 	}
-	p, err = execProcess(&s, rec.Pid, opts)
-	if err == nil && p.Security.Seccomp != nil {
-		p.Security.SeccompProgram, err = seccompProgram(st.Dir(id), s.Linux.Seccomp, p.Security.Seccomp)
-	}
+	p, err = execProcess(settings.process, rec.Pid, opts)
+	p.Security.SeccompProgram = settings.seccomp
 	if err != nil {
 		target.Close()
-		return p, nil, err
+		return p, nil, nil, err
 	}
-	return p, target, nil
-}
-
-// seccompProgram returns the container's seccomp filter compiled for the exec helper, from
-// a cache beside its record when one was made from the same profile by the same libseccomp:
-// compiling docker's profile takes libseccomp tens of milliseconds, more than all the rest of
-// an exec. The cache is glassbox's own file under its root (mode 0600), written whole by a
-// rename, keyed by a SHA-256 of the profile's JSON and the library version.
-func seccompProgram(dir string, raw json.RawMessage, cfg *specs.LinuxSeccomp) ([]byte, error) {
-	key := sha256.Sum256(append([]byte(seccomp.Version()+"\x00"), raw...))
-	path := filepath.Join(dir, "exec-seccomp.bpf")
-	if data, err := os.ReadFile(path); err == nil && len(data) > len(key) && bytes.Equal(data[:len(key)], key[:]) {
-		return data[len(key):], nil
-	}
-	prog, err := nsenter.ExportSeccomp(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
-	}
-	// Atomic, no fsync: a cache emptied by a power loss fails the key check and is made again.
-	_ = atomicfile.WriteFile(path, append(key[:], prog...), 0o600, atomicfile.Atomic)
-	return prog, nil // a cache that could not be written costs the next exec time, nothing else
-}
-
-// execSpec is the part of a config.json that exec uses: decoding the whole spec (mounts,
-// devices, resources) cost an exec more than its namespaces did.
-type execSpec struct {
-	Process *specs.Process `json:"process"`
-	Linux   *struct {
-		Seccomp json.RawMessage `json:"seccomp"`
-	} `json:"linux"`
-}
-
-// seccomp returns the spec's filter, nil when it has none.
-func (s *execSpec) seccomp() (*specs.LinuxSeccomp, error) {
-	if s.Linux == nil || len(s.Linux.Seccomp) == 0 || string(s.Linux.Seccomp) == "null" {
-		return nil, nil
-	}
-	var sc specs.LinuxSeccomp
-	if err := json.Unmarshal(s.Linux.Seccomp, &sc); err != nil {
-		return nil, fmt.Errorf("exec: the container's seccomp profile: %w", err)
-	}
-	return &sc, nil
+	return p, target, newExecEvents(st.EventsPath(), rec.ID, rec.Name, rec.Image, opts.Cmd), nil
 }
 
 // execProcess is the process to run: the container's process settings with opts over them.
 // A user (-u) is looked up in the container's own /etc/passwd and /etc/group, through the
 // init's root (openat2 RESOLVE_IN_ROOT: the image's links cannot lead out).
-func execProcess(s *execSpec, pid int, opts ExecOptions) (nsenter.Process, error) {
-	proc := s.Process
+func execProcess(proc *specs.Process, pid int, opts ExecOptions) (nsenter.Process, error) {
 	user := proc.User
 	env := append([]string(nil), proc.Env...)
 	if opts.User != "" {
@@ -209,11 +173,8 @@ func execProcess(s *execSpec, pid int, opts ExecOptions) (nsenter.Process, error
 		}
 		env = setEnv(env, kv)
 	}
+	// The seccomp filter is the caller's to add, compiled (loadExecSettings).
 	sec := nsenter.Security{User: &user, Capabilities: proc.Capabilities, NoNewPrivileges: proc.NoNewPrivileges, Rlimits: proc.Rlimits}
-	var err error
-	if sec.Seccomp, err = s.seccomp(); err != nil {
-		return nsenter.Process{}, err
-	}
 	if opts.Privileged {
 		all := allCapabilities()
 		sec.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
@@ -279,9 +240,10 @@ func allCapabilities() []string {
 const drainGrace = 200 * time.Millisecond
 
 // relayConsole copies between the caller's streams and the process's terminal until the
-// process ends and its output has been read.
+// process ends and its output has been read, or the caller detaches (the detach keys on an
+// interactive Stdin): then it returns ErrDetached at once, leaving the process running and
+// r.Console open for the caller to hand on, and reaps the process when it ends.
 func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-chan struct{}) (int, error) {
-	defer r.Console.Close()
 	if opts.Resize != nil {
 		go func() {
 			for {
@@ -297,9 +259,10 @@ func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-ch
 			}
 		}()
 	}
+	detached := make(chan struct{})
 	if opts.Interactive && opts.Stdin != nil {
 		// Not waited for: it may sit in a read of the caller's stdin after the process ends.
-		go io.Copy(r.Console, opts.Stdin)
+		go copyInput(r.Console, opts.Stdin, detachKeys(opts.DetachKeys), detached)
 	}
 	drained := make(chan struct{})
 	go func() {
@@ -310,10 +273,26 @@ func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-ch
 		io.Copy(out, r.Console) // ends with EIO once no process holds the terminal
 		close(drained)
 	}()
-	code, err := r.Wait()
-	// A background process of the program may still hold the terminal: read what is there,
-	// then stop.
-	r.Console.SetReadDeadline(time.Now().Add(drainGrace))
-	<-drained
-	return code, err
+	type exit struct {
+		code int
+		err  error
+	}
+	waited := make(chan exit, 1)
+	go func() {
+		code, err := r.Wait()
+		waited <- exit{code, err}
+	}()
+	select {
+	case x := <-waited:
+		// A background process of the program may still hold the terminal: read what is
+		// there, then stop.
+		r.Console.SetReadDeadline(time.Now().Add(drainGrace))
+		<-drained
+		r.Console.Close()
+		return x.code, x.err
+	case <-detached:
+		r.Console.SetReadDeadline(time.Now()) // stop reading: the terminal's output is the keeper's now
+		<-drained
+		return -1, ErrDetached
+	}
 }

@@ -93,6 +93,15 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			}
 		}
 	}
+	// Directories of removed containers whose deletion was cut off.
+	trash, _ := os.ReadDir(st.TrashDir())
+	for _, t := range trash {
+		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
+			continue // maybe a shim still deleting it
+		}
+		note(os.RemoveAll(filepath.Join(st.TrashDir(), t.Name())))
+		rep.Removed = append(rep.Removed, "removed container's files "+t.Name())
+	}
 	// Network attachments whose container is gone (a create or a removal cut off).
 	e.gcNetwork(ctx, st, &rep)
 	// Names whose container is gone.

@@ -36,17 +36,18 @@ func (e *Engine) Attach(ctx context.Context, ref string, opts AttachOptions) (Ex
 }
 
 // StartAttached starts a container with the caller attached from its first byte, as `run`
-// without -d and `start -a` do: the shim holds the start until this attach has connected.
+// without -d and `start -a` do: the attach stream is the shim's control connection,
+// subscribed before the start.
 func (e *Engine) StartAttached(ctx context.Context, ref string, opts AttachOptions) (ExitStatus, error) {
 	st, err := e.store()
 	if err != nil {
 		return ExitStatus{}, err
 	}
-	id, err := e.start(ctx, ref, true)
+	id, conn, err := e.start(ctx, ref, true, opts.Stdin != nil)
 	if err != nil {
 		return ExitStatus{}, err
 	}
-	return e.attach(ctx, st, id, opts)
+	return e.stream(ctx, st, id, conn, opts)
 }
 
 func (e *Engine) attach(ctx context.Context, st *state.Store, id string, opts AttachOptions) (ExitStatus, error) {
@@ -57,6 +58,12 @@ func (e *Engine) attach(ctx context.Context, st *state.Store, id string, opts At
 		}
 		return ExitStatus{}, err
 	}
+	return e.stream(ctx, st, id, conn, opts)
+}
+
+// stream copies between opts' streams and an attach connection until the container's exit
+// frame, a detach, or ctx's end.
+func (e *Engine) stream(ctx context.Context, st *state.Store, id string, conn net.Conn, opts AttachOptions) (ExitStatus, error) {
 	defer conn.Close()
 	var wmu chan struct{} = make(chan struct{}, 1)
 	send := func(typ byte, p []byte) error {
@@ -94,7 +101,9 @@ func (e *Engine) attach(ctx context.Context, st *state.Store, id string, opts At
 						if matched == len(keys) {
 							send(shim.FrameStdin, out)
 							close(detached)
-							conn.(*net.UnixConn).CloseRead()
+							if uc, ok := conn.(*net.UnixConn); ok {
+								uc.CloseRead()
+							}
 							return
 						}
 						continue
@@ -214,10 +223,17 @@ func (e *Engine) Wait(ctx context.Context, ref string) (ExitStatus, error) {
 		if rec.Status != state.Running {
 			return exitOf(rec), nil
 		}
-		if _, err := e.attach(ctx, st, id, AttachOptions{}); err != nil && ctx.Err() != nil {
+		status, err := e.attach(ctx, st, id, AttachOptions{})
+		if err != nil && ctx.Err() != nil {
 			return ExitStatus{}, ctx.Err()
 		}
-		// Re-read the record: the shim writes it before it reports the exit.
+		if err == nil {
+			// The shim writes the record before it reports the exit, and a --rm container's
+			// shim removes it first: the exit frame is all that is left of it.
+			if _, gerr := st.Get(id); errors.Is(gerr, state.ErrNotFound) {
+				return status, nil
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return ExitStatus{}, ctx.Err()
@@ -380,7 +396,7 @@ func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(e.eventsPoll):
 			}
 		}
 	}()

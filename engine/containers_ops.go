@@ -82,22 +82,40 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 // Remove deletes a container: its record, rootfs mount, upper and work directories, runtime
 // state and cgroup, and its image lease. A running container needs force (it is killed).
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
-	st, err := e.store()
+	purge, err := e.remove(ctx, ref, force)
 	if err != nil {
 		return err
+	}
+	return purge()
+}
+
+// RemoveEnded is Remove for a container's own shim once the container has ended (--rm):
+// when it returns the container is gone (record, name, mount, cgroup, image lease) and purge
+// deletes its files, which the shim does after it told its attachers the exit.
+func (e *Engine) RemoveEnded(ctx context.Context, ref string) (purge func() error, err error) {
+	return e.remove(ctx, ref, true)
+}
+
+func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() error, error) {
+	st, err := e.store()
+	if err != nil {
+		return nil, err
 	}
 	id, err := e.resolve(st, ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rt, rtErr := e.Runtime()
-	if rec.Status == state.Running {
+	// The container's own shim removes it after its init has ended (--rm) without writing an
+	// exited record first: nothing is left to stop.
+	ownShim := rec.Status == state.Running && rec.ShimPid == os.Getpid()
+	if rec.Status == state.Running && !ownShim {
 		if !force {
-			return wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)
+			return nil, wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)
 		}
 		if rtErr == nil {
 			rt.Kill(id, syscall.SIGKILL, true)
@@ -106,27 +124,29 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 		e.Wait(wctx, id)
 		cancel()
 	}
-	if rtErr == nil {
+	// The own shim deletes the runtime's container (cgroups) itself, meanwhile.
+	if rtErr == nil && !ownShim {
 		if err := rt.Delete(id, true); err != nil {
-			return fmt.Errorf("remove container %s: %w", rec.Name, err)
+			return nil, fmt.Errorf("remove container %s: %w", rec.Name, err)
 		}
 	}
 	if err := snapshot.Unmount(st.Rootfs(id)); err != nil {
-		return fmt.Errorf("remove container %s: %w", rec.Name, err)
+		return nil, fmt.Errorf("remove container %s: %w", rec.Name, err)
 	}
 	if needsNetwork(networkMode(rec)) {
 		if err := e.teardownNetwork(ctx, id); err != nil {
-			return fmt.Errorf("remove container %s: %w", rec.Name, err)
+			return nil, fmt.Errorf("remove container %s: %w", rec.Name, err)
 		}
 	}
-	if err := st.Delete(id, rec.Name); err != nil {
-		return err
+	purge, err := st.Discard(id, rec.Name)
+	if err != nil {
+		return nil, err
 	}
 	if rec.ImageID != "" {
 		e.ReleaseImage(rec.ImageID, id)
 	}
 	shim.AppendEvent(st.EventsPath(), "destroy", rec)
-	return nil
+	return purge, nil
 }
 
 // List returns the containers, newest first; without all only the running ones.

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 )
 
 // Options configure an Engine.
@@ -21,12 +23,22 @@ type Options struct {
 	Root string
 	// Log receives debug and warning lines; nil discards them.
 	Log *slog.Logger
+	// EventsPoll is how often Events looks for new lines in ROOT/events.json (default
+	// 100ms). Each look wakes the process: an idle workbench polls once a second.
+	EventsPoll time.Duration
 }
 
 // Engine is an open glassbox root directory.
 type Engine struct {
-	root string
-	log  *slog.Logger
+	root       string
+	log        *slog.Logger
+	eventsPoll time.Duration
+
+	mu sync.Mutex
+	// pending are shims spawned by a Create with StartNext for their Start: each channel
+	// yields the shim once its spawn (in the background of the create) is done, nil if it
+	// failed.
+	pending map[string]chan *shimProc
 }
 
 // ErrNotFound is wrapped by every error about a container, image or layer that does not exist.
@@ -52,11 +64,27 @@ func Open(opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{root: root, log: log}, nil
+	poll := opts.EventsPoll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	return &Engine{root: root, log: log, eventsPoll: poll}, nil
 }
 
 // Root is the engine's state directory.
 func (e *Engine) Root() string { return e.root }
 
-// Close releases what the engine holds. Containers keep running.
-func (e *Engine) Close() error { return nil }
+// Close releases what the engine holds: shims spawned for starts that never came exit.
+// Containers keep running.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	pending := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	for _, ch := range pending {
+		if sp := <-ch; sp != nil {
+			sp.abandon()
+		}
+	}
+	return nil
+}

@@ -182,6 +182,10 @@ type CreateOptions struct {
 	CgroupParent    string
 	Network         string   // "none", "host", "bridge", "container:NAME"
 	Publish         []string // [IP:]HOSTPORT:CONTAINERPORT[/proto]
+	// StartNext says the caller starts the container right after Create, as run does: Create
+	// then spawns the shim first, so the shim's own start overlaps the mounts and the spec.
+	// Not stored with the container.
+	StartNext bool `json:"-"`
 }
 
 // ContainerDetail is `glassbox inspect`: docker's shape where docker has the fact, plus the

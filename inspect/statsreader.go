@@ -59,6 +59,7 @@ type StatsReader struct {
 	prevUsage uint64
 	prevTime  time.Time
 	havePrev  bool
+	brief     bool // read only briefKinds (Poller.SetBrief)
 }
 
 type fileSpec struct {
@@ -189,7 +190,7 @@ func (r *StatsReader) Read(s *Stats) error {
 	*s = Stats{ID: r.id, Time: time.Now()}
 	for k := statKind(0); k < nKinds; k++ {
 		fd := r.fds[k]
-		if fd < 0 {
+		if fd < 0 || r.brief && !briefKinds[k] {
 			continue
 		}
 		b, err := r.pread(fd)

@@ -124,6 +124,11 @@ if "$bin" run --help >/dev/null 2>&1; then
 	keys 1
 	wait_for "PROCS"
 	shot host
+	# The Cgroups tab of the first namespace's lowest process (PID 1: the machine's own).
+	keys 6
+	wait_for "% of a core"
+	sleep 3
+	shot host-cgroups
 	keys H
 fi
 

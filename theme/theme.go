@@ -65,6 +65,10 @@ type Theme struct {
 	Dialog, DialogTitle, Input, InputFocused lipgloss.Style
 	Match, MatchCurrent                      lipgloss.Style
 	BarFull, BarEmpty                        lipgloss.Style
+
+	// paints caches Paint's wrapping per style; a theme switch copies in a fresh Theme, and
+	// with it an empty cache.
+	paints map[*lipgloss.Style]paint
 }
 
 // Dark is the default theme, for dark terminal backgrounds.
@@ -233,18 +237,21 @@ func build(name string, mono bool, p Palette) *Theme {
 }
 
 // State is the style for a container state ("running", "exited"...).
-func (t *Theme) State(state string) lipgloss.Style {
+func (t *Theme) State(state string) lipgloss.Style { return *t.StateRef(state) }
+
+// StateRef is State's style itself, for Paint.
+func (t *Theme) StateRef(state string) *lipgloss.Style {
 	switch state {
 	case "running":
-		return t.Running
+		return &t.Running
 	case "created":
-		return t.Created
+		return &t.Created
 	case "paused":
-		return t.Paused
+		return &t.Paused
 	case "dead":
-		return t.Dead
+		return &t.Dead
 	default:
-		return t.Exited
+		return &t.Exited
 	}
 }
 

@@ -3,8 +3,6 @@ package tui
 import (
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/glassbox/glassbox/theme"
 )
 
@@ -14,9 +12,9 @@ func box(t *theme.Theme, title, content string, width, height int, focused bool)
 	if width < 2 || height < 2 {
 		return ""
 	}
-	bs := t.Border
+	bs := &t.Border
 	if focused {
-		bs = t.BorderFocused
+		bs = &t.BorderFocused
 	}
 	inner := width - 2
 	var b strings.Builder
@@ -25,20 +23,20 @@ func box(t *theme.Theme, title, content string, width, height int, focused bool)
 	top := "╭"
 	used := 0
 	if title != "" && inner > 4 {
-		title = ansi.Truncate(title, inner-4, "…")
+		title = cut(title, inner-4, "…")
 		top += "─ "
-		used = 2 + ansi.StringWidth(title) + 1
+		used = 2 + cellWidth(title) + 1
 	}
-	b.WriteString(bs.Render(top))
+	b.WriteString(t.Paint(bs, top))
 	if used > 0 {
-		b.WriteString(t.PaneTitle.Render(title))
-		b.WriteString(bs.Render(" " + strings.Repeat("─", inner-used) + "╮"))
+		b.WriteString(t.Paint(&t.PaneTitle, title))
+		b.WriteString(t.Paint(bs, " "+strings.Repeat("─", inner-used)+"╮"))
 	} else {
-		b.WriteString(bs.Render(strings.Repeat("─", inner) + "╮"))
+		b.WriteString(t.Paint(bs, strings.Repeat("─", inner)+"╮"))
 	}
 
 	lines := strings.Split(content, "\n")
-	side := bs.Render("│")
+	side := t.Paint(bs, "│")
 	for r := 0; r < height-2; r++ {
 		b.WriteByte('\n')
 		b.WriteString(side)
@@ -46,9 +44,9 @@ func box(t *theme.Theme, title, content string, width, height int, focused bool)
 		if r < len(lines) {
 			line = lines[r]
 		}
-		w := ansi.StringWidth(line)
+		w := cellWidth(line)
 		if w > inner {
-			line = ansi.Truncate(line, inner, "")
+			line = cut(line, inner, "")
 			w = inner
 		}
 		b.WriteString(line)
@@ -61,6 +59,6 @@ func box(t *theme.Theme, title, content string, width, height int, focused bool)
 		b.WriteString(side)
 	}
 	b.WriteByte('\n')
-	b.WriteString(bs.Render("╰" + strings.Repeat("─", inner) + "╯"))
+	b.WriteString(t.Paint(bs, "╰"+strings.Repeat("─", inner)+"╯"))
 	return b.String()
 }

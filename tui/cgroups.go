@@ -50,20 +50,20 @@ func (p *cgroupsPane) view(width, height int) string {
 	c := p.sel.container
 	switch {
 	case !p.enabled:
-		return t.Muted.Render("no statistics reader in this build")
-	case !p.sel.isContainer():
-		return t.Muted.Render("select a container")
+		return t.Paint(&t.Muted, "no statistics reader in this build")
+	case !p.sel.hasProcess():
+		return t.Paint(&t.Muted, "select a container")
 	case c.State != "running":
-		return t.Muted.Render(c.Name + " is " + c.State + ": its cgroups are gone")
+		return t.Paint(&t.Muted, c.Name+" is "+c.State+": its cgroups are gone")
 	}
 	if err := p.errs[c.ID]; err != nil {
-		return fitLines([]string{t.StatusError.Render(err.Error())}, width)
+		return fitLines([]string{t.Paint(&t.StatusError, err.Error())}, width)
 	}
 	h := p.histories[c.ID]
-	if h == nil || h.last.Time.IsZero() {
-		return t.Muted.Render("reading " + c.Name + "'s cgroups…")
+	if h == nil || h.full.Time.IsZero() {
+		return t.Paint(&t.Muted, "reading "+c.Name+"'s cgroups…")
 	}
-	s := h.last
+	s := h.full
 	if p.showFiles {
 		return p.filesView(h.files, width, height)
 	}
@@ -71,16 +71,16 @@ func (p *cgroupsPane) view(width, height int) string {
 	chartW := width
 	var lines []string
 	label := func(name, value, file string) string {
-		l := t.PaneTitle.Render(name) + " " + t.Bold.Render(value)
+		l := t.Paint(&t.PaneTitle, name) + " " + t.Paint(&t.Bold, value)
 		if f := h.files[file]; f != "" {
-			l += "  " + t.Muted.Render(baseName(f))
+			l += "  " + t.Paint(&t.Muted, baseName(f))
 		}
 		return l
 	}
 	lines = append(lines, label("CPU", fmt.Sprintf("%.1f%% of a core", h.cpu.Last()*100), "cpu"))
 	top := max(h.cpu.Max(chartW), 0.05)
 	for _, r := range chart.Area(h.cpu, chartW, chartH, top) {
-		lines = append(lines, t.CPU.Render(r))
+		lines = append(lines, t.Paint(&t.CPU, r))
 	}
 	mem := s.Memory
 	limitBytes := int64(0)
@@ -92,26 +92,26 @@ func (p *cgroupsPane) view(width, height int) string {
 		limit = "limit " + humanBytes(limitBytes)
 	}
 	lines = append(lines, label("Memory", humanBytes(int64(mem.UsageBytes))+" / "+limit, "memory"),
-		"  "+t.Text.Render(fmt.Sprintf("working set %s · anon %s · cache %s · kernel %s", humanBytes(int64(mem.WorkingSetBytes())),
+		"  "+t.Paint(&t.Text, fmt.Sprintf("working set %s · anon %s · cache %s · kernel %s", humanBytes(int64(mem.WorkingSetBytes())),
 			humanBytes(int64(mem.AnonBytes)), humanBytes(int64(mem.FileBytes)), humanBytes(int64(mem.KernelBytes))))+
-			"  "+t.Muted.Render(fileOf(h.files["breakdown"])))
+			"  "+t.Paint(&t.Muted, fileOf(h.files["breakdown"])))
 	memTop := float64(limitBytes)
 	if memTop <= 0 || memTop > 4*h.mem.Max(chartW) {
 		memTop = h.mem.Max(chartW) * 1.2
 	}
 	for _, r := range chart.Area(h.mem, chartW, chartH, memTop) {
-		lines = append(lines, t.Memory.Render(r))
+		lines = append(lines, t.Paint(&t.Memory, r))
 	}
 	if limitBytes > 0 {
 		full, empty := chart.Bar(float64(mem.UsageBytes)/float64(limitBytes), min(width-12, 40))
-		lines = append(lines, t.Muted.Render("of limit ")+t.BarFull.Render(full)+t.BarEmpty.Render(empty))
+		lines = append(lines, t.Paint(&t.Muted, "of limit ")+t.Paint(&t.BarFull, full)+t.Paint(&t.BarEmpty, empty))
 	}
 	pidsLimit := "no limit"
 	if s.Pids.Max != inspect.Unlimited && s.Pids.Max > 0 {
 		pidsLimit = fmt.Sprint(s.Pids.Max)
 	}
 	lines = append(lines,
-		label("Pids", fmt.Sprintf("%d / %s", s.Pids.Current, pidsLimit), "pids")+"  "+t.Pids.Render(chart.Sparkline(h.pids, 16, 0)),
+		label("Pids", fmt.Sprintf("%d / %s", s.Pids.Current, pidsLimit), "pids")+"  "+t.Paint(&t.Pids, chart.Sparkline(h.pids, 16, 0)),
 		label("IO", fmt.Sprintf("read %s/s · write %s/s", humanBytes(int64(h.ioRead.Last())), humanBytes(int64(h.ioWrite.Last()))), "io"),
 		label("Throttled", fmt.Sprintf("%.2fs/s · %d of %d periods", h.throttled.Last(), s.CPU.ThrottledPeriods, s.CPU.Periods), "throttled"),
 		label("OOM", fmt.Sprintf("%d kills · limit hit %d times", mem.OOMKills, mem.LimitHits), "oom"),
@@ -120,7 +120,7 @@ func (p *cgroupsPane) view(width, height int) string {
 		lines = append(lines, label("Pressure", fmt.Sprintf("some avg10 cpu %.2f%% · memory %.2f%% · io %.2f%%",
 			pr.CPU.Some.Avg10, pr.Memory.Some.Avg10, pr.IO.Some.Avg10), "pressure"))
 	}
-	lines = append(lines, t.Muted.Render("f lists the cgroup files behind each figure"))
+	lines = append(lines, t.Paint(&t.Muted, "f lists the cgroup files behind each figure"))
 	return fitLines(clipLines(lines, 0, height), width)
 }
 
@@ -132,11 +132,11 @@ func (p *cgroupsPane) filesView(files map[string]string, width, height int) stri
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	lines := []string{t.PaneTitle.Render("The files behind the figures")}
+	lines := []string{t.Paint(&t.PaneTitle, "The files behind the figures")}
 	for _, n := range names {
 		dir, file := files[n], baseName(files[n])
 		dir = strings.TrimSuffix(dir, "/"+file)
-		lines = append(lines, lipgloss.NewStyle().Width(10).Render(n)+" "+t.Bold.Render(file), "           "+t.Muted.Render(dir))
+		lines = append(lines, lipgloss.NewStyle().Width(10).Render(n)+" "+t.Paint(&t.Bold, file), "           "+t.Paint(&t.Muted, dir))
 	}
 	return fitLines(clipLines(lines, 0, height), width)
 }

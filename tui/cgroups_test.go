@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/glassbox/glassbox/engine"
 	"github.com/glassbox/glassbox/inspect"
 )
 
@@ -91,5 +93,71 @@ func TestCgroupsTabWithoutReader(t *testing.T) {
 	h.keys("2")
 	if !strings.Contains(ansi.Strip(h.screen()), "no statistics reader") {
 		t.Errorf("without a reader the tab should say so:\n%s", ansi.Strip(h.screen()))
+	}
+}
+
+// TestVanishedCgroupReloadsTheList: the list's tick is slow (30 s), so a container whose cgroup
+// vanished (it stopped, maybe without a die event) reloads the list at once.
+func TestVanishedCgroupReloadsTheList(t *testing.T) {
+	f := newFake(2)
+	h := newHarness(t, f, Options{}, 120, 40)
+	cs, _ := f.List(context.Background(), true)
+	_, cmd := h.m.Update(statsMsg{samples: []inspect.Stats{{ID: cs[0].ID, Gone: true}}})
+	if cmd == nil {
+		t.Fatal("a vanished cgroup asked for nothing")
+	}
+	if _, ok := cmd().(containersMsg); !ok {
+		t.Fatal("a vanished cgroup did not reload the container list")
+	}
+	_, cmd = h.m.Update(statsMsg{samples: []inspect.Stats{{ID: cs[0].ID}}})
+	if cmd != nil {
+		t.Fatal("a live sample reloaded the list")
+	}
+}
+
+// TestListRowsReadBriefly: only the selected container's cgroups are read fully; the other
+// rows need CPU and memory usage alone. Moving the cursor moves the full reading.
+func TestListRowsReadBriefly(t *testing.T) {
+	f := newFake(4) // box-000 and box-003 run
+	f.cgroupRoot = t.TempDir()
+	for _, c := range f.containers {
+		writeCgroupV1(t, f.cgroupRoot, c.ID, 1)
+	}
+	poller := inspect.NewPoller(0)
+	t.Cleanup(poller.Close)
+	h := newHarness(t, f, Options{Stats: poller}, 120, 40)
+	h.send(statsTickMsg(t0))
+	full := func() map[string]bool {
+		out := map[string]bool{}
+		for _, s := range poller.Poll() {
+			out[s.ID] = s.Has.Pids
+			if !s.Has.CPU || !s.Has.Memory {
+				t.Errorf("%s read without CPU or memory", s.ID)
+			}
+		}
+		return out
+	}
+	sel, _ := h.m.list.selectedContainer()
+	got := full()
+	if len(got) != 2 {
+		t.Fatalf("poller reads %d containers, want 2", len(got))
+	}
+	for id, isFull := range got {
+		if isFull != (id == sel.ID) {
+			t.Errorf("%s read fully: %v (selected %s)", id, isFull, sel.ID)
+		}
+	}
+	var next engine.Container
+	for range 3 {
+		h.keys("down")
+		if next, _ = h.m.list.selectedContainer(); next.State == "running" {
+			break
+		}
+	}
+	if next.ID == sel.ID || next.State != "running" {
+		t.Fatal("the cursor did not reach the other running container")
+	}
+	if got := full(); !got[next.ID] || got[sel.ID] {
+		t.Errorf("after moving the cursor: full readings %v, want only %s", got, next.ID)
 	}
 }

@@ -91,15 +91,15 @@ func (p *configPane) view(width, height int) string {
 	t := p.th
 	switch {
 	case p.key == "":
-		return t.Muted.Render("nothing selected")
+		return t.Paint(&t.Muted, "nothing selected")
 	case p.err != nil:
-		return fitLines([]string{t.StatusError.Render(p.err.Error())}, width)
+		return fitLines([]string{t.Paint(&t.StatusError, p.err.Error())}, width)
 	case p.lines == nil:
-		return t.Muted.Render("loading…")
+		return t.Paint(&t.Muted, "loading…")
 	}
 	bodyH := max(1, height-1)
 	p.offset = max(0, min(p.offset, len(p.lines)-bodyH))
-	lines := []string{t.Muted.Render(p.source)}
+	lines := []string{t.Paint(&t.Muted, p.source)}
 	for _, l := range clipLines(p.lines, p.offset, bodyH) {
 		lines = append(lines, p.colour(l))
 	}
@@ -114,7 +114,7 @@ func (p *configPane) colour(l string) string {
 	}
 	if i := strings.Index(trimmed, `": `); i > 0 {
 		indent := l[:len(l)-len(trimmed)]
-		return indent + p.th.Accent2.Render(trimmed[:i+1]) + ":" + trimmed[i+2:]
+		return indent + p.th.Paint(&p.th.Accent2, trimmed[:i+1]) + ":" + trimmed[i+2:]
 	}
 	return l
 }

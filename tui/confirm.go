@@ -40,7 +40,7 @@ func (d *confirmDialog) update(msg tea.Msg) (dialog, tea.Cmd) {
 
 func (d *confirmDialog) view(width int) string {
 	t := d.th
-	body := t.DialogTitle.Render(d.question) + "\n" + t.Muted.Render(d.why) + "\n\n" +
-		t.Key.Render("y") + " " + t.KeyDesc.Render("yes") + "   " + t.Key.Render("n") + " " + t.KeyDesc.Render("no")
+	body := t.Paint(&t.DialogTitle, d.question) + "\n" + t.Paint(&t.Muted, d.why) + "\n\n" +
+		t.Paint(&t.Key, "y") + " " + t.Paint(&t.KeyDesc, "yes") + "   " + t.Paint(&t.Key, "n") + " " + t.Paint(&t.KeyDesc, "no")
 	return t.Dialog.Width(min(width, 60)).Render(body)
 }

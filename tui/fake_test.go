@@ -242,7 +242,8 @@ func (f *fakeBackend) Attach(ctx context.Context, id string, opts engine.AttachO
 }
 
 // terminal is a tiny line-mode shell on a pretend pty: it echoes what it reads, answers
-// "echo WORDS" with WORDS in red, "exit N" ends with N, and records each size it is given.
+// "echo WORDS" with WORDS in red, "mouse" by asking for mouse reports, "exit N" ends with N,
+// and records each size it is given.
 func (f *fakeBackend) terminal(ctx context.Context, prompt string, opts engine.AttachOptions) (engine.ExitStatus, error) {
 	done := make(chan struct{})
 	defer close(done)
@@ -299,6 +300,10 @@ func (f *fakeBackend) terminal(ctx context.Context, prompt string, opts engine.A
 				return engine.ExitStatus{}, nil
 			}
 			io.WriteString(opts.Stdout, "\r\n")
+			if l == "mouse" {
+				// What vi or top send to get mouse reports: button events, SGR encoding.
+				io.WriteString(opts.Stdout, "\x1b[?1000h\x1b[?1006h")
+			}
 			if w, ok := strings.CutPrefix(l, "echo "); ok {
 				io.WriteString(opts.Stdout, "\x1b[31m"+w+"\x1b[0m\r\n")
 			}
@@ -437,7 +442,7 @@ func keyMsg(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyRight}
 	case "left":
 		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "ctrl+c", "ctrl+p", "ctrl+q":
+	case "ctrl+c", "ctrl+p", "ctrl+q", "ctrl+r":
 		return tea.KeyPressMsg{Code: rune(k[5]), Mod: tea.ModCtrl}
 	}
 	r := []rune(k)[0]

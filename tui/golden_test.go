@@ -85,3 +85,4 @@ type noStats struct{}
 func (noStats) Add(string, map[string]string) error { return nil }
 func (noStats) Remove(string)                       {}
 func (noStats) Poll() []inspect.Stats               { return nil }
+func (noStats) SetBrief(string, bool)               {}

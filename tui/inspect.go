@@ -23,6 +23,8 @@ type Inspector interface {
 	Mounts(pid int) ([]inspect.Mount, error)
 	Security(pid int) (inspect.Security, error)
 	Network(pid int) (*inspect.Network, error)
+	// CgroupPaths is the process's cgroup directory per hierarchy (the host view's Cgroups tab).
+	CgroupPaths(pid int) (map[string]string, error)
 }
 
 // nsView is the Namespaces tab's data: the process's namespaces and the machine's map, for
@@ -100,15 +102,15 @@ func (p *inspectPane) view(width, height int) string {
 	t := p.th
 	switch {
 	case p.load == nil:
-		return t.Muted.Render("no kernel inspector in this build")
+		return t.Paint(&t.Muted, "no kernel inspector in this build")
 	case p.key == "":
-		return t.Muted.Render("select a container")
+		return t.Paint(&t.Muted, "select a container")
 	case p.pid == 0:
-		return t.Muted.Render("the container is " + orDash(p.state) + ": it has no processes to inspect")
+		return t.Paint(&t.Muted, "the container is "+orDash(p.state)+": it has no processes to inspect")
 	case p.err != nil:
-		return fitLines([]string{t.StatusError.Render(p.err.Error()), t.Muted.Render("(a process that ended has nothing left to read)")}, width)
+		return fitLines([]string{t.Paint(&t.StatusError, p.err.Error()), t.Paint(&t.Muted, "(a process that ended has nothing left to read)")}, width)
 	case p.data == nil:
-		return t.Muted.Render("reading /proc/" + fmt.Sprint(p.pid) + "…")
+		return t.Paint(&t.Muted, "reading /proc/"+fmt.Sprint(p.pid)+"…")
 	}
 	lines := p.render(t, p.data)
 	p.offset = max(0, min(p.offset, len(lines)-height))
@@ -146,15 +148,15 @@ func renderNamespaces(t *theme.Theme, data any) []string {
 			byKey[ns.Type+":"+strconv.FormatUint(ns.Inode, 10)] = ns
 		}
 	}
-	lines := []string{t.ColumnHeader.Render(fmt.Sprintf("%-18s %-12s %-8s %-6s %s", "TYPE", "INODE", "", "PROCS", "LOWEST PID IN IT"))}
+	lines := []string{t.Paint(&t.ColumnHeader, fmt.Sprintf("%-18s %-12s %-8s %-6s %s", "TYPE", "INODE", "", "PROCS", "LOWEST PID IN IT"))}
 	for _, ns := range v.own {
 		if ns.Error != "" {
-			lines = append(lines, fmt.Sprintf("%-18s %s", ns.Type, t.Muted.Render(ns.Error)))
+			lines = append(lines, fmt.Sprintf("%-18s %s", ns.Type, t.Paint(&t.Muted, ns.Error)))
 			continue
 		}
-		own := t.Good.Render("new     ")
+		own := t.Paint(&t.Good, "new     ")
 		if ns.Host {
-			own = t.Warn.Render("host's  ")
+			own = t.Paint(&t.Warn, "host's  ")
 		}
 		procs, who := "", ""
 		if info := byKey[strings.TrimSuffix(ns.Type, "_for_children")+":"+strconv.FormatUint(ns.Inode, 10)]; info != nil {
@@ -164,9 +166,9 @@ func renderNamespaces(t *theme.Theme, data any) []string {
 				who += " (" + info.Container.Runtime + ")"
 			}
 		}
-		lines = append(lines, fmt.Sprintf("%-18s %-12d %s %-6s %s", ns.Type, ns.Inode, own, procs, t.Muted.Render(who)))
+		lines = append(lines, fmt.Sprintf("%-18s %-12d %s %-6s %s", ns.Type, ns.Inode, own, procs, t.Paint(&t.Muted, who)))
 	}
-	lines = append(lines, "", t.Muted.Render("new: its own; host's: the same as PID 1's (the inode of /proc/PID/ns/TYPE names it)"))
+	lines = append(lines, "", t.Paint(&t.Muted, "new: its own; host's: the same as PID 1's (the inode of /proc/PID/ns/TYPE names it)"))
 	// The pid-namespace chain, from the host's down to this process's.
 	if v.all != nil {
 		var pidIno uint64
@@ -191,7 +193,7 @@ func renderNamespaces(t *theme.Theme, data any) []string {
 			ino = ns.Parent
 		}
 		if len(chain) > 0 {
-			lines = append(lines, "", t.PaneTitle.Render("PID namespace tree"))
+			lines = append(lines, "", t.Paint(&t.PaneTitle, "PID namespace tree"))
 			for i, ns := range chain {
 				label := fmt.Sprintf("pid:[%d] %d processes, first %d %s", ns.Inode, ns.NProcs, ns.PID, ns.Command)
 				if ns.Host {
@@ -206,7 +208,7 @@ func renderNamespaces(t *theme.Theme, data any) []string {
 
 func renderProcesses(t *theme.Theme, data any) []string {
 	roots := data.([]*inspect.ProcNode)
-	lines := []string{t.ColumnHeader.Render(fmt.Sprintf("%-8s %-8s %-5s %-6s %s", "PID", "HOST PID", "STATE", "UID", "COMMAND"))}
+	lines := []string{t.Paint(&t.ColumnHeader, fmt.Sprintf("%-8s %-8s %-5s %-6s %s", "PID", "HOST PID", "STATE", "UID", "COMMAND"))}
 	var walk func(p *inspect.ProcNode, depth int)
 	walk = func(p *inspect.ProcNode, depth int) {
 		cmd := strings.Join(p.Cmdline, " ")
@@ -214,7 +216,7 @@ func renderProcesses(t *theme.Theme, data any) []string {
 			cmd = "[" + p.Name + "]"
 		}
 		state, _, _ := strings.Cut(p.State, " ")
-		lines = append(lines, fmt.Sprintf("%-8d %s %-5s %-6d %s%s", p.PIDInside, t.Accent.Render(fmt.Sprintf("%-8d", p.PID)),
+		lines = append(lines, fmt.Sprintf("%-8d %s %-5s %-6d %s%s", p.PIDInside, t.Paint(&t.Accent, fmt.Sprintf("%-8d", p.PID)),
 			state, p.UID, strings.Repeat("  ", depth), cmd))
 		for _, k := range p.Children {
 			walk(k, depth+1)
@@ -223,23 +225,23 @@ func renderProcesses(t *theme.Theme, data any) []string {
 	for _, r := range roots {
 		walk(r, 0)
 	}
-	lines = append(lines, "", t.Muted.Render("PID is in the process's own pid namespace (NSpid), HOST PID in the host's"))
+	lines = append(lines, "", t.Paint(&t.Muted, "PID is in the process's own pid namespace (NSpid), HOST PID in the host's"))
 	return lines
 }
 
 func renderMounts(t *theme.Theme, data any) []string {
 	ms := data.([]inspect.Mount)
-	lines := []string{t.ColumnHeader.Render(fmt.Sprintf("%-20s %-8s %-14s %s", "TARGET", "TYPE", "SOURCE", "OPTIONS"))}
+	lines := []string{t.Paint(&t.ColumnHeader, fmt.Sprintf("%-20s %-8s %-14s %s", "TARGET", "TYPE", "SOURCE", "OPTIONS"))}
 	for _, m := range ms {
-		lines = append(lines, pad(m.Mountpoint, 20)+" "+t.Accent2.Render(pad(m.FSType, 8))+" "+pad(m.Source, 14)+" "+t.Muted.Render(m.Options))
+		lines = append(lines, pad(m.Mountpoint, 20)+" "+t.Paint(&t.Accent2, pad(m.FSType, 8))+" "+pad(m.Source, 14)+" "+t.Paint(&t.Muted, m.Options))
 		if o := m.Overlay; o != nil {
-			lines = append(lines, t.Muted.Render("  upper "+o.UpperDir))
+			lines = append(lines, t.Paint(&t.Muted, "  upper "+o.UpperDir))
 			for i, l := range o.LowerDirs {
-				lines = append(lines, t.Muted.Render(fmt.Sprintf("  lower %d %s", i, l)))
+				lines = append(lines, t.Paint(&t.Muted, fmt.Sprintf("  lower %d %s", i, l)))
 			}
 		}
 	}
-	lines = append(lines, "", t.Muted.Render("from /proc/PID/mountinfo"))
+	lines = append(lines, "", t.Paint(&t.Muted, "from /proc/PID/mountinfo"))
 	return lines
 }
 
@@ -249,8 +251,8 @@ func renderNetwork(t *theme.Theme, data any) []string {
 	if n.Host {
 		own = "the host's network namespace"
 	}
-	lines := []string{fmt.Sprintf("net:[%d] %s", n.Inode, t.Muted.Render(own)), "",
-		t.ColumnHeader.Render(fmt.Sprintf("%-12s %-8s %-5s %-18s %s", "DEVICE", "TYPE", "STATE", "ADDRESS", "RX / TX"))}
+	lines := []string{fmt.Sprintf("net:[%d] %s", n.Inode, t.Paint(&t.Muted, own)), "",
+		t.Paint(&t.ColumnHeader, fmt.Sprintf("%-12s %-8s %-5s %-18s %s", "DEVICE", "TYPE", "STATE", "ADDRESS", "RX / TX"))}
 	for _, i := range n.Interfaces {
 		addr := "-"
 		if len(i.Addrs) > 0 {
@@ -266,12 +268,12 @@ func renderNetwork(t *theme.Theme, data any) []string {
 			lines = append(lines, fmt.Sprintf("%-12s %-8s %-5s %s", "", "", "", a))
 		}
 		if i.HostPeer != "" {
-			lines = append(lines, t.Muted.Render("  veth peer on the host: "+i.HostPeer))
+			lines = append(lines, t.Paint(&t.Muted, "  veth peer on the host: "+i.HostPeer))
 		} else if i.Master != "" {
-			lines = append(lines, t.Muted.Render("  enslaved to "+i.Master))
+			lines = append(lines, t.Paint(&t.Muted, "  enslaved to "+i.Master))
 		}
 	}
-	lines = append(lines, "", t.PaneTitle.Render("Routes"))
+	lines = append(lines, "", t.Paint(&t.PaneTitle, "Routes"))
 	for _, r := range n.Routes {
 		l := r.Dst
 		if r.Gateway != "" {
@@ -280,18 +282,18 @@ func renderNetwork(t *theme.Theme, data any) []string {
 		if r.Dev != "" {
 			l += " dev " + r.Dev
 		}
-		lines = append(lines, l+t.Muted.Render(" scope "+r.Scope))
+		lines = append(lines, l+t.Paint(&t.Muted, " scope "+r.Scope))
 	}
 	if len(n.Routes) == 0 {
-		lines = append(lines, t.Muted.Render("(none)"))
+		lines = append(lines, t.Paint(&t.Muted, "(none)"))
 	}
-	lines = append(lines, "", t.Muted.Render("read over netlink inside the namespace"))
+	lines = append(lines, "", t.Paint(&t.Muted, "read over netlink inside the namespace"))
 	return lines
 }
 
 func renderSecurity(t *theme.Theme, data any) []string {
 	s := data.(inspect.Security)
-	field := func(k, v string) string { return t.HeaderKey.Render(fmt.Sprintf("%-14s", k)) + " " + v }
+	field := func(k, v string) string { return t.Paint(&t.HeaderKey, fmt.Sprintf("%-14s", k)) + " " + v }
 	nnp := "no"
 	if s.NoNewPrivs {
 		nnp = "yes"
@@ -315,12 +317,12 @@ func renderSecurity(t *theme.Theme, data any) []string {
 		field("gid map", idmap(s.GIDMap)),
 		field("AppArmor", orDash(s.AppArmorProfile)),
 		"",
-		t.PaneTitle.Render(fmt.Sprintf("Effective capabilities (%d)", len(s.Effective.Names))) + t.Muted.Render(" CapEff "+s.Effective.Mask),
+		t.Paint(&t.PaneTitle, fmt.Sprintf("Effective capabilities (%d)", len(s.Effective.Names))) + t.Paint(&t.Muted, " CapEff "+s.Effective.Mask),
 	}
 	lines = append(lines, wrapWords(s.Effective.Names, 72)...)
-	lines = append(lines, "", t.PaneTitle.Render(fmt.Sprintf("Bounding set (%d)", len(s.Bounding.Names)))+t.Muted.Render(" CapBnd "+s.Bounding.Mask))
+	lines = append(lines, "", t.Paint(&t.PaneTitle, fmt.Sprintf("Bounding set (%d)", len(s.Bounding.Names)))+t.Paint(&t.Muted, " CapBnd "+s.Bounding.Mask))
 	lines = append(lines, wrapWords(s.Bounding.Names, 72)...)
-	lines = append(lines, "", t.Muted.Render("from /proc/PID/status, uid_map and gid_map"))
+	lines = append(lines, "", t.Paint(&t.Muted, "from /proc/PID/status, uid_map and gid_map"))
 	return lines
 }
 

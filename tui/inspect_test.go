@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,7 +11,23 @@ import (
 	"github.com/glassbox/glassbox/inspect"
 )
 
-type fakeInspector struct{}
+// fakeInspector answers from fixed data; with cgroupRoot set, a process's cgroups are
+// directories under it that the test writes (cgroupDir).
+type fakeInspector struct{ cgroupRoot string }
+
+// cgroupDir is the name of pid's fake cgroup directory in each hierarchy.
+func cgroupDir(pid int) string { return fmt.Sprintf("process%05d", pid) }
+
+func (f fakeInspector) CgroupPaths(pid int) (map[string]string, error) {
+	if f.cgroupRoot == "" {
+		return nil, fmt.Errorf("read /proc/%d/cgroup: no such file or directory", pid)
+	}
+	out := map[string]string{}
+	for _, h := range []string{"memory", "cpu,cpuacct", "pids"} {
+		out[h] = filepath.Join(f.cgroupRoot, h, cgroupDir(pid))
+	}
+	return out, nil
+}
 
 func (fakeInspector) Namespaces(int) ([]inspect.Namespace, error) {
 	return []inspect.Namespace{{Type: "net", Inode: 4026532001}, {Type: "pid", Inode: 4026532005},

@@ -311,14 +311,14 @@ func (p *layersPane) view(width, height int) string {
 	t := p.th
 	switch {
 	case p.err != nil:
-		return fitLines([]string{t.StatusError.Render(p.err.Error())}, width)
+		return fitLines([]string{t.Paint(&t.StatusError, p.err.Error())}, width)
 	case p.sel.imageRef() == "":
-		return t.Muted.Render("nothing selected")
+		return t.Paint(&t.Muted, "nothing selected")
 	case p.report == nil:
-		return t.Muted.Render("loading layers…")
+		return t.Paint(&t.Muted, "loading layers…")
 	}
 	r := p.report
-	lines := []string{t.ColumnHeader.Render(pad("  #  SIZE      +    ~    -  CREATED BY", width))}
+	lines := []string{t.Paint(&t.ColumnHeader, pad("  #  SIZE      +    ~    -  CREATED BY", width))}
 	listRows := len(r.Layers)
 	if p.changes != nil {
 		listRows++
@@ -334,13 +334,13 @@ func (p *layersPane) view(width, height int) string {
 			l := r.Layers[i]
 			created := strings.TrimSpace(strings.TrimPrefix(l.CreatedBy, "/bin/sh -c "))
 			if l.Empty {
-				created = t.Muted.Render("(empty) " + created)
+				created = t.Paint(&t.Muted, "(empty) "+created)
 			}
 			row = fmt.Sprintf("%3d  %-8s %4d %4d %4d  %s", l.Index, humanBytes(l.Size), l.Added, l.Changed, l.Removed, created)
 		}
 		row = pad(row, width)
 		if i == p.layer && !p.merged {
-			row = t.Selected.Render(row)
+			row = t.Paint(&t.Selected, row)
 		}
 		lines = append(lines, row)
 	}
@@ -354,18 +354,18 @@ func (p *layersPane) view(width, height int) string {
 	if p.changesOnly {
 		view += ", changes only"
 	}
-	lines = append(lines, t.Muted.Render(eff)+"  "+t.Accent.Render(view))
+	lines = append(lines, t.Paint(&t.Muted, eff)+"  "+t.Paint(&t.Accent, view))
 	if !p.merged && p.layer < len(r.Layers) && r.Layers[p.layer].Dir != "" {
-		lines = append(lines, t.Muted.Render("dir "+r.Layers[p.layer].Dir))
+		lines = append(lines, t.Paint(&t.Muted, "dir "+r.Layers[p.layer].Dir))
 	}
 	treeH := height - len(lines)
 	p.treeHeight = treeH
 	if p.treeErr != nil {
-		lines = append(lines, t.StatusError.Render(p.treeErr.Error()))
+		lines = append(lines, t.Paint(&t.StatusError, p.treeErr.Error()))
 		return fitLines(lines, width)
 	}
 	if len(p.rows) == 0 {
-		lines = append(lines, t.Muted.Render("(no files)"))
+		lines = append(lines, t.Paint(&t.Muted, "(no files)"))
 		return fitLines(lines, width)
 	}
 	p.offset = max(0, min(p.offset, len(p.rows)-treeH))
@@ -405,7 +405,7 @@ func (p *layersPane) treeLine(r treeRow, width int, selected bool) string {
 	line := fmt.Sprintf("%s %s %8s %s%s", mark, modeString(n.Mode), size, strings.Repeat("  ", r.depth), name)
 	line = pad(line, width)
 	if selected {
-		return p.th.Selected.Render(line)
+		return p.th.Paint(&p.th.Selected, line)
 	}
 	if n.Mark != "" {
 		return p.th.Mark(n.Mark).Render(line)

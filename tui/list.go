@@ -9,7 +9,6 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/glassbox/glassbox/engine"
 	"github.com/glassbox/glassbox/theme"
@@ -300,16 +299,16 @@ func (m *listModel) View(width, height int, focused bool) string {
 	if m.filtering || m.filter.Value() != "" {
 		m2 := m.filter
 		m2.SetWidth(max(width-2, 1))
-		lines = append(lines, ansi.Truncate(m2.View(), width, "…"))
+		lines = append(lines, cut(m2.View(), width, "…"))
 	}
 	if m.kind == kindContainers {
-		lines = append(lines, m.th.ColumnHeader.Render(pad(containerHeader(width), width)))
+		lines = append(lines, m.th.Paint(&m.th.ColumnHeader, pad(containerHeader(width), width)))
 	} else {
-		lines = append(lines, m.th.ColumnHeader.Render(pad(imageHeader(width), width)))
+		lines = append(lines, m.th.Paint(&m.th.ColumnHeader, pad(imageHeader(width), width)))
 	}
 	rows := height - len(lines)
 	if len(m.visible) == 0 {
-		lines = append(lines, m.th.Muted.Render(pad(m.emptyText(), width)))
+		lines = append(lines, m.th.Paint(&m.th.Muted, pad(m.emptyText(), width)))
 	}
 	for r := 0; r < rows && m.offset+r < len(m.visible); r++ {
 		vi := m.offset + r
@@ -396,7 +395,7 @@ func (m *listModel) containerRow(c engine.Container, width int, selected, focuse
 	if selected {
 		b.WriteString(" " + pad(state, cols.state) + " " + pad(up, cols.up))
 	} else {
-		b.WriteString(" " + m.th.State(c.State).Render(pad(state, cols.state)) + " " + pad(up, cols.up))
+		b.WriteString(" " + m.th.Paint(m.th.StateRef(c.State), pad(state, cols.state)) + " " + pad(up, cols.up))
 	}
 	if cols.spark > 0 {
 		u := m.usage[c.ID]
@@ -408,7 +407,7 @@ func (m *listModel) containerRow(c engine.Container, width int, selected, focuse
 		if selected {
 			b.WriteString(" " + cpu + " " + mem)
 		} else {
-			b.WriteString(" " + m.th.CPU.Render(cpu) + " " + m.th.Memory.Render(mem))
+			b.WriteString(" " + m.th.Paint(&m.th.CPU, cpu) + " " + m.th.Paint(&m.th.Memory, mem))
 		}
 	}
 	return m.rowStyle(b.String(), width, selected, focused)
@@ -437,15 +436,19 @@ func (m *listModel) rowStyle(line string, width int, selected, focused bool) str
 
 // rowStyle pads or cuts a list row to width and marks the cursor's row.
 func rowStyle(th *theme.Theme, line string, width int, selected, focused bool) string {
-	line = ansi.Truncate(line, width, "")
-	if w := ansi.StringWidth(line); w < width {
+	w := cellWidth(line)
+	if w > width {
+		line = cut(line, width, "")
+		w = cellWidth(line)
+	}
+	if w < width {
 		line += strings.Repeat(" ", width-w)
 	}
 	switch {
 	case selected && focused:
-		return th.Selected.Render(line)
+		return th.Paint(&th.Selected, line)
 	case selected:
-		return th.SelectedBlur.Render(line)
+		return th.Paint(&th.SelectedBlur, line)
 	}
 	return line
 }
@@ -455,9 +458,9 @@ func pad(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	w := ansi.StringWidth(s)
+	w := cellWidth(s)
 	if w > width {
-		return ansi.Truncate(s, width, "…")
+		return cut(s, width, "…")
 	}
 	return s + strings.Repeat(" ", width-w)
 }

@@ -209,10 +209,10 @@ func (p *logsPane) findMatch(dir int) {
 func (p *logsPane) view(width, height int) string {
 	t := p.th
 	if p.key == "" {
-		return t.Muted.Render("select a container to see its log")
+		return t.Paint(&t.Muted, "select a container to see its log")
 	}
 	if p.err != nil {
-		return fitLines([]string{t.StatusError.Render(p.err.Error())}, width)
+		return fitLines([]string{t.Paint(&t.StatusError, p.err.Error())}, width)
 	}
 	status := "following"
 	switch {
@@ -221,13 +221,13 @@ func (p *logsPane) view(width, height int) string {
 	case !p.follow:
 		status = "paused (G follows)"
 	}
-	foot := t.Muted.Render(pad(status, width))
+	foot := t.Paint(&t.Muted, pad(status, width))
 	if p.searching {
 		s := p.search
 		s.SetWidth(max(width-2, 1))
 		foot = s.View()
 	} else if p.query != "" {
-		foot = t.Muted.Render(pad(status+" · /"+p.query+" (n/N)", width))
+		foot = t.Paint(&t.Muted, pad(status+" · /"+p.query+" (n/N)", width))
 	}
 	bodyH := height - 1
 	end := len(p.entries)
@@ -240,7 +240,7 @@ func (p *logsPane) view(width, height int) string {
 	start := max(0, end-bodyH)
 	lines := make([]string, 0, height)
 	if len(p.entries) == 0 {
-		lines = append(lines, t.Muted.Render("(no output yet)"))
+		lines = append(lines, t.Paint(&t.Muted, "(no output yet)"))
 	}
 	q := strings.ToLower(p.query)
 	for i := start; i < end; i++ {
@@ -249,11 +249,11 @@ func (p *logsPane) view(width, height int) string {
 		line = pad(line, width)
 		switch {
 		case q != "" && i == p.matchAt:
-			line = t.MatchCurrent.Render(line)
+			line = t.Paint(&t.MatchCurrent, line)
 		case q != "" && strings.Contains(strings.ToLower(e.Line), q):
-			line = t.Match.Render(line)
+			line = t.Paint(&t.Match, line)
 		case e.Stream == "stderr":
-			line = t.Warn.Render(line)
+			line = t.Paint(&t.Warn, line)
 		}
 		lines = append(lines, line)
 	}

@@ -22,7 +22,9 @@ type Options struct {
 	// Theme is "dark" (the default) or "light"; NoColor (NO_COLOR set) overrides it.
 	Theme   string
 	NoColor bool
-	// Refresh is how often the container list and the header are re-read (default 5s; events bring changes sooner).
+	// Refresh is how often the container list is re-read (default 30s): the engine's events
+	// and the stats poller (a cgroup that vanished) bring changes sooner; the tick is the safety
+	// net for what neither saw.
 	Refresh time.Duration
 	// Inspect reads namespaces, processes, mounts and security from /proc; nil hides nothing
 	// but leaves those tabs saying so.
@@ -72,8 +74,21 @@ type Model struct {
 	polled    map[string]bool
 	histories map[string]*history
 	statsErrs map[string]error
+	// brief are the polled containers read for CPU and memory only; fullStats the one read
+	// fully (the selection).
+	brief     map[string]bool
+	fullStats string
+	// hostWatch is the host view's selection whose cgroups are polled (hostcgroups.go).
+	hostWatch string
 	// pendingSelect is a row key to move the cursor to when the next list arrives.
 	pendingSelect string
+
+	// pacer slows the renderer while idle (PaceFrames); nil leaves it at its fixed rate.
+	pacer *framePacer
+	// drawn is the last View, valid while clean: a message that changes nothing (the pacer's
+	// rest check) gets it back without drawing the screen again.
+	drawn tea.View
+	clean bool
 }
 
 // dialog is a modal on top of the panes (pull, run, confirm). Update returns nil to close.
@@ -86,7 +101,7 @@ type dialog interface {
 // New makes the workbench over b.
 func New(ctx context.Context, b Backend, opts Options) *Model {
 	if opts.Refresh <= 0 {
-		opts.Refresh = 5 * time.Second
+		opts.Refresh = 30 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -96,7 +111,7 @@ func New(ctx context.Context, b Backend, opts Options) *Model {
 	}
 	th := theme.Select(opts.Theme, opts.NoColor)
 	m := &Model{ctx: ctx, b: b, opts: opts, th: th, keys: newGlobalKeys(), list: newListModel(th),
-		polled: map[string]bool{}, histories: map[string]*history{}, statsErrs: map[string]error{}}
+		polled: map[string]bool{}, histories: map[string]*history{}, statsErrs: map[string]error{}, brief: map[string]bool{}}
 	m.keys.Starter.SetEnabled(false)
 	m.makePanes()
 	return m
@@ -117,7 +132,9 @@ func (m *Model) makePanes() {
 		&tracePane{th: th, b: b, ctx: ctx}, m.shell, config, mounts, network, security}
 	m.imageTabs = []pane{overview, layers, config}
 	m.hostList = newHostList(th)
-	m.hostTabs = newHostTabs(th, ctx, m.opts.Inspect)
+	// The host view's Cgroups tab shares the container tab's samples (by selection id).
+	hostCgroups := *cgroups
+	m.hostTabs = append(newHostTabs(th, ctx, m.opts.Inspect), &hostCgroups)
 }
 
 // tabs are the tabs for what the list shows.
@@ -175,15 +192,23 @@ type (
 
 // Init loads the first data, subscribes to the engine's events and starts the ticks.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick(), m.subscribe())
+	return tea.Batch(m.loadHost(), m.loadContainers(), m.loadImages(), m.tick(), m.statsTick(), m.subscribe(), m.pacer.start())
 }
+
+// liveRefresh is how often a pane of processes (Processes, the host view) is re-read.
+const liveRefresh = 5 * time.Second
 
 // tick re-reads the container list every Refresh, in the timer's goroutine, so an idle
 // workbench wakes once per tick with one message (and one redraw). Events bring changes
 // sooner; the tick is the safety net for a shim that died without one, and moves uptimes.
 func (m *Model) tick() tea.Cmd {
 	b, ctx := m.b, m.ctx
-	return tea.Tick(m.opts.Refresh, func(time.Time) tea.Msg {
+	every := m.opts.Refresh
+	if p, ok := m.activePane().(*inspectPane); (ok && p.live) || m.hostView {
+		// Processes come and go: a pane that lists them is re-read more often.
+		every = min(every, liveRefresh)
+	}
+	return tea.Tick(every, func(time.Time) tea.Msg {
 		l, err := b.List(ctx, true)
 		return containersMsg{list: l, err: err, tick: true}
 	})
@@ -216,8 +241,24 @@ func (m *Model) loadImages() tea.Cmd {
 // Update routes a message: window and data messages to everyone who needs them, keys to the
 // dialog, the help, the full-screen shell, the focused component, then the global keys.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if r, ok := msg.(frameRestMsg); ok {
+		return m, m.pacer.onRest(r)
+	}
+	before, drawn := m.drawn, m.clean
+	m.clean = false
 	cmd := m.route(msg)
-	return m, tea.Batch(cmd, m.syncSelection(), m.shell.resize(m.shellSize()))
+	cmd = tea.Batch(cmd, m.syncSelection(), m.shell.resize(m.shellSize()))
+	if m.pacer == nil {
+		return m, cmd
+	}
+	// The workbench's own data (a stats tick over idle containers, a list that did not
+	// change) often leaves the screen as it was: then the renderer has nothing to flush and
+	// may sleep on. Bubble Tea's own messages (sizes, keys, terminal reports) always wake it:
+	// they may change its state, not only the view.
+	if drawn && !fromBubbleTea(msg) && sameFrame(before, m.View()) {
+		return m, cmd
+	}
+	return m, tea.Batch(cmd, m.pacer.wake())
 }
 
 // shellSize is the shell's screen: the pane, or the window less a status line in full screen.
@@ -251,11 +292,16 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 	case statsMsg:
 		m.now = m.opts.Now()
 		m.list.now = m.now
-		m.addStats(msg)
-		if msg.tick {
-			return tea.Batch(m.trackContainers(), m.statsTick())
+		var reload tea.Cmd
+		if m.addStats(msg) {
+			// A cgroup that vanished is a container that stopped: its die event may be on
+			// its way, or never come (a shim killed with it).
+			reload = m.loadContainers()
 		}
-		return nil
+		if msg.tick {
+			return tea.Batch(reload, m.trackContainers(), m.statsTick())
+		}
+		return reload
 	case hostMsg:
 		m.host, m.hostErr = msg.info, msg.err
 		return nil
@@ -316,9 +362,12 @@ func (m *Model) route(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tea.MouseClickMsg:
-		return m.handleClick(msg.Mouse())
+		return m.handleClick(msg)
 	case tea.MouseWheelMsg:
-		return m.handleWheel(msg.Mouse())
+		return m.handleWheel(msg)
+	case tea.MouseReleaseMsg, tea.MouseMotionMsg:
+		m.shellMouse(msg.(tea.MouseMsg))
+		return nil
 	}
 	// Data messages: the dialog and every pane see them; each keeps only its own.
 	var cmds []tea.Cmd
@@ -352,7 +401,7 @@ func (m *Model) syncSelection() tea.Cmd {
 		return nil
 	}
 	m.shown = shown
-	return m.activePane().activate(sel)
+	return tea.Batch(m.activePane().activate(sel), m.watchHost(sel), m.watchFully(sel.container.ID))
 }
 
 func (m *Model) switchTab(i int) {
@@ -390,8 +439,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 			return cmd
 		}
 	case m.hostView:
-		if m.hostList.update(k) {
-			return nil
+		if used, cmd := m.hostList.update(k); used {
+			return cmd
 		}
 	default:
 		if used, cmd := m.list.Update(k); used {

@@ -76,15 +76,15 @@ func (p *overviewPane) view(width, height int) string {
 	var lines []string
 	switch {
 	case p.sel.key() == "":
-		lines = []string{p.th.Muted.Render("nothing selected")}
+		lines = []string{p.th.Paint(&p.th.Muted, "nothing selected")}
 	case p.err != nil:
-		lines = []string{p.th.StatusError.Render(p.err.Error())}
+		lines = []string{p.th.Paint(&p.th.StatusError, p.err.Error())}
 	case p.sel.isContainer() && p.detail != nil && p.loaded == p.sel.key():
 		lines = p.containerLines(*p.detail, width)
 	case !p.sel.isContainer() && p.image != nil && p.loaded == p.sel.key():
 		lines = p.imageLines(*p.image)
 	default:
-		lines = []string{p.th.Muted.Render("loading…")}
+		lines = []string{p.th.Paint(&p.th.Muted, "loading…")}
 	}
 	p.scroll = max(0, min(p.scroll, len(lines)-height))
 	return fitLines(clipLines(lines, p.scroll, height), width)
@@ -92,10 +92,10 @@ func (p *overviewPane) view(width, height int) string {
 
 // field is a "label  value" line.
 func (p *overviewPane) field(label, value string) string {
-	return p.th.HeaderKey.Render(pad(label, 11)) + " " + value
+	return p.th.Paint(&p.th.HeaderKey, pad(label, 11)) + " " + value
 }
 
-func (p *overviewPane) section(name string) string { return p.th.PaneTitle.Render(name) }
+func (p *overviewPane) section(name string) string { return p.th.Paint(&p.th.PaneTitle, name) }
 
 func (p *overviewPane) containerLines(d engine.ContainerDetail, width int) []string {
 	t := p.th
@@ -103,15 +103,15 @@ func (p *overviewPane) containerLines(d engine.ContainerDetail, width int) []str
 	if d.State.Status == "exited" {
 		state += fmt.Sprintf(" (code %d)", d.State.ExitCode)
 		if d.State.OOMKilled {
-			state += t.Bad.Render(" OOM-killed")
+			state += t.Paint(&t.Bad, " OOM-killed")
 		}
 	}
 	if d.State.Error != "" {
-		state += " " + t.Bad.Render(d.State.Error)
+		state += " " + t.Paint(&t.Bad, d.State.Error)
 	}
 	cmd := strings.Join(append([]string{d.Path}, d.Args...), " ")
 	lines := []string{
-		p.field("name", t.Bold.Render(strings.TrimPrefix(d.Name, "/"))+"  "+t.Muted.Render(shortID(d.ID))),
+		p.field("name", t.Paint(&t.Bold, strings.TrimPrefix(d.Name, "/"))+"  "+t.Paint(&t.Muted, shortID(d.ID))),
 		p.field("image", d.Image),
 		p.field("command", cmd),
 		p.field("state", state),
@@ -139,14 +139,14 @@ func (p *overviewPane) containerLines(d engine.ContainerDetail, width int) []str
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			lines = append(lines, p.field(n, t.Muted.Render(d.CgroupPaths[n])))
+			lines = append(lines, p.field(n, t.Paint(&t.Muted, d.CgroupPaths[n])))
 		}
 	}
 	g := d.GraphDriver.Data
 	lines = append(lines, "", p.section("Root filesystem ("+orDash(d.GraphDriver.Name)+")"),
-		p.field("upper", t.Muted.Render(orDash(g.UpperDir))),
-		p.field("merged", t.Muted.Render(orDash(g.MergedDir))),
-		p.field("lower", t.Muted.Render(fmt.Sprintf("%d layers", len(splitNonEmpty(g.LowerDir, ":"))))),
+		p.field("upper", t.Paint(&t.Muted, orDash(g.UpperDir))),
+		p.field("merged", t.Paint(&t.Muted, orDash(g.MergedDir))),
+		p.field("lower", t.Paint(&t.Muted, fmt.Sprintf("%d layers", len(splitNonEmpty(g.LowerDir, ":"))))),
 	)
 	if len(d.Mounts) > 0 {
 		lines = append(lines, "", p.section("Mounts"))
@@ -167,9 +167,9 @@ func (p *overviewPane) containerLines(d engine.ContainerDetail, width int) []str
 		lines = append(lines, p.field("port", host+" → "+port))
 	}
 	lines = append(lines, "", p.section("Files"),
-		p.field("bundle", t.Muted.Render(orDash(d.BundleDir))),
-		p.field("config", t.Muted.Render(orDash(d.ConfigPath))),
-		p.field("log", t.Muted.Render(orDash(d.LogPath))))
+		p.field("bundle", t.Paint(&t.Muted, orDash(d.BundleDir))),
+		p.field("config", t.Paint(&t.Muted, orDash(d.ConfigPath))),
+		p.field("log", t.Paint(&t.Muted, orDash(d.LogPath))))
 	return lines
 }
 
@@ -178,9 +178,9 @@ func (p *overviewPane) chain(d engine.ContainerDetail) []string {
 	t := p.th
 	pid := func(n int) string {
 		if n <= 0 {
-			return t.Muted.Render("(gone)")
+			return t.Paint(&t.Muted, "(gone)")
 		}
-		return t.Accent.Render(fmt.Sprintf("pid %d", n))
+		return t.Paint(&t.Accent, fmt.Sprintf("pid %d", n))
 	}
 	cmd := d.Path
 	if len(d.Args) > 0 {
@@ -188,12 +188,12 @@ func (p *overviewPane) chain(d engine.ContainerDetail) []string {
 	}
 	lines := []string{
 		"glassbox (this workbench; no daemon)",
-		"└─ shim  " + pid(d.ShimPid) + t.Muted.Render("  supervisor: pty, log, exit code"),
+		"└─ shim  " + pid(d.ShimPid) + t.Paint(&t.Muted, "  supervisor: pty, log, exit code"),
 	}
 	if d.State.Running || d.State.Pid > 0 {
-		lines = append(lines, "   └─ init  "+pid(d.State.Pid)+t.Muted.Render("  pid 1 in the container: ")+cmd)
+		lines = append(lines, "   └─ init  "+pid(d.State.Pid)+t.Paint(&t.Muted, "  pid 1 in the container: ")+cmd)
 	} else {
-		lines = append(lines, "   └─ "+t.Muted.Render("(not running) ")+cmd)
+		lines = append(lines, "   └─ "+t.Paint(&t.Muted, "(not running) ")+cmd)
 	}
 	return lines
 }
@@ -230,7 +230,7 @@ func (p *overviewPane) imageLines(d engine.ImageDetail) []string {
 			p.field("workdir", orDash(c.WorkingDir)),
 			p.field("user", orDash(c.User)))
 		for _, e := range c.Env {
-			lines = append(lines, p.field("env", t.Muted.Render(e)))
+			lines = append(lines, p.field("env", t.Paint(&t.Muted, e)))
 		}
 	}
 	return lines

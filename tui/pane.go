@@ -5,7 +5,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/glassbox/glassbox/engine"
 )
@@ -111,7 +110,7 @@ func fitLines(lines []string, width int) string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(ansi.Truncate(l, width, "…"))
+		b.WriteString(cut(l, width, "…"))
 	}
 	return b.String()
 }

@@ -161,12 +161,12 @@ func (d *pullDialog) update(msg tea.Msg) (dialog, tea.Cmd) {
 func (d *pullDialog) view(width int) string {
 	t := d.th
 	inner := max(width-4, 20)
-	lines := []string{t.DialogTitle.Render("Pull an image")}
+	lines := []string{t.Paint(&t.DialogTitle, "Pull an image")}
 	if !d.pulling && !d.done {
-		lines = append(lines, d.input.View(), t.Muted.Render("loopback registries are plain HTTP, as docker does"))
+		lines = append(lines, d.input.View(), t.Paint(&t.Muted, "loopback registries are plain HTTP, as docker does"))
 		return t.Dialog.Width(width).Render(strings.Join(lines, "\n"))
 	}
-	lines = append(lines, t.Bold.Render(d.ref)+"  "+t.Muted.Render(d.phase))
+	lines = append(lines, t.Paint(&t.Bold, d.ref)+"  "+t.Paint(&t.Muted, d.phase))
 	barW := max(inner-40, 8)
 	for _, l := range d.order {
 		p := d.layers[l]
@@ -191,13 +191,13 @@ func (d *pullDialog) view(width int) string {
 		if p.Total > 0 {
 			size = humanBytes(p.Current) + "/" + humanBytes(p.Total)
 		}
-		lines = append(lines, fmt.Sprintf("%s %s%s %-10s %s", shortID(l), t.BarFull.Render(full), t.BarEmpty.Render(empty), style.Render(pad(phase, 10)), t.Muted.Render(size)))
+		lines = append(lines, fmt.Sprintf("%s %s%s %-10s %s", shortID(l), t.Paint(&t.BarFull, full), t.Paint(&t.BarEmpty, empty), style.Render(pad(phase, 10)), t.Paint(&t.Muted, size)))
 	}
 	switch {
 	case d.done && d.err != nil:
-		lines = append(lines, "", t.StatusError.Render(d.err.Error()), t.Muted.Render("enter or esc closes"))
+		lines = append(lines, "", t.Paint(&t.StatusError, d.err.Error()), t.Paint(&t.Muted, "enter or esc closes"))
 	case d.done:
-		lines = append(lines, "", t.Good.Render(fmt.Sprintf("pulled %s: %s, %d layers", shortID(d.result.ID), humanBytes(d.result.Size), d.result.Layers)), t.Muted.Render("enter or esc closes"))
+		lines = append(lines, "", t.Paint(&t.Good, fmt.Sprintf("pulled %s: %s, %d layers", shortID(d.result.ID), humanBytes(d.result.Size), d.result.Layers)), t.Paint(&t.Muted, "enter or esc closes"))
 	}
 	return t.Dialog.Width(width).Render(strings.Join(lines, "\n"))
 }

@@ -211,8 +211,10 @@ func (d *runDialog) options() (engine.CreateOptions, error) {
 	return opts, nil
 }
 
-// runContainer creates and starts a container, as `run -dit` does.
+// runContainer creates and starts a container, as `run -dit` does (StartNext: the shim's own
+// start overlaps the create's mounts, as for the CLI's run).
 func runContainer(ctx context.Context, b Backend, opts engine.CreateOptions) tea.Cmd {
+	opts.StartNext = true
 	return func() tea.Msg {
 		c, err := b.Create(ctx, opts)
 		if err != nil {
@@ -248,22 +250,22 @@ func parseBytes(s string) (int64, error) {
 
 func (d *runDialog) view(width int) string {
 	t := d.th
-	lines := []string{t.DialogTitle.Render("Run a container") + t.Muted.Render("  (detached, with a tty)")}
+	lines := []string{t.Paint(&t.DialogTitle, "Run a container") + t.Paint(&t.Muted, "  (detached, with a tty)")}
 	for i, f := range d.fields {
 		lines = append(lines, f.View())
 		if i == runImage && d.focus == runImage {
 			ms := d.matches()
 			shown := min(len(ms), 4)
 			for _, m := range ms[:shown] {
-				lines = append(lines, t.Muted.Render("           "+m))
+				lines = append(lines, t.Paint(&t.Muted, "           "+m))
 			}
 			if len(ms) == 0 {
-				lines = append(lines, t.Warn.Render("           no image matches: p pulls one"))
+				lines = append(lines, t.Paint(&t.Warn, "           no image matches: p pulls one"))
 			}
 		}
 	}
 	if d.err != "" {
-		lines = append(lines, t.StatusError.Render(d.err))
+		lines = append(lines, t.Paint(&t.StatusError, d.err))
 	}
 	return t.Dialog.Width(width).Render(strings.Join(lines, "\n"))
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/glassbox/glassbox/engine"
@@ -148,5 +149,117 @@ func TestShellFullScreenKeyAndStopped(t *testing.T) {
 	hs.keys("x")
 	if s := ansi.Strip(hs.screen()); !strings.Contains(s, "web is exited: start it to open a shell") {
 		t.Errorf("a stopped container should say why no shell opens:\n%s", s)
+	}
+}
+
+// One session per container: x on a container whose shell runs returns to it (no second
+// exec); a shell in another container runs beside it; each container shows its own.
+func TestShellOneSessionPerContainer(t *testing.T) {
+	f := newFake(4) // box-000 and box-003 run
+	f.canExec = true
+	hs := newHarness(t, f, Options{}, 120, 40)
+	first, _ := hs.m.list.selectedContainer()
+	hs.keys("x")
+	hs.settle("a prompt", func() bool { return strings.Contains(ansi.Strip(hs.screen()), "# ") })
+	hs.typeText("echo in-first")
+	hs.keys("enter")
+	hs.settle("the first shell's answer", func() bool { return strings.Count(ansi.Strip(hs.screen()), "in-first") == 2 })
+	hs.keys("ctrl+p", "ctrl+q")
+
+	// Another running container gets its own shell; the first one keeps running.
+	for range 3 {
+		hs.keys("down")
+	}
+	second, _ := hs.m.list.selectedContainer()
+	if second.ID == first.ID || second.State != "running" {
+		t.Fatalf("want the other running container, got %s (%s)", second.Name, second.State)
+	}
+	hs.keys("x")
+	hs.settle("the second shell's prompt", func() bool {
+		s := ansi.Strip(hs.screen())
+		return strings.Contains(s, "# ") && !strings.Contains(s, "in-first")
+	})
+	execs := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := 0
+		for _, c := range f.calls {
+			if strings.HasPrefix(c, "exec ") {
+				n++
+			}
+		}
+		return n
+	}
+	if execs() != 2 {
+		t.Fatalf("want one exec per container, calls %q", f.calls)
+	}
+	hs.keys("ctrl+p", "ctrl+q")
+	for range 3 {
+		hs.keys("up")
+	}
+	// Back on the first container: its session, still running, with its screen.
+	if !hs.m.shell.running() || !strings.Contains(ansi.Strip(hs.screen()), "in-first") {
+		t.Fatalf("the first container should show its running shell:\n%s", ansi.Strip(hs.screen()))
+	}
+	hs.keys("x")
+	if !hs.m.typing() || execs() != 2 {
+		t.Errorf("x should return to the running shell, not start another (calls %q)", f.calls)
+	}
+	hs.typeText("echo again")
+	hs.keys("enter")
+	hs.settle("the first shell answering again", func() bool { return strings.Contains(ansi.Strip(hs.screen()), "again") })
+	// A shell that exits frees its container for a new one.
+	hs.typeText("exit 0")
+	hs.keys("enter")
+	hs.settle("the exit", func() bool { return strings.Contains(ansi.Strip(hs.screen()), "shell exited with code 0") })
+	if s := ansi.Strip(hs.screen()); !strings.Contains(s, "shells run in "+second.Name) {
+		t.Errorf("the pane should name the container whose shell still runs:\n%s", s)
+	}
+	hs.keys("x")
+	if execs() != 3 {
+		t.Errorf("x after the shell exited should start a new one, calls %q", f.calls)
+	}
+}
+
+// Mouse events over the focused shell reach the program in it once it asked for them (SGR
+// reports, at the cell under the pointer, relative to the shell's screen); before that they
+// are dropped, as a terminal drops them.
+func TestShellMouse(t *testing.T) {
+	f := newFake(2)
+	f.canExec = true
+	hs := newHarness(t, f, Options{}, 120, 40)
+	hs.keys("x")
+	hs.settle("a prompt", func() bool { return strings.Contains(ansi.Strip(hs.screen()), "# ") })
+	g := hs.m.geometry()
+	click := tea.MouseClickMsg{X: g.leftW + 1 + 4, Y: g.bodyTop + 2 + 2, Button: tea.MouseLeft}
+	stdin := func() string {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return string(f.stdin)
+	}
+	hs.send(click)
+	if strings.Contains(stdin(), "\x1b[<") {
+		t.Fatalf("a click reached a program that did not ask for the mouse: %q", stdin())
+	}
+	if !hs.m.typing() {
+		t.Fatal("a click in the shell should keep the keys in the shell")
+	}
+	hs.typeText("mouse")
+	hs.keys("enter")
+	hs.settle("the mouse mode set", func() bool {
+		return strings.Count(stdin(), "mouse") == 1 && strings.Count(ansi.Strip(hs.screen()), "# ") == 2
+	})
+	hs.send(click)
+	hs.send(tea.MouseReleaseMsg{X: click.X, Y: click.Y, Button: tea.MouseLeft})
+	hs.send(tea.MouseWheelMsg{X: click.X, Y: click.Y, Button: tea.MouseWheelDown})
+	hs.settle("SGR mouse reports on stdin", func() bool {
+		s := stdin()
+		// Cells count from 1 in the reports: (4, 2) on the shell's screen is 5;3.
+		return strings.Contains(s, "\x1b[<0;5;3M") && strings.Contains(s, "\x1b[<0;5;3m") && strings.Contains(s, "\x1b[<65;5;3M")
+	})
+	// A click outside the shell (on the list) is the workbench's: it takes the focus back.
+	hs.send(tea.MouseClickMsg{X: 3, Y: g.bodyTop + 2, Button: tea.MouseLeft})
+	if hs.m.typing() {
+		t.Error("a click on the list should give the keys back to the workbench")
 	}
 }

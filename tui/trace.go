@@ -74,13 +74,13 @@ func (p *tracePane) view(width, height int) string {
 	t := p.th
 	switch {
 	case p.key == "":
-		return t.Muted.Render("select a container to see the steps of its start")
+		return t.Paint(&t.Muted, "select a container to see the steps of its start")
 	case p.err != nil:
-		return fitLines([]string{t.StatusError.Render(p.err.Error())}, width)
+		return fitLines([]string{t.Paint(&t.StatusError, p.err.Error())}, width)
 	case p.steps == nil:
-		return t.Muted.Render("loading trace…")
+		return t.Paint(&t.Muted, "loading trace…")
 	case len(p.steps) == 0:
-		return t.Muted.Render("no steps recorded")
+		return t.Paint(&t.Muted, "no steps recorded")
 	}
 	var total time.Duration
 	for _, s := range p.steps {
@@ -90,7 +90,7 @@ func (p *tracePane) view(width, height int) string {
 	timeW := 8
 	detailW := max(0, width*2/5-nameW)
 	barW := max(4, width-nameW-detailW-timeW-3)
-	lines := []string{t.ColumnHeader.Render(pad(pad("STEP", nameW)+" "+pad("DETAIL", detailW)+" "+pad("0", barW/2)+pad(preciseDuration(total), barW-barW/2)+" "+"TOOK", width))}
+	lines := []string{t.Paint(&t.ColumnHeader, pad(pad("STEP", nameW)+" "+pad("DETAIL", detailW)+" "+pad("0", barW/2)+pad(preciseDuration(total), barW-barW/2)+" "+"TOOK", width))}
 	// Two lines at the bottom show the chosen step in full.
 	bodyH := max(1, height-4)
 	p.offset = max(0, min(p.offset, len(p.steps)-bodyH))
@@ -112,10 +112,10 @@ func (p *tracePane) view(width, height int) string {
 	if s.Pid > 0 {
 		info += fmt.Sprintf(" (pid %d)", s.Pid)
 	}
-	lines = append(lines, t.Accent.Render(info))
+	lines = append(lines, t.Paint(&t.Accent, info))
 	detail := s.Detail
 	if s.Err != "" {
-		detail = t.Bad.Render("error: "+s.Err) + " " + detail
+		detail = t.Paint(&t.Bad, "error: "+s.Err) + " " + detail
 	}
 	wrapped := strings.Split(ansi.Wrap(detail, width, ""), "\n")
 	lines = append(lines, clipLines(wrapped, 0, 2)...)
@@ -135,11 +135,11 @@ func (p *tracePane) row(s engine.TraceStep, total time.Duration, nameW, detailW,
 	head := pad(s.Step, nameW) + " " + pad(s.Detail, detailW) + " "
 	took := pad(preciseDuration(s.Duration), 8)
 	if selected {
-		return t.Selected.Render(pad(head+bar+" "+took, width))
+		return t.Paint(&t.Selected, pad(head+bar+" "+took, width))
 	}
 	style := t.Accent2
 	if s.Err != "" {
 		style = t.Bad
 	}
-	return head + style.Render(bar) + " " + t.Muted.Render(took)
+	return head + style.Render(bar) + " " + t.Paint(&t.Muted, took)
 }

@@ -7,7 +7,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 )
 
 // Minimum usable size; below it the workbench says so instead of drawing garbage.
@@ -44,6 +43,9 @@ func (m *Model) paneSize() (int, int) {
 
 // View draws the whole screen.
 func (m *Model) View() tea.View {
+	if m.clean {
+		return m.drawn
+	}
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
@@ -51,6 +53,7 @@ func (m *Model) View() tea.View {
 	if c := m.shellCursor(); c != nil {
 		v.Cursor = c
 	}
+	m.drawn, m.clean = v, true
 	return v
 }
 
@@ -79,7 +82,7 @@ func (m *Model) render() string {
 		}
 		pw, ph := m.paneSize()
 		right := box(m.th, m.selectionTitle(), m.tabBar(pw)+"\n"+m.activePane().view(pw, ph), g.rightW, g.bodyH, m.focusPane)
-		body = lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+		body = joinColumns(left, right)
 		if m.dialog != nil {
 			d := m.dialog.view(min(m.width-4, 72))
 			body = lipgloss.Place(m.width, g.bodyH, lipgloss.Center, lipgloss.Center, d)
@@ -108,7 +111,7 @@ func (m *Model) selectionTitle() string {
 func (m *Model) header() string {
 	t := m.th
 	h := m.host
-	kv := func(k, v string) string { return t.HeaderKey.Render(k+" ") + t.HeaderValue.Render(v) }
+	kv := func(k, v string) string { return t.Paint(&t.HeaderKey, k+" ") + t.Paint(&t.HeaderValue, v) }
 	yes := func(b bool) string {
 		if b {
 			return "✓"
@@ -124,9 +127,9 @@ func (m *Model) header() string {
 		}
 	}
 	h.Running, h.Containers, h.Images = running, len(m.list.containers), len(m.list.images)
-	parts := []string{t.HeaderTitle.Render("glassbox")}
+	parts := []string{t.Paint(&t.HeaderTitle, "glassbox")}
 	if m.hostErr != nil {
-		parts = append(parts, t.StatusError.Render(m.hostErr.Error()))
+		parts = append(parts, t.Paint(&t.StatusError, m.hostErr.Error()))
 	} else if h.Kernel != "" {
 		parts = append(parts,
 			kv("kernel", h.Kernel),
@@ -136,8 +139,8 @@ func (m *Model) header() string {
 			kv("running", fmt.Sprintf("%d/%d", h.Running, h.Containers)),
 			kv("images", fmt.Sprint(h.Images)))
 	}
-	line := strings.Join(parts, t.Subtle.Render(" │ "))
-	return ansi.Truncate(line, m.width, "…")
+	line := strings.Join(parts, t.Paint(&t.Subtle, " │ "))
+	return cut(line, m.width, "…")
 }
 
 // footer is the status message, then the keys that matter now.
@@ -145,11 +148,11 @@ func (m *Model) footer() string {
 	t := m.th
 	var b strings.Builder
 	if m.status != "" {
-		st := t.Status
+		st := &t.Status
 		if m.statusErr {
-			st = t.StatusError
+			st = &t.StatusError
 		}
-		b.WriteString(st.Render(m.status) + "  ")
+		b.WriteString(t.Paint(st, m.status) + "  ")
 	}
 	var binds []key.Binding
 	switch {
@@ -170,12 +173,12 @@ func (m *Model) footer() string {
 			continue
 		}
 		if i > 0 {
-			b.WriteString(t.KeySep.Render(" · "))
+			b.WriteString(t.Paint(&t.KeySep, " · "))
 		}
 		h := k.Help()
-		b.WriteString(t.Key.Render(h.Key) + " " + t.KeyDesc.Render(h.Desc))
+		b.WriteString(t.Paint(&t.Key, h.Key) + " " + t.Paint(&t.KeyDesc, h.Desc))
 	}
-	return ansi.Truncate(b.String(), m.width, "…")
+	return cut(b.String(), m.width, "…")
 }
 
 // tabLabel is a tab's label: its number key, if it has one, and its title.
@@ -194,7 +197,7 @@ func (m *Model) tabWindow(width int) int {
 	for first < m.tab {
 		w := 0
 		for i := first; i <= m.tab; i++ {
-			w += ansi.StringWidth(tabLabel(i, tabs[i].title())) + 1
+			w += cellWidth(tabLabel(i, tabs[i].title())) + 1
 		}
 		if first > 0 {
 			w += 2
@@ -212,7 +215,7 @@ func (m *Model) tabBar(width int) string {
 	var parts []string
 	first := m.tabWindow(width)
 	if first > 0 {
-		parts = append(parts, m.th.TabGap.Render("‹"))
+		parts = append(parts, m.th.Paint(&m.th.TabGap, "‹"))
 	}
 	for i, p := range m.tabs() {
 		if i < first {
@@ -220,12 +223,12 @@ func (m *Model) tabBar(width int) string {
 		}
 		label := tabLabel(i, p.title())
 		if i == m.tab {
-			parts = append(parts, m.th.TabActive.Render(label))
+			parts = append(parts, m.th.Paint(&m.th.TabActive, label))
 		} else {
-			parts = append(parts, m.th.TabInactive.Render(label))
+			parts = append(parts, m.th.Paint(&m.th.TabInactive, label))
 		}
 	}
-	return ansi.Truncate(strings.Join(parts, m.th.TabGap.Render(" ")), width, "›")
+	return cut(strings.Join(parts, m.th.Paint(&m.th.TabGap, " ")), width, "›")
 }
 
 // tabAt is the tab under column x of the tab bar (relative to its first cell), or -1.
@@ -239,7 +242,7 @@ func (m *Model) tabAt(x, width int) int {
 		if i < first {
 			continue
 		}
-		w := ansi.StringWidth(tabLabel(i, p.title()))
+		w := cellWidth(tabLabel(i, p.title()))
 		if x >= pos && x < pos+w {
 			return i
 		}
@@ -300,14 +303,15 @@ func (m *Model) helpView(width, height int) string {
 	}{"Mouse", []key.Binding{
 		key.NewBinding(key.WithKeys("click"), key.WithHelp("click", "select a row, a tab, focus a pane")),
 		key.NewBinding(key.WithKeys("wheel"), key.WithHelp("wheel", "scroll what is under the pointer")),
+		key.NewBinding(key.WithKeys("shell"), key.WithHelp("in a shell", "to its program, if it asked for the mouse")),
 	}})
 	var cols []string
 	var cur []string
 	for _, s := range sections {
-		block := []string{t.PaneTitle.Render(s.name)}
+		block := []string{t.Paint(&t.PaneTitle, s.name)}
 		for _, b := range s.binds {
 			h := b.Help()
-			block = append(block, t.Key.Render(pad(h.Key, 10))+" "+t.KeyDesc.Render(h.Desc))
+			block = append(block, t.Paint(&t.Key, pad(h.Key, 10))+" "+t.Paint(&t.KeyDesc, h.Desc))
 		}
 		block = append(block, "")
 		if len(cur)+len(block) > height-1 && len(cur) > 0 {

@@ -11,7 +11,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newAttachCmd) }
+func init() { addCommand("attach", newAttachCmd) }
 
 func newAttachCmd(g *globals) *cobra.Command {
 	var noStdin bool

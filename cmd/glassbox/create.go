@@ -14,7 +14,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newCreateCmd) }
+func init() { addCommand("create", newCreateCmd) }
 
 // runFlags are docker's run/create flags, before they become engine.CreateOptions.
 type runFlags struct {

@@ -8,7 +8,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newDiffCmd) }
+func init() { addCommand("diff", newDiffCmd) }
 
 func newDiffCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

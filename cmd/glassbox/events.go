@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,7 +13,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newEventsCmd) }
+func init() { addCommand("events", newEventsCmd) }
 
 func newEventsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -32,10 +35,25 @@ func newEventsCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(cmd.OutOrStdout(), string(data))
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s container %s %s (name=%s, image=%s)\n",
-					ev.Time.Local().Format(time.RFC3339Nano), ev.Action, ev.ContainerID, ev.Name, ev.Image)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s container %s %s (%s)\n",
+					ev.Time.Local().Format(time.RFC3339Nano), ev.Action, ev.ContainerID, eventAttributes(ev))
 			}
 			return nil
 		},
 	}
+}
+
+// eventAttributes prints an event's attributes as docker does: k=v, sorted by key, the
+// container's name and image among them.
+func eventAttributes(ev engine.Event) string {
+	attrs := map[string]string{"name": ev.Name, "image": ev.Image}
+	for k, v := range ev.Attributes {
+		attrs[k] = v
+	}
+	keys := slices.Sorted(maps.Keys(attrs))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + attrs[k]
+	}
+	return strings.Join(parts, ", ")
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newExecCmd) }
+// The keeper of a detached exec (engine.ExecKeeperEntry) is dispatched by the engine itself.
+func init() { addCommand("exec", newExecCmd) }
 
 func newExecCmd(g *globals) *cobra.Command {
 	var o engine.ExecOptions
@@ -26,6 +27,10 @@ namespace of the container's init (user first, then ipc, uts, net, pid, mnt, cgr
 and its cgroups, and runs COMMAND with the container's user, capabilities, no_new_privs,
 seccomp filter, rlimits, environment and working directory unless -u, -e, -w or --privileged
 say otherwise.
+
+With -it, ctrl-p ctrl-q (or --detach-keys) detaches: COMMAND goes on with its terminal, held
+by a small glassbox process that drops what it writes and records exec_die when it ends.
+Every exec is in 'glassbox events': exec_create, exec_start, exec_die with its exit code.
 
 The exit status is COMMAND's; 127 when it is not found in the container, 126 when it cannot be
 executed, 125 when glassbox fails (no such container, the container is not running).`,
@@ -47,6 +52,7 @@ executed, 125 when glassbox fails (no such container, the container is not runni
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "set environment variables (K=V, or K to pass this one's)")
 	f.StringVarP(&o.WorkingDir, "workdir", "w", "", "working directory inside the container")
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability")
+	f.StringVar(&o.DetachKeys, "detach-keys", "", "key sequence to detach from -it (default ctrl-p,ctrl-q)")
 	return cmd
 }
 
@@ -89,6 +95,9 @@ func runExec(g *globals, ref string, o engine.ExecOptions) error {
 		}
 	}
 	st, err := e.Exec(ctx, ref, o)
+	if errors.Is(err, engine.ErrDetached) {
+		return nil
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &statusError{status: 128 + int(syscall.SIGKILL)}

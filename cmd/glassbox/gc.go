@@ -8,7 +8,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newGCCmd) }
+func init() { addCommand("gc", newGCCmd) }
 
 func newGCCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

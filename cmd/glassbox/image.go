@@ -8,7 +8,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newImageCmd) }
+func init() { addCommand("image", newImageCmd) }
 
 // newImageCmd is docker's `image` management verb: inspect, and the long forms of
 // images, pull, load and rmi.

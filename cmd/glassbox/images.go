@@ -11,7 +11,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newImagesCmd) }
+func init() { addCommand("images", newImagesCmd) }
 
 func newImagesCmd(g *globals) *cobra.Command {
 	var quiet, noTrunc bool

@@ -8,7 +8,7 @@ import (
 
 // The inspect helper's `glassbox inspect --pid N` was not on main when this was written: this
 // file owns the verb for containers until the two are joined.
-func init() { addCommand(newInspectContainerCmd) }
+func init() { addCommand("inspect", newInspectContainerCmd) }
 
 func newInspectContainerCmd(g *globals) *cobra.Command {
 	return withInspectPID(&cobra.Command{

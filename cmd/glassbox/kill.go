@@ -12,7 +12,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newKillCmd) }
+func init() { addCommand("kill", newKillCmd) }
 
 // parseSignal reads a signal as a number, a name (KILL) or SIGNAME.
 func parseSignal(s string) (syscall.Signal, error) {

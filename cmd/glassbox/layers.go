@@ -12,7 +12,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newLayersCmd) }
+func init() { addCommand("layers", newLayersCmd) }
 
 func newLayersCmd(g *globals) *cobra.Command {
 	var tree int

@@ -9,7 +9,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newLoadCmd) }
+func init() { addCommand("load", newLoadCmd) }
 
 func newLoadCmd(g *globals) *cobra.Command {
 	var input string

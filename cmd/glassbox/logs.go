@@ -11,7 +11,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newLogsCmd) }
+func init() { addCommand("logs", newLogsCmd) }
 
 func newLogsCmd(g *globals) *cobra.Command {
 	var follow, timestamps bool

@@ -14,7 +14,7 @@ import (
 // `glassbox network`: the bridge network's configuration, its containers, and one container's
 // network as the kernel has it. The loopback port proxy is a hidden re-exec entry.
 func init() {
-	addCommand(newNetworkCmd)
+	addCommand("network", newNetworkCmd)
 	registerReexec(network.ProxyReexec, network.ProxyMain)
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/glassbox/glassbox/inspect"
 )
 
-func init() { addCommand(newNsCmd) }
+func init() { addCommand("ns", newNsCmd) }
 
 func newNsCmd(g *globals) *cobra.Command {
 	var pid int

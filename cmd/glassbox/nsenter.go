@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	addCommand(newNsenterCmd)
+	addCommand("nsenter", newNsenterCmd)
 	registerReexec(nsenter.ExecEntry, nsenter.ExecMain)
 }
 

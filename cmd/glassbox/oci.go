@@ -27,7 +27,7 @@ import (
 // to report why a container failed).
 
 func init() {
-	addCommand(newOCICmd)
+	addCommand("oci", newOCICmd)
 	personalities["glassbox-oci"] = []string{"oci"}
 	personalities["runc"] = []string{"oci"}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newPsCmd) }
+func init() { addCommand("ps", newPsCmd) }
 
 func newPsCmd(g *globals) *cobra.Command {
 	var all, quiet, noTrunc bool

@@ -9,7 +9,7 @@ import (
 	"github.com/glassbox/glassbox/engine/image"
 )
 
-func init() { addCommand(newPullCmd) }
+func init() { addCommand("pull", newPullCmd) }
 
 func newPullCmd(g *globals) *cobra.Command {
 	var opts engine.PullOptions

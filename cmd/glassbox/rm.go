@@ -6,7 +6,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newRmCmd) }
+func init() { addCommand("rm", newRmCmd) }
 
 func newRmCmd(g *globals) *cobra.Command {
 	var force bool

@@ -9,7 +9,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newRmiCmd) }
+func init() { addCommand("rmi", newRmiCmd) }
 
 func newRmiCmd(g *globals) *cobra.Command {
 	var force bool

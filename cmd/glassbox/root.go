@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -30,9 +31,17 @@ type globals struct {
 }
 
 // commands are the verbs; each file of this package adds its own in an init function.
-var commands []func(g *globals) *cobra.Command
+var commands []verb
 
-func addCommand(newCmd func(g *globals) *cobra.Command) { commands = append(commands, newCmd) }
+// verb is a top-level command: its name (the first word of its Use) and its constructor.
+type verb struct {
+	name  string
+	build func(g *globals) *cobra.Command
+}
+
+func addCommand(name string, newCmd func(g *globals) *cobra.Command) {
+	commands = append(commands, verb{name, newCmd})
+}
 
 // statusError makes the process exit with a given status. An empty message prints nothing:
 // it carries a container's own exit code.
@@ -51,7 +60,11 @@ func exitStatus(code int, err error) error {
 	return &statusError{status: code, msg: err.Error()}
 }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd builds the command tree for args. When args name a verb, only that verb is built:
+// building all of them (every flag set, every default rendered) cost each glassbox start
+// about as much as the work of a short verb such as exec. Help, completion, an unknown verb
+// or none get the whole tree.
+func newRootCmd(args []string) *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "glassbox",
@@ -96,10 +109,39 @@ Run it without arguments to open the workbench; the verbs below are docker's.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return exitStatus(exitEngineError, fmt.Errorf("%w\nSee '%s --help'", err, cmd.CommandPath()))
 	})
-	for _, newCmd := range commands {
-		root.AddCommand(newCmd(g))
+	only := verbIn(args)
+	for _, c := range commands {
+		if only == "" || c.name == only {
+			root.AddCommand(c.build(g))
+		}
 	}
+	// `glassbox completion SHELL` names no verb, so it gets the whole tree and cobra's
+	// completion command; a verb's command line does not need it built.
+	root.CompletionOptions.DisableDefaultCmd = only != ""
 	return root
+}
+
+// verbIn returns the verb args run, "" when it is not a registered one: the first argument
+// that is not a flag of the root command or a flag's value.
+func verbIn(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--root" || a == "--format":
+			i++ // the flag's value
+		case a == "--":
+			return ""
+		case strings.HasPrefix(a, "-"):
+		default:
+			for _, c := range commands {
+				if c.name == a {
+					return a
+				}
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 // openWorkbench opens the TUI; nil until the workbench is linked in.
@@ -109,7 +151,7 @@ var openWorkbench func(ctx context.Context, g *globals) error
 func execute(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd()
+	root := newRootCmd(args)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

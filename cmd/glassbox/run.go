@@ -14,7 +14,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newRunCmd) }
+func init() { addCommand("run", newRunCmd) }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var f runFlags
@@ -35,6 +35,8 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 			if err != nil {
 				return err
 			}
+			defer e.Close()
+			opts.StartNext = true
 			c, err := e.Create(cmd.Context(), opts)
 			if err != nil {
 				return exitStatus(exitEngineError, err)

@@ -9,7 +9,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newStartCmd) }
+func init() { addCommand("start", newStartCmd) }
 
 func newStartCmd(g *globals) *cobra.Command {
 	var attach, interactive bool

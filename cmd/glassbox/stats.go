@@ -19,7 +19,7 @@ import (
 	"github.com/glassbox/glassbox/inspect"
 )
 
-func init() { addCommand(newStatsCmd) }
+func init() { addCommand("stats", newStatsCmd) }
 
 // statsTarget is one thing `glassbox stats` watches: a container, or a process's cgroups.
 type statsTarget struct {

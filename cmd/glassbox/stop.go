@@ -10,7 +10,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newStopCmd) }
+func init() { addCommand("stop", newStopCmd) }
 
 // forEach runs fn on every argument, printing each that worked, as docker's multi-container verbs.
 func forEach(cmd *cobra.Command, g *globals, args []string, verb string, fn func(*engine.Engine, string) error) error {

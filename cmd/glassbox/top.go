@@ -8,7 +8,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newTopCmd) }
+func init() { addCommand("top", newTopCmd) }
 
 func newTopCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

@@ -10,7 +10,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newTraceCmd) }
+func init() { addCommand("trace", newTraceCmd) }
 
 func newTraceCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

@@ -11,7 +11,7 @@ import (
 var version = "0.1.0-dev"
 
 func init() {
-	addCommand(func(g *globals) *cobra.Command {
+	addCommand("version", func(g *globals) *cobra.Command {
 		return &cobra.Command{
 			Use:   "version",
 			Short: "Print glassbox's version",

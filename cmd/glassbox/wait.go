@@ -8,7 +8,7 @@ import (
 	"github.com/glassbox/glassbox/engine"
 )
 
-func init() { addCommand(newWaitCmd) }
+func init() { addCommand("wait", newWaitCmd) }
 
 func newWaitCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

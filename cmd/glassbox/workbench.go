@@ -24,7 +24,10 @@ func runWorkbench(ctx context.Context, g *globals) error {
 		return exitStatus(exitEngineError, errors.New("the workbench runs containers: run it as root (sudo glassbox)"))
 	}
 	// The engine's debug log would scribble over the screen; the workbench shows errors itself.
-	e, err := engine.Open(engine.Options{Root: g.root})
+	// Events are looked for once a second, not ten times: each look wakes the process, and
+	// the 100ms default alone cost an idle workbench 0.6-0.9 % of a core on a 2-core VM (the
+	// workbench's own actions reload at once; a cgroup that vanishes does within a second).
+	e, err := engine.Open(engine.Options{Root: g.root, EventsPoll: time.Second})
 	if err != nil {
 		return err
 	}
@@ -56,16 +59,19 @@ func runWorkbench(ctx context.Context, g *globals) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if _, err := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(workbenchFPS())).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+	fps := workbenchFPS()
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(fps))
+	m.PaceFrames(p, fps)
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return fmt.Errorf("workbench: %w", err)
 	}
 	return nil
 }
 
-// workbenchFPS is how often Bubble Tea's renderer wakes to flush a changed frame. Its ticker
-// runs even when nothing changes, so it is most of an idle workbench's cost: 30 frames a
-// second keeps typing in the shell pane immediate (33 ms at most) at half the default's
-// wake-ups. GLASSBOX_FPS overrides it (1-120).
+// workbenchFPS is how often Bubble Tea's renderer wakes to flush a changed frame while
+// something changes (the workbench slows it to once a second when idle: tui.PaceFrames):
+// 30 frames a second keeps typing in the shell pane immediate (33 ms at most). GLASSBOX_FPS
+// overrides it (1-120).
 func workbenchFPS() int {
 	if n, err := strconv.Atoi(os.Getenv("GLASSBOX_FPS")); err == nil && n >= 1 && n <= 120 {
 		return n

@@ -139,7 +139,8 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	st := specs.State{Version: specs.Version, ID: id, Status: StatusCreating, Bundle: bundle, Annotations: spec.Annotations}
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
-		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS}
+		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS,
+		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir)}
 	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
 	var pl *plan
 	if initMode() == "c" {

@@ -10,8 +10,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 )
 
 // errPlanFallback: the spec asks for something the plan cannot say; the Go init runs it.
@@ -327,7 +325,7 @@ func (b *planBuilder) finalizeProcess() error {
 	var program []byte
 	if s.Linux.Seccomp != nil {
 		var err error
-		if program, err = nsenter.ExportSeccomp(s.Linux.Seccomp); err != nil {
+		if program, err = exportSeccomp(b.cfg.SeccompCache, s.Linux.Seccomp); err != nil {
 			return fmt.Errorf("%w: %w", errPlanFallback, err)
 		}
 	}

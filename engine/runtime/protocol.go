@@ -42,6 +42,9 @@ type initConfig struct {
 	ParentPIDNS bool `json:"parent_pid_ns,omitempty"`
 	// State is the container's state for startContainer hooks (run by the init).
 	State specs.State `json:"state"`
+	// SeccompCache is the directory of compiled seccomp programs (seccomp_cache.go), for the
+	// plan; "" compiles every time. The init is not told.
+	SeccompCache string `json:"-"`
 }
 
 // cgroupMount is one hierarchy of the container's cgroup as the container should see it

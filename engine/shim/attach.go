@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -112,8 +113,6 @@ func (in *input) resize(rows, cols uint16) {
 type attachServer struct {
 	l     *net.UnixListener
 	path  string
-	first chan struct{}
-	once  sync.Once
 	conns sync.WaitGroup
 }
 
@@ -130,7 +129,7 @@ func listenAttach(path string, h *hub, in *input) (*attachServer, error) {
 	}
 	l.SetUnlinkOnClose(false)
 	os.Chmod(path, 0o600)
-	s := &attachServer{l: l, path: path, first: make(chan struct{})}
+	s := &attachServer{l: l, path: path}
 	go func() {
 		for {
 			c, err := l.AcceptUnix()
@@ -146,14 +145,20 @@ func listenAttach(path string, h *hub, in *input) (*attachServer, error) {
 
 func (s *attachServer) serve(c *net.UnixConn, h *hub, in *input) {
 	defer s.conns.Done()
-	defer c.Close()
 	typ, hello, err := ReadFrame(c)
 	if err != nil || typ != FrameHello {
+		c.Close()
 		return
 	}
 	sub, live := h.add()
-	s.once.Do(func() { close(s.first) })
-	if live && string(hello) == "stdin" {
+	stream(c, h, in, sub, live, string(hello) == "stdin")
+}
+
+// stream copies the hub's frames to one attacher (subscribed as sub) and, with stdin, its
+// input frames to the container, until either side ends; then it closes c.
+func stream(c net.Conn, h *hub, in *input, sub *subscriber, live, stdin bool) {
+	defer c.Close()
+	if live && stdin {
 		go func() {
 			for {
 				typ, p, err := ReadFrame(c)
@@ -190,6 +195,20 @@ func (s *attachServer) serve(c *net.UnixConn, h *hub, in *input) {
 			}
 			return
 		}
+	}
+}
+
+// drain waits (up to limit: a stuck attacher must not hold the shim) until every attacher
+// has been sent what the hub gave it, the exit frame last.
+func (s *attachServer) drain(limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
 	}
 }
 

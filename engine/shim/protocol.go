@@ -22,7 +22,24 @@ const (
 	FrameStderr   byte = 5 // shim -> client
 	FrameExit     byte = 6 // shim -> client: the exit status, JSON (ExitStatus)
 	FrameHello    byte = 7 // client -> shim: first frame; payload "stdin" when the client sends input
+	FrameStart    byte = 8 // engine -> shim, on the control connection only: StartMessage, JSON
 )
+
+// ControlFD is the shim's end of a socketpair with the engine that spawned it. The engine may
+// spawn the shim before the container exists (Create overlaps the shim's own start with its
+// mounts and spec) and says go with one FrameStart; with Attach that connection then carries
+// the caller's attach stream from the container's first byte, with no socket to dial. EOF
+// before the start frame means the create failed or was abandoned: the shim exits quietly.
+const ControlFD = 4
+
+// StartMessage is the engine's go to a waiting shim.
+type StartMessage struct {
+	Origin time.Time `json:"origin"` // the start's trace origin
+	Attach bool      `json:"attach"` // the control connection is an attacher's
+	Stdin  bool      `json:"stdin"`  // ... which sends input
+
+	waiting time.Time // when the shim began to wait for this message
+}
 
 const maxFrame = 1 << 20
 

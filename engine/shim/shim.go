@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,8 +31,7 @@ const ReadyFD = 3
 
 // Ready is what the shim tells the engine while starting.
 type Ready struct {
-	// Phase is "listening" (attach socket up, the container created but not started; only with
-	// WaitAttach), "started" or "failed".
+	// Phase is "started" or "failed".
 	Phase string `json:"phase"`
 	Pid   int    `json:"pid,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -44,11 +44,9 @@ type Config struct {
 	Root    string // glassbox root
 	ID      string
 	Runtime Runtime
-	// WaitAttach holds the container's start until a first attacher has connected, so
-	// `run` without -d sees every byte the program writes.
-	WaitAttach bool
-	// Remove deletes the container (engine.Remove) for --rm, after it ended.
-	Remove func(id string) error
+	// Remove deletes the container (engine.RemoveEnded) for --rm, after it ended; purge then
+	// deletes its files, after the attachers heard the exit.
+	Remove func(id string) (purge func() error, err error)
 	// LogMaxBytes caps the log before rotation (default 10 MiB).
 	LogMaxBytes int64
 }
@@ -58,8 +56,30 @@ type createFlags struct {
 	Tty, OpenStdin, AutoRemove bool
 }
 
-// Main runs the shim; it returns when the container has ended and been cleaned up.
+// errAbandoned: the engine closed the control connection before saying go.
+var errAbandoned = errors.New("the start was abandoned before it began")
+
+// Main runs the shim: it prepares what needs no container, waits for the engine's go on
+// ControlFD, then creates and starts the container and supervises it. It returns when the
+// container has ended and been cleaned up, or at once (0) when the start was abandoned.
 func Main(cfg Config) int {
+	// Orphans in the container (runc's init after runc exits, double-forked daemons without a
+	// pid namespace) are reparented here, so the shim can reap the init (prctl(2)).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox shim %s: prctl PR_SET_CHILD_SUBREAPER: %v\n", cfg.ID, err)
+		return 1
+	}
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	waiting := time.Now()
+	ctl, msg, err := awaitStart()
+	msg.waiting = waiting
+	if errors.Is(err, errAbandoned) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
+		return 1
+	}
 	ready := os.NewFile(ReadyFD, "ready")
 	report := func(r Ready) {
 		if ready != nil {
@@ -67,7 +87,7 @@ func Main(cfg Config) int {
 			ready.Write(append(data, '\n'))
 		}
 	}
-	if err := run(cfg, report, func() {
+	if err := run(cfg, msg, ctl, report, func() {
 		if ready != nil {
 			ready.Close()
 			ready = nil
@@ -79,16 +99,53 @@ func Main(cfg Config) int {
 	return 0
 }
 
-func run(cfg Config, report func(Ready), closeReady func()) (err error) {
-	// Orphans in the container (runc's init after runc exits, double-forked daemons without a
-	// pid namespace) are reparented here, so the shim can reap the init (prctl(2)).
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", err)
+// awaitStart reads the engine's go from the control connection; the connection is returned
+// only when it is to be the first attacher's.
+func awaitStart() (net.Conn, StartMessage, error) {
+	var msg StartMessage
+	f := os.NewFile(ControlFD, "control")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, msg, fmt.Errorf("control connection (fd %d): %w", ControlFD, err)
 	}
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	typ, p, err := ReadFrame(c)
+	if err != nil || typ != FrameStart {
+		c.Close()
+		return nil, msg, errAbandoned
+	}
+	if err := json.Unmarshal(p, &msg); err != nil {
+		c.Close()
+		return nil, msg, fmt.Errorf("start message %q: %w", p, err)
+	}
+	if msg.Origin.IsZero() {
+		msg.Origin = time.Now()
+	}
+	if !msg.Attach {
+		c.Close()
+		c = nil
+	}
+	return c, msg, nil
+}
+
+func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeReady func()) (err error) {
+	if ctl != nil {
+		defer func() {
+			if err != nil {
+				ctl.Close()
+			}
+		}()
+	}
 	st, err := state.Open(cfg.Root)
 	if err != nil {
 		return err
+	}
+	// Spawned maybe before the container's directory existed, the shim has had no output
+	// until now; from here it goes to the container's shim.log.
+	if f, err := os.OpenFile(st.ShimLog(cfg.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
+		unix.Dup3(int(f.Fd()), 1, 0)
+		unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
 	}
 	rec, err := st.Get(cfg.ID)
 	if err != nil {
@@ -115,7 +172,9 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		report(r)
 		closeReady()
 		if flags.AutoRemove && cfg.Remove != nil {
-			cfg.Remove(cfg.ID)
+			if purge, err := cfg.Remove(cfg.ID); err == nil {
+				purge()
+			}
 		}
 		return err
 	}
@@ -155,11 +214,10 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 			outputs, streams, childEnds = append(outputs, r), append(streams, name), append(childEnds, w)
 		}
 	}
-	origin, terr := time.Parse(time.RFC3339Nano, os.Getenv("GLASSBOX_TRACE_ORIGIN"))
-	if terr != nil {
-		origin = time.Now()
-	}
-	tr := trace.New(origin)
+	tr := trace.New(msg.Origin)
+	// From the shim's first wait to the go: how long the shim's own start was hidden behind
+	// the create (nothing when the create was faster: then the start waited for the shim).
+	tr.Record("shim waits", "the shim is up (Go runtime, package init) and waits for the create's end", msg.waiting, nil)
 	if t, ok := cfg.Runtime.(interface{ SetTrace(*trace.Recorder) }); ok {
 		t.SetTrace(tr) // an in-process runtime records its kernel steps into the start's trace
 	}
@@ -181,13 +239,15 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 		return failed(err)
 	}
 	defer srv.close()
-	if cfg.WaitAttach {
-		report(Ready{Phase: "listening", Pid: proc.Pid})
-		select {
-		case <-srv.first:
-		case <-time.After(time.Minute):
-			return failed(errors.New("no attacher came within a minute"))
-		}
+	if ctl != nil {
+		// The caller attached through the control connection: subscribed before the start, it
+		// sees every byte the program writes.
+		sub, live := hub.add()
+		srv.conns.Add(1)
+		go func() {
+			defer srv.conns.Done()
+			stream(ctl, hub, in, sub, live, msg.Stdin)
+		}()
 	}
 	copied := make(chan struct{}, len(outputs))
 	for i, f := range outputs {
@@ -206,30 +266,46 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 			copied <- struct{}{}
 		}(f, streams[i])
 	}
+	// The container's cgroups are read while its init waits on its exec fifo: a program as
+	// short as true would be a zombie, out of its cgroups, by the time a read after the start
+	// came. The record is written while the runtime starts it (the two do not depend on each
+	// other), so the start does not wait behind the write.
+	cgroupPaths := CgroupPaths(proc.Pid)
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := st.Update(cfg.ID, func(r *state.Record) error {
+			r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), time.Now().UTC()
+			r.ShimStart = StartTime(os.Getpid())
+			r.CgroupPaths = cgroupPaths
+			r.FinishedAt, r.Error, r.ExitCode, r.OOMKilled = time.Time{}, "", 0, false
+			return nil
+		})
+		recorded <- err
+	}()
 	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
 	err = cfg.Runtime.Start(cfg.ID)
 	done(err)
+	if rerr := <-recorded; rerr != nil && err == nil {
+		cfg.Runtime.Kill(cfg.ID, syscall.SIGKILL, true)
+		err = rerr
+	}
 	if err != nil {
 		return failed(err)
 	}
-	started := time.Now().UTC()
-	cgroupPaths := CgroupPaths(proc.Pid)
-	if _, err := st.Update(cfg.ID, func(r *state.Record) error {
-		r.Status, r.Pid, r.ShimPid, r.StartedAt = state.Running, proc.Pid, os.Getpid(), started
-		r.ShimStart = StartTime(os.Getpid())
-		r.CgroupPaths = cgroupPaths
-		r.FinishedAt, r.Error, r.ExitCode, r.OOMKilled = time.Time{}, "", 0, false
-		return nil
-	}); err != nil {
-		cfg.Runtime.Kill(cfg.ID, syscall.SIGKILL, true)
-		return failed(err)
-	}
-	AppendEvent(st.EventsPath(), "start", rec)
-	trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
-	report(Ready{Phase: "started", Pid: proc.Pid})
-	closeReady()
+	// The trace, the report and the event go while the shim already waits for the container:
+	// a program as short as true may be over before they are.
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		trace.WriteFile(st.TracePath(cfg.ID)+".shim", tr.Steps())
+		report(Ready{Phase: "started", Pid: proc.Pid})
+		closeReady()
+		AppendEvent(st.EventsPath(), "start", rec)
+		trimCHeap()
+	}()
 
 	code := reap(proc.Pid)
+	<-reported
 	oom := OOMKilled(cgroupPaths)
 	// With a pipe, the output ends when the last writer in the container is gone; once the init
 	// is dead its pid namespace is torn down, so that is now. Bound the wait anyway: a process
@@ -244,27 +320,56 @@ func run(cfg Config, report func(Ready), closeReady func()) (err error) {
 	if stdinW != nil {
 		stdinW.Close()
 	}
-	cfg.Runtime.Delete(cfg.ID, true)
+	// The runtime's delete (the cgroups: kill, wait empty, rmdir each hierarchy) and the rest
+	// of the cleanup (umount, record or removal, events) do not depend on each other: they
+	// run side by side, and both are done before anyone hears the exit.
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		cfg.Runtime.Delete(cfg.ID, true)
+	}()
 	if err := snapshot.Unmount(st.Rootfs(cfg.ID)); err != nil {
 		fmt.Fprintf(os.Stderr, "glassbox shim %s: %v\n", cfg.ID, err)
 	}
 	finished := time.Now().UTC()
-	st.Update(cfg.ID, func(r *state.Record) error {
-		r.Status, r.ExitCode, r.OOMKilled, r.FinishedAt, r.ShimPid = state.Exited, code, oom, finished, 0
-		return nil
-	})
-	if oom {
-		AppendEvent(st.EventsPath(), "oom", rec)
+	exited := func() {
+		st.Update(cfg.ID, func(r *state.Record) error {
+			r.Status, r.ExitCode, r.OOMKilled, r.FinishedAt, r.ShimPid = state.Exited, code, oom, finished, 0
+			return nil
+		})
 	}
-	AppendEvent(st.EventsPath(), "die", rec)
-	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
-	hub.finish(exit)
-	if flags.AutoRemove && cfg.Remove != nil {
-		if err := cfg.Remove(cfg.ID); err != nil {
-			return err
+	died := func() {
+		if oom {
+			AppendEvent(st.EventsPath(), "oom", rec)
 		}
+		AppendEvent(st.EventsPath(), "die", rec)
 	}
-	return nil
+	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
+	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
+	// returns only then: the CLI needs no polling for the removal. Its record is not written
+	// as exited on the way, unless the removal fails. Otherwise the record is written before
+	// the die event, so whoever follows the events reads the exit in it.
+	var rmErr error
+	purge := func() error { return nil }
+	if flags.AutoRemove && cfg.Remove != nil {
+		died()
+		if p, err := cfg.Remove(cfg.ID); err == nil {
+			purge = p
+		} else {
+			rmErr = err
+			exited()
+		}
+	} else {
+		exited()
+		died()
+	}
+	<-deleted
+	hub.finish(exit)
+	srv.drain(time.Second)
+	if err := purge(); err != nil && rmErr == nil {
+		rmErr = err
+	}
+	return rmErr
 }
 
 func orDefault(v, d int64) int64 {

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"errors"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -14,5 +16,30 @@ func TestValidNameMatchesDockersPattern(t *testing.T) {
 		if got, want := validName(s), pattern.MatchString(s); got != want {
 			t.Errorf("validName(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// Two IDs whose first generated names collide both get a container: the second takes another
+// suffix from its own ID.
+func TestGeneratedNameCollision(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Record{ID: "abcd1234" + strings.Repeat("0", 56)}
+	b := &Record{ID: "abcd1234" + strings.Repeat("5", 56)}
+	if err := s.Create(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(b); err != nil {
+		t.Fatalf("second container with a colliding generated name: %v", err)
+	}
+	if a.Name == b.Name || !strings.HasSuffix(b.Name, "_5555") {
+		t.Fatalf("names %q and %q", a.Name, b.Name)
+	}
+	// A name the user chose is never replaced.
+	c := &Record{ID: strings.Repeat("c", 64), Name: a.Name}
+	if err := s.Create(c); !errors.Is(err, ErrNameInUse) {
+		t.Fatalf("chosen name in use: %v", err)
 	}
 }

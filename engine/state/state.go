@@ -57,6 +57,9 @@ type Record struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Options are the engine's CreateOptions as given (JSON), for inspect and restart.
 	Options json.RawMessage `json:"options,omitempty"`
+	// Ephemeral records (run --rm) are written without fsync: the record lives only while its
+	// container runs, and after a power cut there is no container left to describe.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // Store is the containers directory of a root.
@@ -67,7 +70,7 @@ type Store struct {
 // Open returns the store under root (ROOT/containers and ROOT/names), creating them.
 func Open(root string) (*Store, error) {
 	s := &Store{root: root}
-	for _, d := range []string{s.containersDir(), s.namesDir()} {
+	for _, d := range []string{s.containersDir(), s.namesDir(), s.TrashDir()} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
@@ -77,6 +80,9 @@ func Open(root string) (*Store, error) {
 
 func (s *Store) containersDir() string { return filepath.Join(s.root, "containers") }
 func (s *Store) namesDir() string      { return filepath.Join(s.root, "names") }
+
+// TrashDir holds the directories of removed containers until their files are deleted.
+func (s *Store) TrashDir() string { return filepath.Join(s.root, "trash") }
 
 // Dir is container id's directory.
 func (s *Store) Dir(id string) string { return filepath.Join(s.containersDir(), id) }
@@ -89,6 +95,7 @@ func (s *Store) Work(id string) string      { return filepath.Join(s.Dir(id), "w
 func (s *Store) LogPath(id string) string   { return filepath.Join(s.Dir(id), "log.json") }
 func (s *Store) Socket(id string) string    { return filepath.Join(s.Dir(id), "attach.sock") }
 func (s *Store) TracePath(id string) string { return filepath.Join(s.Dir(id), "trace.json") }
+func (s *Store) ShimLog(id string) string   { return filepath.Join(s.Dir(id), "shim.log") }
 func (s *Store) EventsPath() string         { return filepath.Join(s.root, "events.json") }
 
 // ErrNotFound and ErrNameInUse are wrapped by the store's errors.
@@ -124,14 +131,22 @@ func NewID() string {
 // Create reserves name (generated when empty) for a new container and makes its directory
 // with rec as its first record. A name in use fails with ErrNameInUse and changes nothing.
 func (s *Store) Create(rec *Record) error {
-	if rec.Name == "" {
-		rec.Name = generateName(rec.ID)
+	generated := rec.Name == ""
+	if generated {
+		rec.Name = generateName(rec.ID, 0)
 	}
 	rec.Name = strings.TrimPrefix(rec.Name, "/")
 	if !validName(rec.Name) || len(rec.Name) > 128 {
 		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", rec.Name)
 	}
-	if err := s.reserveName(rec.Name, rec.ID); err != nil {
+	err := s.reserveName(rec.Name, rec.ID)
+	// A generated name can collide (100 words x 65536 suffixes: one in a few hundred runs of
+	// 200 containers): take the next one the ID offers, as docker retries its generator.
+	for try := 1; generated && errors.Is(err, ErrNameInUse) && try < 8; try++ {
+		rec.Name = generateName(rec.ID, try)
+		err = s.reserveName(rec.Name, rec.ID)
+	}
+	if err != nil {
 		return err
 	}
 	// 0711: searchable, not listable, so a --userns=remap root can reach its rootfs below.
@@ -185,11 +200,13 @@ func modTime(p string) time.Time {
 }
 
 // generateName gives docker-like readable default names, unique enough with the ID's digits.
-func generateName(id string) string {
+// try picks another suffix from the ID for a retry after a collision.
+func generateName(id string, try int) string {
 	adjectives := []string{"brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "sharp", "swift", "wise"}
 	nouns := []string{"curie", "dijkstra", "hopper", "knuth", "lovelace", "noether", "ritchie", "thompson", "torvalds", "turing"}
 	b, _ := hex.DecodeString(id[:4])
-	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[4:8]
+	off := 4 + 4*(try%15)
+	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[off:off+4]
 }
 
 // lock takes an exclusive flock on the container's record lock; the returned func releases it.
@@ -219,8 +236,13 @@ func (s *Store) write(rec *Record) error {
 		return err
 	}
 	// Synced, not Durable: after a power loss the record may be the one before (recovery
-	// reconciles it with the processes, which are gone anyway) but never a truncated one.
-	if err := atomicfile.WriteFile(filepath.Join(s.Dir(rec.ID), "state.json"), data, 0o600, atomicfile.Synced); err != nil {
+	// reconciles it with the processes, which are gone anyway) but never a truncated one. An
+	// ephemeral record (run --rm) is only atomic: it dies with its container.
+	durability := atomicfile.Synced
+	if rec.Ephemeral {
+		durability = atomicfile.Atomic
+	}
+	if err := atomicfile.WriteFile(filepath.Join(s.Dir(rec.ID), "state.json"), data, 0o600, durability); err != nil {
 		return fmt.Errorf("write state of %s: %w", rec.ID, err)
 	}
 	return nil
@@ -327,14 +349,41 @@ func (s *Store) Resolve(ref string) (string, error) {
 
 // Delete removes container id's directory and releases its name (if still its own).
 func (s *Store) Delete(id, name string) error {
+	purge, err := s.Discard(id, name)
+	if err != nil {
+		return err
+	}
+	return purge()
+}
+
+// Discard takes container id out of the store at once: its name is released and its
+// directory renamed into TrashDir (rename(2) is atomic: no reader sees half a container).
+// purge deletes the files, which can wait (the RemoveAll of an upper directory is the slow
+// part of a removal); gc deletes what a crash left in the trash.
+func (s *Store) Discard(id, name string) (purge func() error, err error) {
 	if name != "" {
 		p := filepath.Join(s.namesDir(), name)
 		if owner, err := os.ReadFile(p); err == nil && string(owner) == id {
 			os.Remove(p)
 		}
 	}
-	if err := os.RemoveAll(s.Dir(id)); err != nil {
-		return fmt.Errorf("remove container directory %s: %w", s.Dir(id), err)
+	dir := s.Dir(id)
+	trash := filepath.Join(s.TrashDir(), id)
+	os.RemoveAll(trash) // a removal of this id cut off before its purge
+	if err := os.Rename(dir, trash); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return func() error { return nil }, nil
+		}
+		// Another filesystem, or no trash directory: remove it in place, now.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("remove container directory %s: %w", dir, err)
+		}
+		return func() error { return nil }, nil
 	}
-	return nil
+	return func() error {
+		if err := os.RemoveAll(trash); err != nil {
+			return fmt.Errorf("remove container directory %s: %w", trash, err)
+		}
+		return nil
+	}, nil
 }

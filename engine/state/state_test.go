@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +115,42 @@ func TestStaleNameTakenOver(t *testing.T) {
 	os.Chtimes(p, old, old)
 	if err := s.Create(&Record{ID: NewID(), Name: "ghost"}); err != nil {
 		t.Fatalf("stale name not taken over: %v", err)
+	}
+}
+
+// Discard takes the container out at once (no record, name free) and leaves its files in the
+// trash until purge.
+func TestDiscardThenPurge(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &Record{ID: strings.Repeat("d", 64), Name: "web"}
+	if err := s.Create(rec); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(s.Dir(rec.ID), "upper", "etc"), 0o755)
+	purge, err := s.Discard(rec.ID, rec.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve("web"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("resolve after discard: %v", err)
+	}
+	if recs, _ := s.List(); len(recs) != 0 {
+		t.Errorf("list after discard: %d records", len(recs))
+	}
+	if err := s.Create(&Record{ID: strings.Repeat("e", 64), Name: "web"}); err != nil {
+		t.Errorf("the name is not free after discard: %v", err)
+	}
+	trash := filepath.Join(s.TrashDir(), rec.ID, "upper", "etc")
+	if _, err := os.Stat(trash); err != nil {
+		t.Fatalf("files not in the trash before purge: %v", err)
+	}
+	if err := purge(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(s.TrashDir()); len(ents) != 0 {
+		t.Errorf("trash after purge: %d entries", len(ents))
 	}
 }

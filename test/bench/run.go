@@ -71,6 +71,14 @@ func prepareRun(env *Env) ([]Contender, error) {
 			return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
 		},
 	}}
+	// GLASSBOX_BASELINE=BIN runs another glassbox build side by side on the same root (the
+	// machine's load moves too much between two bench runs to compare builds run apart).
+	if base := os.Getenv("GLASSBOX_BASELINE"); base != "" {
+		contenders = append(contenders, Contender{Name: "glassbox baseline", Role: Peer,
+			Run: func() error {
+				return Command(base, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
+			}})
+	}
 
 	short, err := os.MkdirTemp("", "gbr")
 	if err != nil {

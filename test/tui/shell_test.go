@@ -82,7 +82,7 @@ func TestWorkbenchRunShellDetach(t *testing.T) {
 }
 
 // TestWorkbenchHostView: H lists the machine's namespaces with another runtime's container (a
-// plain unshare here) and opens its Processes tab.
+// plain unshare here), / filters them by its PID, and its Processes and Cgroups tabs open.
 func TestWorkbenchHostView(t *testing.T) {
 	fixture.NeedRoot(t)
 	fixture.NeedBinary(t, "unshare")
@@ -105,7 +105,13 @@ func TestWorkbenchHostView(t *testing.T) {
 	tm := startTerm(t, 160, 50, nil, bin, "--root", t.TempDir())
 	tm.waitFor("Containers 0")
 	tm.send("H")
-	tm.waitFor("Host namespaces", "unshare ")
+	tm.waitFor("Host namespaces")
+	// / filters the tree (a busy machine has more namespaces than rows): the sleep's PID keeps
+	// its pid namespace, labelled with its runtime, and the namespaces above it.
+	tm.send("/")
+	tm.typeText(sleepPID)
+	tm.send("Enter")
+	tm.waitFor("unshare ", sleepPID+" sleep 300")
 	// Walk down until the selection (the right box's title) is a namespace of the sleep.
 	selected := func() string {
 		first := strings.SplitN(tm.screen(), "\n", 3)[1]
@@ -131,6 +137,8 @@ func TestWorkbenchHostView(t *testing.T) {
 	tm.send("2") // Processes
 	// PID 1 inside, its host PID beside it.
 	tm.waitFor("HOST PID", "1        "+sleepPID, "sleep 300")
+	tm.send("6") // Cgroups: the sleep's own cgroup, read live
+	tm.waitFor("% of a core", "Memory ", "Pids ")
 	tm.send("q")
 	if code := tm.exited(); code != 0 {
 		t.Errorf("exit %d", code)

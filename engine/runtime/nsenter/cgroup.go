@@ -39,8 +39,9 @@ func parseCgroupFile(data []byte) ([]cgroupLine, error) {
 }
 
 // targetCgroupProcs returns the cgroup.procs files, one per hierarchy mounted here, of pid's
-// cgroups that the caller is not already in.
-func targetCgroupProcs(pid int) ([]string, error) {
+// cgroups that the caller is not already in. recorded (TargetOptions.CgroupDirs), when it
+// holds them all, saves reading the mount table.
+func targetCgroupProcs(pid int, recorded map[string]string) ([]string, error) {
 	target, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return nil, fmt.Errorf("read cgroups of pid %d: %w", pid, err)
@@ -48,6 +49,9 @@ func targetCgroupProcs(pid int) ([]string, error) {
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	if procs, ok := recordedCgroupProcs(target, self, recorded); ok {
+		return procs, nil
 	}
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
@@ -58,6 +62,57 @@ func targetCgroupProcs(pid int) ([]string, error) {
 		return nil, fmt.Errorf("cgroups of pid %d: %w", pid, err)
 	}
 	return procs, nil
+}
+
+// recordedCgroupProcs maps the target's cgroups (its /proc/PID/cgroup) that the caller is
+// not in onto the directories its runtime recorded, by hierarchy key: "unified" for cgroup2,
+// else the line's controllers ("cpu,cpuacct", "name=systemd") or one of them ("cpu"). Each
+// directory must end with the path the kernel shows for the target now, so a stale record
+// (a target moved since) is never used; ok is false when any cgroup has no such directory,
+// and the caller falls back to the mount table. Reading /proc/self/mountinfo costs an exec
+// about a millisecond on a machine with a few dozen mounts; this, two small reads.
+func recordedCgroupProcs(target, self []byte, recorded map[string]string) (procs []string, ok bool) {
+	if len(recorded) == 0 {
+		return nil, false
+	}
+	targetLines, err := parseCgroupFile(target)
+	if err != nil {
+		return nil, false
+	}
+	selfLines, err := parseCgroupFile(self)
+	if err != nil {
+		return nil, false
+	}
+	own := map[string]string{}
+	for _, l := range selfLines {
+		own[l.hierarchy()] = l.path
+	}
+	for _, l := range targetLines {
+		if p, ok := own[l.hierarchy()]; ok && p == l.path {
+			continue
+		}
+		if !path.IsAbs(l.path) || path.Clean(l.path) != l.path || strings.HasPrefix(l.path, "/..") {
+			return nil, false // the mount table's path gives the error
+		}
+		keys := []string{l.controllers}
+		if l.id == "0" && l.controllers == "" {
+			keys = []string{"unified"}
+		} else if strings.Contains(l.controllers, ",") {
+			keys = append(keys, strings.Split(l.controllers, ",")...)
+		}
+		dir := ""
+		for _, k := range keys {
+			if d := recorded[k]; d != "" && filepath.IsAbs(d) && strings.HasSuffix(d, l.path) {
+				dir = d
+				break
+			}
+		}
+		if dir == "" {
+			return nil, false
+		}
+		procs = append(procs, filepath.Join(dir, "cgroup.procs"))
+	}
+	return procs, true
 }
 
 // resolveCgroupProcs maps the target's cgroups (its /proc/PID/cgroup) onto the caller's

@@ -123,3 +123,76 @@ func TestResolveCgroupProcs(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordedCgroupProcs: a runtime's recorded directories stand in for the mount table only
+// when every cgroup to join has one that ends with the path the kernel shows now.
+func TestRecordedCgroupProcs(t *testing.T) {
+	self := "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n0::/\n"
+	target := "9:name=systemd:/\n8:pids:/glassbox/c1\n4:memory:/process_api/abc/glassbox/c1\n3:cpu,cpuacct:/glassbox/c1\n0::/glassbox/c1\n"
+	recorded := map[string]string{
+		"name=systemd": "/sys/fs/cgroup/systemd",
+		"pids":         "/sys/fs/cgroup/pids/glassbox/c1",
+		"memory":       "/sys/fs/cgroup/memory/process_api/abc/glassbox/c1",
+		"cpu":          "/sys/fs/cgroup/cpu/glassbox/c1",
+		"cpuacct":      "/sys/fs/cgroup/cpuacct/glassbox/c1",
+		"unified":      "/sys/fs/cgroup/unified/glassbox/c1",
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range recorded {
+			m[a] = b
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name     string
+		target   string
+		recorded map[string]string
+		want     []string // nil: fall back to the mount table
+	}{
+		{"every hierarchy recorded", target, recorded, []string{
+			"/sys/fs/cgroup/pids/glassbox/c1/cgroup.procs",
+			"/sys/fs/cgroup/memory/process_api/abc/glassbox/c1/cgroup.procs",
+			"/sys/fs/cgroup/cpu/glassbox/c1/cgroup.procs",
+			"/sys/fs/cgroup/unified/glassbox/c1/cgroup.procs",
+		}},
+		{"joined controllers found by either name", target, with("cpu", ""), []string{
+			"/sys/fs/cgroup/pids/glassbox/c1/cgroup.procs",
+			"/sys/fs/cgroup/memory/process_api/abc/glassbox/c1/cgroup.procs",
+			"/sys/fs/cgroup/cpuacct/glassbox/c1/cgroup.procs",
+			"/sys/fs/cgroup/unified/glassbox/c1/cgroup.procs",
+		}},
+		{"no record", target, nil, nil},
+		{"a hierarchy missing from the record", target, with("unified", ""), nil},
+		{"the target moved since the record", strings.Replace(target, "8:pids:/glassbox/c1", "8:pids:/elsewhere", 1), recorded, nil},
+		{"a record that is no suffix of the path", target, with("pids", "/sys/fs/cgroup/pids/xglassbox/c1x"), nil},
+		{"a relative record", target, with("pids", "glassbox/c1"), nil},
+		{"a target outside this cgroup namespace", strings.Replace(target, "8:pids:/glassbox/c1", "8:pids:/../c1", 1), with("pids", "/sys/fs/cgroup/pids/../c1"), nil},
+		{"at the root where the caller is not", strings.Replace(target, "9:name=systemd:/", "9:name=systemd:/x", 1),
+			with("name=systemd", "/sys/fs/cgroup/systemd/x"), []string{
+				"/sys/fs/cgroup/systemd/x/cgroup.procs",
+				"/sys/fs/cgroup/pids/glassbox/c1/cgroup.procs",
+				"/sys/fs/cgroup/memory/process_api/abc/glassbox/c1/cgroup.procs",
+				"/sys/fs/cgroup/cpu/glassbox/c1/cgroup.procs",
+				"/sys/fs/cgroup/unified/glassbox/c1/cgroup.procs",
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := recordedCgroupProcs([]byte(tc.target), []byte(self), tc.recorded)
+			if tc.want == nil {
+				if ok {
+					t.Fatalf("used the record: %v", got)
+				}
+				return
+			}
+			if !ok || !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v (ok %v), want %v", got, ok, tc.want)
+			}
+		})
+	}
+}

@@ -38,6 +38,11 @@ type TargetOptions struct {
 	Root bool
 	// Cgroups finds the target's cgroups, to join before anything runs.
 	Cgroups bool
+	// CgroupDirs, when set, are the target's cgroup directories as its runtime recorded
+	// them, by hierarchy (engine/cgroups' keys: a controller's name, "name=systemd",
+	// "unified" for cgroup2). Used for Cgroups when they match what /proc/PID/cgroup shows,
+	// instead of reading the mount table.
+	CgroupDirs map[string]string
 	// Environ reads the target's environment (nsenter -e).
 	Environ bool
 }
@@ -98,7 +103,7 @@ func OpenTarget(pid int, opts TargetOptions) (t *Target, err error) {
 		}
 	}
 	if opts.Cgroups {
-		if t.CgroupProcs, err = targetCgroupProcs(pid); err != nil {
+		if t.CgroupProcs, err = targetCgroupProcs(pid, opts.CgroupDirs); err != nil {
 			return t, err
 		}
 	}
