@@ -172,19 +172,17 @@ func dropMount(ms []specs.Mount, dest string) []specs.Mount {
 }
 
 // TestSysctlWriteStaysOnProcfs (the CVE-2025-52881 class): a sysctl is written to the
-// container's procfs and nowhere else. An image symlink at a volume's destination puts the
-// volume over /proc/sys/kernel (RESOLVE_IN_ROOT follows it, inside the rootfs); a symlink in
-// the volume would then send the sysctl's write to any file the container's root reaches,
-// /proc/sysrq-trigger included. Here it names a file of the rootfs, which must stay as it is.
+// container's procfs and nowhere else. With a volume over /proc/sys/kernel (an image symlink
+// at its destination can no longer lead it there: TestSymlinkTargetIntoProc; a spec can), a
+// symlink in the volume would send the sysctl's write to any file the container's root
+// reaches, /proc/sysrq-trigger included. Here it names a file of the rootfs, which must stay
+// as it is.
 func TestSysctlWriteStaysOnProcfs(t *testing.T) {
 	for _, mode := range []string{"c", "go"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Setenv("GLASSBOX_INIT", mode)
 			r := newRuntime(t)
 			rootfs := writableRootfs(t)
-			if err := os.Symlink("/proc/sys/kernel", filepath.Join(rootfs, "data")); err != nil {
-				t.Fatal(err)
-			}
 			marker := filepath.Join(rootfs, "marker")
 			if err := os.WriteFile(marker, []byte("orig"), 0o644); err != nil {
 				t.Fatal(err)
@@ -194,7 +192,7 @@ func TestSysctlWriteStaysOnProcfs(t *testing.T) {
 				t.Fatal(err)
 			}
 			createFails(t, r, bundle(t, rootfs, func(s *specs.Spec) {
-				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: volume, Options: []string{"rbind"}})
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/kernel", Type: "bind", Source: volume, Options: []string{"rbind"}})
 				s.Linux.Sysctl = map[string]string{"kernel.shmmax": "4096"}
 			}, "true"), "linux.sysctl: write /proc/sys/kernel/shmmax")
 			if b, _ := os.ReadFile(marker); string(b) != "orig" {
@@ -275,6 +273,36 @@ func TestDeviceModeAndOwner(t *testing.T) {
 			}, "stat", "-c", "%a %u %g %t:%T", "/dev/mynull"))
 			if got := strings.TrimSpace(res.out); got != "640 1000 1001 1:3" {
 				t.Errorf("/dev/mynull: %q, want 640 1000 1001 1:3", got)
+			}
+		})
+	}
+}
+
+// TestSymlinkTargetIntoProc (the CVE-2025-52881 class): an image symlink at a mount's
+// destination that leads into /proc is refused. Followed inside the rootfs it would put the
+// volume over /proc/1 (the init itself), so /proc/self/fd and /proc/thread-self/fd, which
+// the init then goes through for the exec fifo and the masked paths, would be the volume's
+// symlinks to files of the attacker's choice. A destination the spec itself puts under /proc
+// (lxcfs's files) is still mounted.
+func TestSymlinkTargetIntoProc(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			rootfs := writableRootfs(t)
+			if err := os.Symlink("/proc/1", filepath.Join(rootfs, "data")); err != nil {
+				t.Fatal(err)
+			}
+			createFails(t, r, bundle(t, rootfs, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}})
+			}, "true"), "open /data in the rootfs: a symlink leads it into /proc")
+			src := filepath.Join(t.TempDir(), "uptime")
+			os.WriteFile(src, []byte("42.00 0.00\n"), 0o644)
+			res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/uptime", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
+			}, "cat", "/proc/uptime"))
+			if strings.TrimSpace(res.out) != "42.00 0.00" {
+				t.Errorf("an explicit bind over /proc/uptime: %q", res.out)
 			}
 		})
 	}

@@ -98,6 +98,11 @@ int initc_open_in_root(int root, const char *path, const char *clean, int file, 
 		return initc_fail(err, "resolve %s in the rootfs", path);
 	if (strict && strcmp(rel, clean) != 0)
 		return initc_fail(ELOOP, "open %s in the rootfs: {errno} (a symlink is on the way)", path);
+	// Into /proc only where the spec says so (runc's checkProcMount looks at the resolved
+	// target too): followed there, an image symlink would put a volume over /proc/1, the
+	// init's own /proc/self, which the init goes through later (CVE-2025-52881's class).
+	if ((strcmp(rel, "proc") == 0 || strncmp(rel, "proc/", 5) == 0) && strcmp(rel, clean) != 0)
+		return initc_fail(0, "open %s in the rootfs: a symlink leads it into /proc", path);
 	if (rel[0] == '\0') {
 		int fd = openat2_in(root, ".", O_PATH | O_DIRECTORY, resolve);
 		return fd >= 0 ? fd : initc_fail(errno, "open %s in the rootfs", path);
