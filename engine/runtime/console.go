@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -47,9 +48,23 @@ func (in *initProcess) console() error {
 		return fmt.Errorf("send pty master: %w", err)
 	}
 	// /dev/console is the slave, as on a real machine's console (runc does the same).
-	if fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
+	// Over a file or a character device only, the node checked here and mounted on by its
+	// descriptor (CVE-2025-52565: not a path looked up again); a symlink, a FIFO (whose open
+	// for writing would block) or a directory is left alone. initc_console does the same.
+	fd, err := unix.Open("/dev/console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		if f, cerr := unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); cerr == nil {
+			unix.Close(f)
+			fd, err = unix.Open("/dev/console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		}
+	}
+	if err == nil {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFCHR) {
+			err = unix.Mount("/proc/thread-self/fd/"+strconv.Itoa(slave), "/proc/thread-self/fd/"+strconv.Itoa(fd), "", unix.MS_BIND, "")
+		}
 		unix.Close(fd)
-		if err := unix.Mount("/proc/thread-self/fd/"+strconv.Itoa(slave), "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		if err != nil {
 			return fmt.Errorf("bind pty slave on /dev/console: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -93,25 +94,42 @@ func (in *initProcess) makeDevice(root int, d specs.LinuxDevice) error {
 	unix.Unlinkat(dir, name, 0)
 	err = unix.Mknodat(dir, name, typ|mode, int(dev))
 	if err == nil {
-		// mknod honours the umask; the spec's mode is meant exactly.
-		if fd, oerr := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); oerr == nil {
-			unix.Fchmodat(dir, name, mode, 0)
-			uid, gid := -1, -1
-			if d.UID != nil {
-				uid = int(*d.UID)
-			}
-			if d.GID != nil {
-				gid = int(*d.GID)
-			}
-			if uid >= 0 || gid >= 0 {
-				err = unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-			}
-			unix.Close(fd)
-		}
+		err = fixNode(dir, name, typ, dev, mode, d.UID, d.GID)
 	}
 	done(err)
 	if err != nil {
 		return fmt.Errorf("mknod %s: %w", d.Path, err)
+	}
+	return nil
+}
+
+// fixNode gives the node just made the spec's mode (mknod honours the umask; the spec's mode
+// is meant exactly) and owner. Both go to the node by its descriptor, checked to be what
+// mknod made: fchmodat(2) by name follows a symlink swapped in meanwhile, out of the rootfs
+// before pivot_root. initc.c's OP_MKNODAT does the same, worded alike.
+func fixNode(dir int, name string, typ uint32, dev uint64, mode uint32, uid, gid *uint32) error {
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != typ || (typ != unix.S_IFIFO && st.Rdev != dev) {
+		return fmt.Errorf("%s changed under the init", name)
+	}
+	unix.Chmod("/proc/thread-self/fd/"+strconv.Itoa(fd), mode)
+	u, g := -1, -1
+	if uid != nil {
+		u = int(*uid)
+	}
+	if gid != nil {
+		g = int(*gid)
+	}
+	if u >= 0 || g >= 0 {
+		return unix.Fchownat(fd, "", u, g, unix.AT_EMPTY_PATH)
 	}
 	return nil
 }

@@ -201,8 +201,16 @@ func openInRoot(root int, path string, file, strict bool) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("resolve %s in the rootfs: %w", path, err)
 	}
-	if strict && rel != strings.TrimLeft(filepath.Clean(path), "/") {
+	clean := strings.TrimLeft(filepath.Clean(path), "/")
+	if strict && rel != clean {
 		return -1, fmt.Errorf("open %s in the rootfs: %w (a symlink is on the way)", path, unix.ELOOP)
+	}
+	// Into /proc only where the spec says so (runc's checkProcMount looks at the resolved
+	// target too): followed there, an image symlink would put a volume over /proc/1, the
+	// init's own /proc/self, which the init goes through later (CVE-2025-52881's class).
+	// initc_open_in_root does the same, worded alike.
+	if (rel == "proc" || strings.HasPrefix(rel, "proc/")) && rel != clean {
+		return -1, fmt.Errorf("open %s in the rootfs: a symlink leads it into /proc", path)
 	}
 	if rel == "" {
 		return unix.Openat2(root, ".", how(unix.O_PATH|unix.O_DIRECTORY))

@@ -1,8 +1,10 @@
 package runtime_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,4 +169,141 @@ func dropMount(ms []specs.Mount, dest string) []specs.Mount {
 		}
 	}
 	return out
+}
+
+// TestSysctlWriteStaysOnProcfs (the CVE-2025-52881 class): a sysctl is written to the
+// container's procfs and nowhere else. With a volume over /proc/sys/kernel (an image symlink
+// at its destination can no longer lead it there: TestSymlinkTargetIntoProc; a spec can), a
+// symlink in the volume would send the sysctl's write to any file the container's root
+// reaches, /proc/sysrq-trigger included. Here it names a file of the rootfs, which must stay
+// as it is.
+func TestSysctlWriteStaysOnProcfs(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			rootfs := writableRootfs(t)
+			marker := filepath.Join(rootfs, "marker")
+			if err := os.WriteFile(marker, []byte("orig"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			volume := t.TempDir()
+			if err := os.Symlink("/marker", filepath.Join(volume, "shmmax")); err != nil {
+				t.Fatal(err)
+			}
+			createFails(t, r, bundle(t, rootfs, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/kernel", Type: "bind", Source: volume, Options: []string{"rbind"}})
+				s.Linux.Sysctl = map[string]string{"kernel.shmmax": "4096"}
+			}, "true"), "linux.sysctl: write /proc/sys/kernel/shmmax")
+			if b, _ := os.ReadFile(marker); string(b) != "orig" {
+				t.Errorf("the sysctl's write went through a symlink to %s: now %q", marker, b)
+			}
+		})
+	}
+}
+
+// TestConsoleNotAFile (the CVE-2025-52565 class): the pty goes over /dev/console only when
+// that is a file or a character device, on the node the init checked (by descriptor, not
+// by a path looked up again). A FIFO there is left alone: opening it for writing, as the init
+// did, blocks with no reader and hung Create.
+func TestConsoleNotAFile(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			id := "console-fifo-" + mode
+			type created struct {
+				c   *runtime.Container
+				err error
+			}
+			done := make(chan created, 1)
+			b := bundle(t, "", func(s *specs.Spec) {
+				s.Process.Terminal = true
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/console", Type: "p"})
+			}, "sh", "-c", "tty; [ -p /dev/console ] && echo console-is-fifo")
+			go func() {
+				c, err := r.Create(context.Background(), id, runtime.CreateOptions{Bundle: b})
+				done <- created{c, err}
+			}()
+			var c *runtime.Container
+			select {
+			case res := <-done:
+				if res.err != nil {
+					t.Fatal(res.err)
+				}
+				c = res.c
+			case <-time.After(20 * time.Second):
+				t.Fatal("create hung on a FIFO at /dev/console")
+			}
+			t.Cleanup(func() { c.Process.Kill(); c.Process.Wait(); r.Delete(id, true) })
+			defer c.Console.Close()
+			if err := r.Start(id); err != nil {
+				t.Fatal(err)
+			}
+			out := make(chan string, 1)
+			go func() {
+				b, _ := io.ReadAll(c.Console)
+				out <- string(b)
+			}()
+			c.Process.Wait()
+			select {
+			case got := <-out:
+				if !strings.Contains(got, "/dev/pts/0") || !strings.Contains(got, "console-is-fifo") {
+					t.Fatalf("console output %q", got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("console not closed")
+			}
+		})
+	}
+}
+
+// TestDeviceModeAndOwner: a spec device gets exactly its mode (not the umask's) and owner,
+// set on the node mknod made, in both inits.
+func TestDeviceModeAndOwner(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			perm := os.FileMode(0o640)
+			uid, gid := uint32(1000), uint32(1001)
+			res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+				s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3,
+					FileMode: &perm, UID: &uid, GID: &gid})
+			}, "stat", "-c", "%a %u %g %t:%T", "/dev/mynull"))
+			if got := strings.TrimSpace(res.out); got != "640 1000 1001 1:3" {
+				t.Errorf("/dev/mynull: %q, want 640 1000 1001 1:3", got)
+			}
+		})
+	}
+}
+
+// TestSymlinkTargetIntoProc (the CVE-2025-52881 class): an image symlink at a mount's
+// destination that leads into /proc is refused. Followed inside the rootfs it would put the
+// volume over /proc/1 (the init itself), so /proc/self/fd and /proc/thread-self/fd, which
+// the init then goes through for the exec fifo and the masked paths, would be the volume's
+// symlinks to files of the attacker's choice. A destination the spec itself puts under /proc
+// (lxcfs's files) is still mounted.
+func TestSymlinkTargetIntoProc(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			rootfs := writableRootfs(t)
+			if err := os.Symlink("/proc/1", filepath.Join(rootfs, "data")); err != nil {
+				t.Fatal(err)
+			}
+			createFails(t, r, bundle(t, rootfs, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}})
+			}, "true"), "open /data in the rootfs: a symlink leads it into /proc")
+			src := filepath.Join(t.TempDir(), "uptime")
+			os.WriteFile(src, []byte("42.00 0.00\n"), 0o644)
+			res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/uptime", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
+			}, "cat", "/proc/uptime"))
+			if strings.TrimSpace(res.out) != "42.00 0.00" {
+				t.Errorf("an explicit bind over /proc/uptime: %q", res.out)
+			}
+		})
+	}
 }

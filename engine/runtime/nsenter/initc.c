@@ -187,11 +187,27 @@ static int run_op(struct op *o)
 			unlinkat(dir, o->s[0], 0);
 			if (mknodat(dir, o->s[0], o->a[1], o->a[2]) < 0)
 				return initc_fail(errno, "%s", "");
-			// mknod honours the umask; the spec's mode is meant exactly.
-			fchmodat(dir, o->s[0], o->a[1] & 07777, 0);
-			if ((o->a[3] >= 0 || o->a[4] >= 0) && fchownat(dir, o->s[0], o->a[3], o->a[4], AT_SYMLINK_NOFOLLOW) < 0)
+			// mknod honours the umask; the spec's mode is meant exactly. Mode and owner go
+			// to the node by its descriptor, checked to be what mknod made: fchmodat(2) by
+			// name follows a symlink swapped in meanwhile, out of the rootfs before
+			// pivot_root (devices.go's fixNode).
+			int fd = openat(dir, o->s[0], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
 				return initc_fail(errno, "%s", "");
-			return 0;
+			struct stat st;
+			int r = 0;
+			char p[64];
+			if (fstat(fd, &st) < 0)
+				r = initc_fail(errno, "%s", "");
+			else if ((st.st_mode & S_IFMT) != (o->a[1] & S_IFMT) || (!S_ISFIFO(st.st_mode) && st.st_rdev != (dev_t)o->a[2]))
+				r = initc_fail(0, "%s changed under the init", o->s[0]);
+			else {
+				chmod(initc_fd_path(fd, p, sizeof(p)), o->a[1] & 07777);
+				if ((o->a[3] >= 0 || o->a[4] >= 0) && fchownat(fd, "", o->a[3], o->a[4], AT_EMPTY_PATH) < 0)
+					r = initc_fail(errno, "%s", "");
+			}
+			close(fd);
+			return r;
 		}
 	case OP_SYMLINKAT:
 		if (symlinkat(o->s[0], initc_slot(o->a[0]), o->s[1]) < 0 && errno != EEXIST)
@@ -213,7 +229,7 @@ static int run_op(struct op *o)
 	case OP_CONSOLE:
 		return initc_console(o);
 	case OP_WRITE_FILE:
-		return initc_write_file(o->s[0], o->s[1], o->n[1]);
+		return initc_write_sysctl(o->s[0], o->s[1], o->n[1]);
 	case OP_CHECK_NULL:
 		return initc_check_null(o);
 	case OP_MASK:

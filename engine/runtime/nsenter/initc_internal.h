@@ -33,6 +33,15 @@
 #ifndef RESOLVE_IN_ROOT
 #define RESOLVE_IN_ROOT 0x10
 #endif
+#ifndef RESOLVE_NO_XDEV
+#define RESOLVE_NO_XDEV 0x01
+#endif
+#ifndef RESOLVE_BENEATH
+#define RESOLVE_BENEATH 0x08
+#endif
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #endif
@@ -57,7 +66,7 @@ enum {
 	OP_SETDOMAINNAME = 15,	// s0
 	OP_KEYRING = 16,	// s0 session keyring name
 	OP_CONSOLE = 17,	// a0 rows, a1 cols
-	OP_WRITE_FILE = 18,	// s0 path, s1 data
+	OP_WRITE_FILE = 18,	// s0 path under /proc/sys, s1 data
 	OP_CHECK_NULL = 19,	// a0 slot: /dev/null, checked to be the null device
 	OP_MASK = 20,		// a0 /dev/null slot; s0 path
 	OP_READONLY = 21,	// s0 path
@@ -127,7 +136,7 @@ int initc_mount(struct op *o);
 int initc_open_in_root(int root, const char *path, const char *clean, int file, int strict);
 int initc_pivot_root(const char *rootfs);
 int initc_chroot(const char *rootfs);
-int initc_write_file(const char *path, const char *data, size_t len);
+int initc_write_sysctl(const char *path, const char *data, size_t len);
 int initc_check_null(struct op *o);
 int initc_mask(struct op *o);
 int initc_readonly(const char *path);

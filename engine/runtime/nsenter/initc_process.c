@@ -45,13 +45,28 @@ int initc_console(struct op *o)
 	initc_err = 0;
 	initc_send(MSG_CONSOLE, -1, 0, master);
 	close(master);
-	int fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		char p[64];
-		close(fd);
-		if (mount(initc_fd_path(slave, p, sizeof(p)), "/dev/console", "", MS_BIND, NULL) < 0)
-			return initc_fail(errno, "bind pty slave on /dev/console");
+	// Over a file or a character device only, the node checked here and mounted on by its
+	// descriptor (CVE-2025-52565: not a path looked up again); a symlink, a FIFO (whose open
+	// for writing would block) or a directory is left alone.
+	int fd = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		int f = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f >= 0) {
+			close(f);
+			fd = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
 	}
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+		char p[64], q[64];
+		if (mount(initc_fd_path(slave, p, sizeof(p)), initc_fd_path(fd, q, sizeof(q)), "", MS_BIND, NULL) < 0) {
+			int err = errno;
+			close(fd);
+			return initc_fail(err, "bind pty slave on /dev/console");
+		}
+	}
+	if (fd >= 0)
+		close(fd);
 	if (setsid() < 0)
 		return initc_fail(errno, "setsid");
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
@@ -63,11 +78,16 @@ int initc_console(struct op *o)
 	return 0;
 }
 
+// initc_seccomp loads prog (u32 flags, struct sock_filter[]); an empty prog is no filter. A
+// program of a partial instruction, or of more than the kernel's BPF_MAXINSNS (sock_fprog's
+// u16 length would drop the rest), is refused rather than loaded cut short.
 int initc_seccomp(const char *prog, uint32_t len)
 {
 	uint32_t flags;
-	if (len < 4 + 8)
+	if (len == 0)
 		return 0;
+	if (len < 4 + 8 || (len - 4) % 8 != 0 || (len - 4) / 8 > BPF_MAXINSNS)
+		return initc_fail(EINVAL, "seccomp: load filter");
 	memcpy(&flags, prog, 4);
 	struct sock_fprog fprog = { .len = (len - 4) / 8, .filter = (struct sock_filter *)(prog + 4) };
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 
 #include "initc_internal.h"
 
@@ -97,6 +98,11 @@ int initc_open_in_root(int root, const char *path, const char *clean, int file, 
 		return initc_fail(err, "resolve %s in the rootfs", path);
 	if (strict && strcmp(rel, clean) != 0)
 		return initc_fail(ELOOP, "open %s in the rootfs: {errno} (a symlink is on the way)", path);
+	// Into /proc only where the spec says so (runc's checkProcMount looks at the resolved
+	// target too): followed there, an image symlink would put a volume over /proc/1, the
+	// init's own /proc/self, which the init goes through later (CVE-2025-52881's class).
+	if ((strcmp(rel, "proc") == 0 || strncmp(rel, "proc/", 5) == 0) && strcmp(rel, clean) != 0)
+		return initc_fail(0, "open %s in the rootfs: a symlink leads it into /proc", path);
 	if (rel[0] == '\0') {
 		int fd = openat2_in(root, ".", O_PATH | O_DIRECTORY, resolve);
 		return fd >= 0 ? fd : initc_fail(errno, "open %s in the rootfs", path);
@@ -200,14 +206,34 @@ int initc_chroot(const char *rootfs)
 	return 0;
 }
 
-int initc_write_file(const char *path, const char *data, size_t len)
+// initc_write_sysctl writes a file of /proc/sys on the container's procfs and nowhere else
+// (CVE-2025-52881's class): /proc must be a procfs, and the file is opened under it with no
+// symlink and no other mount on the way, so that a mount over /proc/sys (an image symlink at
+// a volume's destination leads one there) cannot send the write to another file.
+int initc_write_sysctl(const char *path, const char *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	// Worded as init.go's os.WriteFile errors are.
-	if (fd < 0)
-		return initc_fail(errno, "write %s: open %s", path, path);
-	ssize_t n = write(fd, data, len);
+	const char *rel = strncmp(path, "/proc/", 6) == 0 ? path + 6 : path;
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (proc < 0)
+		return initc_fail(errno, "write %s: open /proc", path);
+	struct statfs sfs;
+	if (fstatfs(proc, &sfs) < 0) {
+		int err = errno;
+		close(proc);
+		return initc_fail(err, "write %s: fstatfs /proc", path);
+	}
+	if (sfs.f_type != PROC_SUPER_MAGIC) {
+		close(proc);
+		return initc_fail(0, "write %s: /proc is not a procfs", path);
+	}
+	int fd = openat2_in(proc, rel, O_WRONLY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
 	int err = errno;
+	close(proc);
+	// Worded as init.go's errors are.
+	if (fd < 0)
+		return initc_fail(err, "write %s: open %s", path, path);
+	ssize_t n = write(fd, data, len);
+	err = errno;
 	close(fd);
 	if (n != (ssize_t) len)
 		return initc_fail(n < 0 ? err : EIO, "write %s: write %s", path, path);
