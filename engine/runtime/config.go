@@ -112,6 +112,19 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 			return "", fmt.Errorf("mounts[%d].options: %w", i, err)
 		}
 	}
+	// After pivot_root the init reaches its own descriptors through /proc/thread-self/fd
+	// (the exec fifo, masked and read-only paths, the console): without a procfs at /proc
+	// the image's own /proc directory, links and all, would decide where those lead
+	// (CVE-2025-52881's class). The last mount at /proc is the one the init sees.
+	procAt := -1
+	for i, m := range s.Mounts {
+		if filepath.Clean(m.Destination) == "/proc" {
+			procAt = i
+		}
+	}
+	if procAt < 0 || s.Mounts[procAt].Type != "proc" {
+		return "", errors.New("mounts: no proc mounted at /proc: the init reaches its own descriptors through /proc/thread-self after pivot_root, which must not be the image's own directory")
+	}
 	for i, r := range s.Process.Rlimits {
 		if _, ok := rlimitNames[r.Type]; !ok {
 			return "", fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,12 @@ func TestBadConfig(t *testing.T) {
 		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
 		{"program not found", func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent"} }, "executable file not found"},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
+		{"no proc at /proc", func(s *specs.Spec) {
+			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "proc" })
+		}, "no proc mounted at /proc"},
+		{"proc covered by a later mount", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/", Type: "tmpfs", Source: "tmpfs"})
+		}, "no proc mounted at /proc"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
