@@ -139,6 +139,11 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 			}
 		}
 	}
+	if p := s.Linux.Personality; p != nil && (p.Domain != "" && p.Domain != specs.PerLinux || len(p.Flags) > 0) {
+		// Said rather than ignored: a container asking for LINUX32 would otherwise run as
+		// LINUX and see a 64-bit uname.
+		return "", fmt.Errorf("linux.personality: domain %q with flags %v is not supported (only LINUX)", p.Domain, p.Flags)
+	}
 	for name := range s.Linux.Sysctl {
 		if strings.Contains(name, "..") || strings.Contains(name, "/") && strings.Contains(name, ".") {
 			return "", fmt.Errorf("linux.sysctl: bad name %q", name)

@@ -73,6 +73,9 @@ func TestBadConfig(t *testing.T) {
 		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
 		{"program not found", func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent"} }, "executable file not found"},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
+		{"personality", func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+		}, "linux.personality"},
 		{"no proc at /proc", func(s *specs.Spec) {
 			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "proc" })
 		}, "no proc mounted at /proc"},
