@@ -37,6 +37,9 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions) (ExitSt
 	if len(opts.Cmd) == 0 {
 		return ExitStatus{}, errors.New("exec: no command given")
 	}
+	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
+		return ExitStatus{}, err
+	}
 	if opts.Detach {
 		return e.execDetached(ref, opts)
 	}
@@ -262,7 +265,8 @@ func relayConsole(r *nsenter.Running, opts ExecOptions, initial *Size, stop <-ch
 	detached := make(chan struct{})
 	if opts.Interactive && opts.Stdin != nil {
 		// Not waited for: it may sit in a read of the caller's stdin after the process ends.
-		go copyInput(r.Console, opts.Stdin, detachKeys(opts.DetachKeys), detached)
+		keys, _ := ParseDetachKeys(opts.DetachKeys) // checked by Exec
+		go copyInput(r.Console, opts.Stdin, keys, detached)
 	}
 	drained := make(chan struct{})
 	go func() {

@@ -264,24 +264,15 @@ func zombieExitCode(pid int) int {
 // copyInput copies the caller's input to the program's terminal until the input ends or
 // holds the detach keys (the keys themselves are not sent); it closes detached then.
 func copyInput(dst io.Writer, src io.Reader, keys []byte, detached chan<- struct{}) {
-	matched := 0
+	scanner := detachScanner{keys: keys}
 	buf := make([]byte, 4096)
 	for {
 		n, err := src.Read(buf)
-		out := make([]byte, 0, n+len(keys))
-		for _, b := range buf[:n] {
-			if len(keys) > 0 && b == keys[matched] {
-				matched++
-				if matched == len(keys) {
-					dst.Write(out)
-					close(detached)
-					return
-				}
-				continue
-			}
-			out = append(out, keys[:matched]...)
-			matched = 0
-			out = append(out, b)
+		out, detach := scanner.scan(buf[:n])
+		if detach {
+			dst.Write(out)
+			close(detached)
+			return
 		}
 		if len(out) > 0 {
 			if _, werr := dst.Write(out); werr != nil {

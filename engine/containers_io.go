@@ -19,6 +19,9 @@ import (
 
 // Attach connects opts' streams to a running container's console through its shim.
 func (e *Engine) Attach(ctx context.Context, ref string, opts AttachOptions) (ExitStatus, error) {
+	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
+		return ExitStatus{}, err
+	}
 	st, err := e.store()
 	if err != nil {
 		return ExitStatus{}, err
@@ -41,6 +44,9 @@ func (e *Engine) Attach(ctx context.Context, ref string, opts AttachOptions) (Ex
 // without -d and `start -a` do: the attach stream is the shim's control connection,
 // subscribed before the start.
 func (e *Engine) StartAttached(ctx context.Context, ref string, opts AttachOptions) (ExitStatus, error) {
+	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
+		return ExitStatus{}, err
+	}
 	st, err := e.store()
 	if err != nil {
 		return ExitStatus{}, err
@@ -91,28 +97,19 @@ func (e *Engine) stream(ctx context.Context, st *state.Store, id string, conn ne
 	}
 	if opts.Stdin != nil {
 		go func() {
-			keys := detachKeys(opts.DetachKeys)
-			matched := 0
+			keys, _ := ParseDetachKeys(opts.DetachKeys) // checked by Attach and StartAttached
+			scanner := detachScanner{keys: keys}
 			buf := make([]byte, 4096)
 			for {
 				n, err := opts.Stdin.Read(buf)
-				out := make([]byte, 0, n+len(keys))
-				for _, b := range buf[:n] {
-					if len(keys) > 0 && b == keys[matched] {
-						matched++
-						if matched == len(keys) {
-							send(shim.FrameStdin, out)
-							close(detached)
-							if uc, ok := conn.(*net.UnixConn); ok {
-								uc.CloseRead()
-							}
-							return
-						}
-						continue
+				out, detach := scanner.scan(buf[:n])
+				if detach {
+					send(shim.FrameStdin, out)
+					close(detached)
+					if uc, ok := conn.(*net.UnixConn); ok {
+						uc.CloseRead()
 					}
-					out = append(out, keys[:matched]...)
-					matched = 0
-					out = append(out, b)
+					return
 				}
 				if len(out) > 0 {
 					if send(shim.FrameStdin, out) != nil {
@@ -164,31 +161,6 @@ func (e *Engine) stream(ctx context.Context, st *state.Store, id string, conn ne
 			return ExitStatus{Code: x.Code, OOMKilled: x.OOMKilled, FinishedAt: x.FinishedAt}, nil
 		}
 	}
-}
-
-// detachKeys parses docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-x"); default ctrl-p ctrl-q.
-func detachKeys(spec string) []byte {
-	if spec == "" {
-		return []byte{0x10, 0x11}
-	}
-	var keys []byte
-	for _, k := range splitComma(spec) {
-		switch {
-		case len(k) == 6 && k[:5] == "ctrl-":
-			c := k[5]
-			switch {
-			case c >= 'a' && c <= 'z':
-				keys = append(keys, c-'a'+1)
-			case c == '@':
-				keys = append(keys, 0)
-			case c >= '[' && c <= '_':
-				keys = append(keys, c-'['+27)
-			}
-		case len(k) == 1:
-			keys = append(keys, k[0])
-		}
-	}
-	return keys
 }
 
 func splitComma(s string) []string {

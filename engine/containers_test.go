@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -14,8 +16,41 @@ func TestDetachKeys(t *testing.T) {
 		"ctrl-@,ctrl-[": {0x00, 0x1b},
 	}
 	for spec, want := range cases {
-		if got := detachKeys(spec); !bytes.Equal(got, want) {
-			t.Errorf("detachKeys(%q) = %v, want %v", spec, got, want)
+		if got, err := ParseDetachKeys(spec); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("ParseDetachKeys(%q) = %v, %v; want %v", spec, got, err, want)
+		}
+	}
+	// docker's message for keys it cannot read, instead of a sequence that never matches.
+	for _, spec := range []string{"ctrl-1", "ctrl-p,ab", "ctrl-", ","} {
+		if got, err := ParseDetachKeys(spec); err == nil || !strings.Contains(err.Error(), "invalid detach keys") {
+			t.Errorf("ParseDetachKeys(%q) = %v, %v; want an error", spec, got, err)
+		}
+	}
+}
+
+// The scanner holds the keys back while they match, passes them on when the match breaks
+// (as docker does), and matches across reads.
+func TestDetachScanner(t *testing.T) {
+	type step struct {
+		in       string
+		out      string
+		detached bool
+	}
+	for name, steps := range map[string][]step{
+		"plain":          {{"ls\r", "ls\r", false}},
+		"across reads":   {{"a\x10", "a", false}, {"\x11rest", "", true}},
+		"broken match":   {{"\x10x", "\x10x", false}},
+		"broken by a ^P": {{"\x10\x10\x11", "\x10\x10\x11", false}},
+		"in one read":    {{"ab\x10\x11cd", "ab", true}},
+	} {
+		d := detachScanner{keys: []byte{0x10, 0x11}}
+		for i, s := range steps {
+			in, _ := strconv.Unquote(`"` + s.in + `"`)
+			want, _ := strconv.Unquote(`"` + s.out + `"`)
+			out, detached := d.scan([]byte(in))
+			if string(out) != want || detached != s.detached {
+				t.Errorf("%s, read %d: scan(%q) = %q, %v; want %q, %v", name, i, in, out, detached, want, s.detached)
+			}
 		}
 	}
 }
