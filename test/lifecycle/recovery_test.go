@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -188,4 +190,41 @@ func TestDetachKeys(t *testing.T) {
 	if cs := e.ps(false); len(cs) != 1 || cs[0].Name != n {
 		t.Fatalf("after detach: %+v", cs)
 	}
+}
+
+// A --rm container's shim killed after it took the container out (renamed into ROOT/trash)
+// but before the runtime's delete was done: no container directory names it any more, yet its
+// init, cgroup and runtime state are left; gc reclaims them.
+func TestGCReclaimsRuntimeStateOfRemovedContainer(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	e.Must("run", "-d", "--name", n, e.image, "sleep", "1000")
+	d := e.inspect(n)
+	if err := syscall.Kill(d.ShimPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "shim gone", func() bool { return !alive(d.ShimPid) || zombie(d.ShimPid) })
+	if err := syscall.Unmount(d.GraphDriver.Data.MergedDir, syscall.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	trash := filepath.Join(e.root, "trash", d.ID)
+	os.MkdirAll(filepath.Dir(trash), 0o700)
+	if err := os.Rename(filepath.Join(e.root, "containers", d.ID), trash); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(e.root, "names", n))
+	past := time.Now().Add(-time.Minute)
+	os.Chtimes(trash, past, past)
+	e.Must("gc")
+	waitFor(t, "container init killed by gc", func() bool { return !alive(d.State.Pid) || zombie(d.State.Pid) })
+	for h, p := range d.CgroupPaths {
+		if strings.Contains(p, d.ID) && exists(p) {
+			t.Errorf("cgroup %s (%s) left after gc", p, h)
+		}
+	}
+}
+
+func zombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	return err == nil && strings.Contains(string(data), ") Z ")
 }
