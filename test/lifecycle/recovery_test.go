@@ -161,34 +161,43 @@ func fmtInt(i int) string {
 	return string(b)
 }
 
-// ctrl-p ctrl-q detaches a -it run: glassbox exits 0 and the container runs on.
+// ctrl-p ctrl-q detaches a -it run: glassbox exits 0 and the container runs on, --rm or not
+// (a --rm container is removed when it ends, not when its run detaches).
 func TestDetachKeys(t *testing.T) {
 	e := newEnv(t)
-	n := name(t)
-	cmd := e.Command("run", "-it", "--name", n, e.image, "sh")
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	io.WriteString(ptmx, "echo ready-$((1+1))\n")
-	r := bufio.NewReader(ptmx)
-	for {
-		line, err := r.ReadString('\n')
+	for _, rm := range []bool{false, true} {
+		n := name(t)
+		args := []string{"run", "-it", "--name", n, e.image, "sh"}
+		if rm {
+			n += "-rm"
+			args = []string{"run", "-it", "--rm", "--name", n, e.image, "sh"}
+		}
+		cmd := e.Command(args...)
+		ptmx, err := pty.Start(cmd)
 		if err != nil {
-			t.Fatalf("no prompt output: %v", err)
+			t.Fatal(err)
 		}
-		if strings.Contains(line, "ready-2") {
-			break
+		io.WriteString(ptmx, "echo ready-$((1+1))\n")
+		r := bufio.NewReader(ptmx)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("no prompt output: %v", err)
+			}
+			if strings.Contains(line, "ready-2") {
+				break
+			}
 		}
-	}
-	io.WriteString(ptmx, "\x10\x11")
-	go io.Copy(io.Discard, r)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("detach: %v", err)
-	}
-	if cs := e.ps(false); len(cs) != 1 || cs[0].Name != n {
-		t.Fatalf("after detach: %+v", cs)
+		io.WriteString(ptmx, "\x10\x11")
+		go io.Copy(io.Discard, r)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("detach (--rm %v): %v", rm, err)
+		}
+		ptmx.Close()
+		if d := e.inspect(n); d.State.Status != "running" {
+			t.Fatalf("after detach (--rm %v): %+v", rm, d.State)
+		}
+		e.Must("rm", "-f", n)
 	}
 }
 
