@@ -13,6 +13,7 @@ import (
 // hub fans the container's output out to every attacher. A slow attacher misses output rather
 // than stalling the container's (the log keeps everything), but it stays subscribed: the exit
 // frame is what a run or wait attached to a --rm container gets back, the record being gone.
+// An attacher that has gone away is removed by its connection's reader (stream).
 type hub struct {
 	mu   sync.Mutex
 	subs map[*subscriber]bool
@@ -25,8 +26,7 @@ type hub struct {
 const subscriberFrames = 1024
 
 type subscriber struct {
-	ch     chan frame
-	lagged bool // fell behind: gets no more output, only the exit (hub.mu)
+	ch chan frame
 }
 
 type frame struct {
@@ -63,12 +63,12 @@ func (h *hub) broadcast(typ byte, data []byte) {
 	defer h.mu.Unlock()
 	payload := append([]byte(nil), data...)
 	for s := range h.subs {
-		// Only this goroutine sends while hub.mu is held, so the length can only shrink.
-		if s.lagged || len(s.ch) >= cap(s.ch)-1 {
-			s.lagged = true
-			continue
+		// Senders hold hub.mu, so the length only shrinks meanwhile. A full buffer drops this
+		// chunk for this attacher (a gap in what it shows, as on a terminal that lost output);
+		// it gets the next ones once it has caught up.
+		if len(s.ch) < cap(s.ch)-1 {
+			s.ch <- frame{typ, payload}
 		}
-		s.ch <- frame{typ, payload}
 	}
 }
 
