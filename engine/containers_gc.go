@@ -95,6 +95,10 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 	}
 	// Directories of removed containers whose deletion was cut off.
 	trash, _ := os.ReadDir(st.TrashDir())
+	inTrash := map[string]bool{}
+	for _, t := range trash {
+		inTrash[t.Name()] = true
+	}
 	for _, t := range trash {
 		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
 			continue // maybe a shim still deleting it
@@ -107,7 +111,9 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 	// container directory out first: a shim killed meanwhile, or a delete that failed (a
 	// process that would not die in time), leaves an init, cgroups and a runtime state that no
 	// record names. A trash directory still there is a removal maybe under way (its shim
-	// purges it only after its delete).
+	// purges it only after its delete). A rename keeps a directory's mtime, so a trash
+	// directory of a long-lived container looks old at once: one there when this gc began is
+	// left to its shim too.
 	if rtErr == nil {
 		states, _ := os.ReadDir(e.runtimeStateDir())
 		for _, s := range states {
@@ -118,7 +124,7 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			if _, err := os.Lstat(st.Dir(id)); !errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			if _, err := os.Lstat(filepath.Join(st.TrashDir(), id)); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(filepath.Join(st.TrashDir(), id)); inTrash[id] || !errors.Is(err, os.ErrNotExist) {
 				continue
 			}
 			if err := rt.Delete(id, true); err != nil {
