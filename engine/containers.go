@@ -38,9 +38,17 @@ func (e *Engine) store() (*state.Store, error) { return state.Open(e.root) }
 // in the shim's process), or runc when GLASSBOX_RUNTIME=runc (for comparison).
 func (e *Engine) Runtime() (shim.Runtime, error) {
 	if os.Getenv("GLASSBOX_RUNTIME") == "runc" {
-		return shim.NewRunc(filepath.Join(e.root, "runc"))
+		return shim.NewRunc(e.runtimeStateDir())
 	}
-	return shim.NewGlassbox(filepath.Join(e.root, "runtime"))
+	return shim.NewGlassbox(e.runtimeStateDir())
+}
+
+// runtimeStateDir holds Runtime's state, a directory per container ID.
+func (e *Engine) runtimeStateDir() string {
+	if os.Getenv("GLASSBOX_RUNTIME") == "runc" {
+		return filepath.Join(e.root, "runc")
+	}
+	return filepath.Join(e.root, "runtime")
 }
 
 // faultPoint lets tests crash a create half-way (GLASSBOX_FAULT=create:<step>): the process

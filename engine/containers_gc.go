@@ -95,12 +95,44 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 	}
 	// Directories of removed containers whose deletion was cut off.
 	trash, _ := os.ReadDir(st.TrashDir())
+	inTrash := map[string]bool{}
+	for _, t := range trash {
+		inTrash[t.Name()] = true
+	}
 	for _, t := range trash {
 		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
 			continue // maybe a shim still deleting it
 		}
 		note(os.RemoveAll(filepath.Join(st.TrashDir(), t.Name())))
 		rep.Removed = append(rep.Removed, "removed container's files "+t.Name())
+	}
+	// Runtime states whose container is gone. A --rm container's shim runs the runtime's
+	// delete (kill, wait for the cgroup to empty, rmdir) beside its removal, which takes the
+	// container directory out first: a shim killed meanwhile, or a delete that failed (a
+	// process that would not die in time), leaves an init, cgroups and a runtime state that no
+	// record names. A trash directory still there is a removal maybe under way (its shim
+	// purges it only after its delete). A rename keeps a directory's mtime, so a trash
+	// directory of a long-lived container looks old at once: one there when this gc began is
+	// left to its shim too.
+	if rtErr == nil {
+		states, _ := os.ReadDir(e.runtimeStateDir())
+		for _, s := range states {
+			id := s.Name()
+			if !s.IsDir() || !state.ValidID(id) {
+				continue // the runtime's own files (.seccomp), or not a container of ours
+			}
+			if _, err := os.Lstat(st.Dir(id)); !errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(st.TrashDir(), id)); inTrash[id] || !errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err := rt.Delete(id, true); err != nil {
+				note(err)
+			} else {
+				rep.Removed = append(rep.Removed, "runtime state and cgroup of removed container "+id[:12])
+			}
+		}
 	}
 	// Network attachments whose container is gone (a create or a removal cut off).
 	e.gcNetwork(ctx, st, &rep)

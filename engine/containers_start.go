@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/shim"
+	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
 )
@@ -178,7 +179,14 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 	began := tr.Origin()
 	if !isMountPoint(st.Rootfs(id)) {
 		done := tr.Begin("mount overlay", st.Rootfs(id))
-		_, err := mountRootfs(st, id, rec.Lowers, rec.Ephemeral)
+		var err error
+		if rec.Ephemeral {
+			// Mounted volatile before (create), unmounted since (a reboot, a umount by hand).
+			err = snapshot.ClearVolatile(st.Upper(id), st.Work(id))
+		}
+		if err == nil {
+			_, err = mountRootfs(st, id, rec.Lowers, rec.Ephemeral)
+		}
 		done(err)
 		if err != nil {
 			return "", nil, err

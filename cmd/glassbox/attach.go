@@ -29,7 +29,7 @@ func newAttachCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return attachAndReport(cmd.Context(), e, d.ID, d.Config.Tty, !noStdin && d.Config.OpenStdin, false, detachKeys)
+			return detachedIsSuccess(attachAndReport(cmd.Context(), e, d.ID, d.Config.Tty, !noStdin && d.Config.OpenStdin, false, detachKeys))
 		},
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach STDIN")

@@ -49,15 +49,28 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 				return nil
 			}
 			err = attachAndReport(cmd.Context(), e, c.ID, opts.Tty, opts.OpenStdin, true, "")
-			if opts.AutoRemove {
+			// Detached (ctrl-p ctrl-q), the container runs on: its shim removes it when it ends.
+			if opts.AutoRemove && !errors.Is(err, errDetached) {
 				awaitRemoval(cmd.Context(), e, c.ID)
 			}
-			return err
+			return detachedIsSuccess(err)
 		},
 	}
 	f.add(cmd.Flags())
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container ID")
 	return cmd
+}
+
+// errDetached is attachAndReport's answer when the caller detached: the container runs on.
+// Its callers exit 0 on it.
+var errDetached = errors.New("detached")
+
+// detachedIsSuccess turns attachAndReport's errDetached into glassbox's success.
+func detachedIsSuccess(err error) error {
+	if errors.Is(err, errDetached) {
+		return nil
+	}
+	return err
 }
 
 // attachAndReport attaches the terminal (raw with a tty) to the container, starting it first
@@ -92,7 +105,7 @@ func attachAndReport(ctx context.Context, e *engine.Engine, id string, tty, stdi
 	term.restore()
 	if errors.Is(err, engine.ErrDetached) {
 		fmt.Fprintf(os.Stderr, "\nread escape sequence\n")
-		return nil
+		return errDetached
 	}
 	if err != nil {
 		return containerError(err)

@@ -30,7 +30,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return attachAndReport(cmd.Context(), e, d.ID, d.Config.Tty, interactive && d.Config.OpenStdin, true, "")
+				return detachedIsSuccess(attachAndReport(cmd.Context(), e, d.ID, d.Config.Tty, interactive && d.Config.OpenStdin, true, ""))
 			}
 			var errs []error
 			for _, ref := range args {

@@ -10,14 +10,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hub fans the container's output out to every attacher. A slow attacher is dropped rather
-// than allowed to stall the container's output (the log keeps everything).
+// hub fans the container's output out to every attacher. A slow attacher misses output rather
+// than stalling the container's (the log keeps everything), but it stays subscribed: the exit
+// frame is what a run or wait attached to a --rm container gets back, the record being gone.
+// An attacher that has gone away is removed by its connection's reader (stream).
 type hub struct {
 	mu   sync.Mutex
 	subs map[*subscriber]bool
 	done bool
 	exit []byte
 }
+
+// subscriberFrames is a subscriber's buffer; its last slot is kept for the exit frame, so
+// finish never blocks on an attacher that reads nothing (a stopped CLI).
+const subscriberFrames = 1024
 
 type subscriber struct {
 	ch chan frame
@@ -33,7 +39,7 @@ func newHub() *hub { return &hub{subs: map[*subscriber]bool{}} }
 func (h *hub) add() (*subscriber, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := &subscriber{ch: make(chan frame, 1024)}
+	s := &subscriber{ch: make(chan frame, subscriberFrames)}
 	if h.done {
 		s.ch <- frame{FrameExit, h.exit}
 		close(s.ch)
@@ -57,25 +63,24 @@ func (h *hub) broadcast(typ byte, data []byte) {
 	defer h.mu.Unlock()
 	payload := append([]byte(nil), data...)
 	for s := range h.subs {
-		select {
-		case s.ch <- frame{typ, payload}:
-		default:
-			delete(h.subs, s)
-			close(s.ch)
+		// Senders hold hub.mu, so the length only shrinks meanwhile. A full buffer drops this
+		// chunk for this attacher (a gap in what it shows, as on a terminal that lost output);
+		// it gets the next ones once it has caught up.
+		if len(s.ch) < cap(s.ch)-1 {
+			s.ch <- frame{typ, payload}
 		}
 	}
 }
 
 func (h *hub) finish(exit []byte) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.done, h.exit = true, exit
-	subs := h.subs
-	h.subs = map[*subscriber]bool{}
-	h.mu.Unlock()
-	for s := range subs {
-		s.ch <- frame{FrameExit, exit}
+	for s := range h.subs {
+		s.ch <- frame{FrameExit, exit} // its slot was kept free (broadcast)
 		close(s.ch)
 	}
+	h.subs = map[*subscriber]bool{}
 }
 
 // input is where attachers' keystrokes go: the pty master, or the stdin pipe.

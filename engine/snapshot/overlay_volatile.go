@@ -1,7 +1,10 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,4 +51,30 @@ func MountOverlayVolatile(lowers []string, upper, work, target string) (OverlayM
 		return OverlayMount{}, fmt.Errorf("move_mount overlay to %s: %w", target, err)
 	}
 	return OverlayMount{Method: "fsconfig lowerdir+ volatile"}, nil
+}
+
+// ClearVolatile lets an upper directory that was mounted volatile be mounted again. overlayfs
+// leaves $workdir/work/incompat/volatile behind, even after a clean umount, and refuses that
+// upper and work directory from then on ("overlay with incompat feature 'volatile' cannot be
+// mounted"); the way back its authors give is to sync the upper's filesystem, then remove the
+// directory (linux-unionfs, "ovl: provide a mount option volatile" thread). Writes a crash lost
+// stay lost: it is for an upper whose contents are scratch (a --rm container's).
+func ClearVolatile(upper, work string) error {
+	marker := filepath.Join(work, "work", "incompat", "volatile")
+	if _, err := os.Lstat(marker); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	fd, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open upper directory %s: %w", upper, err)
+	}
+	err = unix.Syncfs(fd)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("syncfs %s: %w", upper, err)
+	}
+	if err := os.RemoveAll(marker); err != nil {
+		return fmt.Errorf("remove overlayfs's volatile marker %s: %w", marker, err)
+	}
+	return nil
 }

@@ -50,3 +50,54 @@ func TestMountOverlayVolatile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// After a volatile overlay's umount the kernel refuses its upper and work directories until
+// ClearVolatile; then they mount again, volatile or not, with the upper's files.
+func TestClearVolatileRemount(t *testing.T) {
+	fixture.NeedRoot(t)
+	lowers := makeLayers(t, func(d string) error { return write(filepath.Join(d, "etc", "os"), "base") })
+	d := t.TempDir()
+	upper, work, merged := filepath.Join(d, "upper"), filepath.Join(d, "work"), filepath.Join(d, "merged")
+	for _, x := range []string{upper, work, merged} {
+		os.Mkdir(x, 0o755)
+	}
+	m, err := MountOverlayVolatile(lowers, upper, work, merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Method != "fsconfig lowerdir+ volatile" {
+		Unmount(merged)
+		t.Skipf("no volatile overlay here (%s)", m.Method)
+	}
+	if err := os.WriteFile(filepath.Join(merged, "kept"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MountOverlayVolatile(lowers, upper, work, merged); err == nil {
+		Unmount(merged)
+		t.Log("this kernel mounts a used volatile upper again without help")
+	}
+	if err := ClearVolatile(upper, work); err != nil {
+		t.Fatal(err)
+	}
+	for _, volatile := range []bool{true, false} {
+		mount := MountOverlay
+		if volatile {
+			mount = MountOverlayVolatile
+		}
+		if _, err := mount(lowers, upper, work, merged); err != nil {
+			t.Fatalf("mount again (volatile %v) after ClearVolatile: %v", volatile, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(merged, "kept")); err != nil || string(b) != "x" {
+			t.Errorf("kept = %q, %v", b, err)
+		}
+		if err := Unmount(merged); err != nil {
+			t.Fatal(err)
+		}
+		if err := ClearVolatile(upper, work); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -43,3 +43,21 @@ func TestGeneratedNameCollision(t *testing.T) {
 		t.Fatalf("chosen name in use: %v", err)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{
+		{NewID(), true},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("A", 64), false},
+		{strings.Repeat("a", 63), false},
+		{".seccomp", false},
+		{strings.Repeat("g", 64), false},
+	} {
+		if got := ValidID(c.id); got != c.want {
+			t.Errorf("ValidID(%q) = %v, want %v", c.id, got, c.want)
+		}
+	}
+}

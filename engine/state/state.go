@@ -128,6 +128,15 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ValidID says whether s has the form of a container ID NewID makes.
+func ValidID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
 // Create reserves name (generated when empty) for a new container and makes its directory
 // with rec as its first record. A name in use fails with ErrNameInUse and changes nothing.
 func (s *Store) Create(rec *Record) error {

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -159,33 +161,86 @@ func fmtInt(i int) string {
 	return string(b)
 }
 
-// ctrl-p ctrl-q detaches a -it run: glassbox exits 0 and the container runs on.
+// ctrl-p ctrl-q detaches a -it run: glassbox exits 0 and the container runs on, --rm or not
+// (a --rm container is removed when it ends, not when its run detaches).
 func TestDetachKeys(t *testing.T) {
 	e := newEnv(t)
+	for _, rm := range []bool{false, true} {
+		n := name(t)
+		args := []string{"run", "-it", "--name", n, e.image, "sh"}
+		if rm {
+			n += "-rm"
+			args = []string{"run", "-it", "--rm", "--name", n, e.image, "sh"}
+		}
+		cmd := e.Command(args...)
+		ptmx, err := pty.Start(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(ptmx, "echo ready-$((1+1))\n")
+		r := bufio.NewReader(ptmx)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("no prompt output: %v", err)
+			}
+			if strings.Contains(line, "ready-2") {
+				break
+			}
+		}
+		io.WriteString(ptmx, "\x10\x11")
+		go io.Copy(io.Discard, r)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("detach (--rm %v): %v", rm, err)
+		}
+		ptmx.Close()
+		if d := e.inspect(n); d.State.Status != "running" {
+			t.Fatalf("after detach (--rm %v): %+v", rm, d.State)
+		}
+		e.Must("rm", "-f", n)
+	}
+}
+
+// A --rm container's shim killed after it took the container out (renamed into ROOT/trash)
+// but before the runtime's delete was done: no container directory names it any more, yet its
+// init, cgroup and runtime state are left; gc reclaims them (the gc after the one that emptied
+// the trash).
+func TestGCReclaimsRuntimeStateOfRemovedContainer(t *testing.T) {
+	e := newEnv(t)
 	n := name(t)
-	cmd := e.Command("run", "-it", "--name", n, e.image, "sh")
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
+	e.Must("run", "-d", "--name", n, e.image, "sleep", "1000")
+	d := e.inspect(n)
+	if err := syscall.Kill(d.ShimPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	defer ptmx.Close()
-	io.WriteString(ptmx, "echo ready-$((1+1))\n")
-	r := bufio.NewReader(ptmx)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("no prompt output: %v", err)
+	waitFor(t, "shim gone", func() bool { return !alive(d.ShimPid) || zombie(d.ShimPid) })
+	if err := syscall.Unmount(d.GraphDriver.Data.MergedDir, syscall.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	trash := filepath.Join(e.root, "trash", d.ID)
+	os.MkdirAll(filepath.Dir(trash), 0o700)
+	if err := os.Rename(filepath.Join(e.root, "containers", d.ID), trash); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(e.root, "names", n))
+	past := time.Now().Add(-time.Minute)
+	os.Chtimes(trash, past, past)
+	// The first gc deletes the old trash directory (and leaves the runtime state to a shim
+	// that may still be deleting it); the next one finds the state no directory names.
+	e.Must("gc")
+	if exists(trash) {
+		t.Fatalf("gc left %s", trash)
+	}
+	e.Must("gc")
+	waitFor(t, "container init killed by gc", func() bool { return !alive(d.State.Pid) || zombie(d.State.Pid) })
+	for h, p := range d.CgroupPaths {
+		if strings.Contains(p, d.ID) && exists(p) {
+			t.Errorf("cgroup %s (%s) left after gc", p, h)
 		}
-		if strings.Contains(line, "ready-2") {
-			break
-		}
 	}
-	io.WriteString(ptmx, "\x10\x11")
-	go io.Copy(io.Discard, r)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("detach: %v", err)
-	}
-	if cs := e.ps(false); len(cs) != 1 || cs[0].Name != n {
-		t.Fatalf("after detach: %+v", cs)
-	}
+}
+
+func zombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	return err == nil && strings.Contains(string(data), ") Z ")
 }

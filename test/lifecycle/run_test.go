@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"io"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -99,5 +101,29 @@ func TestConcurrentStarts(t *testing.T) {
 	}
 	if cs := e.ps(false); len(cs) != 1 || cs[0].State != "running" {
 		t.Fatalf("after two starts: %+v", cs)
+	}
+}
+
+// A run whose reader falls far behind (its stdout is not read until the --rm container is
+// gone) misses output beyond the shim's buffer but still exits with the container's code.
+func TestRunSlowReaderKeepsExitCode(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	cmd := e.Command("run", "--rm", "--name", n, e.image, "sh", "-c", "head -c 100000000 /dev/zero; exit 7")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(stdout, make([]byte, 1)); err != nil { // it runs
+		t.Fatal(err)
+	}
+	waitFor(t, "the --rm container's removal", func() bool { return e.Run("inspect", n).Code != 0 })
+	io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Fatalf("run with a slow reader: %v, want exit 7", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -129,4 +130,24 @@ func TestGCEmptiesTrash(t *testing.T) {
 	if !exists(fresh) {
 		t.Errorf("gc deleted %s, a removal that may be under way", fresh)
 	}
+}
+
+// A created --rm container's rootfs is a volatile overlay; once it is unmounted (a reboot, or
+// a umount by hand), overlayfs refuses that upper directory again (its work/incompat/volatile
+// marker stays after a clean umount too). The start mounts it anew all the same.
+func TestStartRemountsVolatileRootfs(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	e.Must("create", "--rm", "--name", n, e.image, "sh", "-c", "exit 6")
+	d := e.inspect(n)
+	if !mounted(d.GraphDriver.Data.MergedDir) {
+		t.Fatalf("created but not mounted: %s", d.GraphDriver.Data.MergedDir)
+	}
+	if err := syscall.Unmount(d.GraphDriver.Data.MergedDir, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Run("start", "-a", n); r.Code != 6 {
+		t.Fatalf("start -a of the unmounted --rm container: %+v", r)
+	}
+	waitFor(t, "the --rm container's removal", func() bool { return e.Run("inspect", n).Code != 0 })
 }

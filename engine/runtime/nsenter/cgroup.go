@@ -102,7 +102,7 @@ func recordedCgroupProcs(target, self []byte, recorded map[string]string) (procs
 		}
 		dir := ""
 		for _, k := range keys {
-			if d := recorded[k]; d != "" && filepath.IsAbs(d) && strings.HasSuffix(d, l.path) {
+			if d := recorded[k]; recordedDirOf(d, l.path) {
 				dir = d
 				break
 			}
@@ -113,6 +113,23 @@ func recordedCgroupProcs(target, self []byte, recorded map[string]string) (procs
 		procs = append(procs, filepath.Join(dir, "cgroup.procs"))
 	}
 	return procs, true
+}
+
+// cgroupMountRoot is where the runtimes that record cgroup directories (engine/cgroups, the
+// shim's CgroupPaths) find the hierarchies: cgroup2 at it (or at its "unified" under v1), a v1
+// hierarchy at its child named for the controllers.
+const cgroupMountRoot = "/sys/fs/cgroup"
+
+// recordedDirOf says whether d, a recorded directory, is the cgroup the kernel shows as p: d
+// must be p under a hierarchy's mount point, not merely end with p (a target moved from
+// /glassbox/c1 to /c1 would pass that, and the exec join a cgroup the target left). A layout
+// this does not know gives false: the mount table decides.
+func recordedDirOf(d, p string) bool {
+	if d == "" || !filepath.IsAbs(d) || filepath.Clean(d) != d || p == "/" || !strings.HasSuffix(d, p) {
+		return false
+	}
+	mount := d[:len(d)-len(p)]
+	return mount == cgroupMountRoot || (filepath.Dir(mount) == cgroupMountRoot && mount != cgroupMountRoot+"/")
 }
 
 // resolveCgroupProcs maps the target's cgroups (its /proc/PID/cgroup) onto the caller's

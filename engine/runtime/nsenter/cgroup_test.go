@@ -172,6 +172,9 @@ func TestRecordedCgroupProcs(t *testing.T) {
 		{"the target moved since the record", strings.Replace(target, "8:pids:/glassbox/c1", "8:pids:/elsewhere", 1), recorded, nil},
 		{"a record that is no suffix of the path", target, with("pids", "/sys/fs/cgroup/pids/xglassbox/c1x"), nil},
 		{"a relative record", target, with("pids", "glassbox/c1"), nil},
+		{"the target moved to a tail of the record's path", strings.Replace(target, "8:pids:/glassbox/c1", "8:pids:/c1", 1), recorded, nil},
+		{"a record under no cgroup mount", target, with("pids", "/tmp/x/glassbox/c1"), nil},
+		{"a record not clean", target, with("pids", "/sys/fs/cgroup/pids/../pids/glassbox/c1"), nil},
 		{"a target outside this cgroup namespace", strings.Replace(target, "8:pids:/glassbox/c1", "8:pids:/../c1", 1), with("pids", "/sys/fs/cgroup/pids/../c1"), nil},
 		{"at the root where the caller is not", strings.Replace(target, "9:name=systemd:/", "9:name=systemd:/x", 1),
 			with("name=systemd", "/sys/fs/cgroup/systemd/x"), []string{
