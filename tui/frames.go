@@ -112,6 +112,10 @@ func (f *framePacer) wake() tea.Cmd {
 	}
 	f.ticker.Reset(f.frame)
 	f.fast = true
+	// The check armed here comes after a fast tick has drawn this message's frame: it rests
+	// unless another message comes first. (Counting this one as a change would keep the
+	// renderer awake for a second check, two or three more wake-ups every stats tick.)
+	f.changed = false
 	return f.check()
 }
 

@@ -92,6 +92,21 @@ func TestFramePacer(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("resets %v while already awake", got)
 	}
+	// A message while awake keeps it awake past the next check; a quiet one then rests.
+	if next := f.onRest(frameRestMsg{gen: f.gen}); next == nil || !f.fast {
+		t.Fatal("a check after a message while awake put the renderer to rest")
+	} else if f.onRest(restCheck(t, next)) != nil || f.fast {
+		t.Fatal("a quiet check after it did not rest")
+	}
+	// Woken by one message and nothing after: the check armed by the wake rests at once (one
+	// check, not two, for each stats tick of an idle workbench).
+	_, cmd = m.Update(sizeMsg(120, 30))
+	if !f.fast || len(got) != 4 || got[3] != time.Millisecond {
+		t.Fatalf("after a message: fast %v, resets %v", f.fast, got)
+	}
+	if f.onRest(restCheck(t, cmd)) != nil || f.fast {
+		t.Fatal("the wake's own check did not put a quiet renderer to rest")
+	}
 }
 
 // TestViewCachedUntilAMessageChangesSomething: the pacer's rest checks change nothing on
