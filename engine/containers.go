@@ -98,6 +98,10 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	done(err)
 	if err != nil {
 		e.dropPending(id)
+		if errors.Is(err, ErrNotFound) {
+			// The image store's error does not say which image: a create names it.
+			err = wrapKind(fmt.Errorf("no such image: %s (glassbox pull %s fetches it)", opts.Image, opts.Image), ErrNotFound)
+		}
 		return Container{}, err
 	}
 	rawOpts, _ := json.Marshal(opts)

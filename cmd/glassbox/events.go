@@ -19,7 +19,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "events",
 		Short: "Stream container events (create, start, die, oom, destroy) until interrupted",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {

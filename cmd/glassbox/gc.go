@@ -14,7 +14,7 @@ func newGCCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "gc",
 		Short: "Reclaim what crashed glassbox processes and killed shims left: mounts, cgroups, records",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {

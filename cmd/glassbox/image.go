@@ -16,7 +16,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Manage images",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	inspect := &cobra.Command{
@@ -45,7 +45,7 @@ func newImageCmd(g *globals) *cobra.Command {
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List images",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, args []string) error { return listImages(cmd, g, quiet, noTrunc) },
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")

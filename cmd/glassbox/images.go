@@ -19,7 +19,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 		Use:     "images [OPTIONS]",
 		Aliases: []string{"image-ls"},
 		Short:   "List images",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return listImages(cmd, g, quiet, noTrunc)
 		},

@@ -19,7 +19,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 		Short: "Load images from a docker-save archive or an OCI layout",
 		Long: `Load images from a docker-save archive (plain or gzip), an OCI image layout directory, or a
 tar of an OCI layout. Every layer is verified against the image config's diffIDs.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if input == "" {
 				return errors.New("load: -i FILE is required (glassbox does not read images from stdin)")

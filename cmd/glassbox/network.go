@@ -54,7 +54,7 @@ func newNetworkLsCmd(g *globals) *cobra.Command {
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List this root's containers on the bridge: address, host veth, published ports",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {
@@ -97,7 +97,7 @@ func newNetworkConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config [--bridge NAME] [--subnet CIDR] [--mtu N] [--table NAME] [--firewall nftables|iptables]",
 		Short: "Show or set this root's bridge network (changes only while no container is attached)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {
@@ -160,7 +160,7 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm",
 		Short: "Delete this root's bridge, its nftables table and state, once no container is attached",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {

@@ -17,7 +17,7 @@ func newPsCmd(g *globals) *cobra.Command {
 		Short: "List containers (running ones; -a for all)",
 		Long: `List containers. A container whose shim was killed is shown as exited with an unknown
 exit code: glassbox checks every shim that a record says is running.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {

@@ -167,3 +167,13 @@ func execute(args []string) int {
 	fmt.Fprintf(os.Stderr, "glassbox: %s\n", err)
 	return exitEngineError
 }
+
+// noArgs refuses arguments as docker does (`"docker load" accepts no arguments.`), with the
+// command's usage line, instead of cobra's `unknown command "x" for "glassbox load"`, which
+// reads as if the verb did not exist.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%q accepts no arguments (usage: %s)", cmd.CommandPath(), cmd.UseLine())
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // Every verb is registered under the name its command answers to: the lazy root builds a verb
@@ -88,5 +90,19 @@ func TestLazyRootRunsTheVerb(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "glassbox version ") {
 		t.Fatalf("version printed %q", out.String())
+	}
+}
+
+// A verb that takes no arguments says so, naming itself, instead of cobra's "unknown command".
+func TestNoArgsSaysSo(t *testing.T) {
+	cmd := &cobra.Command{Use: "load -i FILE"}
+	parent := &cobra.Command{Use: "glassbox"}
+	parent.AddCommand(cmd)
+	if err := noArgs(cmd, nil); err != nil {
+		t.Fatalf("no arguments refused: %v", err)
+	}
+	err := noArgs(cmd, []string{"oci"})
+	if err == nil || !strings.Contains(err.Error(), `"glassbox load" accepts no arguments`) || !strings.Contains(err.Error(), "glassbox load -i FILE") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -15,7 +15,7 @@ func init() {
 		return &cobra.Command{
 			Use:   "version",
 			Short: "Print glassbox's version",
-			Args:  cobra.NoArgs,
+			Args:  noArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				fmt.Fprintf(cmd.OutOrStdout(), "glassbox version %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 				return nil
