@@ -19,6 +19,9 @@ var capNames = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", 
 	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
 	"CAP_CHECKPOINT_RESTORE"}
 
+// KnownCapNames are the capabilities this package names, in bit order (a copy).
+func KnownCapNames() []string { return append([]string(nil), capNames...) }
+
 // CapNames decodes a capability mask; bits this table does not know are named "CAP_<bit>".
 func CapNames(mask uint64) []string {
 	out := []string{}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/runtime"
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
+	"github.com/glassbox/glassbox/inspect"
 )
 
 func newOCISpecCmd(o *ociGlobals) *cobra.Command {
@@ -135,24 +136,14 @@ func ociFeatures() *features.Features {
 	return f
 }
 
-// capabilityNames are capabilities(7) in number order.
-var capabilityNames = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE"}
-
 // knownCapabilities are the capabilities this kernel has (up to /proc/sys/kernel/cap_last_cap).
 func knownCapabilities() []string {
-	last := len(capabilityNames) - 1
+	names := inspect.KnownCapNames()
+	last := len(names) - 1
 	if data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && n < last {
 			last = n
 		}
 	}
-	return append([]string(nil), capabilityNames[:last+1]...)
+	return names[:last+1]
 }
