@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -178,7 +176,6 @@ func updateContainer(r *runtime.Runtime, id string, res *specs.LinuxResources) e
 	// runc update leaves the device policy alone (SkipDevices): a -r file from podman may carry
 	// devices, and rewriting the policy of a running container is not what update is for.
 	res.Devices = nil
-	keepCPUMax(c.CgroupPaths, res)
 	cg, err := cgroups.Load(c.CgroupPaths)
 	if err != nil {
 		return err
@@ -187,21 +184,4 @@ func updateContainer(r *runtime.Runtime, id string, res *specs.LinuxResources) e
 		return fmt.Errorf("update container %s: %w", id, err)
 	}
 	return nil
-}
-
-// keepCPUMax gives a lone period the quota cgroup2's cpu.max holds now: cpu.max holds both in
-// one line, and "max PERIOD" would lift the quota (a lone "QUOTA" keeps the kernel's period).
-// v1 has a file for each, and runc's update keeps the other value the same way.
-func keepCPUMax(paths map[string]string, res *specs.LinuxResources) {
-	if res.CPU == nil || res.CPU.Period == nil || res.CPU.Quota != nil {
-		return
-	}
-	dir, v2 := cgroupDir(paths, "cpu")
-	if dir == "" || !v2 {
-		return
-	}
-	quota, _, _ := strings.Cut(readString(filepath.Join(dir, "cpu.max")), " ")
-	if q, err := strconv.ParseInt(quota, 10, 64); err == nil {
-		res.CPU.Quota = &q
-	}
 }

@@ -23,38 +23,6 @@ func fakeCgroup2(t *testing.T, controllers string, files map[string]string) map[
 	return map[string]string{"unified": dir}
 }
 
-func TestKeepCPUMax(t *testing.T) {
-	u := func(v uint64) *uint64 { return &v }
-	i := func(v int64) *int64 { return &v }
-	cases := []struct {
-		name                string
-		cpuMax, controllers string
-		in                  specs.LinuxCPU
-		wantQuota           *int64
-		wantPeriod          *uint64
-	}{
-		{"lone period keeps the quota", "50000 100000", "cpu memory", specs.LinuxCPU{Period: u(200000)}, i(50000), u(200000)},
-		// "QUOTA" alone in cpu.max keeps the kernel's period: nothing to add.
-		{"lone quota", "50000 100000", "cpu", specs.LinuxCPU{Quota: i(20000)}, i(20000), nil},
-		{"no quota to keep", "max 100000", "cpu", specs.LinuxCPU{Period: u(200000)}, nil, u(200000)},
-		{"both given", "50000 100000", "cpu", specs.LinuxCPU{Quota: i(1000), Period: u(2000)}, i(1000), u(2000)},
-		{"cpu not in cgroup2", "50000 100000", "memory", specs.LinuxCPU{Period: u(200000)}, nil, u(200000)},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			paths := fakeCgroup2(t, tc.controllers, map[string]string{"cpu.max": tc.cpuMax})
-			cpu := tc.in
-			keepCPUMax(paths, &specs.LinuxResources{CPU: &cpu})
-			if (cpu.Quota == nil) != (tc.wantQuota == nil) || (cpu.Quota != nil && *cpu.Quota != *tc.wantQuota) {
-				t.Errorf("quota = %v, want %v", ptrString(cpu.Quota), ptrString(tc.wantQuota))
-			}
-			if (cpu.Period == nil) != (tc.wantPeriod == nil) || (cpu.Period != nil && *cpu.Period != *tc.wantPeriod) {
-				t.Errorf("period = %v, want %v", ptrString(cpu.Period), ptrString(tc.wantPeriod))
-			}
-		})
-	}
-}
-
 func ptrString[T any](p *T) any {
 	if p == nil {
 		return "nil"

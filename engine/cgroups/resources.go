@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -318,10 +319,20 @@ func (c *Cgroup) applyCPUV2(dir string, cpu *specs.LinuxCPU) error {
 		period = *cpu.Period
 	}
 	if quota != 0 || period != 0 {
-		// cpu.max is "$MAX $PERIOD"; a lone period keeps the quota unlimited.
+		// cpu.max is "$MAX $PERIOD": one write sets both, so a lone period keeps the quota the
+		// file holds now (unlimited in a new cgroup), as v1's separate files would, and as runc's
+		// update does. A lone quota keeps the kernel's period by itself.
 		v := "max"
 		if quota > 0 {
 			v = strconv.FormatInt(quota, 10)
+		} else if cpu.Quota == nil {
+			if cur, err := os.ReadFile(filepath.Join(dir, "cpu.max")); err == nil {
+				if q, _, _ := strings.Cut(strings.TrimSpace(string(cur)), " "); q != "max" {
+					if _, err := strconv.ParseUint(q, 10, 64); err == nil {
+						v = q
+					}
+				}
+			}
 		}
 		if period != 0 {
 			v += " " + strconv.FormatUint(period, 10)

@@ -453,3 +453,45 @@ func TestFreezeV1Writes(t *testing.T) {
 		t.Errorf("Pids() = %v, %v", pids, err)
 	}
 }
+
+// TestUpdateLonePeriodKeepsQuota: cgroup2's cpu.max holds quota and period in one line, so an
+// update that gives only a period writes the quota the file holds now (runc's update keeps
+// it too); v1's separate files need nothing of the kind.
+func TestUpdateLonePeriodKeepsQuota(t *testing.T) {
+	for _, tt := range []struct {
+		name, cpuMax string
+		cpu          specs.LinuxCPU
+		want         string
+	}{
+		{"lone period keeps the quota", "50000 100000", specs.LinuxCPU{Period: u64(200000)}, `"50000 200000"`},
+		{"no quota to keep", "max 100000", specs.LinuxCPU{Period: u64(200000)}, `"max 200000"`},
+		{"lone quota", "50000 100000", specs.LinuxCPU{Quota: i64(20000)}, `"20000"`},
+		{"both given", "50000 100000", specs.LinuxCPU{Quota: i64(1000), Period: u64(2000)}, `"1000 2000"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, mkdir := fakeTree(t, "unified", "c1")
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mkdir, c.rmdir = mkdir, fakeRmdir
+			if err := c.Create(); err != nil {
+				t.Fatal(err)
+			}
+			dir := c.Path("cpu")
+			if err := os.WriteFile(filepath.Join(dir, "cpu.max"), []byte(tt.cpuMax+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rec := trace.New(time.Now())
+			c.SetTrace(rec)
+			cpu := tt.cpu
+			if err := c.Update(&specs.LinuxResources{CPU: &cpu}); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{`write /system.slice/gb.service/glassbox/c1/cpu.max ` + tt.want}
+			if got := writes(rec, cfg.Root); !reflect.DeepEqual(got, want) {
+				t.Errorf("writes %q, want %q", got, want)
+			}
+		})
+	}
+}
