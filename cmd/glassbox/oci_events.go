@@ -5,11 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -223,21 +218,19 @@ func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map
 // memory.oom_control "oom_kill".
 func oomCount(s *inspect.Stats) uint64 { return max(s.Memory.OOM, s.Memory.OOMKills) }
 
-// ociStatsOf is one reading in runc's layout: what inspect parsed, plus the files runc shows
-// that inspect has no figure for (per-CPU usage, memory.stat whole, cpuset, hugetlb).
+// ociStatsOf is one reading in runc's layout: what inspect parsed, plus the cgroup's detail
+// that runc shows and Stats has no figure for (per-CPU usage, memory.stat whole, cpuset,
+// hugetlb), which inspect reads too.
 func ociStatsOf(s *inspect.Stats, paths map[string]string) *ociStats {
+	d := inspect.ReadCgroupDetail(paths)
 	out := &ociStats{Hugetlb: map[string]ociHugetlb{}}
 	cpu := &out.CPU
 	cpu.Usage.Total, cpu.Usage.Kernel, cpu.Usage.User = s.CPU.UsageNanos, s.CPU.SystemNanos, s.CPU.UserNanos
 	cpu.Throttling.Periods, cpu.Throttling.ThrottledPeriods, cpu.Throttling.ThrottledTime = s.CPU.Periods, s.CPU.ThrottledPeriods, s.CPU.ThrottledNanos
 	cpu.PSI = psiOf(s.Pressure.CPU)
-	if dir, v2 := cgroupDir(paths, "cpuacct"); dir != "" && !v2 {
-		cpu.Usage.Percpu = readUints(filepath.Join(dir, "cpuacct.usage_percpu"))
-		cpu.Usage.PercpuKernel = readUints(filepath.Join(dir, "cpuacct.usage_percpu_sys"))
-		cpu.Usage.PercpuUser = readUints(filepath.Join(dir, "cpuacct.usage_percpu_user"))
-	}
-	out.CPUSet = cpusetOf(paths)
-	out.Memory = memoryOf(s, paths)
+	cpu.Usage.Percpu, cpu.Usage.PercpuKernel, cpu.Usage.PercpuUser = d.PercpuUsage, d.PercpuKernel, d.PercpuUser
+	out.CPUSet = cpusetOf(d.CPUSet)
+	out.Memory = memoryOf(s, d)
 	out.Pids.Current = s.Pids.Current
 	if s.Pids.Max != inspect.Unlimited {
 		out.Pids.Limit = s.Pids.Max
@@ -253,44 +246,33 @@ func ociStatsOf(s *inspect.Stats, paths map[string]string) *ociStats {
 		}
 	}
 	out.Blkio.PSI = psiOf(s.Pressure.IO)
-	if dir, v2 := cgroupDir(paths, "hugetlb"); dir != "" && !v2 {
-		usages, _ := filepath.Glob(filepath.Join(dir, "hugetlb.*.usage_in_bytes"))
-		for _, u := range usages {
-			size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(u), "hugetlb."), ".usage_in_bytes")
-			if strings.Contains(size, ".") {
-				continue // hugetlb.2MB.rsvd.usage_in_bytes: reservations, not usage
-			}
-			prefix := filepath.Join(dir, "hugetlb."+size)
-			out.Hugetlb[size] = ociHugetlb{Usage: readUint(u), Max: readUint(prefix + ".max_usage_in_bytes"), Failcnt: readUint(prefix + ".failcnt")}
-		}
+	for size, h := range d.Hugetlb {
+		out.Hugetlb[size] = ociHugetlb{Usage: h.Usage, Max: h.MaxUsage, Failcnt: h.Failcnt}
 	}
 	return out
 }
 
-func memoryOf(s *inspect.Stats, paths map[string]string) ociMemory {
+func memoryOf(s *inspect.Stats, d inspect.CgroupDetail) ociMemory {
 	var m ociMemory
 	m.PSI = psiOf(s.Pressure.Memory)
-	dir, v2 := cgroupDir(paths, "memory")
-	if dir == "" {
-		return m
-	}
-	m.Raw = readKeyed(filepath.Join(dir, "memory.stat"))
-	if !v2 {
+	m.Raw = d.MemoryStat
+	if d.MemoryCounters != nil {
 		// v1: each counter's four files, raw (runc prints the kernel's PAGE_COUNTER_MAX as is).
 		entry := func(prefix string) ociMemoryEntry {
-			return ociMemoryEntry{Limit: readUint(prefix + ".limit_in_bytes"), Usage: readUint(prefix + ".usage_in_bytes"),
-				Max: readUint(prefix + ".max_usage_in_bytes"), Failcnt: readUint(prefix + ".failcnt")}
+			c := d.MemoryCounters[prefix]
+			return ociMemoryEntry{Limit: c.Limit, Usage: c.Usage, Max: c.MaxUsage, Failcnt: c.Failcnt}
 		}
-		m.Usage, m.Swap = entry(filepath.Join(dir, "memory")), entry(filepath.Join(dir, "memory.memsw"))
-		m.Kernel, m.KernelTCP = entry(filepath.Join(dir, "memory.kmem")), entry(filepath.Join(dir, "memory.kmem.tcp"))
+		m.Usage, m.Swap = entry("memory"), entry("memory.memsw")
+		m.Kernel, m.KernelTCP = entry("memory.kmem"), entry("memory.kmem.tcp")
 		m.Cache = m.Raw["cache"]
 		return m
 	}
+	if !d.MemoryV2 {
+		return m
+	}
 	// v2, as runc reads it: swap is shown as memory+swap, like v1's memsw.
-	events := readKeyed(filepath.Join(dir, "memory.events"))
-	m.Usage = ociMemoryEntry{Limit: readUint(filepath.Join(dir, "memory.max")), Usage: s.Memory.UsageBytes,
-		Max: s.Memory.PeakBytes, Failcnt: events["max"]}
-	swapLimit := readUint(filepath.Join(dir, "memory.swap.max"))
+	m.Usage = ociMemoryEntry{Limit: d.MemoryMax, Usage: s.Memory.UsageBytes, Max: s.Memory.PeakBytes, Failcnt: d.MemoryEvents["max"]}
+	swapLimit := d.SwapMax
 	if swapLimit != math.MaxUint64 && m.Usage.Limit != math.MaxUint64 {
 		swapLimit += m.Usage.Limit
 	} else {
@@ -301,33 +283,12 @@ func memoryOf(s *inspect.Stats, paths map[string]string) ociMemory {
 	return m
 }
 
-func cpusetOf(paths map[string]string) ociCPUSet {
-	var c ociCPUSet
-	dir, v2 := cgroupDir(paths, "cpuset")
-	if dir == "" {
-		return c
-	}
-	suffix := ""
-	if v2 {
-		suffix = ".effective"
-	}
-	c.CPUs = readIDList(filepath.Join(dir, "cpuset.cpus"+suffix))
-	c.Mems = readIDList(filepath.Join(dir, "cpuset.mems"+suffix))
-	if v2 {
-		return c
-	}
-	for _, f := range []struct {
-		name string
-		dest *uint64
-	}{{"cpu_exclusive", &c.CPUExclusive}, {"mem_hardwall", &c.MemHardwall}, {"mem_exclusive", &c.MemExclusive},
-		{"memory_migrate", &c.MemoryMigrate}, {"memory_spread_page", &c.MemorySpreadPage},
-		{"memory_spread_slab", &c.MemorySpreadSlab}, {"memory_pressure", &c.MemoryPressure},
-		{"sched_load_balance", &c.SchedLoadBalance}} {
-		*f.dest = readUint(filepath.Join(dir, "cpuset."+f.name))
-	}
-	if v, err := strconv.ParseInt(readString(filepath.Join(dir, "cpuset.sched_relax_domain_level")), 10, 64); err == nil {
-		c.SchedRelaxDomainLevel = v
-	}
+func cpusetOf(d inspect.CPUSetDetail) ociCPUSet {
+	c := ociCPUSet{CPUs: d.CPUs, Mems: d.Mems, SchedRelaxDomainLevel: d.SchedRelaxDomainLevel}
+	f := d.Flags
+	c.CPUExclusive, c.MemHardwall, c.MemExclusive = f["cpu_exclusive"], f["mem_hardwall"], f["mem_exclusive"]
+	c.MemoryMigrate, c.MemorySpreadPage, c.MemorySpreadSlab = f["memory_migrate"], f["memory_spread_page"], f["memory_spread_slab"]
+	c.MemoryPressure, c.SchedLoadBalance = f["memory_pressure"], f["sched_load_balance"]
 	return c
 }
 
@@ -339,91 +300,4 @@ func psiOf(p inspect.PSI) *ociPSI {
 		return ociPSIData{Avg10: l.Avg10, Avg60: l.Avg60, Avg300: l.Avg300, Total: l.TotalMicros}
 	}
 	return &ociPSI{Some: data(p.Some), Full: data(p.Full)}
-}
-
-// cgroupDir is the container's directory in the hierarchy carrying controller: a v1 one if
-// mounted, else the cgroup2 one (v2 true).
-func cgroupDir(paths map[string]string, controller string) (dir string, v2 bool) {
-	for key, d := range paths {
-		for _, c := range strings.Split(key, ",") {
-			if c == controller && key != inspect.UnifiedKey {
-				return d, false
-			}
-		}
-	}
-	if d, ok := paths[inspect.UnifiedKey]; ok {
-		if slices.Contains(strings.Fields(readString(filepath.Join(d, "cgroup.controllers"))), controller) {
-			return d, true
-		}
-	}
-	return "", false
-}
-
-func readString(p string) string {
-	b, _ := os.ReadFile(p)
-	return strings.TrimSpace(string(b))
-}
-
-// readUint reads a one-number file; "max" is the largest value (runc's reading of cgroup2).
-func readUint(p string) uint64 {
-	s := readString(p)
-	if s == "max" {
-		return math.MaxUint64
-	}
-	v, _ := strconv.ParseUint(s, 10, 64)
-	return v
-}
-
-// readUints reads a line of numbers (cpuacct.usage_percpu).
-func readUints(p string) []uint64 {
-	var out []uint64
-	for _, f := range strings.Fields(readString(p)) {
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			return nil
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// readKeyed reads "key value" lines (memory.stat, memory.events).
-func readKeyed(p string) map[string]uint64 {
-	out := map[string]uint64{}
-	for _, line := range strings.Split(readString(p), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok {
-			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
-				out[k] = n
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// readIDList reads a cpuset list ("0-2,4") into its members.
-func readIDList(p string) []uint16 {
-	var out []uint16
-	for _, part := range strings.Split(readString(p), ",") {
-		if part == "" {
-			continue
-		}
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.ParseUint(lo, 10, 16)
-		if err != nil {
-			return nil
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
-				return nil
-			}
-		}
-		for i := a; i <= b; i++ {
-			out = append(out, uint16(i))
-		}
-	}
-	return out
 }

@@ -2,29 +2,11 @@ package main
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/glassbox/glassbox/inspect"
 )
-
-func TestReadIDList(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		in   string
-		want []uint16
-	}{
-		{"0-2,4", []uint16{0, 1, 2, 4}}, {"1", []uint16{1}}, {"", nil}, {"3-1", nil}, {"a", nil},
-	} {
-		p := filepath.Join(dir, "cpus")
-		os.WriteFile(p, []byte(tc.in+"\n"), 0o644)
-		if got := readIDList(p); !slices.Equal(got, tc.want) {
-			t.Errorf("readIDList(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
 
 // TestStatsV2: on a cgroup2 tree (recorded layout, fake values) the stats take runc's v2
 // readings: limits from memory.max ("max" is the largest number), failcnt from memory.events,
