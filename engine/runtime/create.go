@@ -140,7 +140,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
 		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS,
-		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir)}
+		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir), PreserveFDs: len(opts.ExtraFiles)}
 	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
 	var pl *plan
 	if initMode() == "c" {
@@ -159,7 +159,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		}
 		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
 	}
-	cmd := nsenter.Command(cfg, InitEntry)
+	cmd := nsenter.Command(cfg, InitEntry, strconv.Itoa(len(opts.ExtraFiles)))
 	cmd.Path, cmd.Sealed = "/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), true
 	if icfg.ParentPIDNS {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
@@ -174,7 +174,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if opts.IO.Stderr != nil {
 		cmd.Stderr = opts.IO.Stderr
 	}
-	cmd.ExtraFiles = []*os.File{childSock, fifo}
+	cmd.ExtraFiles = append(append([]*os.File{}, opts.ExtraFiles...), childSock, fifo)
 	var prepareErr error
 	cmd.Prepare = func() error {
 		prepareErr = makeCgroup()

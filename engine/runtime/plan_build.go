@@ -37,7 +37,7 @@ func buildPlan(cfg initConfig) (*plan, error) {
 			return nil, fmt.Errorf("%w: NUL in %q", errPlanFallback, str)
 		}
 	}
-	b.add(planOp{code: opBegin, a: [6]int64{initSyncFD}})
+	b.add(planOp{code: opBegin, a: [6]int64{int64(initSyncFD(cfg.PreserveFDs))}})
 	// The constructor's phases (nsexec.c), before any Go.
 	b.add(planOp{code: opMark, a: [6]int64{0}, step: "config", detail: "the constructor reads its config, which the parent sends once it has moved the init into its cgroups"})
 	b.add(planOp{code: opMark, a: [6]int64{1}, step: "unshare", detail: "the constructor makes the namespaces (one unshare(2); a user namespace first, its maps written by the parent)"})
@@ -368,7 +368,7 @@ func (b *planBuilder) finalizeProcess() error {
 	if program != nil && !early {
 		late = string(program)
 	}
-	b.add(planOp{code: opExec, a: [6]int64{initFifoFD}, s: [4]string{nulList(p.Args), nulList(p.Env), late}})
+	b.add(planOp{code: opExec, a: [6]int64{int64(initFifoFD(b.cfg.PreserveFDs)), int64(b.cfg.PreserveFDs)}, s: [4]string{nulList(p.Args), nulList(p.Env), late}})
 	return nil
 }
 

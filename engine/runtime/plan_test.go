@@ -80,7 +80,7 @@ func TestBuildPlan(t *testing.T) {
 		}
 	}
 	last := p.ops[len(p.ops)-1]
-	if last.code != opExec || last.a[0] != initFifoFD || last.s[0] != "sh\x00" || !strings.HasPrefix(last.s[1], "PATH=") {
+	if last.code != opExec || last.a[0] != int64(initFifoFD(0)) || last.s[0] != "sh\x00" || !strings.HasPrefix(last.s[1], "PATH=") {
 		t.Errorf("last operation %+v, want the exec of sh", last)
 	}
 }

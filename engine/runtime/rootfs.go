@@ -443,12 +443,12 @@ func (in *initProcess) readonlyPaths() error {
 
 // waitHooks stops before pivot_root while the parent runs the createRuntime hooks.
 func (in *initProcess) waitHooks() error {
-	if err := sendMessage(initSyncFD, initMessage{Type: msgHooks, Steps: in.rec.Steps()}, nil); err != nil {
+	if err := sendMessage(in.syncFD, initMessage{Type: msgHooks, Steps: in.rec.Steps()}, nil); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	in.rec = newRecorderLike(in.rec)
 	var m initMessage
-	if _, err := recvMessage(initSyncFD, &m); err != nil || m.Type != msgContinue {
+	if _, err := recvMessage(in.syncFD, &m); err != nil || m.Type != msgContinue {
 		return fmt.Errorf("sync: wait for hooks: %v", err)
 	}
 	return nil

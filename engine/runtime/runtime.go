@@ -81,6 +81,9 @@ type CreateOptions struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PidFile       string          // written with the init's host PID when set
+	// ExtraFiles reach the container's process as descriptors 3, 4... (runc's
+	// --preserve-fds); nothing else beyond stdio does.
+	ExtraFiles []*os.File
 	Trace         *trace.Recorder // may be nil; the steps are also saved to StateDir/<id>/trace.json
 }
 

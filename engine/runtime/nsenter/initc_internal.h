@@ -79,7 +79,7 @@ enum {
 	OP_NNP = 28,
 	OP_LOOKUP = 29,		// s0 program, s1 search path
 	OP_READY = 30,		// set up: tell the parent, let go of the sync socket
-	OP_EXEC = 31,		// a0 exec fifo fd; s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
+	OP_EXEC = 31,		// a0 exec fifo fd, a1 preserved descriptors (3 up); s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
 	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
 };
 

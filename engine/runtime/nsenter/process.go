@@ -46,6 +46,9 @@ type Process struct {
 	Binary string
 	// Security is the user, capabilities, limits and filter the program runs with.
 	Security Security
+	// ExtraFiles reach the program as descriptors 3, 4... (runc's exec --preserve-fds);
+	// nothing else beyond stdio does. Only a Process with Args can have them.
+	ExtraFiles []*os.File
 	// NoFork and PreserveCredentials are Config's.
 	NoFork              bool
 	PreserveCredentials bool
@@ -123,17 +126,24 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	if p.Binary != "" {
 		cmd.Path = p.Binary
 	}
-	cmd.ExtraFiles = []*os.File{child}
+	// The preserved descriptors come first, at the numbers the program gets them; the
+	// request socket, then the root and working directory follow (execc.c keeps what is
+	// below the request socket).
+	inC := finishesInC(p)
+	preserved := len(p.ExtraFiles)
+	if preserved > 0 && !inC {
+		return nil, errors.New("exec: preserved descriptors need a command (the login shell runs in Go)")
+	}
+	cmd.ExtraFiles = append(append([]*os.File{}, p.ExtraFiles...), child)
 	if root != nil && cwd != nil {
-		req.RootFD, req.CwdFD = 4, 5
+		req.RootFD, req.CwdFD = requestFD+preserved+1, requestFD+preserved+2
 		cmd.ExtraFiles = append(cmd.ExtraFiles, root, cwd)
 	}
 	if !p.Tty {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
 	}
-	inC := finishesInC(p)
 	if inC {
-		if cmd.Config.exec, err = newExecRecord(req, requestFD); err != nil {
+		if cmd.Config.exec, err = newExecRecord(req, requestFD+preserved); err != nil {
 			return nil, fmt.Errorf("exec %v: %w", p.Args, err)
 		}
 	}
