@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 )
 
@@ -143,6 +144,15 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 		// Said rather than ignored: a container asking for LINUX32 would otherwise run as
 		// LINUX and see a 64-bit uname.
 		return "", fmt.Errorf("linux.personality: domain %q with flags %v is not supported (only LINUX)", p.Domain, p.Flags)
+	}
+	if err := lsm.CheckAppArmor("process.apparmorProfile", s.Process.ApparmorProfile); err != nil {
+		return "", err
+	}
+	if err := lsm.CheckSELinux("process.selinuxLabel", s.Process.SelinuxLabel); err != nil {
+		return "", err
+	}
+	if err := lsm.CheckSELinux("linux.mountLabel", s.Linux.MountLabel); err != nil {
+		return "", err
 	}
 	for name := range s.Linux.Sysctl {
 		if strings.Contains(name, "..") || strings.Contains(name, "/") && strings.Contains(name, ".") {

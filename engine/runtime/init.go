@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
 	"github.com/glassbox/glassbox/engine/trace"
 )
 
@@ -133,6 +134,22 @@ func (in *initProcess) setup() error {
 // missing program fails Create with 127).
 func (in *initProcess) finalizeProcess() error {
 	p := in.spec.Process
+	// The module's exec attribute first, while the init still has every privilege, as runc
+	// does (checkSpec refused the spec on a host without the module).
+	if p.ApparmorProfile != "" {
+		if err := in.step("apparmor", "exec "+p.ApparmorProfile, func() error {
+			return lsm.SetExec(lsm.AppArmor, p.ApparmorProfile)
+		}); err != nil {
+			return fmt.Errorf("process.apparmorProfile: %w", err)
+		}
+	}
+	if p.SelinuxLabel != "" {
+		if err := in.step("selinux", p.SelinuxLabel, func() error {
+			return lsm.SetExec(lsm.SELinux, p.SelinuxLabel)
+		}); err != nil {
+			return fmt.Errorf("process.selinuxLabel: %w", err)
+		}
+	}
 	in.seccompLate = p.NoNewPrivileges
 	if in.spec.Linux.Seccomp != nil && !in.seccompLate {
 		if err := in.step("seccomp", seccompDetail(in.spec.Linux.Seccomp), func() error {

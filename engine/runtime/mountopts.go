@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,4 +111,18 @@ func MountOptions() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// labeledMountData adds linux.mountLabel to a filesystem's mount data as SELinux's context=
+// option, as runc's label.FormatMountLabel does for the mounts it labels: not proc and sysfs
+// (which carry their own labels), nor mqueue (which runc labels with setfilecon instead).
+// checkSpec refused a label on a host without SELinux.
+func labeledMountData(m specs.Mount, data, label string) string {
+	if label == "" || m.Type == "proc" || m.Type == "sysfs" || m.Type == "mqueue" {
+		return data
+	}
+	if data != "" {
+		data += ","
+	}
+	return data + `context="` + label + `"`
 }

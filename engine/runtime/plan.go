@@ -58,6 +58,7 @@ const (
 	opReady         = 30
 	opExec          = 31
 	opMark          = 32
+	opLSMExec       = 33
 )
 
 // Operation flags, initc.c's OPF_*.

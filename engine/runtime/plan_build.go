@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
 )
 
 // errPlanFallback: the spec asks for something the plan cannot say; the Go init runs it.
@@ -32,7 +34,7 @@ func buildPlan(cfg initConfig) (*plan, error) {
 	if h := s.Hooks; h != nil && len(h.StartContainer) > 0 {
 		return nil, fmt.Errorf("%w: startContainer hooks run inside the container", errPlanFallback)
 	}
-	for _, str := range append(append(slices.Clone(s.Process.Args), s.Process.Env...), s.Hostname, s.Domainname, s.Process.Cwd) {
+	for _, str := range append(append(slices.Clone(s.Process.Args), s.Process.Env...), s.Hostname, s.Domainname, s.Process.Cwd, s.Process.ApparmorProfile, s.Process.SelinuxLabel) {
 		if strings.ContainsRune(str, 0) {
 			return nil, fmt.Errorf("%w: NUL in %q", errPlanFallback, str)
 		}
@@ -168,6 +170,7 @@ func (b *planBuilder) mount(m specs.Mount, ctx func(error) error) error {
 			b.mountAt("", noSlot, "", slotTop, dest, "", unix.MS_BIND|unix.MS_REMOUNT|rest, "", ctx)
 		}
 	default:
+		data = labeledMountData(m, data, b.spec.Linux.MountLabel)
 		b.mountAt(m.Source, noSlot, "", slotTarget, dest, m.Type, flags&^unix.MS_REMOUNT, data, ctx)
 	}
 	for _, p := range propagation {
@@ -322,6 +325,14 @@ func (b *planBuilder) process() {
 // capabilities, no_new_privs, the program's lookup; then ready, and the exec after Start.
 func (b *planBuilder) finalizeProcess() error {
 	s, p := b.spec, b.spec.Process
+	if p.ApparmorProfile != "" {
+		b.add(planOp{code: opLSMExec, step: "apparmor", detail: "exec " + p.ApparmorProfile, a: [6]int64{lsm.AppArmor},
+			s: [4]string{p.ApparmorProfile}, wrap: wrapf("process.apparmorProfile: %w")})
+	}
+	if p.SelinuxLabel != "" {
+		b.add(planOp{code: opLSMExec, step: "selinux", detail: p.SelinuxLabel, a: [6]int64{lsm.SELinux},
+			s: [4]string{p.SelinuxLabel}, wrap: wrapf("process.selinuxLabel: %w")})
+	}
 	var program []byte
 	if s.Linux.Seccomp != nil {
 		var err error

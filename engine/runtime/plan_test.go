@@ -189,3 +189,30 @@ func TestCMessage(t *testing.T) {
 		t.Errorf("steps %+v", steps)
 	}
 }
+
+// TestPlanLSMAndLabels: a profile and a label are set (for execve) before anything is
+// dropped, and linux.mountLabel reaches a tmpfs's data but not proc's, as in the Go init.
+func TestPlanLSMAndLabels(t *testing.T) {
+	p, err := buildPlan(exampleConfig(func(s *specs.Spec) {
+		s.Process.ApparmorProfile = "prof"
+		s.Process.SelinuxLabel = "u:r:t:s0"
+		s.Linux.MountLabel = "u:object_r:t:s0"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := opSummary(p)
+	at := 0
+	for _, want := range []string{`mount proc on /proc type proc flags 0` + "\n",
+		`type tmpfs flags nosuid,strictatime data mode=755,size=65536k,context="u:object_r:t:s0"`,
+		"apparmor exec prof", "selinux u:r:t:s0", "capabilities bounding"} {
+		i := strings.Index(got[at:], want)
+		if i < 0 {
+			t.Fatalf("plan lacks %q after offset %d:\n%s", want, at, got)
+		}
+		at += i + len(want)
+	}
+	if got := labeledMountData(specs.Mount{Type: "mqueue"}, "", "l"); got != "" {
+		t.Errorf("mqueue labelled: %q", got)
+	}
+}

@@ -155,6 +155,7 @@ func (in *initProcess) mountSpec(root int, m specs.Mount) error {
 			}
 		}
 	default:
+		data = labeledMountData(m, data, in.spec.Linux.MountLabel)
 		if err := in.mountAt(m.Source, fd, m.Destination, m.Type, flags&^unix.MS_REMOUNT, data); err != nil {
 			return err
 		}

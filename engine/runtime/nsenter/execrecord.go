@@ -32,9 +32,10 @@ const (
 	execNNP  = 8
 )
 
-// finishesInC says whether the constructor can run p to execve by itself.
+// finishesInC says whether the constructor can run p to execve by itself: not a login shell
+// (found inside the target), nor a security module's label (the Go half writes it).
 func finishesInC(p Process) bool {
-	return len(p.Args) > 0
+	return len(p.Args) > 0 && p.Security.ApparmorProfile == "" && p.Security.SelinuxLabel == ""
 }
 
 // newExecRecord builds the record for req; the descriptors are the helper's numbers.

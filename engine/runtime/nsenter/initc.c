@@ -254,6 +254,8 @@ static int run_op(struct op *o)
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? initc_fail(errno, "prctl PR_SET_NO_NEW_PRIVS") : 0;
 	case OP_LOOKUP:
 		return initc_lookup(o);
+	case OP_LSM_EXEC:
+		return initc_lsm_exec(o);
 	}
 	return initc_fail(EINVAL, "unknown operation %u", o->code);
 }

@@ -81,7 +81,11 @@ enum {
 	OP_READY = 30,		// set up: tell the parent, let go of the sync socket
 	OP_EXEC = 31,		// a0 exec fifo fd, a1 preserved descriptors (3 up); s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
 	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
+	OP_LSM_EXEC = 33,	// a0 LSM_APPARMOR or LSM_SELINUX; s0 profile or label, applied at execve
 };
+
+// Security modules of OP_LSM_EXEC: engine/runtime/lsm's kinds.
+enum { LSM_APPARMOR = 1, LSM_SELINUX = 2 };
 
 enum { OPF_TRACE = 1, OPF_IGNORE_ERROR = 2 };
 
@@ -148,6 +152,7 @@ int initc_bounding(uint64_t keep);
 int initc_user(struct op *o);
 int initc_caps(struct op *o);
 int initc_lookup(struct op *o);
+int initc_lsm_exec(struct op *o);
 __attribute__((noreturn))
 void initc_exec(struct op *o);
 

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
 )
 
 // ExecEntry is the re-exec entry that runs a Process inside the joined namespaces; the
@@ -107,6 +110,14 @@ func (t *Target) Start(p Process) (*Running, error) {
 
 // start runs p under cfg; root and cwd, when set, are entered before anything else.
 func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
+	// A host without the module refuses the label before anything starts.
+	if err := lsm.CheckAppArmor("process.apparmorProfile", p.Security.ApparmorProfile); err != nil {
+		return nil, err
+	}
+	if err := lsm.CheckSELinux("process.selinuxLabel", p.Security.SelinuxLabel); err != nil {
+		return nil, err
+	}
+	preserved := len(p.ExtraFiles)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -122,7 +133,8 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	}
 	cfg.NoFork = p.NoFork
 	cfg.PreserveCredentials = p.PreserveCredentials
-	cmd := Command(cfg, ExecEntry)
+	// The Go half learns from its argument where the request socket is.
+	cmd := Command(cfg, ExecEntry, strconv.Itoa(preserved))
 	if p.Binary != "" {
 		cmd.Path = p.Binary
 	}
@@ -130,10 +142,6 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	// request socket, then the root and working directory follow (execc.c keeps what is
 	// below the request socket).
 	inC := finishesInC(p)
-	preserved := len(p.ExtraFiles)
-	if preserved > 0 && !inC {
-		return nil, errors.New("exec: preserved descriptors need a command (the login shell runs in Go)")
-	}
 	cmd.ExtraFiles = append(append([]*os.File{}, p.ExtraFiles...), child)
 	if root != nil && cwd != nil {
 		req.RootFD, req.CwdFD = requestFD+preserved+1, requestFD+preserved+2
