@@ -112,6 +112,9 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 		if _, _, _, err := parseMountOptions(m.Options); err != nil {
 			return "", fmt.Errorf("mounts[%d].options: %w", i, err)
 		}
+		if err := checkIDMap(s, i, m); err != nil {
+			return "", err
+		}
 	}
 	// After pivot_root the init reaches its own descriptors through /proc/thread-self/fd
 	// (the exec fifo, masked and read-only paths, the console): without a procfs at /proc

@@ -54,8 +54,11 @@ func parseMountOptions(opts []string) (flags uintptr, propagation []uintptr, dat
 			propagation = append(propagation, p)
 			continue
 		}
+		if o == "idmap" || o == "ridmap" {
+			continue // idmap.go's: the mount is idmapped, with the container's mappings
+		}
 		if strings.HasPrefix(o, "idmap") || strings.HasPrefix(o, "ridmap") {
-			return 0, nil, "", fmt.Errorf("option %q is not supported", o)
+			return 0, nil, "", fmt.Errorf("option %q is not supported (mappings go in uidMappings and gidMappings)", o)
 		}
 		if strings.ContainsRune(o, 0) {
 			return 0, nil, "", fmt.Errorf("NUL in option %q", o)

@@ -59,6 +59,7 @@ const (
 	opExec          = 31
 	opMark          = 32
 	opLSMExec       = 33
+	opMoveMount     = 34
 )
 
 // Operation flags, initc.c's OPF_*.

@@ -98,7 +98,7 @@ func (b *planBuilder) rootfs() error {
 	b.add(planOp{code: opOpen, a: [6]int64{slotRoot, unix.O_PATH | unix.O_DIRECTORY}, s: [4]string{rootfs}, wrap: wrapf("root.path: %w")})
 	devTmpfs := false
 	for i, m := range s.Mounts {
-		if err := b.mount(m, wrapf("mounts[%d] (%s): %w", i, m.Destination)); err != nil {
+		if err := b.mount(i, m, wrapf("mounts[%d] (%s): %w", i, m.Destination)); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
@@ -139,7 +139,7 @@ func (b *planBuilder) rootfs() error {
 }
 
 // mount is mountSpec: one of the spec's mounts, on its destination opened inside the rootfs.
-func (b *planBuilder) mount(m specs.Mount, ctx func(error) error) error {
+func (b *planBuilder) mount(i int, m specs.Mount, ctx func(error) error) error {
 	flags, propagation, data, err := parseMountOptions(m.Options)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errPlanFallback, err)
@@ -162,7 +162,12 @@ func (b *planBuilder) mount(m specs.Mount, ctx func(error) error) error {
 	case m.Type == "cgroup":
 		b.mountCgroup(m, flags, ctx)
 	case bind:
-		b.mountAt(m.Source, noSlot, "", slotTarget, dest, "", unix.MS_BIND|(flags&unix.MS_REC), "", ctx)
+		if fd, ok := b.cfg.IDMapFDs[i]; ok {
+			b.add(planOp{code: opMoveMount, step: "mount", detail: m.Source + " on " + dest + " idmapped (move_mount of the parent's detached mount)",
+				a: [6]int64{int64(fd), slotTarget}, wrap: then(ctx, wrapf("move_mount idmapped %s on %s: %w", m.Source, dest))})
+		} else {
+			b.mountAt(m.Source, noSlot, "", slotTarget, dest, "", unix.MS_BIND|(flags&unix.MS_REC), "", ctx)
+		}
 		// Bind mounts ignore every flag but MS_REC at first: a remount applies them, on the
 		// new mount's root (the descriptor names the directory under it).
 		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {

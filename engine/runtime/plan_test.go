@@ -216,3 +216,26 @@ func TestPlanLSMAndLabels(t *testing.T) {
 		t.Errorf("mqueue labelled: %q", got)
 	}
 }
+
+// TestPlanIDMapped: an idmapped bind mount is the parent's detached mount moved onto the
+// target, not a bind of the source; its remount for ro still follows.
+func TestPlanIDMapped(t *testing.T) {
+	cfg := exampleConfig(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "ro"}})
+	})
+	idx := len(cfg.Spec.Mounts) - 1
+	cfg.IDMapFDs = map[int]int{idx: 9}
+	p, err := buildPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := opSummary(p)
+	if !strings.Contains(got, "mount /tmp on /mnt idmapped (move_mount of the parent's detached mount)\nmount none on /mnt type none flags ro,remount,bind") {
+		t.Errorf("plan of an idmapped ro bind:\n%s", got)
+	}
+	for _, o := range p.ops {
+		if o.code == opMoveMount && (o.a[0] != 9 || o.a[1] != slotTarget) {
+			t.Errorf("move_mount of fd %d onto slot %d, want 9 onto %d", o.a[0], o.a[1], slotTarget)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type initConfig struct {
 	ParentPIDNS bool `json:"parent_pid_ns,omitempty"`
 	// State is the container's state for startContainer hooks (run by the init).
 	State specs.State `json:"state"`
+	// IDMapFDs are the descriptors of the detached idmapped mounts the parent made, by the
+	// index of their spec mount (idmap.go): the init attaches them instead of a bind mount.
+	IDMapFDs map[int]int `json:"idmap_fds,omitempty"`
 	// PreserveFDs is how many descriptors from 3 up the program gets (CreateOptions.ExtraFiles).
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// SeccompCache is the directory of compiled seccomp programs (seccomp_cache.go), for the

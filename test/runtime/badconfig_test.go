@@ -86,6 +86,21 @@ func TestBadConfig(t *testing.T) {
 		{"proc covered by a later mount", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/", Type: "tmpfs", Source: "tmpfs"})
 		}, "no proc mounted at /proc", nil},
+		{"idmapped tmpfs", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs",
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, "mounts[7]: idmapped mounts are only supported for bind mounts", nil},
+		{"idmap with no mappings at all", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}})
+		}, "mounts[7].options: idmap without uidMappings and gidMappings", nil},
+		{"idmapped uids only", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, "mounts[7].uidMappings: idmapped mounts need both", nil},
+		{"idmap on a filesystem that cannot be", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/sys/kernel", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, "mounts[7] (/mnt): idmapped mount of /sys/kernel: mount_setattr MOUNT_ATTR_IDMAP: invalid argument (the filesystem, type 0x62656572, cannot be idmapped)", nil},
 		{"apparmor without AppArmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
 			"process.apparmorProfile: AppArmor profile \"docker-default\" given but AppArmor is not enabled", lsm.AppArmorEnabled},
 		{"selinux label without SELinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "u:r:t:s0" },

@@ -256,6 +256,11 @@ static int run_op(struct op *o)
 		return initc_lookup(o);
 	case OP_LSM_EXEC:
 		return initc_lsm_exec(o);
+	case OP_MOVE_MOUNT:
+		// The parent's detached idmapped mount onto the target opened inside the rootfs.
+		if (syscall(SYS_move_mount, (int)o->a[0], "", initc_slot(o->a[1]), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return initc_fail(errno, "move_mount");
+		return 0;
 	}
 	return initc_fail(EINVAL, "unknown operation %u", o->code);
 }

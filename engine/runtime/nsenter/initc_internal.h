@@ -39,6 +39,13 @@
 #ifndef RESOLVE_BENEATH
 #define RESOLVE_BENEATH 0x08
 #endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
@@ -82,6 +89,7 @@ enum {
 	OP_EXEC = 31,		// a0 exec fifo fd, a1 preserved descriptors (3 up); s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
 	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
 	OP_LSM_EXEC = 33,	// a0 LSM_APPARMOR or LSM_SELINUX; s0 profile or label, applied at execve
+	OP_MOVE_MOUNT = 34,	// a0 detached mount fd (the parent's idmapped clone), a1 target slot
 };
 
 // Security modules of OP_LSM_EXEC: engine/runtime/lsm's kinds.
