@@ -23,7 +23,9 @@ func TestIDMappedMounts(t *testing.T) {
 	if err := os.Chown(filepath.Join(src, "f"), 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	one := func(c, h uint32) []specs.LinuxIDMapping { return []specs.LinuxIDMapping{{ContainerID: c, HostID: h, Size: 1}} }
+	one := func(c, h uint32) []specs.LinuxIDMapping {
+		return []specs.LinuxIDMapping{{ContainerID: c, HostID: h, Size: 1}}
+	}
 	own := e.bundle(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind", "ro"},
 			UIDMappings: one(0, 1234), GIDMappings: one(0, 5678)})
