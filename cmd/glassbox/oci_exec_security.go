@@ -18,6 +18,8 @@ func setExecSecurity(p *nsenter.Process, proc *specs.Process, spec *specs.Spec) 
 		Rlimits:         proc.Rlimits,
 		ApparmorProfile: proc.ApparmorProfile,
 		SelinuxLabel:    proc.SelinuxLabel,
+		Scheduler:       proc.Scheduler,
+		IOPriority:      proc.IOPriority,
 	}
 	if spec.Linux != nil {
 		p.Security.Seccomp = spec.Linux.Seccomp

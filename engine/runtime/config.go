@@ -13,6 +13,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/runtime/lsm"
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 )
 
 // loadSpec reads and checks a bundle's config.json. Errors name the field at fault, as
@@ -147,6 +148,16 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 		// Said rather than ignored: a container asking for LINUX32 would otherwise run as
 		// LINUX and see a 64-bit uname.
 		return "", fmt.Errorf("linux.personality: domain %q with flags %v is not supported (only LINUX)", p.Domain, p.Flags)
+	}
+	if s.Process.Scheduler != nil {
+		if _, err := sched.Attr("process.scheduler", s.Process.Scheduler); err != nil {
+			return "", err
+		}
+	}
+	if s.Process.IOPriority != nil {
+		if _, err := sched.IOPrio("process.ioPriority", s.Process.IOPriority); err != nil {
+			return "", err
+		}
 	}
 	if err := lsm.CheckAppArmor("process.apparmorProfile", s.Process.ApparmorProfile); err != nil {
 		return "", err

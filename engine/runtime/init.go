@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 	"github.com/glassbox/glassbox/engine/trace"
 )
 
@@ -150,6 +151,20 @@ func (in *initProcess) finalizeProcess() error {
 			return fmt.Errorf("process.selinuxLabel: %w", err)
 		}
 	}
+	// Scheduling and I/O priority while CAP_SYS_NICE is still held (a real-time policy needs
+	// it); the program inherits both through execve (sched(7), ioprio_set(2)).
+	if p.Scheduler != nil {
+		attr, _ := sched.Attr("process.scheduler", p.Scheduler) // checked by checkSpec
+		if err := in.step("scheduler", schedDetail(p.Scheduler), func() error { return sched.Apply(attr) }); err != nil {
+			return fmt.Errorf("process.scheduler: %w", err)
+		}
+	}
+	if p.IOPriority != nil {
+		v, _ := sched.IOPrio("process.ioPriority", p.IOPriority)
+		if err := in.step("ioprio", fmt.Sprintf("%s %d", p.IOPriority.Class, p.IOPriority.Priority), func() error { return sched.SetIOPrio(v) }); err != nil {
+			return fmt.Errorf("process.ioPriority: %w", err)
+		}
+	}
 	in.seccompLate = p.NoNewPrivileges
 	if in.spec.Linux.Seccomp != nil && !in.seccompLate {
 		if err := in.step("seccomp", seccompDetail(in.spec.Linux.Seccomp), func() error {
@@ -223,6 +238,10 @@ func (in *initProcess) exec() error {
 	}
 	err = unix.Exec(in.path, in.spec.Process.Args, in.spec.Process.Env)
 	return execError(in.path, err)
+}
+
+func schedDetail(s *specs.Scheduler) string {
+	return fmt.Sprintf("%s nice %d priority %d flags %v", s.Policy, s.Nice, s.Priority, s.Flags)
 }
 
 func seccompDetail(s *specs.LinuxSeccomp) string {

@@ -60,6 +60,8 @@ const (
 	opMark          = 32
 	opLSMExec       = 33
 	opMoveMount     = 34
+	opSched         = 35
+	opIOPrio        = 36
 )
 
 // Operation flags, initc.c's OPF_*.

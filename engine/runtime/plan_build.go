@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 )
 
 // errPlanFallback: the spec asks for something the plan cannot say; the Go init runs it.
@@ -337,6 +338,22 @@ func (b *planBuilder) finalizeProcess() error {
 	if p.SelinuxLabel != "" {
 		b.add(planOp{code: opLSMExec, step: "selinux", detail: p.SelinuxLabel, a: [6]int64{lsm.SELinux},
 			s: [4]string{p.SelinuxLabel}, wrap: wrapf("process.selinuxLabel: %w")})
+	}
+	if p.Scheduler != nil {
+		attr, err := sched.Attr("process.scheduler", p.Scheduler)
+		if err != nil {
+			return err // checkSpec refused it already
+		}
+		b.add(planOp{code: opSched, step: "scheduler", detail: schedDetail(p.Scheduler), s: [4]string{string(sched.Bytes(attr))},
+			wrap: wrapf("process.scheduler: %w")})
+	}
+	if p.IOPriority != nil {
+		v, err := sched.IOPrio("process.ioPriority", p.IOPriority)
+		if err != nil {
+			return err
+		}
+		b.add(planOp{code: opIOPrio, step: "ioprio", detail: fmt.Sprintf("%s %d", p.IOPriority.Class, p.IOPriority.Priority),
+			a: [6]int64{int64(v)}, wrap: wrapf("process.ioPriority: %w")})
 	}
 	var program []byte
 	if s.Linux.Seccomp != nil {

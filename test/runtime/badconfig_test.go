@@ -101,6 +101,13 @@ func TestBadConfig(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/sys/kernel", Options: []string{"rbind"},
 				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
 		}, "mounts[7] (/mnt): idmapped mount of /sys/kernel: mount_setattr MOUNT_ATTR_IDMAP: invalid argument (the filesystem, type 0x62656572, cannot be idmapped)", nil},
+		{"scheduler priority for SCHED_OTHER", func(s *specs.Spec) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther, Priority: 5}
+		}, "process.scheduler.priority: only SCHED_FIFO and SCHED_RR have a priority", nil},
+		{"scheduler without a policy", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Nice: 1} }, "process.scheduler.policy: missing", nil},
+		{"io priority level 9", func(s *specs.Spec) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 9}
+		}, "process.ioPriority.priority: 9 is not in 0..7", nil},
 		{"apparmor without AppArmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
 			"process.apparmorProfile: AppArmor profile \"docker-default\" given but AppArmor is not enabled", lsm.AppArmorEnabled},
 		{"selinux label without SELinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "u:r:t:s0" },

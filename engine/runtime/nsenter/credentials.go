@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
@@ -36,6 +37,10 @@ type Security struct {
 	// (engine/runtime/lsm), first, while every privilege is held; the Go half does it.
 	ApparmorProfile string `json:"apparmorProfile,omitempty"`
 	SelinuxLabel    string `json:"selinuxLabel,omitempty"`
+	// Scheduler and IOPriority are set with sched_setattr(2) and ioprio_set(2) next, while
+	// CAP_SYS_NICE is held; the Go half does it.
+	Scheduler  *specs.Scheduler       `json:"scheduler,omitempty"`
+	IOPriority *specs.LinuxIOPriority `json:"ioPriority,omitempty"`
 	// SeccompProgram, when set, is Seccomp compiled: seccomp(2) flags (native-endian u32),
 	// then the struct sock_filter array, as ExportSeccomp returns. Compiling a long profile
 	// takes libseccomp tens of milliseconds, so a caller that execs again keeps it.
@@ -67,6 +72,24 @@ func applySecurity(s Security) error {
 	if s.SelinuxLabel != "" {
 		if err := lsm.SetExec(lsm.SELinux, s.SelinuxLabel); err != nil {
 			return fmt.Errorf("selinux label %s: %w", s.SelinuxLabel, err)
+		}
+	}
+	if s.Scheduler != nil {
+		attr, err := sched.Attr("process.scheduler", s.Scheduler)
+		if err == nil {
+			err = sched.Apply(attr)
+		}
+		if err != nil {
+			return fmt.Errorf("process.scheduler: %w", err)
+		}
+	}
+	if s.IOPriority != nil {
+		v, err := sched.IOPrio("process.ioPriority", s.IOPriority)
+		if err == nil {
+			err = sched.SetIOPrio(v)
+		}
+		if err != nil {
+			return fmt.Errorf("process.ioPriority: %w", err)
 		}
 	}
 	for _, rl := range s.Rlimits {

@@ -90,6 +90,8 @@ enum {
 	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
 	OP_LSM_EXEC = 33,	// a0 LSM_APPARMOR or LSM_SELINUX; s0 profile or label, applied at execve
 	OP_MOVE_MOUNT = 34,	// a0 detached mount fd (the parent's idmapped clone), a1 target slot
+	OP_SCHED = 35,		// s0 struct sched_attr for sched_setattr(2) on this thread
+	OP_IOPRIO = 36,		// a0 ioprio_set(2) value for this thread
 };
 
 // Security modules of OP_LSM_EXEC: engine/runtime/lsm's kinds.

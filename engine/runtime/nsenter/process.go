@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 )
 
 // ExecEntry is the re-exec entry that runs a Process inside the joined namespaces; the
@@ -116,6 +117,16 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	}
 	if err := lsm.CheckSELinux("process.selinuxLabel", p.Security.SelinuxLabel); err != nil {
 		return nil, err
+	}
+	if sc := p.Security.Scheduler; sc != nil {
+		if _, err := sched.Attr("process.scheduler", sc); err != nil {
+			return nil, err
+		}
+	}
+	if io := p.Security.IOPriority; io != nil {
+		if _, err := sched.IOPrio("process.ioPriority", io); err != nil {
+			return nil, err
+		}
 	}
 	preserved := len(p.ExtraFiles)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
