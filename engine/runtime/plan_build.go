@@ -27,13 +27,22 @@ type planBuilder struct {
 }
 
 // buildPlan returns the plan of cfg, or an error wrapping errPlanFallback naming what only
-// the Go init does: startContainer hooks (run inside the container after Start), a spec the
-// Go init refuses (its error is worded there), a seccomp filter that cannot be exported.
+// the Go init does: a spec the Go init refuses (its error is worded there), a seccomp filter
+// that cannot be exported.
 func buildPlan(cfg initConfig) (*plan, error) {
 	b := &planBuilder{cfg: cfg, spec: cfg.Spec}
 	s := b.spec
-	if h := s.Hooks; h != nil && len(h.StartContainer) > 0 {
-		return nil, fmt.Errorf("%w: startContainer hooks run inside the container", errPlanFallback)
+	if h := s.Hooks; h != nil {
+		for _, hk := range h.StartContainer {
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return nil, fmt.Errorf("%w: a startContainer hook's timeout %d (the Go init words its error)", errPlanFallback, *hk.Timeout)
+			}
+			for _, str := range append(append([]string{hk.Path}, hk.Args...), hk.Env...) {
+				if strings.ContainsRune(str, 0) {
+					return nil, fmt.Errorf("%w: NUL in %q", errPlanFallback, str)
+				}
+			}
+		}
 	}
 	for _, str := range append(append(slices.Clone(s.Process.Args), s.Process.Env...), s.Hostname, s.Domainname, s.Process.Cwd, s.Process.ApparmorProfile, s.Process.SelinuxLabel) {
 		if strings.ContainsRune(str, 0) {
@@ -396,6 +405,17 @@ func (b *planBuilder) finalizeProcess() error {
 		}
 	}
 	b.add(planOp{code: opLookup, step: "lookup", detail: p.Args[0], s: [4]string{p.Args[0], search}, wrap: identity})
+	// startContainer hooks run after Start, before the program (initc_hooks.c).
+	if h := s.Hooks; h != nil {
+		for _, hk := range h.StartContainer {
+			var timeout int64
+			if hk.Timeout != nil {
+				timeout = int64(*hk.Timeout)
+			}
+			b.add(planOp{code: opStartHook, a: [6]int64{timeout}, s: [4]string{hk.Path, nulList(hk.Args), nulList(hk.Env)}})
+			b.startHooks = true
+		}
+	}
 	b.add(planOp{code: opReady})
 	var late string
 	if program != nil && !early {

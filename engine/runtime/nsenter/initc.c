@@ -271,6 +271,8 @@ static int run_op(struct op *o)
 		}
 	case OP_IOPRIO:
 		return syscall(SYS_ioprio_set, 1, 0, (int)o->a[0]) < 0 ? initc_fail(errno, "ioprio_set") : 0;
+	case OP_START_HOOK:
+		return initc_stash_hook(o);
 	case OP_MOVE_MOUNT:
 		// The parent's detached idmapped mount onto the target opened inside the rootfs.
 		if (syscall(SYS_move_mount, (int)o->a[0], "", initc_slot(o->a[1]), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -366,6 +368,11 @@ void glassbox_init_run(const char *plan, uint32_t len)
 			break;
 		case OP_READY:
 			initc_send(MSG_READY, index, 0, -1);
+			// startContainer hooks get the state, which names the PID the parent knows.
+			if (initc_has_start_hooks() && initc_recv_state(sync_fd) < 0) {
+				dprintf(2, "glassbox: init: %s: %s\n", initc_text, strerror(initc_err));
+				_exit(1);
+			}
 			close(sync_fd);
 			sync_fd = -1;
 			break;

@@ -92,6 +92,7 @@ enum {
 	OP_MOVE_MOUNT = 34,	// a0 detached mount fd (the parent's idmapped clone), a1 target slot
 	OP_SCHED = 35,		// s0 struct sched_attr for sched_setattr(2) on this thread
 	OP_IOPRIO = 36,		// a0 ioprio_set(2) value for this thread
+	OP_START_HOOK = 37,	// a0 timeout s (0: none); s0 path, s1 args, s2 env (NUL-separated): run in initc_exec
 };
 
 // Security modules of OP_LSM_EXEC: engine/runtime/lsm's kinds.
@@ -163,6 +164,10 @@ int initc_user(struct op *o);
 int initc_caps(struct op *o);
 int initc_lookup(struct op *o);
 int initc_lsm_exec(struct op *o);
+int initc_stash_hook(struct op *o);
+int initc_has_start_hooks(void);
+int initc_recv_state(int sock);
+int initc_start_hooks(void);
 __attribute__((noreturn))
 void initc_exec(struct op *o);
 

@@ -259,6 +259,8 @@ void initc_exec(struct op *o)
 	if (write(fifo, "", 1) != 1)
 		exit_after_ready(126, "write exec fifo: %s", strerror(errno));
 	close(o->a[0]);
+	if (initc_has_start_hooks() && initc_start_hooks() < 0)
+		exit_after_ready(126, "startContainer hook: %s", initc_text);
 	// Descriptors 3 to 3+a1-1 are the caller's preserved ones (runc's --preserve-fds).
 	int preserved = o->a[1] > 0 && o->a[1] < INT_MAX - 3 ? (int)o->a[1] : 0;
 	for (int fd = 3; fd < 3 + preserved; fd++)
