@@ -208,6 +208,9 @@ func TestInitErrorsAlike(t *testing.T) {
 			"init: process.cwd: mkdir /nonexistent: read-only file system"},
 		{"hostname too long", nil, func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 100) }, nil,
 			"init: sethostname: invalid argument"},
+		{"deadline scheduler refused by the kernel", nil, func(s *specs.Spec) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: 2e6, Deadline: 1e6, Period: 3e6}
+		}, nil, "init: process.scheduler: sched_setattr: invalid argument"},
 		{"program not found", nil, nil, []string{"/nonexistent"}, "init: exec /nonexistent: no such file or directory: executable file not found"},
 		{"program not in PATH", nil, nil, []string{"nosuchprogram"}, `init: exec "nosuchprogram": executable file not found in $PATH: executable file not found`},
 		{"program is a directory", nil, nil, []string{"/bin"}, "init: exec /bin: is a directory: permission denied"},
