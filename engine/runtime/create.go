@@ -113,6 +113,16 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	defer exe.Close()
 	rec.Record("binary", "init runs glassbox from a "+how, time.Now(), nil)
+	exePath := "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
+	idFiles, idIndex, err := idmappedMounts(spec, exePath, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, f := range idFiles {
+			f.Close()
+		}
+	}()
 
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -140,7 +150,14 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
 		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS,
-		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir)}
+		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir), PreserveFDs: len(opts.ExtraFiles)}
+	// The idmapped mounts follow the exec fifo.
+	for i, n := range idIndex {
+		if icfg.IDMapFDs == nil {
+			icfg.IDMapFDs = map[int]int{}
+		}
+		icfg.IDMapFDs[i] = initFifoFD(len(opts.ExtraFiles)) + 1 + n
+	}
 	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
 	var pl *plan
 	if initMode() == "c" {
@@ -159,8 +176,8 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		}
 		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
 	}
-	cmd := nsenter.Command(cfg, InitEntry)
-	cmd.Path, cmd.Sealed = "/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), true
+	cmd := nsenter.Command(cfg, InitEntry, strconv.Itoa(len(opts.ExtraFiles)))
+	cmd.Path, cmd.Sealed = exePath, true
 	if icfg.ParentPIDNS {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
 	}
@@ -174,7 +191,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if opts.IO.Stderr != nil {
 		cmd.Stderr = opts.IO.Stderr
 	}
-	cmd.ExtraFiles = []*os.File{childSock, fifo}
+	cmd.ExtraFiles = append(append(append([]*os.File{}, opts.ExtraFiles...), childSock, fifo), idFiles...)
 	var prepareErr error
 	cmd.Prepare = func() error {
 		prepareErr = makeCgroup()

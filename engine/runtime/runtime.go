@@ -80,8 +80,11 @@ type CreateOptions struct {
 	ConsoleSocket string
 	NoPivot       bool
 	NoNewKeyring  bool
-	PidFile       string          // written with the init's host PID when set
-	Trace         *trace.Recorder // may be nil; the steps are also saved to StateDir/<id>/trace.json
+	PidFile       string // written with the init's host PID when set
+	// ExtraFiles reach the container's process as descriptors 3, 4... (runc's
+	// --preserve-fds); nothing else beyond stdio does.
+	ExtraFiles []*os.File
+	Trace      *trace.Recorder // may be nil; the steps are also saved to StateDir/<id>/trace.json
 }
 
 // Container is a created container as the runtime knows it.
