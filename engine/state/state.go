@@ -98,6 +98,11 @@ func (s *Store) TracePath(id string) string { return filepath.Join(s.Dir(id), "t
 func (s *Store) ShimLog(id string) string   { return filepath.Join(s.Dir(id), "shim.log") }
 func (s *Store) EventsPath() string         { return filepath.Join(s.root, "events.json") }
 
+// ExecFastPath is the record the exec fast path runs execs from (nsenter.FastExec). write
+// removes it: whatever changes the record may change what an exec must do, and the next Go
+// exec writes it again.
+func (s *Store) ExecFastPath(id string) string { return filepath.Join(s.Dir(id), "exec.fast") }
+
 // ErrNotFound and ErrNameInUse are wrapped by the store's errors.
 var (
 	ErrNotFound  = errors.New("no such container")
@@ -250,6 +255,9 @@ func (s *Store) write(rec *Record) error {
 	durability := atomicfile.Synced
 	if rec.Ephemeral {
 		durability = atomicfile.Atomic
+	}
+	if err := os.Remove(s.ExecFastPath(rec.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove the exec record of %s: %w", rec.ID, err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(s.Dir(rec.ID), "state.json"), data, 0o600, durability); err != nil {
 		return fmt.Errorf("write state of %s: %w", rec.ID, err)

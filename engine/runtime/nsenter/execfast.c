@@ -193,8 +193,11 @@ static int resolve(const char *root, const char *ref, char id[65], int *by_name)
 	// Resolve tries the ref as a container directory first.
 	if (pathf(path, sizeof(path), "%s/containers/%s/state.json", root, ref) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 		return -1;
-	if (pathf(path, sizeof(path), "%s/names/%s", root, ref) < 0 || read_small(path, id, 65, O_NOFOLLOW) != 64 || !is_hex64(id))
+	char owner[66];	// a longer file does not fit
+	if (pathf(path, sizeof(path), "%s/names/%s", root, ref) < 0 || read_small(path, owner, sizeof(owner), O_NOFOLLOW) != 64 ||
+	    !is_hex64(owner))
 		return -1;
+	memcpy(id, owner, 65);
 	*by_name = 1;
 	return 0;
 }

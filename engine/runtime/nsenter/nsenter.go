@@ -32,6 +32,7 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Wextra -Wno-unused-parameter -O2
+#include <stdlib.h> // defines __GLIBC__ with glibc
 extern void glassbox_nsexec(int argc, char **argv);
 // glibc calls constructors with the program's arguments (as it calls main); elsewhere the
 // exec fast path (execfast.c) is not taken.
