@@ -155,6 +155,12 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 		target.Close()
 		return p, nil, nil, err
 	}
+	if opts.Privileged {
+		if err := markPrivileged(st, id); err != nil {
+			target.Close()
+			return p, nil, nil, err
+		}
+	}
 	writeFastExec(st, rec, target, settings, initStart)
 	return p, target, newExecEvents(st.EventsPath(), rec.ID, rec.Name, rec.Image, opts.Cmd), nil
 }

@@ -40,6 +40,31 @@ func writeFastExec(st *state.Store, rec *state.Record, target *nsenter.Target, s
 	if err != nil {
 		return
 	}
+	if privileged(st, rec.ID) {
+		return
+	}
 	// Atomic, no fsync: a record lost to a power cut is made again by the next Go exec.
 	_ = atomicfile.WriteFile(st.ExecFastPath(rec.ID), data, 0o600, atomicfile.Atomic)
+	// An exec --privileged that marked the container while this was written must not find
+	// the record there after its mark.
+	if privileged(st, rec.ID) {
+		os.Remove(st.ExecFastPath(rec.ID))
+	}
+}
+
+// markPrivileged turns the exec fast path off for the container: first the mark (the fast
+// path and writeFastExec look for it), then the record.
+func markPrivileged(st *state.Store, id string) error {
+	if err := os.WriteFile(st.ExecPrivilegedPath(id), nil, 0o600); err != nil {
+		return fmt.Errorf("exec --privileged: mark the container: %w", err)
+	}
+	if err := os.Remove(st.ExecFastPath(id)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("exec --privileged: remove the fast exec record: %w", err)
+	}
+	return nil
+}
+
+func privileged(st *state.Store, id string) bool {
+	_, err := os.Lstat(st.ExecPrivilegedPath(id))
+	return !os.IsNotExist(err)
 }

@@ -380,6 +380,9 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 		return -1;
 	if (k->init_start == 0 || !alive(k->shim_pid, k->shim_start))
 		return -1;
+	// An exec --privileged entered the container (state.Store.ExecPrivilegedPath): see below.
+	if (pathf(path, sizeof(path), "%s/containers/%s/exec.privileged", root, r->id) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
+		return -1;
 	t->pidfd = syscall(SYS_pidfd_open, k->init_pid, 0);
 	if (t->pidfd < 0)
 		return -1;
@@ -408,7 +411,8 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 	// A process in the container with CAP_SYS_PTRACE in this user namespace could open the
 	// entering process's /proc/PID/exe in spite of its being non-dumpable, and this process
 	// runs the glassbox binary itself, not the read-only clone Go's helper runs from
-	// (binary.go, CVE-2019-5736): such containers are Go's.
+	// (binary.go, CVE-2019-5736): containers whose processes may have it (their bounding
+	// set has it, or an exec --privileged entered them) are Go's.
 	if (!(t->ns_flags & CLONE_NEWUSER) && (!(r->exec.flags & EXEC_CAPS) || (r->exec.caps[CAPS_BOUNDING] >> CAP_SYS_PTRACE_BIT) & 1))
 		return -1;
 	if (pathf(path, sizeof(path), "/proc/%d/root", k->init_pid) < 0)
