@@ -154,8 +154,11 @@ func eventLines(t *testing.T, name string, offset int64) []string {
 			t.Errorf("event line without a time: %s", line)
 			continue
 		}
-		if tm, err := time.Parse(time.RFC3339Nano, m[1]); err != nil || tm.UTC().Format(time.RFC3339Nano) != m[1] {
+		tm, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil || tm.UTC().Format(time.RFC3339Nano) != m[1] {
 			t.Errorf("event time %q is not Go's RFC3339Nano in UTC (%v)", m[1], err)
+		} else if d := time.Since(tm); d < -time.Hour || d > time.Hour {
+			t.Errorf("event time %s is not now (%s)", m[1], time.Now().UTC())
 		}
 		line = strings.Replace(line, m[1], "TIME", 1)
 		out = append(out, eventExecID.ReplaceAllString(line, `"execID":"ID"`))

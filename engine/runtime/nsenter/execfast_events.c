@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +111,23 @@ static void put_json(struct sbuf *b, const char *str)
 static void put_time(struct sbuf *b)
 {
 	struct timespec ts;
-	struct tm tm;
 	char s[64];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+	// The civil date of the day (H. Hinnant's days_from_civil inverse), not gmtime_r: glibc's
+	// loads /etc/localtime on first use even for UTC.
+	int64_t days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (month <= 2);
+	int n = snprintf(s, sizeof(s), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)year, (long long)month,
+			 (long long)day, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
 	if (ts.tv_nsec != 0) {
 		char frac[16];
 		snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
