@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,6 +439,11 @@ void glassbox_exec_fast(int argc, char **argv)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0)
 			return;
+	// With SIGCHLD ignored (inherited through execve) the program would be reaped unseen,
+	// its status lost.
+	struct sigaction chld;
+	if (sigaction(SIGCHLD, NULL, &chld) < 0 || chld.sa_handler == SIG_IGN || (chld.sa_flags & SA_NOCLDWAIT))
+		return;
 	if (resolve(a.root, a.ref, id, &by_name) == 0 && load_record(a.root, id, &r) == 0 &&
 	    (!by_name || strcmp(r.name + (r.name[0] == '/'), a.ref + (a.ref[0] == '/')) == 0) &&
 	    check_target(a.root, &r, &t) == 0)
