@@ -34,6 +34,7 @@ struct fast_key {
 	int32_t init_pid, shim_pid;
 	uint64_t init_start, shim_start;
 };
+_Static_assert(sizeof(struct fast_key) == 120, "struct fast_key is execfast.go's fastKeyRecord");
 
 // fast_args is the command line: glassbox [--root DIR] exec [-i] [-e K=V]... [-w DIR] REF CMD...
 struct fast_args {
