@@ -98,6 +98,19 @@ func (s *Store) TracePath(id string) string { return filepath.Join(s.Dir(id), "t
 func (s *Store) ShimLog(id string) string   { return filepath.Join(s.Dir(id), "shim.log") }
 func (s *Store) EventsPath() string         { return filepath.Join(s.root, "events.json") }
 
+// ExecFastPath is the record the exec fast path runs execs from (nsenter.FastExec). write
+// removes it: whatever changes the record may change what an exec must do, and the next Go
+// exec writes it again.
+func (s *Store) ExecFastPath(id string) string { return filepath.Join(s.Dir(id), "exec.fast") }
+
+// ExecPrivilegedPath marks a running container that an exec --privileged entered: a process
+// in it may hold CAP_SYS_PTRACE in the host's user namespace, and the exec fast path, which
+// enters from the glassbox binary itself rather than from a read-only clone of it, stays off
+// until the container stops (write removes the mark with any record that is not running).
+func (s *Store) ExecPrivilegedPath(id string) string {
+	return filepath.Join(s.Dir(id), "exec.privileged")
+}
+
 // ErrNotFound and ErrNameInUse are wrapped by the store's errors.
 var (
 	ErrNotFound  = errors.New("no such container")
@@ -250,6 +263,15 @@ func (s *Store) write(rec *Record) error {
 	durability := atomicfile.Synced
 	if rec.Ephemeral {
 		durability = atomicfile.Atomic
+	}
+	stale := []string{s.ExecFastPath(rec.ID)}
+	if rec.Status != Running {
+		stale = append(stale, s.ExecPrivilegedPath(rec.ID)) // its processes are gone
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write state of %s: %w", rec.ID, err)
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(s.Dir(rec.ID), "state.json"), data, 0o600, durability); err != nil {
 		return fmt.Errorf("write state of %s: %w", rec.ID, err)
