@@ -546,7 +546,8 @@ void runc_run(struct runc_entry *e)
 	trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
 	char fifo_path[sizeof(r->dir) + 16];
-	snprintf(fifo_path, sizeof(fifo_path), "%s/exec.fifo", r->dir);
+	if ((size_t)snprintf(fifo_path, sizeof(fifo_path), "%s/exec.fifo", r->dir) >= sizeof(fifo_path))
+		goto fail;
 	// 0622 whatever the umask, owned by the container's root (no user namespace: 0).
 	if (mkfifo(fifo_path, 0622) < 0 || chmod(fifo_path, 0622) < 0 || chown(fifo_path, 0, 0) < 0)
 		goto fail;
