@@ -533,6 +533,10 @@ void runc_run(struct runc_entry *e)
 	int fifo = -1, exe = -1, sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return;
+	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			return;
 	if (e->log != NULL) {
 		// Go's setup opens (makes) the log before anything; this run has nothing to log.
 		int fd = open(e->log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
