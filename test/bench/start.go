@@ -11,9 +11,10 @@ import (
 // The start case: the runtime alone, without images or a daemon. `glassbox oci run` of
 // /bin/true on a busybox bundle against `runc run` and `crun run` on the same bundle, each
 // with its own state root, and against glassbox itself with the run in Go (GLASSBOX_RUN=go)
-// instead of the run cache's C path and with the Go init (GLASSBOX_INIT=go) instead of the C one; a bare `unshare` of the same namespaces is the floor, the least the
-// kernel needs. crun refuses this machine's hybrid cgroups: it stays in the report with
-// the error it gives, rather than being left out.
+// instead of the run cache's C path, and with the Go init (GLASSBOX_INIT=go) instead of the C
+// one; a bare `unshare` of the same namespaces is the floor, the least the kernel needs. crun
+// refuses this machine's hybrid cgroups: it stays in the report with the error it gives,
+// rather than being left out.
 func init() {
 	register(Case{
 		Name:    "start",
