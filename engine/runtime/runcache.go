@@ -131,6 +131,9 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	case run.nsenter.Unshare&unix.CLONE_NEWUSER != 0 || run.nsenter.Unshare&unix.CLONE_NEWTIME != 0:
 		return errors.New("a new user or time namespace")
 	}
+	if why := beyondRunCache(s); why != "" {
+		return errors.New(why)
+	}
 	var b bytes.Buffer
 	put := func(typ uint32, parts ...[]byte) {
 		n := 0
@@ -242,6 +245,33 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 		return err
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, runCacheName(k.bundle)), b.Bytes(), 0o600, atomicfile.Atomic)
+}
+
+// beyondRunCache names a spec feature whose handling may need the parent's work beyond what
+// an entry holds (idmapped mounts, scheduling, devices moved into the network namespace...):
+// such a spec is left to Go every time, whatever this binary does with it. A feature that
+// Create handles in the parent must be kept in the entry and done by runc.c, or named here.
+func beyondRunCache(s *specs.Spec) string {
+	for i, m := range s.Mounts {
+		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
+			return fmt.Sprintf("mounts[%d]: id mappings", i)
+		}
+		for _, o := range m.Options {
+			if o == "idmap" || o == "ridmap" {
+				return fmt.Sprintf("mounts[%d]: %s", i, o)
+			}
+		}
+	}
+	p, l := s.Process, s.Linux
+	switch {
+	case p.Scheduler != nil || p.IOPriority != nil || p.ExecCPUAffinity != nil:
+		return "process.scheduler, ioPriority or execCPUAffinity"
+	case len(l.NetDevices) > 0 || l.IntelRdt != nil || l.MemoryPolicy != nil || l.Personality != nil:
+		return "linux.netDevices, intelRdt, memoryPolicy or personality"
+	case l.Resources != nil && len(l.Resources.Unified) > 0:
+		return "linux.resources.unified"
+	}
+	return ""
 }
 
 // putCgroupSteps keeps the cgroup directories made and files written, in order, from the

@@ -86,6 +86,10 @@ func TestKeepRunCache(t *testing.T) {
 			r.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}}
 		}},
 		{"a user namespace", func(r *runCacheRun) { r.nsenter.Unshare = 0x10000000 }},
+		{"an idmapped mount", func(r *runCacheRun) {
+			r.spec.Mounts = []specs.Mount{{Destination: "/m", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"}}}
+		}},
+		{"a personality", func(r *runCacheRun) { r.spec.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX32"} }},
 	}
 	for _, tt := range refused {
 		rt := &Runtime{stateDir: t.TempDir()}

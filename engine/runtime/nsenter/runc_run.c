@@ -95,7 +95,7 @@ static void forward(int sig)
 // trace_add appends one step: frag is its JSON up to the timings (runcache.go's fragment).
 static void trace_add(struct run *r, const char *frag, int64_t start, int64_t end, int pid, int err)
 {
-	char tail[160], errtext[96] = "";
+	char tail[256], errtext[96] = "";
 	if (err > 0) {
 		snprintf(errtext, sizeof(errtext), ",\"error\":\"%s\"", strerror(err));
 		errtext[10] = errtext[10] >= 'A' && errtext[10] <= 'Z' ? errtext[10] + 32 : errtext[10];
@@ -326,8 +326,15 @@ static int join_cgroups(struct run *r)
 // the socket: the PID that goes on (nsenter's Cmd.converse). No user namespace is cached.
 static int converse_nsenter(struct run *r, int sock)
 {
-	if (write_all(sock, r->e->nsenter, r->e->nsenter_len) < 0)
-		return -1;
+	// send, not write: a helper that died must not end this process with SIGPIPE.
+	for (const char *p = r->e->nsenter, *end = p + r->e->nsenter_len; p < end;) {
+		ssize_t n = send(sock, p, end - p, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+	}
 	int32_t pid = 0;
 	for (;;) {
 		uint32_t hdr[2];
@@ -599,8 +606,14 @@ void runc_run(struct runc_entry *e)
 		goto fail;
 	forward_signals(r->init);
 	if (start(r) < 0) {
+		// state.json was there for others to see (and `oci kill` may be why the init is
+		// gone): no second run in Go, but Start's error, as Go's oci run reports it.
 		forward_to = 0;
-		goto fail;
+		int pid = r->init;
+		undo(r);
+		dprintf(2, "glassbox: start %s: the init (pid %d) exited before the program started\n", e->id, pid);
+		runc_marker("c");
+		_exit(1);
 	}
 	if (r->trace != NULL) {
 		r->trace[r->tlen++] = ']';
