@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,15 +144,15 @@ func TestRunCache(t *testing.T) {
 }
 
 // TestRunCacheWhileRunning: another process sees a C run's container in state, list and
-// kill, and its trace is on disk while it runs.
+// kill, its trace is on disk while it runs, and signals to the run reach its process.
 func TestRunCacheWhileRunning(t *testing.T) {
 	e := newEnv(t)
 	marks := filepath.Join(t.TempDir(), "marks")
 	t.Setenv("GLASSBOX_RUN_TRACE", marks)
 	id := containerID(t)
 	t.Cleanup(func() { e.Run("delete", "--force", id) })
-	bundle := e.bundle(nil, "sleep", "100")
-	for i, want := range []string{"go", "c"} {
+	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; while :; do sleep 0.05; done`)
+	for i, want := range []string{"go", "c", "c"} {
 		run := e.Command("run", "--bundle", bundle, id)
 		if err := run.Start(); err != nil {
 			t.Fatal(err)
@@ -180,9 +181,18 @@ func TestRunCacheWhileRunning(t *testing.T) {
 		if want == "c" && !have["runcache"] {
 			t.Errorf("the C run's trace does not say it ran from the cache")
 		}
-		e.Must("kill", id, "KILL")
-		if err := run.Wait(); exitCode(err) != 137 {
-			t.Errorf("run %d killed: %v, want exit 137", i, err)
+		// The last run is killed from another process; the others get SIGTERM, which the
+		// run forwards to the container's process (its trap exits 9).
+		wantCode := 9
+		if i == 2 {
+			e.Must("kill", id, "KILL")
+			wantCode = 137
+		} else {
+			time.Sleep(100 * time.Millisecond) // the trap is set once sh has read its script
+			run.Process.Signal(syscall.SIGTERM)
+		}
+		if err := run.Wait(); exitCode(err) != wantCode {
+			t.Errorf("run %d: %v, want exit %d", i, err, wantCode)
 		}
 		if b, _ := os.ReadFile(marks); !strings.HasSuffix(string(b), want+"\n") {
 			t.Errorf("run %d took the path %q, want %q", i, b, want)

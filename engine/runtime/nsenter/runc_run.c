@@ -4,9 +4,9 @@
 // binary, the init started with the constructor's config (its C init runs the cached plan),
 // the cgroup directories and files while its loader runs, the cgroup.procs joins, state.json
 // once the init is ready, the exec fifo read, signals forwarded, the exit status, and the
-// cgroups and state removed at the end. The trace is written as Go writes it. Until the
-// program has started, any failure undoes everything done and returns, so that Go runs the
-// command from the start and reports the error in its own words.
+// cgroups and state removed at the end. The trace is written as Go writes it. Until state.json
+// is written, any failure undoes everything done and returns, so that Go runs the command
+// from the start and reports the error in its own words; after, Start's error is reported.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
