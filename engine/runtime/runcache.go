@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -244,7 +246,37 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, runCacheName(k.bundle)), b.Bytes(), 0o600, atomicfile.Atomic)
+	if err := atomicfile.WriteFile(filepath.Join(dir, runCacheName(k.bundle)), b.Bytes(), 0o600, atomicfile.Atomic); err != nil {
+		return err
+	}
+	trimRunCache(dir, maxRunCacheEntries)
+	return nil
+}
+
+// maxRunCacheEntries bounds the cache: one entry per bundle path ever run, so a machine
+// running many short-lived bundles keeps only the latest.
+const maxRunCacheEntries = 128
+
+// trimRunCache removes the least recently written entries beyond max.
+func trimRunCache(dir string, max int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) <= max {
+		return
+	}
+	type entry struct {
+		name string
+		mod  int64
+	}
+	var all []entry
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), "run-") {
+			all = append(all, entry{e.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(b.mod, a.mod) })
+	for _, e := range all[min(max, len(all)):] {
+		os.Remove(filepath.Join(dir, e.name))
+	}
 }
 
 // beyondRunCache names a spec feature whose handling may need the parent's work beyond what

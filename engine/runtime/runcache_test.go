@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -136,5 +137,24 @@ func TestKeepRunCache(t *testing.T) {
 	}
 	if have[rcStat] != 3 || have[rcFile] != 2 {
 		t.Errorf("key records: %d stats, %d files; want config.json, the binary, the rootfs and two files", have[rcStat], have[rcFile])
+	}
+}
+
+func TestTrimRunCache(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 5; i++ {
+		p := filepath.Join(dir, "run-"+strconv.Itoa(i))
+		os.WriteFile(p, nil, 0o600)
+		mod := time.Unix(1000+int64(i), 0)
+		os.Chtimes(p, mod, mod)
+	}
+	trimRunCache(dir, 3)
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"run-2", "run-3", "run-4"}; !slices.Equal(names, want) {
+		t.Errorf("left %v, want the newest %v", names, want)
 	}
 }
