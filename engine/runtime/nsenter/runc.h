@@ -3,8 +3,10 @@
 #ifndef GLASSBOX_RUNC_H
 #define GLASSBOX_RUNC_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 // Record types of a cache entry: runcache.go's rc* constants, the same numbers.
 enum {
@@ -66,6 +68,27 @@ struct runc_entry {
 	const char *text_init_execve, *text_prog_exec;
 	int64_t origin;		// CLOCK_REALTIME ns when the constructor began
 };
+
+// A run in progress (runc_run.c).
+struct run {
+	struct runc_entry *e;
+	char dir[PATH_MAX];
+	int made_dir, made[RUNC_MAX_CGROUP_OPS];
+	pid_t helper, init;
+	char *trace;
+	size_t tlen, tcap;
+	int tsteps;
+};
+
+// runc_files.c
+void runc_trace_add(struct run *r, const char *frag, int64_t start, int64_t end, int pid, int err);
+__attribute__((format(printf, 6, 7)))
+void runc_trace_addf(struct run *r, int64_t start, int64_t end, int pid, const char *step, const char *fmt, ...);
+int runc_write_all(int fd, const void *buf, size_t len);
+int runc_write_file(const char *path, const char *value, size_t len);
+int runc_write_atomic(struct run *r, const char *name, const char *data, size_t len);
+void runc_remove_cgroup(const char *dir, int depth);
+void runc_remove_state(struct run *r);
 
 // runc_run does the run; it returns (having undone everything) only when Go must do it.
 void runc_run(struct runc_entry *e);

@@ -74,15 +74,6 @@ enum { VARIANT_FILE = 1, VARIANT_SKIPPED = 2 };
 // The constructor's messages (nsexec.c).
 enum { NS_MSG_PID = 1, NS_MSG_ERROR = 4 };
 
-struct run {
-	struct runc_entry *e;
-	char dir[PATH_MAX];
-	int made_dir, made[RUNC_MAX_CGROUP_OPS];
-	pid_t helper, init;
-	char *trace;
-	size_t tlen, tcap;
-	int tsteps;
-};
 
 static volatile pid_t forward_to;
 
@@ -90,139 +81,6 @@ static void forward(int sig)
 {
 	if (forward_to > 0)
 		kill(forward_to, sig);
-}
-
-// trace_add appends one step: frag is its JSON up to the timings (runcache.go's fragment).
-static void trace_add(struct run *r, const char *frag, int64_t start, int64_t end, int pid, int err)
-{
-	char tail[256], errtext[96] = "";
-	if (err > 0) {
-		snprintf(errtext, sizeof(errtext), ",\"error\":\"%s\"", strerror(err));
-		errtext[10] = errtext[10] >= 'A' && errtext[10] <= 'Z' ? errtext[10] + 32 : errtext[10];
-	} else if (err < 0)
-		strcpy(errtext, ",\"error\":\"failed\"");
-	int n = snprintf(tail, sizeof(tail), ",\"start_ns\":%lld,\"duration_ns\":%lld,\"pid\":%d%s}",
-			 (long long)(start - r->e->origin), (long long)(end - start), pid, errtext);
-	size_t need = strlen(frag) + n + 2;
-	if (r->tlen + need + 2 > r->tcap) {
-		size_t cap = (r->tcap + need) * 2;
-		char *t = realloc(r->trace, cap);
-		if (t == NULL)
-			return;	// the trace is short of a step; the run goes on
-		r->trace = t;
-		r->tcap = cap;
-	}
-	r->tlen += sprintf(r->trace + r->tlen, "%s%s%s", r->tsteps++ ? "," : "[", frag, tail);
-}
-
-static void trace_addf(struct run *r, int64_t start, int64_t end, int pid, const char *step, const char *fmt, ...)
-{
-	char frag[512], detail[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	snprintf(frag, sizeof(frag), "{\"step\":\"%s\",\"detail\":\"%s\"", step, detail);
-	trace_add(r, frag, start, end, pid, 0);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int write_file(const char *path, const char *value, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = write_all(fd, value, len);
-	int err = errno;
-	close(fd);
-	errno = err;
-	return r;
-}
-
-// write_atomic is atomicfile's Atomic: a temporary file in the same directory, renamed.
-static int write_atomic(struct run *r, const char *name, const char *data, size_t len)
-{
-	char tmp[sizeof(r->dir) + 32], path[sizeof(r->dir) + 32];
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", r->dir, name);
-	snprintf(path, sizeof(path), "%s/%s", r->dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -1;
-	if (write_all(fd, data, len) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-// remove_cgroup removes dir and any cgroup the container made below it, children first,
-// killing what is left in it and retrying while the kernel still counts it busy (engine/
-// cgroups' Kill, WaitEmpty and removeTree).
-static void remove_cgroup(const char *dir, int depth)
-{
-	char p[PATH_MAX];
-	DIR *d = depth < 16 ? opendir(dir) : NULL;
-	if (d != NULL) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL)
-			if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0
-			    && (size_t)snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) < sizeof(p))
-				remove_cgroup(p, depth + 1);
-		closedir(d);
-	}
-	struct timespec delay = { 0, 1000000 };
-	for (int try = 0; try < 14; try++) {
-		if (rmdir(dir) == 0 || errno == ENOENT || errno != EBUSY)
-			return;
-		// Busy: processes are left (the container's init has gone, which ends its PID
-		// namespace, but they may still be exiting). cgroup.kill where there is one (v2),
-		// else each PID in cgroup.procs.
-		snprintf(p, sizeof(p), "%s/cgroup.kill", dir);
-		if (write_file(p, "1", 1) < 0) {
-			snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-			FILE *f = fopen(p, "re");
-			if (f != NULL) {
-				int pid;
-				while (fscanf(f, "%d", &pid) == 1)
-					if (pid > 0)
-						kill(pid, SIGKILL);
-				fclose(f);
-			}
-		}
-		nanosleep(&delay, NULL);
-		if (delay.tv_nsec < 200000000)
-			delay.tv_nsec *= 2;
-	}
-}
-
-static void remove_state(struct run *r)
-{
-	if (!r->made_dir)
-		return;
-	DIR *d = opendir(r->dir);
-	if (d != NULL) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-	}
-	rmdir(r->dir);
-	r->made_dir = 0;
 }
 
 static void reap(pid_t pid, int *status)
@@ -246,8 +104,8 @@ static void undo(struct run *r)
 	}
 	for (int i = r->e->nops - 1; i >= 0; i--)
 		if (r->made[i])
-			remove_cgroup(r->e->ops[i].path, 0);
-	remove_state(r);
+			runc_remove_cgroup(r->e->ops[i].path, 0);
+	runc_remove_state(r);
 	free(r->trace);
 	r->trace = NULL;
 }
@@ -301,11 +159,11 @@ static int make_cgroups(struct run *r)
 	for (int i = 0; i < r->e->nops; i++) {
 		struct runc_cgroup_op *o = &r->e->ops[i];
 		int64_t t0 = runc_now();
-		int rc = o->mkdir ? mkdir(o->path, 0755) : write_file(o->path, o->value, strlen(o->value));
+		int rc = o->mkdir ? mkdir(o->path, 0755) : runc_write_file(o->path, o->value, strlen(o->value));
 		if (rc < 0)
 			return -1;	// EEXIST too: glassbox never takes over a cgroup it did not make
 		r->made[i] = o->mkdir;
-		trace_add(r, o->frag, t0, runc_now(), getpid(), 0);
+		runc_trace_add(r, o->frag, t0, runc_now(), getpid(), 0);
 	}
 	return 0;
 }
@@ -316,9 +174,9 @@ static int join_cgroups(struct run *r)
 	int n = snprintf(pid, sizeof(pid), "%d", r->helper);
 	int64_t t0 = runc_now();
 	for (int i = 0; i < r->e->nprocs; i++)
-		if (write_file(r->e->procs[i], pid, n) < 0)
+		if (runc_write_file(r->e->procs[i], pid, n) < 0)
 			return -1;
-	trace_addf(r, t0, runc_now(), getpid(), "join", "write the init's PID to %d cgroup.procs files (while its loader runs)", r->e->nprocs);
+	runc_trace_addf(r, t0, runc_now(), getpid(), "join", "write the init's PID to %d cgroup.procs files (while its loader runs)", r->e->nprocs);
 	return 0;
 }
 
@@ -395,9 +253,9 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 			if (s == NULL || t.variant == VARIANT_SKIPPED)
 				continue;
 			if (s->flags & 1)
-				trace_add(r, r->e->text_init_execve, clone_began, t.start_ns, r->init, 0);
+				runc_trace_add(r, r->e->text_init_execve, clone_began, t.start_ns, r->init, 0);
 			const char *frag = t.variant == VARIANT_FILE && s->file[0] ? s->file : s->frag;
-			trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
+			runc_trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
 		}
 		if (h.type == INIT_READY)
 			return 0;
@@ -452,7 +310,7 @@ static int write_state(struct run *r)
 		return -1;
 	int n = snprintf(b, cap, "%s\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
 			 r->e->state, r->init, start, created, origin);
-	int rc = write_atomic(r, "state.json", b, n);
+	int rc = runc_write_atomic(r, "state.json", b, n);
 	free(b);
 	return rc;
 }
@@ -487,7 +345,7 @@ static int start(struct run *r)
 			if (n > 0 && !read_at) {
 				read_at = runc_now();
 				unlink(path);	// a running container has no fifo
-				trace_addf(r, began, read_at, getpid(), "start", "exec fifo read: init pid %d goes on to execve", r->init);
+				runc_trace_addf(r, began, read_at, getpid(), "start", "exec fifo read: init pid %d goes on to execve", r->init);
 				ok = 0;
 				continue;
 			}
@@ -495,7 +353,7 @@ static int start(struct run *r)
 				continue;
 		}
 		if (read_at && (p[0].revents & POLLHUP)) {
-			trace_add(r, r->e->text_prog_exec, read_at, runc_now(), r->init, 0);
+			runc_trace_add(r, r->e->text_prog_exec, read_at, runc_now(), r->init, 0);
 			break;
 		}
 		if (p[1].revents & POLLIN)
@@ -514,8 +372,8 @@ static void finish(struct run *r)
 	reap(r->init, &st);
 	forward_to = 0;
 	for (int i = 0; i < r->e->nleaves; i++)
-		remove_cgroup(r->e->leaves[i], 0);
-	remove_state(r);
+		runc_remove_cgroup(r->e->leaves[i], 0);
+	runc_remove_state(r);
 	runc_marker("c");
 	if (WIFSIGNALED(st))
 		_exit(128 + WTERMSIG(st));
@@ -554,7 +412,7 @@ void runc_run(struct runc_entry *e)
 	if (mkdir(r->dir, 0700) < 0)
 		return;		// it exists (Go says so in runc's words) or cannot be made
 	r->made_dir = 1;
-	trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
+	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
 	char fifo_path[sizeof(r->dir) + 16];
 	if ((size_t)snprintf(fifo_path, sizeof(fifo_path), "%s/exec.fifo", r->dir) >= sizeof(fifo_path))
@@ -567,7 +425,7 @@ void runc_run(struct runc_entry *e)
 	int64_t t0 = runc_now();
 	if ((exe = sealed_self()) < 0)
 		goto fail;
-	trace_addf(r, t0, runc_now(), getpid(), "binary", "init runs glassbox from a open_tree+mount_setattr ro");
+	runc_trace_addf(r, t0, runc_now(), getpid(), "binary", "init runs glassbox from a open_tree+mount_setattr ro");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) < 0
 	    || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cfg_pair) < 0)
 		goto fail;
@@ -584,15 +442,15 @@ void runc_run(struct runc_entry *e)
 	exe = -1;
 	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0]) < 0)
 		goto fail;
-	trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
+	runc_trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
 	if (e->has_oom) {
 		char p[64], v[16];
 		snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", r->init);
 		int n = snprintf(v, sizeof(v), "%d", e->oom);
 		int64_t t = runc_now();
-		if (write_file(p, v, n) < 0)
+		if (runc_write_file(p, v, n) < 0)
 			goto fail;
-		trace_add(r, e->oom_frag, t, runc_now(), getpid(), 0);
+		runc_trace_add(r, e->oom_frag, t, runc_now(), getpid(), 0);
 	}
 	close(cfg_pair[0]);
 	cfg_pair[0] = -1;
@@ -617,7 +475,7 @@ void runc_run(struct runc_entry *e)
 	}
 	if (r->trace != NULL) {
 		r->trace[r->tlen++] = ']';
-		write_atomic(r, "trace.json", r->trace, r->tlen);
+		runc_write_atomic(r, "trace.json", r->trace, r->tlen);
 	}
 	finish(r);
 fail:
