@@ -37,6 +37,13 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
+	var cacheKey *runCacheKey
+	if opts.RunCache {
+		// Before config.json is read: a change from here on makes the entry stale.
+		if cacheKey, err = takeRunCacheKey(bundle); err != nil {
+			r.log.Debug("run cache: no key", "err", err)
+		}
+	}
 	spec, rootfs, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
@@ -270,6 +277,16 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	if err := trace.WriteFile(filepath.Join(dir, traceFile), rec.Steps()); err != nil {
 		return nil, err
+	}
+	if cacheKey != nil && opts.ConsoleSocket == "" && opts.PidFile == "" && !opts.NoPivot && !opts.NoNewKeyring {
+		run := runCacheRun{id: id, rootfs: rootfs, spec: spec, plan: pl, nsenter: cfg, cloneDetail: nsDetail,
+			cgroupPaths: c.CgroupPaths, steps: rec.Steps()}
+		if icfg.ParentPIDNS {
+			run.cloneFlags = unix.CLONE_NEWPID
+		}
+		if err := r.keepRunCache(cacheKey, run); err != nil {
+			r.log.Debug("run cache: not kept", "id", id, "why", err)
+		}
 	}
 	return c, nil
 }
