@@ -15,6 +15,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // Attach connects opts' streams to a running container's console through its shim.
@@ -59,6 +60,7 @@ func (e *Engine) StartAttached(ctx context.Context, ref string, opts AttachOptio
 }
 
 func (e *Engine) attach(ctx context.Context, st *state.Store, id string, opts AttachOptions) (ExitStatus, error) {
+	fault.Pause("attach-dial", e.root)
 	conn, err := shim.Dial(st.Socket(id), opts.Stdin != nil)
 	if err != nil {
 		if rec, rerr := e.refresh(st, id); rerr == nil && rec.Status != state.Running {

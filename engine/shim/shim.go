@@ -24,6 +24,7 @@ import (
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // ReadyFD is the fd on which a shim reports its start to the engine: JSON lines of Ready.
@@ -343,6 +344,7 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 			AppendEvent(st.EventsPath(), "oom", rec)
 		}
 		AppendEvent(st.EventsPath(), "die", rec)
+		fault.Pause("shim-died", cfg.Root)
 	}
 	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
 	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
