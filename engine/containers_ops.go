@@ -82,7 +82,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 // Remove deletes a container: its record, rootfs mount, upper and work directories, runtime
 // state and cgroup, and its image lease. A running container needs force (it is killed).
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
-	purge, err := e.remove(ctx, ref, force)
+	purge, err := e.remove(ctx, ref, force, false)
 	if err != nil {
 		return err
 	}
@@ -93,10 +93,13 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 // when it returns the container is gone (record, name, mount, cgroup, image lease) and purge
 // deletes its files, which the shim does after it told its attachers the exit.
 func (e *Engine) RemoveEnded(ctx context.Context, ref string) (purge func() error, err error) {
-	return e.remove(ctx, ref, true)
+	return e.remove(ctx, ref, true, true)
 }
 
-func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() error, error) {
+// remove takes the container out; ownShim says the caller is the container's own shim, after
+// its init ended: nothing is left to stop, and the shim deletes the runtime's container
+// (cgroups) itself, meanwhile.
+func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (func() error, error) {
 	st, err := e.store()
 	if err != nil {
 		return nil, err
@@ -110,9 +113,6 @@ func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() err
 		return nil, err
 	}
 	rt, rtErr := e.Runtime()
-	// The container's own shim removes it after its init has ended (--rm) without writing an
-	// exited record first: nothing is left to stop.
-	ownShim := rec.Status == state.Running && rec.ShimPid == os.Getpid()
 	if rec.Status == state.Running && !ownShim {
 		if !force {
 			return nil, wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)
@@ -124,7 +124,6 @@ func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() err
 		e.Wait(wctx, id)
 		cancel()
 	}
-	// The own shim deletes the runtime's container (cgroups) itself, meanwhile.
 	if rtErr == nil && !ownShim {
 		if err := rt.Delete(id, true); err != nil {
 			return nil, fmt.Errorf("remove container %s: %w", rec.Name, err)

@@ -347,23 +347,21 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		fault.Pause("shim-died", cfg.Root)
 	}
 	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
-	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
-	// returns only then: the CLI needs no polling for the removal. Its record is not written
-	// as exited on the way, unless the removal fails. Otherwise the record is written before
-	// the die event, so whoever follows the events reads the exit in it.
+	// The record says how the container ended before the die event is written, so whoever
+	// follows the events reads the exit in it; with --rm it is the last record (a waiter that
+	// comes after the removal reads it from the store's tombstones), and the attachers hear
+	// the exit once the container is gone, as docker run --rm returns only then: the CLI needs
+	// no polling for the removal. Events: create, start, die, destroy.
+	exited()
+	died()
 	var rmErr error
 	purge := func() error { return nil }
 	if flags.AutoRemove && cfg.Remove != nil {
-		died()
 		if p, err := cfg.Remove(cfg.ID); err == nil {
 			purge = p
 		} else {
 			rmErr = err
-			exited()
 		}
-	} else {
-		exited()
-		died()
 	}
 	<-deleted
 	hub.finish(exit)
