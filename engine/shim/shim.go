@@ -180,6 +180,19 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		return err
 	}
 
+	// The shim holds shim.lock for its whole life: gc tells by it whether a runtime state of
+	// the container has a live shim behind it. A state left with none is a start cut off (a
+	// shim killed inside the runtime's create): it is undone before the create begins anew.
+	unlockShim, err := st.Lock(cfg.ID, "shim.lock")
+	if err != nil {
+		return failed(err)
+	}
+	defer unlockShim()
+	if r, ok := cfg.Runtime.(interface{ Exists(string) bool }); ok && r.Exists(cfg.ID) {
+		if err := cfg.Runtime.Delete(cfg.ID, true); err != nil {
+			return failed(fmt.Errorf("undo a start cut off: %w", err))
+		}
+	}
 	logw, err := openLog(st.LogPath(cfg.ID), orDefault(cfg.LogMaxBytes, 10<<20))
 	if err != nil {
 		return failed(fmt.Errorf("open log: %w", err))

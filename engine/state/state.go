@@ -227,18 +227,33 @@ func (s *Store) lock(id string) (func(), error) { return s.Lock(id, "lock") }
 // Lock takes an exclusive flock(2) on the container's lock file named name (waiting for it);
 // the returned func releases it. "start" serializes starts of one container across processes.
 func (s *Store) Lock(id, name string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir(id), name), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, _, err := s.flock(id, name, unix.LOCK_EX)
+	return unlock, err
+}
+
+// TryLock is Lock without the wait: ok is false, and nothing held, when another process
+// holds the lock. "shim.lock" is held by a container's shim for its whole life, so a free
+// one says no shim is behind the container's runtime state.
+func (s *Store) TryLock(id, name string) (unlock func(), ok bool, err error) {
+	return s.flock(id, name, unix.LOCK_EX|unix.LOCK_NB)
+}
+
+func (s *Store) flock(id, name string, how int) (func(), bool, error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), name), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+			return nil, false, fmt.Errorf("container %s: %w", id, ErrNotFound)
 		}
-		return nil, fmt.Errorf("open lock of %s: %w", id, err)
+		return nil, false, fmt.Errorf("open lock of %s: %w", id, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("flock %s: %w", f.Name(), err)
 	}
-	return func() { f.Close() }, nil
+	return func() { f.Close() }, true, nil
 }
 
 // write replaces state.json atomically: a reader sees the old record or the new, never half.
