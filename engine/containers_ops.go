@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,11 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if err != nil {
 		return err
 	}
+	unlock, err := e.afterStart(st, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rec, err := e.refresh(st, id)
 	if err != nil {
 		return err
@@ -52,17 +58,24 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if err != nil {
 		return err
 	}
+	unlock, err := e.afterStart(st, id)
+	if err != nil {
+		return err
+	}
 	rec, err := e.refresh(st, id)
 	if err != nil || rec.Status != state.Running {
+		unlock()
 		return err
 	}
 	rt, err := e.Runtime()
 	if err != nil {
+		unlock()
 		return err
 	}
 	if err := rt.Kill(id, syscall.SIGTERM, false); err != nil {
 		e.log.Debug("stop: SIGTERM", "id", id, "err", err)
 	}
+	unlock()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	_, err = e.Wait(wctx, id)
 	cancel()
@@ -77,6 +90,18 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	}
 	_, err = e.Wait(ctx, id)
 	return err
+}
+
+// afterStart waits for a start of container id under way in any process (the start holds the
+// container's start.lock until its shim has reported) and returns that lock, held: the caller
+// acts on a container that is started or not, never on one half-way (its rootfs mounted, its
+// shim creating it).
+func (e *Engine) afterStart(st *state.Store, id string) (unlock func(), err error) {
+	unlock, err = st.Lock(id, "start.lock")
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, wrapKind(fmt.Errorf("no such container: %s", id), ErrNotFound)
+	}
+	return unlock, err
 }
 
 // Remove deletes a container: its record, rootfs mount, upper and work directories, runtime
@@ -107,6 +132,14 @@ func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (f
 	id, err := e.resolve(st, ref)
 	if err != nil {
 		return nil, err
+	}
+	if !ownShim {
+		// Held to the end: a start waits for the removal, and then finds no container.
+		unlock, err := e.afterStart(st, id)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
