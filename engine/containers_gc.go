@@ -144,6 +144,8 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			}
 		}
 	}
+	// Empty cgroups of removed containers that nothing names any more.
+	e.gcCgroups(st, &rep, note)
 	// Network attachments whose container is gone (a create or a removal cut off).
 	e.gcNetwork(ctx, st, &rep)
 	// Names whose container is gone.
