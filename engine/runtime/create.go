@@ -19,6 +19,7 @@ import (
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/trace"
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // Create does what `runc create` does: the init process (glassbox re-executed, a child of the
@@ -78,6 +79,12 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	cg, err := cgroups.New(cgroups.Config{Path: cgPath, Resources: withDeviceRules(spec), Trace: rec})
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	// The state names the cgroups before they exist: a caller killed between their mkdir and
+	// the state's final save (below) leaves a state Delete undoes, not cgroups nothing names.
+	if err := r.save(&record{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now(),
+		CgroupPaths: cg.Paths(), OwnerUID: os.Getuid()}); err != nil {
+		return nil, err
 	}
 	// The cgroup is made once the init has started (cmd.Prepare below), while it executes.
 	makeCgroup := func() error {
@@ -259,6 +266,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		return nil, err
 	}
 
+	fault.Crash("runtime-create:cgroup") // the cgroups made and the init in them, not saved
 	start, _, err := procStart(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init pid %d: %w", pid, err)
