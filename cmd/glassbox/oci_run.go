@@ -48,8 +48,9 @@ process has started.`,
 			if err != nil {
 				return err
 			}
-			// Not detached and not kept: a run nsenter/runc.c can do from the run cache next time.
-			opts.RunCache = !detach && !keep && opts.IO.Stdin != nil
+			// Not detached, not kept, no descriptors handed on: a run nsenter/runc.c can do from
+			// the run cache next time (its entry holds no --preserve-fds).
+			opts.RunCache = !detach && !keep && opts.IO.Stdin != nil && len(opts.ExtraFiles) == 0
 			markRun()
 			ctr, err := r.Create(ctxOf(cmd), id, opts)
 			if err != nil {
