@@ -1,0 +1,115 @@
+package exec
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestFastExecBinaryReadOnly: a program that is glassbox under another name (a symlink to
+// /proc/self/exe, or a script it interprets) is resolved by execve while the entering process
+// still runs glassbox, so glassbox itself runs in the container, dumpable. A process there
+// can then open its /proc/PID/exe and, once it has exited, reopen that for writing and
+// replace the host's binary (CVE-2019-5736, no capability needed beyond the container root's
+// own). The fast path must have executed from a read-only mount, as Go's helper does
+// (nsenter's readOnlyBinary), so that /proc/PID/exe names a file no one can write.
+func TestFastExecBinaryReadOnly(t *testing.T) {
+	c := runContainer(t)
+	c.mustExec("ln", "-sf", "/proc/self/exe", "/bin/gbself")
+	giveLibraries(t, c.pid, glassboxBin)
+	// `oci update -r -` reads stdin before anything else: glassbox waits there, in the
+	// container, until the test closes stdin.
+	cmd := c.traced(c.Command(c.execArgs("-i", "--", "/bin/gbself", "oci", "update", "-r", "-", "x")...))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+
+	pidNS := nsInode(t, strconv.Itoa(c.pid), "pid")
+	bin, err := os.Stat(glassboxBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stdin.Close()
+			cmd.Wait()
+			t.Fatalf("no glassbox process appeared in the container (path %q): %s", c.path(), stderr.String())
+		}
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			ns, err := os.Readlink(d + "/ns/pid")
+			if err != nil || ns != pidNS {
+				continue
+			}
+			// The program, not the entering process before its execve.
+			argv0, _ := os.ReadFile(d + "/cmdline")
+			if !bytes.HasPrefix(argv0, []byte("/bin/gbself\x00")) {
+				continue
+			}
+			if st, err := os.Stat(d + "/exe"); err == nil && os.SameFile(st, bin) {
+				pid, _ = strconv.Atoi(filepath.Base(d))
+			}
+		}
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(fmt.Sprintf("/proc/%d/exe", pid), &fs); err != nil {
+		stdin.Close()
+		cmd.Wait()
+		t.Fatalf("statfs /proc/%d/exe: %v: %s", pid, err, stderr.String())
+	}
+	if fs.Flags&unix.ST_RDONLY == 0 {
+		t.Errorf("glassbox (pid %d) runs in the container from a writable mount of %s: a process there can replace it through /proc/%d/exe", pid, glassboxBin, pid)
+	}
+	stdin.Close()
+	cmd.Wait()
+	if c.path() != "c" {
+		t.Errorf("the exec ran on the %q path, want the fast one", c.path())
+	}
+}
+
+// giveLibraries copies the shared objects bin needs (its loader, libc) into the root of
+// process pid, where an image with a C library would have them.
+func giveLibraries(t *testing.T, pid int, bin string) {
+	t.Helper()
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", bin, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[1] == "=>" {
+			f = f[2:]
+		}
+		if len(f) == 0 || !strings.HasPrefix(f[0], "/") {
+			continue
+		}
+		data, err := os.ReadFile(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := fmt.Sprintf("/proc/%d/root%s", pid, f[0])
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
