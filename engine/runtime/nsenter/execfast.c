@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 
 #include "execfast.h"
@@ -33,12 +34,30 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
 
 #define FAST_MAX_RECORD (1 << 20)
 #define DEFAULT_ROOT "/var/lib/glassbox"
 #define CAP_SYS_PTRACE_BIT 19
 
 static const char fast_magic[16] = "glassbox fast 1";
+
+// SEALED_ENV marks the image reexec_sealed executed, so that it is done once at most.
+#define SEALED_ENV "_GLASSBOX_EXEC_SEALED"
 
 static int is_hex64(const char *s)
 {
@@ -409,17 +428,46 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 		if (st.st_dev != own.st_dev || st.st_ino != own.st_ino)
 			t->ns_flags |= ns_types[i].flag;
 	}
-	// A process in the container with CAP_SYS_PTRACE in this user namespace could open the
-	// entering process's /proc/PID/exe in spite of its being non-dumpable, and this process
-	// runs the glassbox binary itself, not the read-only clone Go's helper runs from
-	// (binary.go, CVE-2019-5736): containers whose processes may have it (their bounding
-	// set has it, or an exec --privileged entered them) are Go's.
+	// A process in the container with CAP_SYS_PTRACE in this user namespace could attach to
+	// the entering process in spite of its being non-dumpable, and take what it holds of the
+	// host's until its execve: containers whose processes may have it (their bounding set
+	// has it, or an exec --privileged entered them) are Go's.
 	if (!(t->ns_flags & CLONE_NEWUSER) && (!(r->exec.flags & EXEC_CAPS) || (r->exec.caps[CAPS_BOUNDING] >> CAP_SYS_PTRACE_BIT) & 1))
 		return -1;
 	if (pathf(path, sizeof(path), "/proc/%d/root", k->init_pid) < 0)
 		return -1;
 	t->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return t->root_fd < 0 ? -1 : 0;
+}
+
+// exe_read_only says whether this process runs its binary from a read-only mount.
+static int exe_read_only(void)
+{
+	struct statvfs fs;
+	return statvfs("/proc/self/exe", &fs) == 0 && (fs.f_flag & ST_RDONLY);
+}
+
+// reexec_sealed executes this binary again, from a read-only, detached bind mount of itself
+// (nsenter's readOnlyBinary, runc_run.c's sealed_self): the entering process runs glassbox
+// inside the container until its execve, and that execve resolves a program that is a
+// symbolic link to /proc/self/exe (or a script it interprets) to this very binary, which
+// then runs in the container, dumpable: a process there could open its /proc/PID/exe and
+// write to the host's binary through it (CVE-2019-5736). From the clone, /proc/PID/exe
+// names a file no one can open for writing (EROFS). It returns only when it could not.
+static void reexec_sealed(char **argv)
+{
+	struct {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = { .attr_set = 0x1 | 0x2 | 0x4 };	// MOUNT_ATTR_RDONLY | NOSUID | NODEV
+	extern char **environ;
+	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 && setenv(SEALED_ENV, "1", 1) == 0) {
+		syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+		unsetenv(SEALED_ENV);
+	}
+	close(fd);
 }
 
 void glassbox_exec_fast(int argc, char **argv)
@@ -430,7 +478,11 @@ void glassbox_exec_fast(int argc, char **argv)
 	char id[65];
 	int by_name;
 	const char *mode = getenv("GLASSBOX_EXEC");
+	int sealed = getenv(SEALED_ENV) != NULL, reexec = 0;
 
+	// Neither Go nor the program sees the mark.
+	if (sealed)
+		unsetenv(SEALED_ENV);
 	if (mode != NULL && strcmp(mode, "go") == 0)
 		return;
 	if (parse_args(argc, argv, &a) < 0)
@@ -446,11 +498,17 @@ void glassbox_exec_fast(int argc, char **argv)
 		return;
 	if (resolve(a.root, a.ref, id, &by_name) == 0 && load_record(a.root, id, &r) == 0 &&
 	    (!by_name || strcmp(r.name + (r.name[0] == '/'), a.ref + (a.ref[0] == '/')) == 0) &&
-	    check_target(a.root, &r, &t) == 0)
-		fast_run(&a, &r, &t);
+	    check_target(a.root, &r, &t) == 0) {
+		if (exe_read_only())
+			fast_run(&a, &r, &t);
+		else
+			reexec = !sealed;	// once: a clone that is not read-only after all is Go's
+	}
 	if (t.pidfd >= 0)
 		close(t.pidfd);
 	if (t.root_fd >= 0)
 		close(t.root_fd);
 	free_record(&r);
+	if (reexec)
+		reexec_sealed(argv);
 }
