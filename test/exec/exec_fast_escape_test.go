@@ -113,3 +113,39 @@ func giveLibraries(t *testing.T, pid int, bin string) {
 		}
 	}
 }
+
+// TestFastExecTermWithFullStdout: SIGTERM ends the exec (137) even while the caller does not
+// read its output, as on the Go path, where the program writes to the caller's descriptor
+// itself: the fast path's relay must not sit in a write to a full pipe, deaf to signals.
+func TestFastExecTermWithFullStdout(t *testing.T) {
+	c := runContainer(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := c.traced(c.Command(c.execArgs("sh", "-c", "while :; do echo 0123456789abcdef0123456789abcdef; done")...))
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for deadline := time.Now().Add(10 * time.Second); c.path() == "" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The pipe (64 KiB) fills at once; the relay then blocks in its write, if it blocks.
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(unix.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("exec on the %q path did not end within 30s of SIGTERM while its stdout was full", c.path())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 137 || c.path() != "c" {
+		t.Errorf("SIGTERM with a full stdout: exit %d on the %q path, want 137 on the fast one", code, c.path())
+	}
+}

@@ -127,10 +127,28 @@ static void child(struct fast_args *a, struct fast_record *r, struct fast_target
 	glassbox_exec_finish(e);
 }
 
-// write_all writes to one of the caller's descriptors, which may be non-blocking.
+// term_pidfd is the program's pidfd for on_term; term_killed says it was killed.
+static int term_pidfd = -1;
+static volatile sig_atomic_t term_killed;
+
+// on_term is exec.go's SIGTERM and SIGHUP: the program is killed. A handler, not the
+// signalfd: it interrupts a write to a caller that does not read (no SA_RESTART), which
+// would otherwise hold this process, and the program, forever.
+static void on_term(int sig)
+{
+	int saved = errno;
+	syscall(SYS_pidfd_send_signal, term_pidfd, SIGKILL, NULL, 0);
+	term_killed = 1;
+	errno = saved;
+}
+
+// write_all writes to one of the caller's descriptors, which may be non-blocking; once the
+// program is killed, what it wrote is dropped.
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
+		if (term_killed)
+			return -1;
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -173,7 +191,6 @@ struct relay {
 	int sfd, pidfd, out, err, in_w, stdin_open;
 	char inbuf[65536];
 	size_t inlen, inoff;
-	int killed;
 };
 
 static void close_stdin(struct relay *x)
@@ -236,15 +253,11 @@ static int relay(struct relay *x, pid_t pid)
 			}
 		}
 		if (p[isig].revents) {
+			// exec.go: SIGINT and SIGQUIT reach the program from the terminal (it is in this
+			// process group); SIGTERM and SIGHUP are on_term's.
 			struct signalfd_siginfo si;
-			while (read(x->sfd, &si, sizeof(si)) == sizeof(si)) {
-				// exec.go: SIGINT and SIGQUIT reach the program from the terminal (it is in
-				// this process group); SIGTERM and SIGHUP end it.
-				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) {
-					syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
-					x->killed = 1;
-				}
-			}
+			while (read(x->sfd, &si, sizeof(si)) == sizeof(si))
+				;
 		}
 		if (p[ipid].revents) {
 			int status;
@@ -414,6 +427,17 @@ void fast_run(struct fast_args *a, struct fast_record *r, struct fast_target *t)
 		dprintf(2, "glassbox: exec %s: pidfd_open %d: %s\n", a->ref, pid, strerror(errno));
 		kill(pid, SIGKILL);
 	}
+	if (pidfd >= 0) {
+		struct sigaction sa = { .sa_handler = on_term };
+		sigset_t term;
+		sigemptyset(&sa.sa_mask);
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGHUP);
+		term_pidfd = pidfd;
+		if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &term, NULL) < 0)
+			dprintf(2, "glassbox: exec %s: SIGTERM and SIGHUP will not reach the command: %s\n", a->ref, strerror(errno));
+	}
 	struct relay x = { .sfd = sfd, .pidfd = pidfd, .out = out[0], .err = err[0], .in_w = in[1], .stdin_open = a->interactive };
 	int status = pidfd >= 0 ? relay(&x, pid) : -1;
 	if (status == -1)
@@ -421,7 +445,7 @@ void fast_run(struct fast_args *a, struct fast_record *r, struct fast_target *t)
 			;
 	int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 	fast_events_died(&ev, code);
-	_exit(x.killed ? 128 + SIGKILL : code);
+	_exit(term_killed ? 128 + SIGKILL : code);
 
 fallback:
 	if (pid > 0) {
