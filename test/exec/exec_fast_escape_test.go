@@ -2,6 +2,7 @@ package exec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -147,5 +148,32 @@ func TestFastExecTermWithFullStdout(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 137 || c.path() != "c" {
 		t.Errorf("SIGTERM with a full stdout: exit %d on the %q path, want 137 on the fast one", code, c.path())
+	}
+}
+
+// TestFastExecRefusesLongSeccomp: a seccomp program longer than the kernel takes (4096
+// instructions) is refused, not cut to the 16 bits of sock_fprog.len: 65537 instructions
+// would load the first one alone, here RET ALLOW, and the program would run unfiltered.
+func TestFastExecRefusesLongSeccomp(t *testing.T) {
+	c := runContainer(t)
+	record := c.recordPath()
+	good, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 65537
+	prog := make([]byte, 4+8*n)
+	binary.NativeEndian.PutUint16(prog[4:], 0x06)       // BPF_RET|BPF_K
+	binary.NativeEndian.PutUint32(prog[8:], 0x7fff0000) // SECCOMP_RET_ALLOW
+	rec := binary.NativeEndian.AppendUint32(nil, 11)    // REC_EXEC_SECCOMP
+	rec = binary.NativeEndian.AppendUint32(rec, uint32(len(prog)))
+	bad := append(append(append([]byte(nil), good[:len(good)-8]...), rec...), prog...)
+	bad = append(bad, good[len(good)-8:]...) // REC_END
+	if err := os.WriteFile(record, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.exec("grep", "Seccomp_filters", "/proc/self/status")
+	if r.Code != 0 || c.path() != "go" {
+		t.Errorf("a record with a seccomp program of %d instructions: exit %d on the %q path, want Go's: %s%s", n, r.Code, c.path(), r.Stdout, r.Stderr)
 	}
 }

@@ -358,7 +358,9 @@ int glassbox_exec_record(struct exec_cfg *e, uint32_t type, char *p, uint32_t le
 			return r;
 		}
 	case REC_EXEC_SECCOMP:
-		if (len < 4 + 8 || (len - 4) % 8 != 0)
+		// sock_fprog.len is 16 bits: a longer program would be cut to a prefix of itself
+		// (the kernel takes BPF_MAXINSNS at most anyway).
+		if (len < 4 + 8 || (len - 4) % 8 != 0 || (len - 4) / 8 > BPF_MAXINSNS)
 			return -1;
 		memcpy(&e->seccomp_flags, p, 4);
 		e->seccomp_filter = p + 4;
