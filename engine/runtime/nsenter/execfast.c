@@ -34,6 +34,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
 #endif
@@ -437,7 +440,11 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 	if (pathf(path, sizeof(path), "/proc/%d/root", k->init_pid) < 0)
 		return -1;
 	t->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return t->root_fd < 0 ? -1 : 0;
+	if (t->root_fd < 0)
+		return -1;
+	// /proc/PID/cgroup, ns and root were opened by number: they were the init's if it is
+	// still not reaped now (a PID is free for reuse only then), which its pidfd says.
+	return syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) == 0 ? 0 : -1;
 }
 
 // exe_read_only says whether this process runs its binary from a read-only mount.
