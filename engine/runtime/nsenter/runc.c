@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,6 +410,12 @@ void glassbox_runc(int argc, char **argv)
 		return;
 	const char *root, *log, *bundle, *id;
 	if (parse_args(argc, argv, &root, &log, &bundle, &id) < 0)
+		return;
+	// With SIGCHLD ignored (inherited through execve) the kernel reaps the init unseen: the
+	// wait for it would find no status, and the run would exit 0 whatever the container's.
+	// Go's runtime catches SIGCHLD, so its run sees the status.
+	struct sigaction chld;
+	if (sigaction(SIGCHLD, NULL, &chld) < 0 || chld.sa_handler == SIG_IGN || (chld.sa_flags & SA_NOCLDWAIT))
 		return;
 	int64_t origin = runc_now();
 	static char rootabs[PATH_MAX], bundleabs[PATH_MAX];

@@ -1,0 +1,50 @@
+package oci
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunCacheSIGCHLDIgnored: a caller that ignores SIGCHLD (inherited through execve) gets
+// the container's exit status from either path. With SIGCHLD ignored the kernel reaps the
+// children unseen: a waitpid waits for all of them and fails, so the C run, which waits for
+// its init itself, must leave such a run to Go (whose runtime catches SIGCHLD).
+func TestRunCacheSIGCHLDIgnored(t *testing.T) {
+	e := newEnv(t)
+	marks := filepath.Join(t.TempDir(), "marks")
+	t.Setenv("GLASSBOX_RUN_TRACE", marks)
+	id := containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	bundle := e.bundle(nil, "sh", "-c", "exit 3")
+	for i := 0; i < 3; i++ {
+		run := e.Command("run", "--bundle", bundle, id)
+		// bash's trap '' sets SIG_IGN, which execve keeps (dash's does not for SIGCHLD).
+		cmd := exec.Command("bash", append([]string{"-c", `trap "" CHLD; exec "$0" "$@"`}, run.Args...)...)
+		cmd.Env = run.Env
+		done := make(chan error, 1)
+		before, _ := os.ReadFile(marks)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("run %d with SIGCHLD ignored did not end", i)
+		}
+		after, _ := os.ReadFile(marks)
+		path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before)))
+		if code := exitCode(err); code != 3 {
+			t.Errorf("run %d with SIGCHLD ignored on the %q path: exit %d, want the container's 3", i, path, code)
+		}
+		e.stateGone(id)
+		cgroupGone(t, id)
+	}
+}
