@@ -48,3 +48,30 @@ func TestRunCacheSIGCHLDIgnored(t *testing.T) {
 		cgroupGone(t, id)
 	}
 }
+
+// TestRunCacheSignalsAsGo: the container's process gets the same ignored and blocked signals
+// from either path, whatever the caller ignored (here SIGPIPE, as many daemons do) or blocked.
+func TestRunCacheSignalsAsGo(t *testing.T) {
+	e := newEnv(t)
+	marks := filepath.Join(t.TempDir(), "marks")
+	t.Setenv("GLASSBOX_RUN_TRACE", marks)
+	id := containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	bundle := e.bundle(nil, "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status")
+	var outs []string
+	for _, want := range []string{"go", "c"} {
+		run := e.Command("run", "--bundle", bundle, id)
+		cmd := exec.Command("bash", append([]string{"-c", `trap "" PIPE USR1 HUP INT QUIT TERM; exec "$0" "$@"`}, run.Args...)...)
+		cmd.Env = run.Env
+		before, _ := os.ReadFile(marks)
+		out, err := cmd.Output()
+		after, _ := os.ReadFile(marks)
+		if path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before))); path != want || err != nil {
+			t.Fatalf("run on the %q path, want %q: %v", path, want, err)
+		}
+		outs = append(outs, string(out))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("the container's signals differ:\ngo: %q\nc:  %q", outs[0], outs[1])
+	}
+}

@@ -145,6 +145,14 @@ static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int 
 		for (int fd = 6; fd < 1024; fd++)
 			if (fd != exe)
 				fcntl(fd, F_SETFD, FD_CLOEXEC);
+	// Go's run starts the init with every signal at its default action (its runtime catches
+	// them all, and execve resets a caught one); one ignored by this process's caller would
+	// stay ignored through execve, in the container's program too.
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigemptyset(&dfl.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);	// EINVAL for the C library's own: left as they are
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", exe);
 	char *argv[] = { "glassbox", "runtime-init", NULL };
