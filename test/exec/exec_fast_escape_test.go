@@ -177,3 +177,26 @@ func TestFastExecRefusesLongSeccomp(t *testing.T) {
 		t.Errorf("a record with a seccomp program of %d instructions: exit %d on the %q path, want Go's: %s%s", n, r.Code, c.path(), r.Stdout, r.Stderr)
 	}
 }
+
+// TestFastExecSignalsAsGo: the program gets the same ignored and blocked signals on either
+// path, whatever the caller of glassbox ignored (SIGPIPE, as many daemons do, and others).
+func TestFastExecSignalsAsGo(t *testing.T) {
+	c := runContainer(t)
+	var outs []string
+	for _, path := range []string{"c", "go"} {
+		cmd := c.traced(c.Command(c.execArgs("grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status")...))
+		if path == "go" {
+			cmd.Env = append(cmd.Env, "GLASSBOX_EXEC=go")
+		}
+		wrapped := exec.Command("bash", append([]string{"-c", `trap "" PIPE USR1 HUP INT QUIT TERM; exec "$0" "$@"`}, cmd.Args...)...)
+		wrapped.Env = cmd.Env
+		out, err := wrapped.Output()
+		if err != nil || c.path() != path {
+			t.Fatalf("exec on the %q path, want %q: %v", c.path(), path, err)
+		}
+		outs = append(outs, string(out))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("the program's signals differ:\nc:  %q\ngo: %q", outs[0], outs[1])
+	}
+}

@@ -76,6 +76,14 @@ static void child(struct fast_args *a, struct fast_record *r, struct fast_target
 		child_fail();
 	if (sigprocmask(SIG_SETMASK, mask, NULL) < 0)
 		child_fail();
+	// Go's exec starts its helper with every signal at its default action (its runtime
+	// catches them all, and execve resets a caught one); one the caller ignored would stay
+	// ignored through execve, in the program.
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigemptyset(&dfl.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);	// EINVAL for the C library's own: left as they are
 	for (int fd = 0; fd < 3; fd++)
 		if (dup2(fds[fd], fd) < 0)
 			child_fail();
