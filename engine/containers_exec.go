@@ -204,7 +204,10 @@ func execProcess(proc *specs.Process, pid int, opts ExecOptions) (nsenter.Proces
 	p := nsenter.Process{Args: opts.Cmd, Env: env, Cwd: cwd, Tty: opts.Tty, Security: sec}
 	if !opts.Tty {
 		if opts.Interactive && opts.Stdin != nil {
-			p.Stdin = opts.Stdin
+			// Through a pipe (nsenter.Cmd makes one for what is not an *os.File): the
+			// caller's file itself could be reopened through /proc/self/fd/0, for writing
+			// by a container root that is the host's, and a terminal pushed input into.
+			p.Stdin = struct{ io.Reader }{opts.Stdin}
 		}
 		p.Stdout, p.Stderr = opts.Stdout, opts.Stderr
 		if p.Stderr == nil {

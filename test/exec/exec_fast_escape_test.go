@@ -200,3 +200,83 @@ func TestFastExecSignalsAsGo(t *testing.T) {
 		t.Errorf("the program's signals differ:\nc:  %q\ngo: %q", outs[0], outs[1])
 	}
 }
+
+// TestFastExecStdioIsNoHostFile: the fast path's program holds descriptors 0 to 2 only, and
+// they are pipes, whatever the caller's stdio is (here a host file and a directory's file):
+// a host file there could be reopened through /proc/self/fd, a host terminal pushed input
+// into with TIOCSTI. The Go path hands the caller's files over as they are (logged).
+func TestFastExecStdioIsNoHostFile(t *testing.T) {
+	c := runContainer(t)
+	for _, path := range []string{"c", "go"} {
+		out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := os.Open("/etc/hostname")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := c.traced(c.Command(c.execArgs("-i", "--", "sh", "-c", `for f in /proc/self/fd/*; do echo "$f $(readlink $f)"; done`)...))
+		if path == "go" {
+			cmd.Env = append(cmd.Env, "GLASSBOX_EXEC=go")
+		}
+		cmd.Stdin, cmd.Stdout = in, out
+		err = cmd.Run()
+		in.Close()
+		out.Close()
+		data, _ := os.ReadFile(out.Name())
+		if err != nil || c.path() != path {
+			t.Fatalf("exec on the %q path, want %q: %v", c.path(), path, err)
+		}
+		if path == "go" {
+			t.Logf("the Go path's program sees: %q", data)
+			continue
+		}
+		var fds []string
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 || f[0] == "/proc/self/fd/255" { // sh's own copy of its script's fd
+				continue
+			}
+			fds = append(fds, filepath.Base(f[0]))
+			if !strings.HasPrefix(f[1], "pipe:") && !strings.HasPrefix(f[1], "/proc/") {
+				t.Errorf("the program's %s is %s, not a pipe", f[0], f[1])
+			}
+		}
+		// ls's own directory descriptor of /proc/self/fd is there as well: at most 4.
+		if len(fds) < 3 || len(fds) > 4 || fds[0] != "0" || fds[1] != "1" || fds[2] != "2" {
+			t.Errorf("the program holds descriptors %v, want 0, 1, 2 (and the glob's own): %q", fds, data)
+		}
+	}
+}
+
+// TestExecStdinIsNoHostFile: with -i, a host file the caller gave as stdin reaches the program
+// through a pipe on both paths: handed over as it is, it could be reopened through
+// /proc/self/fd/0 for writing (the container's root is the host's without a user namespace)
+// and a file the caller opened read-only overwritten.
+func TestExecStdinIsNoHostFile(t *testing.T) {
+	c := runContainer(t)
+	for _, path := range []string{"c", "go"} {
+		name := filepath.Join(t.TempDir(), "host-file")
+		if err := os.WriteFile(name, []byte("host\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := c.traced(c.Command(c.execArgs("-i", "--", "sh", "-c", `echo written > /proc/self/fd/0; readlink /proc/self/fd/0`)...))
+		if path == "go" {
+			cmd.Env = append(cmd.Env, "GLASSBOX_EXEC=go")
+		}
+		cmd.Stdin = in
+		out, _ := cmd.Output()
+		in.Close()
+		if c.path() != path {
+			t.Fatalf("exec on the %q path, want %q", c.path(), path)
+		}
+		if data, _ := os.ReadFile(name); string(data) != "host\n" || !strings.HasPrefix(string(out), "pipe:") {
+			t.Errorf("%s path: the program's stdin is %q and the caller's file now holds %q", path, out, data)
+		}
+	}
+}
