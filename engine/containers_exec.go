@@ -204,14 +204,53 @@ func execProcess(proc *specs.Process, pid int, opts ExecOptions) (nsenter.Proces
 	p := nsenter.Process{Args: opts.Cmd, Env: env, Cwd: cwd, Tty: opts.Tty, Security: sec}
 	if !opts.Tty {
 		if opts.Interactive && opts.Stdin != nil {
-			p.Stdin = opts.Stdin
+			p.Stdin = pipedReader(opts.Stdin)
 		}
 		p.Stdout, p.Stderr = opts.Stdout, opts.Stderr
 		if p.Stderr == nil {
 			p.Stderr = opts.Stdout
 		}
+		if p.Stdout != nil {
+			p.Stdout = pipedWriter(p.Stdout)
+		}
+		if p.Stderr != nil {
+			p.Stderr = pipedWriter(p.Stderr)
+		}
 	}
 	return p, nil
+}
+
+// hostFile says whether v is a descriptor of a host file that must not reach the program
+// itself: an *os.File would reach it as the descriptor, and one of a regular file, a
+// directory or a block device (`glassbox exec c cmd > out`) lets root in the container reopen
+// it through /proc/self/fd/N with a mode of its own choosing, writing a host file it was only
+// handed to read, or truncating it (the CVE-2024-21626 family). Such a stream goes through a
+// pipe that os/exec copies, as docker's shim always does; pipes, sockets, terminals and
+// /dev/null pass as they are (reopening them reaches nothing more).
+func hostFile(v any) bool {
+	file, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		return true
+	}
+	return fi.Mode()&(os.ModeNamedPipe|os.ModeSocket|os.ModeCharDevice) == 0
+}
+
+func pipedReader(r io.Reader) io.Reader {
+	if hostFile(r) {
+		return struct{ io.Reader }{r}
+	}
+	return r
+}
+
+func pipedWriter(w io.Writer) io.Writer {
+	if hostFile(w) {
+		return struct{ io.Writer }{w}
+	}
+	return w
 }
 
 // setEnv sets kv ("K=V") in env, replacing an earlier value of K.

@@ -35,6 +35,7 @@ func TestExecGoPath(t *testing.T) {
 		{"ExitCodes", TestExecExitCodes},
 		{"IntoStoppedOrUnknownContainer", TestExecIntoStoppedOrUnknownContainer},
 		{"LeaksNoDescriptor", TestExecLeaksNoDescriptor},
+		{"StdioIsNoHostFile", TestExecStdioIsNoHostFile},
 		{"InteractiveAndDetached", TestExecInteractiveAndDetached},
 		{"Events", TestExecEvents},
 	} {

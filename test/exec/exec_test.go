@@ -297,3 +297,44 @@ func nsPidOf(t *testing.T, pid int) int {
 	n, _ := strconv.Atoi(f[len(f)-1])
 	return n
 }
+
+// TestExecStdioIsNoHostFile: a command whose stdin and stdout are host files (`exec -i c cmd
+// < in > out`) gets pipes, not the files' descriptors: root in the container could otherwise
+// reopen /proc/self/fd/0 for writing and change a host file it was only handed to read.
+func TestExecStdioIsNoHostFile(t *testing.T) {
+	c := runContainer(t)
+	dir := t.TempDir()
+	inPath, outPath := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	if err := os.WriteFile(inPath, []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(inPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := c.traced(c.Command(c.execArgs("-i", "--", "sh", "-c",
+		"cat; busybox readlink /proc/self/fd/0; busybox readlink /proc/self/fd/1; echo changed >> /proc/self/fd/0")...))
+	cmd.Stdin, cmd.Stdout = in, out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	got, _ := os.ReadFile(outPath)
+	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+	if len(lines) != 3 || lines[0] != "host data" {
+		t.Fatalf("output %q, want the input and two links", got)
+	}
+	for i, link := range lines[1:] {
+		if !strings.HasPrefix(link, "pipe:") {
+			t.Errorf("fd %d in the container is %s, want a pipe", i, link)
+		}
+	}
+	if data, _ := os.ReadFile(inPath); string(data) != "host data\n" {
+		t.Errorf("the host's stdin file now holds %q", data)
+	}
+}
