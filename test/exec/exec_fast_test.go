@@ -36,6 +36,7 @@ func TestExecGoPath(t *testing.T) {
 		{"IntoStoppedOrUnknownContainer", TestExecIntoStoppedOrUnknownContainer},
 		{"LeaksNoDescriptor", TestExecLeaksNoDescriptor},
 		{"StdioIsNoHostFile", TestExecStdioIsNoHostFile},
+		{"StdioIsNoTerminal", TestExecStdioIsNoTerminal},
 		{"InteractiveAndDetached", TestExecInteractiveAndDetached},
 		{"Events", TestExecEvents},
 	} {

@@ -71,7 +71,9 @@ static int parse_args(int argc, char **argv, struct fast_args *a)
 		return -1;
 	const char *base = strrchr(argv[0], '/');
 	base = base != NULL ? base + 1 : argv[0];
-	if (strcmp(base, "glassbox") != 0)	// other names are personalities (main.go)
+	// A name main.go maps to a subcommand (oci.go: glassbox-oci, runc) is not the docker-style
+	// CLI; any other name is, as it is to cobra.
+	if (strcmp(base, "glassbox-oci") == 0 || strcmp(base, "runc") == 0)
 		return -1;
 	const char *root = NULL;
 	int i = 1;
