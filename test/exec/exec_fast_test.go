@@ -62,9 +62,16 @@ func (c *ctr) execOn(path string, stdin string, args ...string) fixture.Result {
 // TestFastExecMatchesGo: what the program sees and what the caller gets (status, output,
 // messages) are the same on both paths: exit codes, docker's 126 and 127 with their
 // messages, -e and -w over the container's environment and directory, stdin with -i and
-// without, credentials, capabilities, seccomp, rlimits, namespaces and cgroups.
+// without, credentials, capabilities, seccomp, rlimits, namespaces and cgroups; in a
+// container with a user namespace of its own too.
 func TestFastExecMatchesGo(t *testing.T) {
-	c := runContainer(t, "-e", "FROM_RUN=1")
+	for _, userns := range []string{"host", "remap"} {
+		t.Run("userns="+userns, func(t *testing.T) { fastExecMatchesGo(t, userns) })
+	}
+}
+
+func fastExecMatchesGo(t *testing.T, userns string) {
+	c := runContainer(t, "-e", "FROM_RUN=1", "--userns", userns)
 	status := `grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status`
 	for _, tc := range []struct {
 		stdin string
@@ -85,6 +92,7 @@ func TestFastExecMatchesGo(t *testing.T) {
 		{"not for cat\n", []string{"cat"}, ""},
 		{"", []string{"sh", "-c", status + "; ulimit -n; ulimit -Hn"}, ""},
 		{"", []string{"sh", "-c", "for f in /proc/self/ns/* /proc/1/ns/*; do readlink $f; done; cat /proc/self/cgroup /proc/1/cgroup"}, ""},
+		{"", []string{"sh", "-c", "id; cat /proc/self/uid_map /proc/self/gid_map; touch /tmp/f; ls -ln /tmp/f"}, ""},
 		{"", []string{"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x"}, ""},
 	} {
 		path := tc.path
