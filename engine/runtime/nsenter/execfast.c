@@ -213,7 +213,8 @@ static void free_record(struct fast_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static const char *record_string(char *p, uint32_t len)
+// nul_terminated returns the string p when the record is exactly it and its NUL.
+static const char *nul_terminated(char *p, uint32_t len)
 {
 	return len > 0 && p[len - 1] == '\0' ? p : NULL;
 }
@@ -247,15 +248,15 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 			have_key = 1;
 			break;
 		case FAST_ID:
-			if ((r->id = record_string(p, len)) == NULL)
+			if ((r->id = nul_terminated(p, len)) == NULL)
 				return -1;
 			break;
 		case FAST_NAME:
-			if ((r->name = record_string(p, len)) == NULL)
+			if ((r->name = nul_terminated(p, len)) == NULL)
 				return -1;
 			break;
 		case FAST_IMAGE:
-			if ((r->image = record_string(p, len)) == NULL)
+			if ((r->image = nul_terminated(p, len)) == NULL)
 				return -1;
 			break;
 		case FAST_PROC_CGROUP:
@@ -263,7 +264,7 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 			r->proc_cgroup_len = len;
 			break;
 		case FAST_CGROUP:
-			if (r->ncgroups == FAST_MAX_CGROUPS || (r->cgroups[r->ncgroups] = record_string(p, len)) == NULL)
+			if (r->ncgroups == FAST_MAX_CGROUPS || (r->cgroups[r->ncgroups] = nul_terminated(p, len)) == NULL)
 				return -1;
 			r->ncgroups++;
 			break;
