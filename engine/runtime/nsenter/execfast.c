@@ -216,7 +216,7 @@ static void free_record(struct fast_record *r)
 // nul_terminated returns the string p when the record is exactly it and its NUL.
 static const char *nul_terminated(char *p, uint32_t len)
 {
-	return len > 0 && p[len - 1] == '\0' ? p : NULL;
+	return len > 0 && memchr(p, '\0', len) == p + len - 1 ? p : NULL;
 }
 
 static int parse_record(struct fast_record *r, char *p, char *end)
