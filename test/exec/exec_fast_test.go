@@ -221,21 +221,36 @@ func TestFastExecFallsBack(t *testing.T) {
 	binary.NativeEndian.PutUint32(otherPID[key+96:], uint32(os.Getpid()))
 	otherStart := append([]byte(nil), good...)
 	binary.NativeEndian.PutUint64(otherStart[key+104:], binary.NativeEndian.Uint64(good[key+104:])+1)
+	badMagic := append([]byte(nil), good...)
+	badMagic[0] ^= 1
+	hugeLen := append([]byte(nil), good...)
+	binary.NativeEndian.PutUint32(hugeLen[key-4:], 1<<31) // the key record's length
+	elsewhere := filepath.Join(t.TempDir(), "exec.fast")
+	if err := os.WriteFile(elsewhere, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
-		data []byte
+		data []byte // nil: a symbolic link to a copy of the good record
 		mode os.FileMode
 	}{
 		{"another process at the init's pid", otherPID, 0o600},
 		{"another start time", otherStart, 0o600},
 		{"truncated", good[:len(good)-9], 0o600},
 		{"longer", append(append([]byte(nil), good...), 0), 0o600},
+		{"another magic", badMagic, 0o600},
+		{"a record longer than the file", hugeLen, 0o600},
 		{"readable by others", good, 0o644},
+		{"a symbolic link", nil, 0o600},
 	} {
-		if err := os.WriteFile(record, tc.data, tc.mode); err != nil {
+		os.Remove(record)
+		if tc.data == nil {
+			if err := os.Symlink(elsewhere, record); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(record, tc.data, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(record, tc.mode)
 		if r := c.exec("true"); r.Code != 0 || c.path() != "go" {
 			t.Errorf("%s: exit %d on the %q path, want 0 on Go's: %s", tc.name, r.Code, c.path(), r.Stderr)
 		}
