@@ -225,6 +225,10 @@ func TestFastExecFallsBack(t *testing.T) {
 	badMagic[0] ^= 1
 	hugeLen := append([]byte(nil), good...)
 	binary.NativeEndian.PutUint32(hugeLen[key-4:], 1<<31) // the key record's length
+	otherSeccomp := append([]byte(nil), good...)
+	if v := fastRecordPayload(t, otherSeccomp, 105); len(v) > 1 {
+		v[0]++ // another libseccomp compiled the filter
+	}
 	elsewhere := filepath.Join(t.TempDir(), "exec.fast")
 	if err := os.WriteFile(elsewhere, good, 0o600); err != nil {
 		t.Fatal(err)
@@ -236,6 +240,7 @@ func TestFastExecFallsBack(t *testing.T) {
 	}{
 		{"another process at the init's pid", otherPID, 0o600},
 		{"another start time", otherStart, 0o600},
+		{"another libseccomp", otherSeccomp, 0o600},
 		{"truncated", good[:len(good)-9], 0o600},
 		{"longer", append(append([]byte(nil), good...), 0), 0o600},
 		{"another magic", badMagic, 0o600},
@@ -276,6 +281,22 @@ func TestFastExecFallsBack(t *testing.T) {
 	if r := c.exec("true"); r.Code != 125 || c.path() != "go" || !strings.Contains(r.Stderr, "container "+c.name+" is not running") {
 		t.Errorf("stopped container: exit %d on the %q path, %q", r.Code, c.path(), r.Stderr)
 	}
+}
+
+// fastRecordPayload is the payload of the exec.fast record of type typ (execfast.h).
+func fastRecordPayload(t *testing.T, data []byte, typ uint32) []byte {
+	for p := 16; p+8 <= len(data); {
+		rt, n := binary.NativeEndian.Uint32(data[p:]), int(binary.NativeEndian.Uint32(data[p+4:]))
+		if p+8+n > len(data) {
+			break
+		}
+		if rt == typ {
+			return data[p+8 : p+8+n]
+		}
+		p += 8 + n
+	}
+	t.Fatalf("no record of type %d in exec.fast", typ)
+	return nil
 }
 
 // TestFastExecAfterRestart: a restart removes the record with the old init's data (any state
