@@ -76,9 +76,9 @@ Exits with the process's status (128+N for signal N); 255 when it could not be s
 	f.BoolVarP(&e.detach, "detach", "d", false, "detach from the container's process")
 	f.BoolVar(&e.noNewPrivs, "no-new-privs", false, "set the no new privileges value for the process")
 	f.BoolVar(&e.ignorePaused, "ignore-paused", false, "allow exec in a paused container")
-	f.IntVar(&e.preserveFDs, "preserve-fds", 0, "pass N additional file descriptors to the container (not supported)")
-	f.StringVar(&e.processLabel, "process-label", "", "set the asm process label for the process commonly used with selinux (not supported)")
-	f.StringVar(&e.apparmor, "apparmor", "", "set the apparmor profile for the process (not supported)")
+	f.IntVar(&e.preserveFDs, "preserve-fds", 0, "pass N additional file descriptors to the container: this process's 3 to 3+N-1, at the same numbers")
+	f.StringVar(&e.processLabel, "process-label", "", "set the asm process label for the process commonly used with selinux")
+	f.StringVar(&e.apparmor, "apparmor", "", "set the apparmor profile for the process")
 	f.StringVar(&e.cgroup, "cgroup", "", "run the process in an (existing) sub-cgroup(s) (not supported)")
 	return cmd
 }
@@ -88,12 +88,12 @@ func (o *ociGlobals) exec(cmd *cobra.Command, e *execFlags, args []string) error
 	switch {
 	case e.pidfdSocket != "":
 		return errors.New("--pidfd-socket is not supported by glassbox")
-	case e.preserveFDs != 0:
-		return fmt.Errorf("--preserve-fds %d: passing extra descriptors is not supported by glassbox", e.preserveFDs)
-	case e.processLabel != "", e.apparmor != "":
-		return errors.New("--process-label and --apparmor: glassbox supports neither SELinux nor AppArmor")
 	case e.cgroup != "":
 		return errors.New("--cgroup: exec into a sub-cgroup is not supported by glassbox")
+	}
+	extra, err := preservedFiles(e.preserveFDs)
+	if err != nil {
+		return err
 	}
 	r, err := o.open()
 	if err != nil {
@@ -133,7 +133,7 @@ func (o *ociGlobals) exec(cmd *cobra.Command, e *execFlags, args []string) error
 		return err
 	}
 	defer target.Close()
-	p := nsenter.Process{Args: proc.Args, Env: proc.Env, Cwd: proc.Cwd, Tty: proc.Terminal}
+	p := nsenter.Process{Args: proc.Args, Env: proc.Env, Cwd: proc.Cwd, Tty: proc.Terminal, ExtraFiles: extra}
 	if proc.ConsoleSize != nil {
 		p.ConsoleSize = nsenter.Size{Rows: uint16(proc.ConsoleSize.Height), Cols: uint16(proc.ConsoleSize.Width)}
 	}
@@ -207,6 +207,7 @@ func (e *execFlags) processSpec(spec *specs.Spec, args []string) (*specs.Process
 		if len(p.Args) == 0 {
 			return nil, fmt.Errorf("%s: args must not be empty", e.processPath)
 		}
+		e.setLabels(&p)
 		return &p, nil
 	}
 	if len(args) == 0 {
@@ -261,7 +262,18 @@ func (e *execFlags) processSpec(spec *specs.Spec, args []string) (*specs.Process
 	if e.noNewPrivs {
 		p.NoNewPrivileges = true
 	}
+	e.setLabels(&p)
 	return &p, nil
+}
+
+// setLabels puts --apparmor and --process-label over the process's own, as runc's exec does.
+func (e *execFlags) setLabels(p *specs.Process) {
+	if e.apparmor != "" {
+		p.ApparmorProfile = e.apparmor
+	}
+	if e.processLabel != "" {
+		p.SelinuxLabel = e.processLabel
+	}
 }
 
 // writePidFile writes pid the way runc does: to a temporary file renamed into place, so a

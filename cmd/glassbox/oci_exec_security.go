@@ -16,6 +16,10 @@ func setExecSecurity(p *nsenter.Process, proc *specs.Process, spec *specs.Spec) 
 		Capabilities:    proc.Capabilities,
 		NoNewPrivileges: proc.NoNewPrivileges,
 		Rlimits:         proc.Rlimits,
+		ApparmorProfile: proc.ApparmorProfile,
+		SelinuxLabel:    proc.SelinuxLabel,
+		Scheduler:       proc.Scheduler,
+		IOPriority:      proc.IOPriority,
 	}
 	if spec.Linux != nil {
 		p.Security.Seccomp = spec.Linux.Seccomp

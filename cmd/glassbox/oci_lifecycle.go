@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime"
 )
@@ -46,7 +48,7 @@ func (c *createFlags) add(cmd *cobra.Command) {
 	f.StringVar(&c.pidFile, "pid-file", "", "specify the file to write the process id to")
 	f.BoolVar(&c.noPivot, "no-pivot", false, "do not use pivot root to jail process inside rootfs")
 	f.BoolVar(&c.noNewKeyring, "no-new-keyring", false, "do not create a new session keyring for the container")
-	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass N additional file descriptors to the container (not supported)")
+	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass N additional file descriptors to the container: this process's 3 to 3+N-1, at the same numbers")
 }
 
 // options checks the flags against the bundle's config.json and returns the runtime's
@@ -68,8 +70,9 @@ func (c *createFlags) options(detach bool) (runtime.CreateOptions, bool, error) 
 	if c.pidfdSocket != "" {
 		return opts, false, errors.New("--pidfd-socket is not supported by glassbox")
 	}
-	if c.preserveFDs != 0 {
-		return opts, false, fmt.Errorf("--preserve-fds %d: passing extra descriptors is not supported by glassbox", c.preserveFDs)
+	extra, err := preservedFiles(c.preserveFDs)
+	if err != nil {
+		return opts, false, err
 	}
 	terminal := spec.Process.Terminal
 	// runc's checks (utils_linux.go setupIO), with its texts.
@@ -80,7 +83,7 @@ func (c *createFlags) options(detach bool) (runtime.CreateOptions, bool, error) 
 		return opts, false, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
 	opts = runtime.CreateOptions{Bundle: bundle, ConsoleSocket: c.consoleSocket, NoPivot: c.noPivot,
-		NoNewKeyring: c.noNewKeyring}
+		NoNewKeyring: c.noNewKeyring, ExtraFiles: extra}
 	if c.pidFile != "" {
 		if opts.PidFile, err = filepath.Abs(c.pidFile); err != nil {
 			return opts, false, err
@@ -91,6 +94,29 @@ func (c *createFlags) options(detach bool) (runtime.CreateOptions, bool, error) 
 		opts.IO = runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	}
 	return opts, terminal, nil
+}
+
+// preservedFiles are this process's descriptors 3 to 3+n-1, which runc's --preserve-fds hands
+// to the container's process at the same numbers. Each must be open and inherited: a closed
+// one would leave a gap, and one marked close-on-exec cannot have come through execve from
+// the caller, so it is glassbox's own (the Go runtime opens everything close-on-exec: its
+// epoll descriptor takes the first free number) and must not reach the container.
+func preservedFiles(n int) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+	}
+	files := make([]*os.File, 0, n)
+	for fd := 3; fd < 3+n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d: %w", n, fd, err)
+		}
+		if flags&unix.FD_CLOEXEC != 0 {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open in the caller", n, fd)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved fd "+strconv.Itoa(fd)))
+	}
+	return files, nil
 }
 
 func newOCICreateCmd(o *ociGlobals) *cobra.Command {

@@ -125,8 +125,12 @@ func ociFeatures() *features.Features {
 			Capabilities: knownCapabilities(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
 			Seccomp:      seccomp.Features(),
-			Apparmor:     &features.Apparmor{Enabled: &no},
-			Selinux:      &features.Selinux{Enabled: &no},
+			// Support is built in (features.md: "unrelated to whether the host supports"
+			// it); a spec asking for a module the host lacks is refused at create.
+			Apparmor: &features.Apparmor{Enabled: &yes},
+			Selinux:  &features.Selinux{Enabled: &yes},
+			// Idmapped bind mounts (mounts[].uidMappings, gidMappings; idmap, ridmap).
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 		},
 		Annotations: map[string]string{
 			"org.glassbox.version":                 version,

@@ -173,4 +173,9 @@ func TestFeatures(t *testing.T) {
 	if !slices.Contains(f.Hooks, "prestart") {
 		t.Errorf("features hooks %v lack prestart, which the runtime runs", f.Hooks)
 	}
+	l := f.Linux
+	if l.Apparmor == nil || !*l.Apparmor.Enabled || l.Selinux == nil || !*l.Selinux.Enabled ||
+		l.MountExtensions == nil || l.MountExtensions.IDMap == nil || !*l.MountExtensions.IDMap.Enabled {
+		t.Errorf("features do not say AppArmor, SELinux and idmapped mounts are supported: %+v", l)
+	}
 }

@@ -11,7 +11,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 )
 
 // loadSpec reads and checks a bundle's config.json. Errors name the field at fault, as
@@ -111,6 +113,9 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 		if _, _, _, err := parseMountOptions(m.Options); err != nil {
 			return "", fmt.Errorf("mounts[%d].options: %w", i, err)
 		}
+		if err := checkIDMap(s, i, m); err != nil {
+			return "", err
+		}
 	}
 	// After pivot_root the init reaches its own descriptors through /proc/thread-self/fd
 	// (the exec fifo, masked and read-only paths, the console): without a procfs at /proc
@@ -143,6 +148,25 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 		// Said rather than ignored: a container asking for LINUX32 would otherwise run as
 		// LINUX and see a 64-bit uname.
 		return "", fmt.Errorf("linux.personality: domain %q with flags %v is not supported (only LINUX)", p.Domain, p.Flags)
+	}
+	if s.Process.Scheduler != nil {
+		if _, err := sched.Attr("process.scheduler", s.Process.Scheduler); err != nil {
+			return "", err
+		}
+	}
+	if s.Process.IOPriority != nil {
+		if _, err := sched.IOPrio("process.ioPriority", s.Process.IOPriority); err != nil {
+			return "", err
+		}
+	}
+	if err := lsm.CheckAppArmor("process.apparmorProfile", s.Process.ApparmorProfile); err != nil {
+		return "", err
+	}
+	if err := lsm.CheckSELinux("process.selinuxLabel", s.Process.SelinuxLabel); err != nil {
+		return "", err
+	}
+	if err := lsm.CheckSELinux("linux.mountLabel", s.Linux.MountLabel); err != nil {
+		return "", err
 	}
 	for name := range s.Linux.Sysctl {
 		if strings.Contains(name, "..") || strings.Contains(name, "/") && strings.Contains(name, ".") {

@@ -44,7 +44,7 @@ func (in *initProcess) console() error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
-	if err := sendMessage(initSyncFD, initMessage{Type: msgConsole}, unix.UnixRights(master)); err != nil {
+	if err := sendMessage(in.syncFD, initMessage{Type: msgConsole}, unix.UnixRights(master)); err != nil {
 		return fmt.Errorf("send pty master: %w", err)
 	}
 	// /dev/console is the slave, as on a real machine's console (runc does the same).

@@ -19,6 +19,7 @@ import (
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/trace"
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // Create does what `runc create` does: the init process (glassbox re-executed, a child of the
@@ -36,6 +37,13 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	bundle, err := filepath.Abs(opts.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	var cacheKey *runCacheKey
+	if opts.RunCache {
+		// Before config.json is read: a change from here on makes the entry stale.
+		if cacheKey, err = takeRunCacheKey(bundle); err != nil {
+			r.log.Debug("run cache: no key", "err", err)
+		}
 	}
 	spec, rootfs, err := loadSpec(bundle)
 	if err != nil {
@@ -71,6 +79,12 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	cg, err := cgroups.New(cgroups.Config{Path: cgPath, Resources: withDeviceRules(spec), Trace: rec})
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	// The state names the cgroups before they exist: a caller killed between their mkdir and
+	// the state's final save (below) leaves a state Delete undoes, not cgroups nothing names.
+	if err := r.save(&record{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now(),
+		CgroupPaths: cg.Paths(), OwnerUID: os.Getuid()}); err != nil {
+		return nil, err
 	}
 	// The cgroup is made once the init has started (cmd.Prepare below), while it executes.
 	makeCgroup := func() error {
@@ -113,6 +127,16 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	defer exe.Close()
 	rec.Record("binary", "init runs glassbox from a "+how, time.Now(), nil)
+	exePath := "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
+	idFiles, idIndex, err := idmappedMounts(spec, exePath, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, f := range idFiles {
+			f.Close()
+		}
+	}()
 
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -140,7 +164,14 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
 		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS,
-		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir)}
+		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir), PreserveFDs: len(opts.ExtraFiles)}
+	// The idmapped mounts follow the exec fifo.
+	for i, n := range idIndex {
+		if icfg.IDMapFDs == nil {
+			icfg.IDMapFDs = map[int]int{}
+		}
+		icfg.IDMapFDs[i] = initFifoFD(len(opts.ExtraFiles)) + 1 + n
+	}
 	// The init in C unless the plan cannot say the spec (or GLASSBOX_INIT=go): see plan.go.
 	var pl *plan
 	if initMode() == "c" {
@@ -159,8 +190,8 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		}
 		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
 	}
-	cmd := nsenter.Command(cfg, InitEntry)
-	cmd.Path, cmd.Sealed = "/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), true
+	cmd := nsenter.Command(cfg, InitEntry, strconv.Itoa(len(opts.ExtraFiles)))
+	cmd.Path, cmd.Sealed = exePath, true
 	if icfg.ParentPIDNS {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
 	}
@@ -174,7 +205,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if opts.IO.Stderr != nil {
 		cmd.Stderr = opts.IO.Stderr
 	}
-	cmd.ExtraFiles = []*os.File{childSock, fifo}
+	cmd.ExtraFiles = append(append(append([]*os.File{}, opts.ExtraFiles...), childSock, fifo), idFiles...)
 	var prepareErr error
 	cmd.Prepare = func() error {
 		prepareErr = makeCgroup()
@@ -235,6 +266,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		return nil, err
 	}
 
+	fault.Crash("runtime-create:cgroup") // the cgroups made and the init in them, not saved
 	start, _, err := procStart(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init pid %d: %w", pid, err)
@@ -253,6 +285,16 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	if err := trace.WriteFile(filepath.Join(dir, traceFile), rec.Steps()); err != nil {
 		return nil, err
+	}
+	if cacheKey != nil && opts.ConsoleSocket == "" && opts.PidFile == "" && !opts.NoPivot && !opts.NoNewKeyring {
+		run := runCacheRun{id: id, rootfs: rootfs, spec: spec, plan: pl, nsenter: cfg, cloneDetail: nsDetail,
+			cgroupPaths: c.CgroupPaths, steps: rec.Steps()}
+		if icfg.ParentPIDNS {
+			run.cloneFlags = unix.CLONE_NEWPID
+		}
+		if err := r.keepRunCache(cacheKey, run); err != nil {
+			r.log.Debug("run cache: not kept", "id", id, "why", err)
+		}
 	}
 	return c, nil
 }

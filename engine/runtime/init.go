@@ -13,6 +13,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 	"github.com/glassbox/glassbox/engine/trace"
 )
 
@@ -23,12 +25,18 @@ func InitMain(args []string) int {
 	// Capabilities, credentials and no_new_privs below are per thread: the thread that sets
 	// them is the one that execs.
 	goruntime.LockOSThread()
+	// The one argument is how many preserved descriptors come before the sync socket.
+	preserved := 0
+	if len(args) == 1 {
+		preserved, _ = strconv.Atoi(args[0])
+	}
+	syncFD := initSyncFD(preserved)
 	var cfg initConfig
-	if _, err := recvMessage(initSyncFD, &cfg); err != nil || cfg.Spec == nil {
+	if _, err := recvMessage(syncFD, &cfg); err != nil || cfg.Spec == nil || cfg.PreserveFDs != preserved {
 		fmt.Fprintf(os.Stderr, "glassbox: %s is started by glassbox itself, not by hand (%v)\n", InitEntry, err)
 		return 125
 	}
-	in := &initProcess{cfg: cfg, spec: cfg.Spec, rec: trace.New(time.Unix(0, cfg.Origin))}
+	in := &initProcess{cfg: cfg, spec: cfg.Spec, rec: trace.New(time.Unix(0, cfg.Origin)), syncFD: syncFD}
 	if err := in.setup(); err != nil {
 		kind := ""
 		switch {
@@ -37,13 +45,13 @@ func InitMain(args []string) int {
 		case errors.Is(err, ErrNotExecutable):
 			kind = "notexec"
 		}
-		sendMessage(initSyncFD, initMessage{Type: msgError, Error: err.Error(), Kind: kind, Steps: in.rec.Steps()}, nil)
+		sendMessage(syncFD, initMessage{Type: msgError, Error: err.Error(), Kind: kind, Steps: in.rec.Steps()}, nil)
 		return 125
 	}
-	if err := sendMessage(initSyncFD, initMessage{Type: msgReady, Steps: in.rec.Steps()}, nil); err != nil {
+	if err := sendMessage(syncFD, initMessage{Type: msgReady, Steps: in.rec.Steps()}, nil); err != nil {
 		return 125
 	}
-	unix.Close(initSyncFD)
+	unix.Close(syncFD)
 	err := in.exec()
 	fmt.Fprintf(os.Stderr, "glassbox: init: %v\n", err)
 	if errors.Is(err, ErrNotFound) {
@@ -57,6 +65,8 @@ type initProcess struct {
 	spec *specs.Spec
 	rec  *trace.Recorder
 	path string // the program, resolved
+	// syncFD is the sync socket's descriptor (after the preserved ones).
+	syncFD int
 	// seccompLate: the filter goes on right before execve (with no_new_privs it needs no
 	// privilege); without no_new_privs it must go on while CAP_SYS_ADMIN is still held.
 	seccompLate bool
@@ -125,6 +135,36 @@ func (in *initProcess) setup() error {
 // missing program fails Create with 127).
 func (in *initProcess) finalizeProcess() error {
 	p := in.spec.Process
+	// The module's exec attribute first, while the init still has every privilege, as runc
+	// does (checkSpec refused the spec on a host without the module).
+	if p.ApparmorProfile != "" {
+		if err := in.step("apparmor", "exec "+p.ApparmorProfile, func() error {
+			return lsm.SetExec(lsm.AppArmor, p.ApparmorProfile)
+		}); err != nil {
+			return fmt.Errorf("process.apparmorProfile: %w", err)
+		}
+	}
+	if p.SelinuxLabel != "" {
+		if err := in.step("selinux", p.SelinuxLabel, func() error {
+			return lsm.SetExec(lsm.SELinux, p.SelinuxLabel)
+		}); err != nil {
+			return fmt.Errorf("process.selinuxLabel: %w", err)
+		}
+	}
+	// Scheduling and I/O priority while CAP_SYS_NICE is still held (a real-time policy needs
+	// it); the program inherits both through execve (sched(7), ioprio_set(2)).
+	if p.Scheduler != nil {
+		attr, _ := sched.Attr("process.scheduler", p.Scheduler) // checked by checkSpec
+		if err := in.step("scheduler", schedDetail(p.Scheduler), func() error { return sched.Apply(attr) }); err != nil {
+			return fmt.Errorf("process.scheduler: %w", err)
+		}
+	}
+	if p.IOPriority != nil {
+		v, _ := sched.IOPrio("process.ioPriority", p.IOPriority)
+		if err := in.step("ioprio", fmt.Sprintf("%s %d", p.IOPriority.Class, p.IOPriority.Priority), func() error { return sched.SetIOPrio(v) }); err != nil {
+			return fmt.Errorf("process.ioPriority: %w", err)
+		}
+	}
 	in.seccompLate = p.NoNewPrivileges
 	if in.spec.Linux.Seccomp != nil && !in.seccompLate {
 		if err := in.step("seccomp", seccompDetail(in.spec.Linux.Seccomp), func() error {
@@ -170,7 +210,8 @@ func (in *initProcess) exec() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_SET_DUMPABLE: %w", err)
 	}
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(initFifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	fifoFD := initFifoFD(in.cfg.PreserveFDs)
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -178,7 +219,7 @@ func (in *initProcess) exec() error {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
 	unix.Close(fd)
-	unix.Close(initFifoFD)
+	unix.Close(fifoFD)
 	if h := in.spec.Hooks; h != nil && len(h.StartContainer) > 0 && runHooks != nil {
 		st := in.cfg.State
 		st.Status = StatusRunning
@@ -186,7 +227,10 @@ func (in *initProcess) exec() error {
 			return fmt.Errorf("startContainer hook: %w", err)
 		}
 	}
-	closeExecFrom(3)
+	if err := keepPreserved(in.cfg.PreserveFDs); err != nil {
+		return err
+	}
+	closeExecFrom(3 + in.cfg.PreserveFDs)
 	if in.spec.Linux.Seccomp != nil && in.seccompLate {
 		if err := applySeccomp(in.spec.Linux.Seccomp); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
@@ -194,6 +238,10 @@ func (in *initProcess) exec() error {
 	}
 	err = unix.Exec(in.path, in.spec.Process.Args, in.spec.Process.Env)
 	return execError(in.path, err)
+}
+
+func schedDetail(s *specs.Scheduler) string {
+	return fmt.Sprintf("%s nice %d priority %d flags %v", s.Policy, s.Nice, s.Priority, s.Flags)
 }
 
 func seccompDetail(s *specs.LinuxSeccomp) string {
@@ -327,6 +375,17 @@ func execError(path string, err error) error {
 		return fmt.Errorf("exec %s: %w: %w", path, err, ErrNotFound)
 	}
 	return fmt.Errorf("exec %s: %w: %w", path, err, ErrNotExecutable)
+}
+
+// keepPreserved clears close-on-exec on descriptors 3 to 3+n-1, the caller's preserved ones
+// (nsenter's constructor marked every descriptor it got close-on-exec).
+func keepPreserved(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("preserved descriptor %d: fcntl F_SETFD: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // closeExecFrom marks every descriptor from fd up close-on-exec.

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,8 +54,11 @@ func parseMountOptions(opts []string) (flags uintptr, propagation []uintptr, dat
 			propagation = append(propagation, p)
 			continue
 		}
+		if o == "idmap" || o == "ridmap" {
+			continue // idmap.go's: the mount is idmapped, with the container's mappings
+		}
 		if strings.HasPrefix(o, "idmap") || strings.HasPrefix(o, "ridmap") {
-			return 0, nil, "", fmt.Errorf("option %q is not supported", o)
+			return 0, nil, "", fmt.Errorf("option %q is not supported (mappings go in uidMappings and gidMappings)", o)
 		}
 		if strings.ContainsRune(o, 0) {
 			return 0, nil, "", fmt.Errorf("NUL in option %q", o)
@@ -110,4 +114,18 @@ func MountOptions() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// labeledMountData adds linux.mountLabel to a filesystem's mount data as SELinux's context=
+// option, as runc's label.FormatMountLabel does for the mounts it labels: not proc and sysfs
+// (which carry their own labels), nor mqueue (which runc labels with setfilecon instead).
+// checkSpec refused a label on a host without SELinux.
+func labeledMountData(m specs.Mount, data, label string) string {
+	if label == "" || m.Type == "proc" || m.Type == "sysfs" || m.Type == "mqueue" {
+		return data
+	}
+	if data != "" {
+		data += ","
+	}
+	return data + `context="` + label + `"`
 }

@@ -58,6 +58,11 @@ const (
 	opReady         = 30
 	opExec          = 31
 	opMark          = 32
+	opLSMExec       = 33
+	opMoveMount     = 34
+	opSched         = 35
+	opIOPrio        = 36
+	opStartHook     = 37
 )
 
 // Operation flags, initc.c's OPF_*.
@@ -109,6 +114,9 @@ type planOp struct {
 // plan is the operations in order.
 type plan struct {
 	ops []planOp
+	// startHooks: the init runs startContainer hooks, and waits after ready for the state
+	// they read (conversePlan sends it).
+	startHooks bool
 	// cloneBegan is when the parent started the init: the execve up to the constructor is
 	// traced from it to the constructor's first mark.
 	cloneBegan time.Time

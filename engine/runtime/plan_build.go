@@ -10,6 +10,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 )
 
 // errPlanFallback: the spec asks for something the plan cannot say; the Go init runs it.
@@ -24,20 +27,29 @@ type planBuilder struct {
 }
 
 // buildPlan returns the plan of cfg, or an error wrapping errPlanFallback naming what only
-// the Go init does: startContainer hooks (run inside the container after Start), a spec the
-// Go init refuses (its error is worded there), a seccomp filter that cannot be exported.
+// the Go init does: a spec the Go init refuses (its error is worded there), a seccomp filter
+// that cannot be exported.
 func buildPlan(cfg initConfig) (*plan, error) {
 	b := &planBuilder{cfg: cfg, spec: cfg.Spec}
 	s := b.spec
-	if h := s.Hooks; h != nil && len(h.StartContainer) > 0 {
-		return nil, fmt.Errorf("%w: startContainer hooks run inside the container", errPlanFallback)
+	if h := s.Hooks; h != nil {
+		for _, hk := range h.StartContainer {
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return nil, fmt.Errorf("%w: a startContainer hook's timeout %d (the Go init words its error)", errPlanFallback, *hk.Timeout)
+			}
+			for _, str := range append(append([]string{hk.Path}, hk.Args...), hk.Env...) {
+				if strings.ContainsRune(str, 0) {
+					return nil, fmt.Errorf("%w: NUL in %q", errPlanFallback, str)
+				}
+			}
+		}
 	}
-	for _, str := range append(append(slices.Clone(s.Process.Args), s.Process.Env...), s.Hostname, s.Domainname, s.Process.Cwd) {
+	for _, str := range append(append(slices.Clone(s.Process.Args), s.Process.Env...), s.Hostname, s.Domainname, s.Process.Cwd, s.Process.ApparmorProfile, s.Process.SelinuxLabel) {
 		if strings.ContainsRune(str, 0) {
 			return nil, fmt.Errorf("%w: NUL in %q", errPlanFallback, str)
 		}
 	}
-	b.add(planOp{code: opBegin, a: [6]int64{initSyncFD}})
+	b.add(planOp{code: opBegin, a: [6]int64{int64(initSyncFD(cfg.PreserveFDs))}})
 	// The constructor's phases (nsexec.c), before any Go.
 	b.add(planOp{code: opMark, a: [6]int64{0}, step: "config", detail: "the constructor reads its config, which the parent sends once it has moved the init into its cgroups"})
 	b.add(planOp{code: opMark, a: [6]int64{1}, step: "unshare", detail: "the constructor makes the namespaces (one unshare(2); a user namespace first, its maps written by the parent)"})
@@ -96,7 +108,7 @@ func (b *planBuilder) rootfs() error {
 	b.add(planOp{code: opOpen, a: [6]int64{slotRoot, unix.O_PATH | unix.O_DIRECTORY}, s: [4]string{rootfs}, wrap: wrapf("root.path: %w")})
 	devTmpfs := false
 	for i, m := range s.Mounts {
-		if err := b.mount(m, wrapf("mounts[%d] (%s): %w", i, m.Destination)); err != nil {
+		if err := b.mount(i, m, wrapf("mounts[%d] (%s): %w", i, m.Destination)); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
@@ -137,7 +149,7 @@ func (b *planBuilder) rootfs() error {
 }
 
 // mount is mountSpec: one of the spec's mounts, on its destination opened inside the rootfs.
-func (b *planBuilder) mount(m specs.Mount, ctx func(error) error) error {
+func (b *planBuilder) mount(i int, m specs.Mount, ctx func(error) error) error {
 	flags, propagation, data, err := parseMountOptions(m.Options)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errPlanFallback, err)
@@ -160,7 +172,12 @@ func (b *planBuilder) mount(m specs.Mount, ctx func(error) error) error {
 	case m.Type == "cgroup":
 		b.mountCgroup(m, flags, ctx)
 	case bind:
-		b.mountAt(m.Source, noSlot, "", slotTarget, dest, "", unix.MS_BIND|(flags&unix.MS_REC), "", ctx)
+		if fd, ok := b.cfg.IDMapFDs[i]; ok {
+			b.add(planOp{code: opMoveMount, step: "mount", detail: m.Source + " on " + dest + " idmapped (move_mount of the parent's detached mount)",
+				a: [6]int64{int64(fd), slotTarget}, wrap: then(ctx, wrapf("move_mount idmapped %s on %s: %w", m.Source, dest))})
+		} else {
+			b.mountAt(m.Source, noSlot, "", slotTarget, dest, "", unix.MS_BIND|(flags&unix.MS_REC), "", ctx)
+		}
 		// Bind mounts ignore every flag but MS_REC at first: a remount applies them, on the
 		// new mount's root (the descriptor names the directory under it).
 		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
@@ -168,6 +185,7 @@ func (b *planBuilder) mount(m specs.Mount, ctx func(error) error) error {
 			b.mountAt("", noSlot, "", slotTop, dest, "", unix.MS_BIND|unix.MS_REMOUNT|rest, "", ctx)
 		}
 	default:
+		data = labeledMountData(m, data, b.spec.Linux.MountLabel)
 		b.mountAt(m.Source, noSlot, "", slotTarget, dest, m.Type, flags&^unix.MS_REMOUNT, data, ctx)
 	}
 	for _, p := range propagation {
@@ -322,6 +340,30 @@ func (b *planBuilder) process() {
 // capabilities, no_new_privs, the program's lookup; then ready, and the exec after Start.
 func (b *planBuilder) finalizeProcess() error {
 	s, p := b.spec, b.spec.Process
+	if p.ApparmorProfile != "" {
+		b.add(planOp{code: opLSMExec, step: "apparmor", detail: "exec " + p.ApparmorProfile, a: [6]int64{lsm.AppArmor},
+			s: [4]string{p.ApparmorProfile}, wrap: wrapf("process.apparmorProfile: %w")})
+	}
+	if p.SelinuxLabel != "" {
+		b.add(planOp{code: opLSMExec, step: "selinux", detail: p.SelinuxLabel, a: [6]int64{lsm.SELinux},
+			s: [4]string{p.SelinuxLabel}, wrap: wrapf("process.selinuxLabel: %w")})
+	}
+	if p.Scheduler != nil {
+		attr, err := sched.Attr("process.scheduler", p.Scheduler)
+		if err != nil {
+			return err // checkSpec refused it already
+		}
+		b.add(planOp{code: opSched, step: "scheduler", detail: schedDetail(p.Scheduler), s: [4]string{string(sched.Bytes(attr))},
+			wrap: wrapf("process.scheduler: %w")})
+	}
+	if p.IOPriority != nil {
+		v, err := sched.IOPrio("process.ioPriority", p.IOPriority)
+		if err != nil {
+			return err
+		}
+		b.add(planOp{code: opIOPrio, step: "ioprio", detail: fmt.Sprintf("%s %d", p.IOPriority.Class, p.IOPriority.Priority),
+			a: [6]int64{int64(v)}, wrap: wrapf("process.ioPriority: %w")})
+	}
 	var program []byte
 	if s.Linux.Seccomp != nil {
 		var err error
@@ -363,12 +405,23 @@ func (b *planBuilder) finalizeProcess() error {
 		}
 	}
 	b.add(planOp{code: opLookup, step: "lookup", detail: p.Args[0], s: [4]string{p.Args[0], search}, wrap: identity})
+	// startContainer hooks run after Start, before the program (initc_hooks.c).
+	if h := s.Hooks; h != nil {
+		for _, hk := range h.StartContainer {
+			var timeout int64
+			if hk.Timeout != nil {
+				timeout = int64(*hk.Timeout)
+			}
+			b.add(planOp{code: opStartHook, a: [6]int64{timeout}, s: [4]string{hk.Path, nulList(hk.Args), nulList(hk.Env)}})
+			b.startHooks = true
+		}
+	}
 	b.add(planOp{code: opReady})
 	var late string
 	if program != nil && !early {
 		late = string(program)
 	}
-	b.add(planOp{code: opExec, a: [6]int64{initFifoFD}, s: [4]string{nulList(p.Args), nulList(p.Env), late}})
+	b.add(planOp{code: opExec, a: [6]int64{int64(initFifoFD(b.cfg.PreserveFDs)), int64(b.cfg.PreserveFDs)}, s: [4]string{nulList(p.Args), nulList(p.Env), late}})
 	return nil
 }
 

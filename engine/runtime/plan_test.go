@@ -80,7 +80,7 @@ func TestBuildPlan(t *testing.T) {
 		}
 	}
 	last := p.ops[len(p.ops)-1]
-	if last.code != opExec || last.a[0] != initFifoFD || last.s[0] != "sh\x00" || !strings.HasPrefix(last.s[1], "PATH=") {
+	if last.code != opExec || last.a[0] != int64(initFifoFD(0)) || last.s[0] != "sh\x00" || !strings.HasPrefix(last.s[1], "PATH=") {
 		t.Errorf("last operation %+v, want the exec of sh", last)
 	}
 }
@@ -187,5 +187,55 @@ func TestCMessage(t *testing.T) {
 	if len(steps) != 2 || steps[0].Detail != "tmpfs on /a" || steps[0].Start != time.Millisecond ||
 		steps[1].Detail != "/dev/null on /a" || steps[1].Duration != 7*time.Microsecond || steps[1].Err != unix.EPERM.Error() || steps[1].Pid != 42 {
 		t.Errorf("steps %+v", steps)
+	}
+}
+
+// TestPlanLSMAndLabels: a profile and a label are set (for execve) before anything is
+// dropped, and linux.mountLabel reaches a tmpfs's data but not proc's, as in the Go init.
+func TestPlanLSMAndLabels(t *testing.T) {
+	p, err := buildPlan(exampleConfig(func(s *specs.Spec) {
+		s.Process.ApparmorProfile = "prof"
+		s.Process.SelinuxLabel = "u:r:t:s0"
+		s.Linux.MountLabel = "u:object_r:t:s0"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := opSummary(p)
+	at := 0
+	for _, want := range []string{`mount proc on /proc type proc flags 0` + "\n",
+		`type tmpfs flags nosuid,strictatime data mode=755,size=65536k,context="u:object_r:t:s0"`,
+		"apparmor exec prof", "selinux u:r:t:s0", "capabilities bounding"} {
+		i := strings.Index(got[at:], want)
+		if i < 0 {
+			t.Fatalf("plan lacks %q after offset %d:\n%s", want, at, got)
+		}
+		at += i + len(want)
+	}
+	if got := labeledMountData(specs.Mount{Type: "mqueue"}, "", "l"); got != "" {
+		t.Errorf("mqueue labelled: %q", got)
+	}
+}
+
+// TestPlanIDMapped: an idmapped bind mount is the parent's detached mount moved onto the
+// target, not a bind of the source; its remount for ro still follows.
+func TestPlanIDMapped(t *testing.T) {
+	cfg := exampleConfig(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "ro"}})
+	})
+	idx := len(cfg.Spec.Mounts) - 1
+	cfg.IDMapFDs = map[int]int{idx: 9}
+	p, err := buildPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := opSummary(p)
+	if !strings.Contains(got, "mount /tmp on /mnt idmapped (move_mount of the parent's detached mount)\nmount none on /mnt type none flags ro,remount,bind") {
+		t.Errorf("plan of an idmapped ro bind:\n%s", got)
+	}
+	for _, o := range p.ops {
+		if o.code == opMoveMount && (o.a[0] != 9 || o.a[1] != slotTarget) {
+			t.Errorf("move_mount of fd %d onto slot %d, want 9 onto %d", o.a[0], o.a[1], slotTarget)
+		}
 	}
 }

@@ -16,11 +16,13 @@ import (
 // InitMain under it).
 const InitEntry = "runtime-init"
 
-// Descriptors the init is started with (nsenter.Cmd's ExtraFiles).
-const (
-	initSyncFD = 3 // the sync socket (SOCK_SEQPACKET: one message per send)
-	initFifoFD = 4 // the exec fifo, O_PATH: reopened for writing once set up
-)
+// Descriptors the init is started with (nsenter.Cmd's ExtraFiles): the caller's preserved
+// descriptors (CreateOptions.ExtraFiles, runc's --preserve-fds) at 3, 4..., which the program
+// gets at the same numbers, then the sync socket (SOCK_SEQPACKET: one message per send) and
+// the exec fifo (O_PATH: reopened for writing once set up). The Go init learns how many
+// were preserved from its argument (InitMain), before it can read anything.
+func initSyncFD(preserved int) int { return 3 + preserved }
+func initFifoFD(preserved int) int { return 4 + preserved }
 
 // initConfig is what the parent sends the init first.
 type initConfig struct {
@@ -42,6 +44,11 @@ type initConfig struct {
 	ParentPIDNS bool `json:"parent_pid_ns,omitempty"`
 	// State is the container's state for startContainer hooks (run by the init).
 	State specs.State `json:"state"`
+	// IDMapFDs are the descriptors of the detached idmapped mounts the parent made, by the
+	// index of their spec mount (idmap.go): the init attaches them instead of a bind mount.
+	IDMapFDs map[int]int `json:"idmap_fds,omitempty"`
+	// PreserveFDs is how many descriptors from 3 up the program gets (CreateOptions.ExtraFiles).
+	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// SeccompCache is the directory of compiled seccomp programs (seccomp_cache.go), for the
 	// plan; "" compiles every time. The init is not told.
 	SeccompCache string `json:"-"`

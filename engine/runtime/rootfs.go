@@ -35,7 +35,7 @@ func (in *initProcess) setupRootfs() error {
 	defer unix.Close(root)
 	devTmpfs := false
 	for i, m := range s.Mounts {
-		if err := in.mountSpec(root, m); err != nil {
+		if err := in.mountSpec(root, i, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 		if filepath.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
@@ -118,7 +118,7 @@ func orNone(s string) string {
 }
 
 // mountSpec does one of the spec's mounts.
-func (in *initProcess) mountSpec(root int, m specs.Mount) error {
+func (in *initProcess) mountSpec(root, index int, m specs.Mount) error {
 	flags, propagation, data, err := parseMountOptions(m.Options)
 	if err != nil {
 		return err
@@ -145,7 +145,15 @@ func (in *initProcess) mountSpec(root int, m specs.Mount) error {
 	case m.Type == "cgroup":
 		return in.mountCgroup(fd, m, flags)
 	case bind:
-		if err := in.mountAt(m.Source, fd, m.Destination, "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
+		if idfd, ok := in.cfg.IDMapFDs[index]; ok {
+			// The parent's detached idmapped clone of the source (idmap.go) goes on the
+			// target, by descriptor on both sides.
+			if err := in.step("mount", m.Source+" on "+m.Destination+" idmapped (move_mount of the parent's detached mount)", func() error {
+				return wrap("move_mount", unix.MoveMount(idfd, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+			}); err != nil {
+				return fmt.Errorf("move_mount idmapped %s on %s: %w", m.Source, m.Destination, err)
+			}
+		} else if err := in.mountAt(m.Source, fd, m.Destination, "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
 			return err
 		}
 		// Bind mounts ignore every flag but MS_REC at first: a remount applies them.
@@ -155,6 +163,7 @@ func (in *initProcess) mountSpec(root int, m specs.Mount) error {
 			}
 		}
 	default:
+		data = labeledMountData(m, data, in.spec.Linux.MountLabel)
 		if err := in.mountAt(m.Source, fd, m.Destination, m.Type, flags&^unix.MS_REMOUNT, data); err != nil {
 			return err
 		}
@@ -443,12 +452,12 @@ func (in *initProcess) readonlyPaths() error {
 
 // waitHooks stops before pivot_root while the parent runs the createRuntime hooks.
 func (in *initProcess) waitHooks() error {
-	if err := sendMessage(initSyncFD, initMessage{Type: msgHooks, Steps: in.rec.Steps()}, nil); err != nil {
+	if err := sendMessage(in.syncFD, initMessage{Type: msgHooks, Steps: in.rec.Steps()}, nil); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	in.rec = newRecorderLike(in.rec)
 	var m initMessage
-	if _, err := recvMessage(initSyncFD, &m); err != nil || m.Type != msgContinue {
+	if _, err := recvMessage(in.syncFD, &m); err != nil || m.Type != msgContinue {
 		return fmt.Errorf("sync: wait for hooks: %v", err)
 	}
 	return nil

@@ -80,8 +80,14 @@ type CreateOptions struct {
 	ConsoleSocket string
 	NoPivot       bool
 	NoNewKeyring  bool
-	PidFile       string          // written with the init's host PID when set
-	Trace         *trace.Recorder // may be nil; the steps are also saved to StateDir/<id>/trace.json
+	PidFile       string // written with the init's host PID when set
+	// ExtraFiles reach the container's process as descriptors 3, 4... (runc's
+	// --preserve-fds); nothing else beyond stdio does.
+	ExtraFiles []*os.File
+	Trace      *trace.Recorder // may be nil; the steps are also saved to StateDir/<id>/trace.json
+	// RunCache: the caller is `oci run` with this process's stdio and nothing else asked; a
+	// successful Create keeps what it did in the run cache for nsenter/runc.c (runcache.go).
+	RunCache bool
 }
 
 // Container is a created container as the runtime knows it.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -128,6 +129,18 @@ func (r *Runtime) conversePlan(ctx context.Context, sock *os.File, pl *plan, spe
 				return fmt.Errorf("init: write sync socket: %w", err)
 			}
 		case msgCReady:
+			if pl.startHooks {
+				// The state the startContainer hooks read, as the Go init gives them.
+				running := st
+				running.Status = StatusRunning
+				b, err := json.Marshal(running)
+				if err != nil {
+					return fmt.Errorf("init: state for startContainer hooks: %w", err)
+				}
+				if err := unix.Sendmsg(int(sock.Fd()), b, nil, nil, 0); err != nil {
+					return fmt.Errorf("init: write sync socket: %w", err)
+				}
+			}
 			return nil
 		case msgCError:
 			return pl.failure(m)

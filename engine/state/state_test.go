@@ -187,3 +187,34 @@ func TestWriteRemovesExecRecords(t *testing.T) {
 		}
 	}
 }
+
+// A removed container's last record stays readable for a while (a waiter that resolved it
+// before the removal reads its exit there), and goes once it is older than TombstoneLife.
+func TestDiscardKeepsTombstone(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := NewID()
+	if err := s.Create(&Record{ID: id, Name: "gone", Status: Running, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tombstone(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("tombstone of a live container: %v", err)
+	}
+	s.Update(id, func(r *Record) error { r.Status, r.ExitCode = Exited, 7; return nil })
+	if err := s.Delete(id, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("record after Delete: %v", err)
+	}
+	last, err := s.Tombstone(id)
+	if err != nil || last.Status != Exited || last.ExitCode != 7 {
+		t.Fatalf("tombstone = %+v, %v; want exited 7", last, err)
+	}
+	s.PruneTombstones(time.Now().Add(time.Second))
+	if _, err := s.Tombstone(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("tombstone after its life: %v", err)
+	}
+}

@@ -12,7 +12,7 @@ func TestGoInit(t *testing.T) {
 		f    func(*testing.T)
 	}{
 		{"Lifecycle", TestLifecycle}, {"RunExitStatus", TestRunExitStatus}, {"Errors", TestErrors},
-		{"ConsoleSocket", TestConsoleSocket}, {"ExecSecurity", TestExecSecurity},
+		{"ConsoleSocket", TestConsoleSocket}, {"ExecSecurity", TestExecSecurity}, {"PreserveFDs", TestPreserveFDs}, {"IDMappedMounts", TestIDMappedMounts}, {"SchedulerIOPriority", TestSchedulerIOPriority},
 	} {
 		t.Run(tc.name, tc.f)
 	}

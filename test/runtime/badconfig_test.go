@@ -13,6 +13,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/cgroups"
 	"github.com/glassbox/glassbox/engine/runtime"
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
 )
 
 // createFails checks that Create fails with an error containing want and leaves nothing:
@@ -52,39 +53,74 @@ func TestBadConfig(t *testing.T) {
 		name string
 		edit func(*specs.Spec)
 		want string
+		// onlyWithout: the case is bad only on a host without this module (TestLSM in
+		// test/oci covers a host with it).
+		onlyWithout func() bool
 	}{
-		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "/nonexistent/rootfs" }, "root.path"},
-		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path"},
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "/nonexistent/rootfs" }, "root.path", nil},
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path", nil},
 		{"unknown namespace type", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
-		}, `linux.namespaces[6].type: unknown namespace type "bogus"`},
-		{"namespace path missing", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/nonexistent/ns" }, "linux.namespaces[1].path"},
+		}, `linux.namespaces[6].type: unknown namespace type "bogus"`, nil},
+		{"namespace path missing", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/nonexistent/ns" }, "linux.namespaces[1].path", nil},
 		{"relative mount destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative", Type: "tmpfs"})
-		}, "mounts[7].destination"},
+		}, "mounts[7].destination", nil},
 		{"unknown filesystem", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "nosuchfs", Source: "x"})
-		}, "mounts[7] (/mnt): mount x on /mnt: no such device"},
+		}, "mounts[7] (/mnt): mount x on /mnt: no such device", nil},
 		{"missing bind source", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/nonexistent", Options: []string{"bind"}})
-		}, "mounts[7].source"},
-		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_BOGUS"} }, `unknown capability "CAP_BOGUS"`},
-		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }, "process.rlimits[0].type"},
-		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
-		{"program not found", func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent"} }, "executable file not found"},
-		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
+		}, "mounts[7].source", nil},
+		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_BOGUS"} }, `unknown capability "CAP_BOGUS"`, nil},
+		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }, "process.rlimits[0].type", nil},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args", nil},
+		{"program not found", func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent"} }, "executable file not found", nil},
+		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required", nil},
 		{"personality", func(s *specs.Spec) {
 			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
-		}, "linux.personality"},
+		}, "linux.personality", nil},
 		{"no proc at /proc", func(s *specs.Spec) {
 			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "proc" })
-		}, "no proc mounted at /proc"},
+		}, "no proc mounted at /proc", nil},
 		{"proc covered by a later mount", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/", Type: "tmpfs", Source: "tmpfs"})
-		}, "no proc mounted at /proc"},
+		}, "no proc mounted at /proc", nil},
+		{"idmapped tmpfs", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs",
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, "mounts[7]: idmapped mounts are only supported for bind mounts", nil},
+		{"idmap with no mappings at all", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}})
+		}, "mounts[7].options: idmap without uidMappings and gidMappings", nil},
+		{"idmapped uids only", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, "mounts[7].uidMappings: idmapped mounts need both", nil},
+		{"idmap on a filesystem that cannot be", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/sys/kernel", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, "mounts[7] (/mnt): idmapped mount of /sys/kernel: mount_setattr MOUNT_ATTR_IDMAP: invalid argument (the filesystem, type 0x62656572, cannot be idmapped)", nil},
+		{"scheduler priority for SCHED_OTHER", func(s *specs.Spec) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther, Priority: 5}
+		}, "process.scheduler.priority: only SCHED_FIFO and SCHED_RR have a priority", nil},
+		{"scheduler without a policy", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Nice: 1} }, "process.scheduler.policy: missing", nil},
+		{"io priority level 9", func(s *specs.Spec) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 9}
+		}, "process.ioPriority.priority: 9 is not in 0..7", nil},
+		{"apparmor without AppArmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
+			"process.apparmorProfile: AppArmor profile \"docker-default\" given but AppArmor is not enabled", lsm.AppArmorEnabled},
+		{"selinux label without SELinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "u:r:t:s0" },
+			"process.selinuxLabel: SELinux label \"u:r:t:s0\" given but SELinux is not enabled", lsm.SELinuxEnabled},
+		{"mount label without SELinux", func(s *specs.Spec) { s.Linux.MountLabel = "u:object_r:t:s0" },
+			"linux.mountLabel: SELinux label", lsm.SELinuxEnabled},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.onlyWithout != nil && tc.onlyWithout() {
+				t.Log("the host has the module: not a bad config here")
+				return
+			}
 			r := newRuntime(t)
 			createFails(t, r, bundle(t, "", tc.edit, "true"), tc.want)
 		})

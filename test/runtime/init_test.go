@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -97,26 +98,53 @@ func TestInitWithoutGo(t *testing.T) {
 	}
 }
 
-// TestInitFallback: what a plan cannot say runs on the Go init: startContainer hooks run
-// inside the container after Start.
-func TestInitFallback(t *testing.T) {
-	r := newRuntime(t)
-	out := t.TempDir()
-	id := "fallback"
-	_, wait := create(t, r, id, bundle(t, "", func(s *specs.Spec) {
-		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo started > " + out + "/started"}}}}
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: out, Source: out, Type: "bind", Options: []string{"rbind", "rw"}})
-	}, "true"))
-	if err := r.Start(id); err != nil {
-		t.Fatal(err)
-	}
-	wait()
-	tr, _ := traceOf(t, r, id)
-	if !strings.Contains(tr, "init Go init (runtime-init): the plan cannot express this spec: startContainer hooks") {
-		t.Errorf("trace does not say the Go init ran for the startContainer hook:\n%s", tr)
-	}
-	if b, err := os.ReadFile(filepath.Join(out, "started")); err != nil || string(b) != "started\n" {
-		t.Errorf("startContainer hook: %q %v", b, err)
+// TestStartContainerHooks: both inits run startContainer hooks after Start, inside the
+// container's namespaces and root (the hook sees its hostname and mount namespace), before
+// the program (which reads what the hook wrote), with the running state on stdin; the C init
+// runs them itself (no fallback to Go). A failing hook stops the program and says why.
+func TestStartContainerHooks(t *testing.T) {
+	for _, mode := range []string{"c", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", mode)
+			r := newRuntime(t)
+			out := t.TempDir()
+			id := "starthook-" + mode
+			hook := `cat > ` + out + `/state; hostname > ` + out + `/host; readlink /proc/self/ns/mnt > ` + out + `/mnt; test -d /proc/1/root/` + strings.TrimPrefix(out, "/") + ` && echo in-root > ` + out + `/root`
+			_, wait := create(t, r, id, bundle(t, "", func(s *specs.Spec) {
+				s.Hostname = "hooked"
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", hook}}}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: out, Source: out, Type: "bind", Options: []string{"rbind", "rw"}})
+			}, "sh", "-c", "cat "+out+"/host "+out+"/root; readlink /proc/self/ns/mnt"))
+			if err := r.Start(id); err != nil {
+				t.Fatal(err)
+			}
+			res := wait()
+			mnt, _ := os.ReadFile(filepath.Join(out, "mnt"))
+			hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
+			if res.out != "hooked\nin-root\n"+string(mnt) || string(mnt) == hostMnt+"\n" {
+				t.Errorf("the program printed %q; the hook's mount namespace %q (the host's %s)", res.out, mnt, hostMnt)
+			}
+			var st specs.State
+			b, _ := os.ReadFile(filepath.Join(out, "state"))
+			if err := json.Unmarshal(b, &st); err != nil || st.ID != id || st.Status != specs.StateRunning || st.Pid <= 0 {
+				t.Errorf("the hook read the state %q (%v)", b, err)
+			}
+			tr, _ := traceOf(t, r, id)
+			if want := map[string]string{"c": "init C init", "go": "init Go init"}[mode]; !strings.Contains(tr, want) {
+				t.Errorf("trace does not say %q:\n%s", want, tr)
+			}
+
+			bad := "bad-" + mode
+			_, wait = create(t, r, bad, bundle(t, "", func(s *specs.Spec) {
+				s.Linux.CgroupsPath = "rt-" + bad
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook says no; exit 3"}}}}
+			}, "echo", "program-ran"))
+			r.Start(bad)
+			res = wait()
+			if want := "glassbox: init: startContainer hook: hook 0 (/bin/sh): exit status 3: hook says no\n"; res.out != want {
+				t.Errorf("a failing startContainer hook: output %q, want %q", res.out, want)
+			}
+		})
 	}
 }
 
@@ -180,6 +208,9 @@ func TestInitErrorsAlike(t *testing.T) {
 			"init: process.cwd: mkdir /nonexistent: read-only file system"},
 		{"hostname too long", nil, func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 100) }, nil,
 			"init: sethostname: invalid argument"},
+		{"deadline scheduler refused by the kernel", nil, func(s *specs.Spec) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: 2e6, Deadline: 1e6, Period: 3e6}
+		}, nil, "init: process.scheduler: sched_setattr: invalid argument"},
 		{"program not found", nil, nil, []string{"/nonexistent"}, "init: exec /nonexistent: no such file or directory: executable file not found"},
 		{"program not in PATH", nil, nil, []string{"nosuchprogram"}, `init: exec "nosuchprogram": executable file not found in $PATH: executable file not found`},
 		{"program is a directory", nil, nil, []string{"/bin"}, "init: exec /bin: is a directory: permission denied"},

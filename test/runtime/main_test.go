@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == runtime.InitEntry {
 		os.Exit(runtime.InitMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == runtime.UsernsEntry {
+		os.Exit(runtime.UsernsMain(os.Args[2:]))
+	}
 	if v := os.Getenv(helperCreateEnv); v != "" {
 		os.Exit(helperCreate(v))
 	}

@@ -11,6 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
@@ -31,6 +33,14 @@ type Security struct {
 	// Seccomp is the filter installed last (or before the capability drop when
 	// NoNewPrivileges is off: installing a filter then needs CAP_SYS_ADMIN).
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// ApparmorProfile and SelinuxLabel are applied at execve through the thread's attr/exec
+	// (engine/runtime/lsm), first, while every privilege is held; the Go half does it.
+	ApparmorProfile string `json:"apparmorProfile,omitempty"`
+	SelinuxLabel    string `json:"selinuxLabel,omitempty"`
+	// Scheduler and IOPriority are set with sched_setattr(2) and ioprio_set(2) next, while
+	// CAP_SYS_NICE is held; the Go half does it.
+	Scheduler  *specs.Scheduler       `json:"scheduler,omitempty"`
+	IOPriority *specs.LinuxIOPriority `json:"ioPriority,omitempty"`
 	// SeccompProgram, when set, is Seccomp compiled: seccomp(2) flags (native-endian u32),
 	// then the struct sock_filter array, as ExportSeccomp returns. Compiling a long profile
 	// takes libseccomp tens of milliseconds, so a caller that execs again keeps it.
@@ -54,6 +64,34 @@ func ExportSeccomp(cfg *specs.LinuxSeccomp) ([]byte, error) {
 // caller has locked this goroutine to its thread, sets them here with raw per-thread syscalls
 // and executes the program from the same thread, whose credentials execve(2) carries over.
 func applySecurity(s Security) error {
+	if s.ApparmorProfile != "" {
+		if err := lsm.SetExec(lsm.AppArmor, s.ApparmorProfile); err != nil {
+			return fmt.Errorf("apparmor profile %s: %w", s.ApparmorProfile, err)
+		}
+	}
+	if s.SelinuxLabel != "" {
+		if err := lsm.SetExec(lsm.SELinux, s.SelinuxLabel); err != nil {
+			return fmt.Errorf("selinux label %s: %w", s.SelinuxLabel, err)
+		}
+	}
+	if s.Scheduler != nil {
+		attr, err := sched.Attr("process.scheduler", s.Scheduler)
+		if err == nil {
+			err = sched.Apply(attr)
+		}
+		if err != nil {
+			return fmt.Errorf("process.scheduler: %w", err)
+		}
+	}
+	if s.IOPriority != nil {
+		v, err := sched.IOPrio("process.ioPriority", s.IOPriority)
+		if err == nil {
+			err = sched.SetIOPrio(v)
+		}
+		if err != nil {
+			return fmt.Errorf("process.ioPriority: %w", err)
+		}
+	}
 	for _, rl := range s.Rlimits {
 		if err := setRlimit(rl); err != nil {
 			return err

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// requestFD is where the caller's execRequest arrives (Process.Start's ExtraFiles[0]).
+// requestFD is where the caller's execRequest arrives when no descriptors are preserved
+// (Process.Start's ExtraFiles[0]); the preserved ones come before it.
 const requestFD = 3
 
 // defaultPath is the search path when the program's environment has none (runc's and
@@ -24,8 +26,17 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // status the caller reports (127 not found, 126 not executable, 125 anything else).
 func ExecMain(args []string) int {
 	lockThread()
+	// The one argument is how many preserved descriptors come before the request socket.
+	preserved := 0
+	if len(args) == 1 {
+		preserved, _ = strconv.Atoi(args[0])
+	}
+	if preserved < 0 || preserved > 1<<20 {
+		preserved = 0
+	}
+	reqFD := requestFD + preserved
 	buf := make([]byte, 1<<20)
-	n, err := unix.Read(requestFD, buf)
+	n, err := unix.Read(reqFD, buf)
 	if err != nil || n == 0 {
 		fmt.Fprintf(os.Stderr, "glassbox: %s is started by glassbox itself, not by hand (read request: %v)\n", ExecEntry, err)
 		return 125
@@ -35,14 +46,14 @@ func ExecMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "glassbox: %s: bad request: %v\n", ExecEntry, err)
 		return 125
 	}
-	code, err := execProcess(req)
+	code, err := execProcess(req, preserved)
 	reply, _ := json.Marshal(execReply{Code: code, Error: err.Error()})
-	unix.Write(requestFD, reply)
+	unix.Write(reqFD, reply)
 	return code
 }
 
 // execProcess returns only on failure.
-func execProcess(req execRequest) (int, error) {
+func execProcess(req execRequest, preserved int) (int, error) {
 	if err := enterRoot(req); err != nil {
 		return 125, err
 	}
@@ -71,7 +82,13 @@ func execProcess(req execRequest) (int, error) {
 	if err := applySecurity(req.Security); err != nil {
 		return 125, err
 	}
-	return execvp(file, argv, req.Env)
+	// The caller's preserved descriptors reach the program (the constructor marked them).
+	for fd := 3; fd < 3+preserved; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return 125, fmt.Errorf("preserved descriptor %d: fcntl F_SETFD: %w", fd, err)
+		}
+	}
+	return execvp(file, argv, req.Env, 3+preserved)
 }
 
 // enterRoot enters the target's root and working directory (nsenter -r -w), then the
@@ -115,10 +132,11 @@ func enterRoot(req execRequest) error {
 // execvp executes file as execvp(3) does, searching PATH of env when it has no slash, and
 // returns the status for its failure: 127 when nothing was found, 126 when something found
 // could not be executed.
-func execvp(file string, argv, env []string) (int, error) {
-	// Everything this process still holds besides stdio stays behind (the constructor marked
-	// inherited descriptors already; this covers any opened since).
-	closeExecFrom(3)
+func execvp(file string, argv, env []string, keepBelow int) (int, error) {
+	// Everything this process still holds besides stdio and the preserved descriptors (below
+	// keepBelow) stays behind (the constructor marked inherited descriptors already; this
+	// covers any opened since).
+	closeExecFrom(keepBelow)
 	if strings.Contains(file, "/") {
 		err := unix.Exec(file, argv, env)
 		return execStatus(err), fmt.Errorf("exec %s: %w", file, err)

@@ -284,9 +284,13 @@ void glassbox_exec_finish(struct exec_cfg *e)
 	if (e->flags & EXEC_TTY)
 		setup_console(e);
 	apply_security(e);
-	// Everything but stdio stays behind, the request socket included: its end tells the
+	// Everything but stdio and the caller's preserved descriptors (3 up to the request
+	// socket, process.go) stays behind, the request socket included: its end tells the
 	// caller the program runs.
-	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+	for (int fd = 3; fd < e->request_fd; fd++)
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			reply(125, "preserved descriptor %d: fcntl F_SETFD: %s", fd, errstr(errno));
+	if (syscall(SYS_close_range, e->request_fd, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		reply(125, "close_range: %s", errstr(errno));
 	exec_program(e);
 }

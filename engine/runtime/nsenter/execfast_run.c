@@ -97,9 +97,21 @@ static void child(struct fast_args *a, struct fast_record *r, struct fast_target
 			child_fail();
 	}
 	close(t->pidfd);
+	// glassbox_exec_finish hands the program every descriptor from 3 up to the request
+	// socket (the caller's --preserve-fds come there, process.go); a fast exec preserves
+	// none, so the request socket moves to 3, clear of the root directory's descriptor, and
+	// everything else here is closed on execve.
+	int root = t->root_fd;
+	if (root == 3 && (root = fcntl(root, F_DUPFD_CLOEXEC, 4)) < 0)
+		child_fail();
+	if (req != 3) {
+		if (dup3(req, 3, O_CLOEXEC) < 0)
+			child_fail();
+		req = child_request = 3;
+	}
 	struct exec_cfg *e = &r->exec;
 	e->request_fd = req;
-	e->root_fd = t->root_fd;
+	e->root_fd = root;
 	e->cwd_fd = -1;
 	e->flags &= ~EXEC_TTY;
 	if (a->workdir != NULL && a->workdir[0] != '\0')

@@ -32,9 +32,12 @@ const (
 	execNNP  = 8
 )
 
-// finishesInC says whether the constructor can run p to execve by itself.
+// finishesInC says whether the constructor can run p to execve by itself: not a login shell
+// (found inside the target), nor a security module's label, a scheduler or an I/O priority
+// (the Go half sets them).
 func finishesInC(p Process) bool {
-	return len(p.Args) > 0
+	s := p.Security
+	return len(p.Args) > 0 && s.ApparmorProfile == "" && s.SelinuxLabel == "" && s.Scheduler == nil && s.IOPriority == nil
 }
 
 // newExecRecord builds the record for req; the descriptors are the helper's numbers.

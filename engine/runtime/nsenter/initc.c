@@ -254,6 +254,30 @@ static int run_op(struct op *o)
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? initc_fail(errno, "prctl PR_SET_NO_NEW_PRIVS") : 0;
 	case OP_LOOKUP:
 		return initc_lookup(o);
+	case OP_LSM_EXEC:
+		return initc_lsm_exec(o);
+	case OP_SCHED:{
+			// The kernel reads attr.size bytes (sched_setattr(2)); plan.go sent a whole
+			// struct of the size it names.
+			uint64_t attr[8] = { 0 };
+			uint32_t size;
+			if (o->n[0] < 48 || o->n[0] > sizeof(attr))
+				return initc_fail(EINVAL, "sched_setattr: attr of %u bytes", o->n[0]);
+			memcpy(attr, o->s[0], o->n[0]);
+			memcpy(&size, attr, 4);
+			if (size != o->n[0])
+				return initc_fail(EINVAL, "sched_setattr: attr of %u bytes", o->n[0]);
+			return syscall(SYS_sched_setattr, 0, attr, 0) < 0 ? initc_fail(errno, "sched_setattr") : 0;
+		}
+	case OP_IOPRIO:
+		return syscall(SYS_ioprio_set, 1, 0, (int)o->a[0]) < 0 ? initc_fail(errno, "ioprio_set") : 0;
+	case OP_START_HOOK:
+		return initc_stash_hook(o);
+	case OP_MOVE_MOUNT:
+		// The parent's detached idmapped mount onto the target opened inside the rootfs.
+		if (syscall(SYS_move_mount, (int)o->a[0], "", initc_slot(o->a[1]), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return initc_fail(errno, "move_mount");
+		return 0;
 	}
 	return initc_fail(EINVAL, "unknown operation %u", o->code);
 }
@@ -344,6 +368,11 @@ void glassbox_init_run(const char *plan, uint32_t len)
 			break;
 		case OP_READY:
 			initc_send(MSG_READY, index, 0, -1);
+			// startContainer hooks get the state, which names the PID the parent knows.
+			if (initc_has_start_hooks() && initc_recv_state(sync_fd) < 0) {
+				dprintf(2, "glassbox: init: %s: %s\n", initc_text, strerror(initc_err));
+				_exit(1);
+			}
 			close(sync_fd);
 			sync_fd = -1;
 			break;

@@ -39,6 +39,13 @@
 #ifndef RESOLVE_BENEATH
 #define RESOLVE_BENEATH 0x08
 #endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
@@ -79,9 +86,17 @@ enum {
 	OP_NNP = 28,
 	OP_LOOKUP = 29,		// s0 program, s1 search path
 	OP_READY = 30,		// set up: tell the parent, let go of the sync socket
-	OP_EXEC = 31,		// a0 exec fifo fd; s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
+	OP_EXEC = 31,		// a0 exec fifo fd, a1 preserved descriptors (3 up); s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
 	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
+	OP_LSM_EXEC = 33,	// a0 LSM_APPARMOR or LSM_SELINUX; s0 profile or label, applied at execve
+	OP_MOVE_MOUNT = 34,	// a0 detached mount fd (the parent's idmapped clone), a1 target slot
+	OP_SCHED = 35,		// s0 struct sched_attr for sched_setattr(2) on this thread
+	OP_IOPRIO = 36,		// a0 ioprio_set(2) value for this thread
+	OP_START_HOOK = 37,	// a0 timeout s (0: none); s0 path, s1 args, s2 env (NUL-separated): run in initc_exec
 };
+
+// Security modules of OP_LSM_EXEC: engine/runtime/lsm's kinds.
+enum { LSM_APPARMOR = 1, LSM_SELINUX = 2 };
 
 enum { OPF_TRACE = 1, OPF_IGNORE_ERROR = 2 };
 
@@ -148,6 +163,11 @@ int initc_bounding(uint64_t keep);
 int initc_user(struct op *o);
 int initc_caps(struct op *o);
 int initc_lookup(struct op *o);
+int initc_lsm_exec(struct op *o);
+int initc_stash_hook(struct op *o);
+int initc_has_start_hooks(void);
+int initc_recv_state(int sock);
+int initc_start_hooks(void);
 __attribute__((noreturn))
 void initc_exec(struct op *o);
 

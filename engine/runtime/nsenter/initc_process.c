@@ -259,7 +259,14 @@ void initc_exec(struct op *o)
 	if (write(fifo, "", 1) != 1)
 		exit_after_ready(126, "write exec fifo: %s", strerror(errno));
 	close(o->a[0]);
-	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+	if (initc_has_start_hooks() && initc_start_hooks() < 0)
+		exit_after_ready(126, "startContainer hook: %s", initc_text);
+	// Descriptors 3 to 3+a1-1 are the caller's preserved ones (runc's --preserve-fds).
+	int preserved = o->a[1] > 0 && o->a[1] < INT_MAX - 3 ? (int)o->a[1] : 0;
+	for (int fd = 3; fd < 3 + preserved; fd++)
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			exit_after_ready(126, "preserved descriptor %d: fcntl F_SETFD: %s", fd, strerror(errno));
+	if (syscall(SYS_close_range, 3 + preserved, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		exit_after_ready(126, "close_range: %s", strerror(errno));
 	if (initc_seccomp(o->s[2], o->n[2]) < 0)
 		exit_after_ready(126, "linux.seccomp: seccomp: load filter: %s", strerror(initc_err));

@@ -240,6 +240,36 @@ int initc_write_sysctl(const char *path, const char *data, size_t len)
 	return 0;
 }
 
+// initc_lsm_exec is engine/runtime/lsm's SetExec: the profile or label for the next execve,
+// written to this thread's attr/exec under the checked procfs (by PID and TID: thread-self is
+// a symlink, which the open refuses). AppArmor has a directory of its own on kernels that
+// stack modules, attr/exec before that.
+int initc_lsm_exec(struct op *o)
+{
+	char path[96], data[4096];
+	const char *attrs[2] = { "attr/exec", NULL };
+	const char *value = o->s[0];
+	size_t len = o->n[0];
+	if (o->a[0] == LSM_APPARMOR) {
+		attrs[0] = "attr/apparmor/exec";
+		attrs[1] = "attr/exec";
+		int n = snprintf(data, sizeof(data), "exec %s", o->s[0]);
+		if (n < 0 || (size_t)n >= sizeof(data))
+			return initc_fail(ENAMETOOLONG, "apparmor profile");
+		value = data;
+		len = n;
+	} else if (o->a[0] != LSM_SELINUX)
+		return initc_fail(EINVAL, "unknown security module %lld", (long long)o->a[0]);
+	for (int i = 0; i < 2 && attrs[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)getpid(), (int)gettid(), attrs[i]);
+		if (initc_write_sysctl(path, value, len) == 0)
+			return 0;
+		if (initc_err != ENOENT || i == 1 || attrs[i + 1] == NULL)
+			return -1;
+	}
+	return -1;
+}
+
 int initc_check_null(struct op *o)
 {
 	int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime/lsm"
+	"github.com/glassbox/glassbox/engine/runtime/sched"
 )
 
 // ExecEntry is the re-exec entry that runs a Process inside the joined namespaces; the
@@ -46,6 +50,9 @@ type Process struct {
 	Binary string
 	// Security is the user, capabilities, limits and filter the program runs with.
 	Security Security
+	// ExtraFiles reach the program as descriptors 3, 4... (runc's exec --preserve-fds);
+	// nothing else beyond stdio does. Only a Process with Args can have them.
+	ExtraFiles []*os.File
 	// NoFork and PreserveCredentials are Config's.
 	NoFork              bool
 	PreserveCredentials bool
@@ -104,6 +111,24 @@ func (t *Target) Start(p Process) (*Running, error) {
 
 // start runs p under cfg; root and cwd, when set, are entered before anything else.
 func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
+	// A host without the module refuses the label before anything starts.
+	if err := lsm.CheckAppArmor("process.apparmorProfile", p.Security.ApparmorProfile); err != nil {
+		return nil, err
+	}
+	if err := lsm.CheckSELinux("process.selinuxLabel", p.Security.SelinuxLabel); err != nil {
+		return nil, err
+	}
+	if sc := p.Security.Scheduler; sc != nil {
+		if _, err := sched.Attr("process.scheduler", sc); err != nil {
+			return nil, err
+		}
+	}
+	if io := p.Security.IOPriority; io != nil {
+		if _, err := sched.IOPrio("process.ioPriority", io); err != nil {
+			return nil, err
+		}
+	}
+	preserved := len(p.ExtraFiles)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -119,21 +144,25 @@ func start(cfg Config, p Process, root, cwd *os.File) (*Running, error) {
 	}
 	cfg.NoFork = p.NoFork
 	cfg.PreserveCredentials = p.PreserveCredentials
-	cmd := Command(cfg, ExecEntry)
+	// The Go half learns from its argument where the request socket is.
+	cmd := Command(cfg, ExecEntry, strconv.Itoa(preserved))
 	if p.Binary != "" {
 		cmd.Path = p.Binary
 	}
-	cmd.ExtraFiles = []*os.File{child}
+	// The preserved descriptors come first, at the numbers the program gets them; the
+	// request socket, then the root and working directory follow (execc.c keeps what is
+	// below the request socket).
+	inC := finishesInC(p)
+	cmd.ExtraFiles = append(append([]*os.File{}, p.ExtraFiles...), child)
 	if root != nil && cwd != nil {
-		req.RootFD, req.CwdFD = 4, 5
+		req.RootFD, req.CwdFD = requestFD+preserved+1, requestFD+preserved+2
 		cmd.ExtraFiles = append(cmd.ExtraFiles, root, cwd)
 	}
 	if !p.Tty {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
 	}
-	inC := finishesInC(p)
 	if inC {
-		if cmd.Config.exec, err = newExecRecord(req, requestFD); err != nil {
+		if cmd.Config.exec, err = newExecRecord(req, requestFD+preserved); err != nil {
 			return nil, fmt.Errorf("exec %v: %w", p.Args, err)
 		}
 	}
