@@ -20,6 +20,7 @@ import (
 	"github.com/glassbox/glassbox/engine/spec"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // ErrDetached is returned by Attach when the caller detached (ctrl-p ctrl-q).
@@ -51,13 +52,9 @@ func (e *Engine) runtimeStateDir() string {
 	return filepath.Join(e.root, "runtime")
 }
 
-// faultPoint lets tests crash a create half-way (GLASSBOX_FAULT=create:<step>): the process
-// exits at once, as a SIGKILL would leave it, and gc must clean up what it left.
-func faultPoint(step string) {
-	if os.Getenv("GLASSBOX_FAULT") == "create:"+step {
-		os.Exit(99)
-	}
-}
+// faultPoint lets tests crash a create half-way (GLASSBOX_FAULT=create:<step>, package
+// fault): the process is SIGKILLed there, and gc must clean up what it left.
+func faultPoint(step string) { fault.Crash("create:" + step) }
 
 func wrapKind(err, kind error) error { return &wrapped{err, kind} }
 

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
+	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/spec"
 	"github.com/glassbox/glassbox/engine/state"
 )
@@ -140,6 +141,7 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 	if err != nil {
 		return p, nil, nil, err
 	}
+	initStart := shim.StartTime(rec.Pid)
 	target, err := nsenter.OpenTarget(rec.Pid, nsenter.TargetOptions{Root: true, Cgroups: true, CgroupDirs: rec.CgroupPaths})
 	if errors.Is(err, nsenter.ErrNoProcess) {
 		return p, nil, nil, notRunning()
@@ -153,6 +155,13 @@ func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *ns
 		target.Close()
 		return p, nil, nil, err
 	}
+	if opts.Privileged {
+		if err := markPrivileged(st, id); err != nil {
+			target.Close()
+			return p, nil, nil, err
+		}
+	}
+	writeFastExec(st, rec, target, settings, initStart)
 	return p, target, newExecEvents(st.EventsPath(), rec.ID, rec.Name, rec.Image, opts.Cmd), nil
 }
 

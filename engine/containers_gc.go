@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
@@ -67,13 +68,22 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			}
 			continue
 		}
+		if rec.Status == state.Created && rtErr == nil {
+			// A start cut off: its shim was killed inside the runtime's create, which left a
+			// runtime state (cgroups, an init waiting in them) and no live shim.
+			if cut, err := deleteShimless(st, rt, id); err != nil {
+				note(err)
+			} else if cut {
+				rep.Removed = append(rep.Removed, "runtime state and cgroup of a start cut off of "+id[:12])
+			}
+		}
 		if rec.Status != state.Exited {
 			continue // running, creating, or created (its mount from create is in use by a start maybe)
 		}
 		// An exited container: its runtime state and cgroup go (a shim killed with SIGKILL never
-		// ran runc delete), its rootfs stays unmounted until the next start.
+		// ran its runtime delete), its rootfs stays unmounted until the next start.
 		if rtErr == nil {
-			if err := rt.Delete(id, true); err == nil && rec.Error != "" && strings.Contains(rec.Error, "shim") {
+			if _, err := deleteShimless(st, rt, id); err == nil && rec.Error != "" && strings.Contains(rec.Error, "shim") {
 				rep.Removed = append(rep.Removed, "runtime state and cgroup of "+id[:12])
 			}
 		}
@@ -134,6 +144,8 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			}
 		}
 	}
+	// Empty cgroups of removed containers that nothing names any more.
+	e.gcCgroups(st, &rep, note)
 	// Network attachments whose container is gone (a create or a removal cut off).
 	e.gcNetwork(ctx, st, &rep)
 	// Names whose container is gone.
@@ -152,6 +164,25 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// deleteShimless deletes container id's runtime state (its cgroups, any process left in them)
+// when no shim holds the container (its shim.lock is free), holding the lock meanwhile so no
+// start's shim begins a create under it. It says whether there was a state to delete.
+func deleteShimless(st *state.Store, rt shim.Runtime, id string) (bool, error) {
+	ex, canTell := rt.(interface{ Exists(string) bool })
+	if canTell && !ex.Exists(id) {
+		return false, nil
+	}
+	unlock, free, err := st.TryLock(id, "shim.lock")
+	if err != nil || !free {
+		return false, err // a live shim: a start under way, or the container running
+	}
+	defer unlock()
+	if canTell && !ex.Exists(id) {
+		return false, nil
+	}
+	return true, rt.Delete(id, true)
 }
 
 // Diff lists what the container changed, from its upper directory: a whiteout (a 0:0

@@ -15,6 +15,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // Attach connects opts' streams to a running container's console through its shim.
@@ -59,9 +60,10 @@ func (e *Engine) StartAttached(ctx context.Context, ref string, opts AttachOptio
 }
 
 func (e *Engine) attach(ctx context.Context, st *state.Store, id string, opts AttachOptions) (ExitStatus, error) {
+	fault.Pause("attach-dial", e.root)
 	conn, err := shim.Dial(st.Socket(id), opts.Stdin != nil)
 	if err != nil {
-		if rec, rerr := e.refresh(st, id); rerr == nil && rec.Status != state.Running {
+		if rec, rerr := e.refreshEnded(st, id); rerr == nil && rec.Status != state.Running {
 			return exitOf(rec), nil
 		}
 		return ExitStatus{}, err
@@ -138,8 +140,8 @@ func (e *Engine) stream(ctx context.Context, st *state.Store, id string, conn ne
 			if ctx.Err() != nil {
 				return ExitStatus{}, ctx.Err()
 			}
-			// The shim died: report what the record says now.
-			if rec, rerr := e.refresh(st, id); rerr == nil && rec.Status != state.Running {
+			// The shim died, or removed the container and ended: report how it ended.
+			if rec, rerr := e.refreshEnded(st, id); rerr == nil && rec.Status != state.Running {
 				return exitOf(rec), nil
 			}
 			return ExitStatus{}, fmt.Errorf("attach to %s: %w", id[:12], err)
@@ -179,6 +181,19 @@ func exitOf(rec *state.Record) ExitStatus {
 	return ExitStatus{Code: rec.ExitCode, OOMKilled: rec.OOMKilled, FinishedAt: rec.FinishedAt, Error: rec.Error}
 }
 
+// refreshEnded is refresh, except that a container removed since the caller resolved it (a
+// --rm container's shim takes it out before it tells its attachers the exit) is told by its
+// last record, kept a while after the removal, when that says how it ended.
+func (e *Engine) refreshEnded(st *state.Store, id string) (*state.Record, error) {
+	rec, err := e.refresh(st, id)
+	if errors.Is(err, ErrNotFound) {
+		if last, lerr := st.Tombstone(id); lerr == nil && last.Status == state.Exited {
+			return last, nil
+		}
+	}
+	return rec, err
+}
+
 // Wait blocks until the container is not running and returns how it ended.
 func (e *Engine) Wait(ctx context.Context, ref string) (ExitStatus, error) {
 	st, err := e.store()
@@ -190,7 +205,7 @@ func (e *Engine) Wait(ctx context.Context, ref string) (ExitStatus, error) {
 		return ExitStatus{}, err
 	}
 	for {
-		rec, err := e.refresh(st, id)
+		rec, err := e.refreshEnded(st, id)
 		if err != nil {
 			return ExitStatus{}, err
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,11 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if err != nil {
 		return err
 	}
+	unlock, err := e.afterStart(st, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rec, err := e.refresh(st, id)
 	if err != nil {
 		return err
@@ -52,17 +58,24 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if err != nil {
 		return err
 	}
+	unlock, err := e.afterStart(st, id)
+	if err != nil {
+		return err
+	}
 	rec, err := e.refresh(st, id)
 	if err != nil || rec.Status != state.Running {
+		unlock()
 		return err
 	}
 	rt, err := e.Runtime()
 	if err != nil {
+		unlock()
 		return err
 	}
 	if err := rt.Kill(id, syscall.SIGTERM, false); err != nil {
 		e.log.Debug("stop: SIGTERM", "id", id, "err", err)
 	}
+	unlock()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	_, err = e.Wait(wctx, id)
 	cancel()
@@ -79,10 +92,22 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	return err
 }
 
+// afterStart waits for a start of container id under way in any process (the start holds the
+// container's start.lock until its shim has reported) and returns that lock, held: the caller
+// acts on a container that is started or not, never on one half-way (its rootfs mounted, its
+// shim creating it).
+func (e *Engine) afterStart(st *state.Store, id string) (unlock func(), err error) {
+	unlock, err = st.Lock(id, "start.lock")
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, wrapKind(fmt.Errorf("no such container: %s", id), ErrNotFound)
+	}
+	return unlock, err
+}
+
 // Remove deletes a container: its record, rootfs mount, upper and work directories, runtime
 // state and cgroup, and its image lease. A running container needs force (it is killed).
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
-	purge, err := e.remove(ctx, ref, force)
+	purge, err := e.remove(ctx, ref, force, false)
 	if err != nil {
 		return err
 	}
@@ -93,10 +118,13 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 // when it returns the container is gone (record, name, mount, cgroup, image lease) and purge
 // deletes its files, which the shim does after it told its attachers the exit.
 func (e *Engine) RemoveEnded(ctx context.Context, ref string) (purge func() error, err error) {
-	return e.remove(ctx, ref, true)
+	return e.remove(ctx, ref, true, true)
 }
 
-func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() error, error) {
+// remove takes the container out; ownShim says the caller is the container's own shim, after
+// its init ended: nothing is left to stop, and the shim deletes the runtime's container
+// (cgroups) itself, meanwhile.
+func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (func() error, error) {
 	st, err := e.store()
 	if err != nil {
 		return nil, err
@@ -105,14 +133,19 @@ func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() err
 	if err != nil {
 		return nil, err
 	}
+	if !ownShim {
+		// Held to the end: a start waits for the removal, and then finds no container.
+		unlock, err := e.afterStart(st, id)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
 		return nil, err
 	}
 	rt, rtErr := e.Runtime()
-	// The container's own shim removes it after its init has ended (--rm) without writing an
-	// exited record first: nothing is left to stop.
-	ownShim := rec.Status == state.Running && rec.ShimPid == os.Getpid()
 	if rec.Status == state.Running && !ownShim {
 		if !force {
 			return nil, wrapKind(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", rec.Name), ErrConflict)
@@ -124,7 +157,6 @@ func (e *Engine) remove(ctx context.Context, ref string, force bool) (func() err
 		e.Wait(wctx, id)
 		cancel()
 	}
-	// The own shim deletes the runtime's container (cgroups) itself, meanwhile.
 	if rtErr == nil && !ownShim {
 		if err := rt.Delete(id, true); err != nil {
 			return nil, fmt.Errorf("remove container %s: %w", rec.Name, err)

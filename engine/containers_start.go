@@ -18,6 +18,7 @@ import (
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // shimProc is a spawned shim waiting for its go: the engine holds the read end of its ready
@@ -192,6 +193,7 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 			return "", nil, err
 		}
 	}
+	fault.Pause("start-mounted", e.root) // a start half-way, for the tests of what races it
 	// Published ports are bound before the shim starts anything: a port taken since create
 	// fails here and nothing starts.
 	ports, att, err := e.bindPublished(id, networkMode(rec))

@@ -23,7 +23,6 @@ func TestReadIDList(t *testing.T) {
 	}
 }
 
-
 // TestCgroupDetailV1: on a v1 layout (files as the kernel writes them) the detail has each
 // memory counter's four files, per-CPU usage, the cpuset's flags and hugetlb usage by page
 // size, and leaves reservations out of hugetlb.

@@ -117,9 +117,6 @@ type ociHugetlb struct {
 	Failcnt uint64 `json:"failcnt"`
 }
 
-// oomPoll is how often a streaming `events` looks for an OOM kill and for the container's end.
-const oomPoll = 250 * time.Millisecond
-
 func newOCIEventsCmd(o *ociGlobals) *cobra.Command {
 	var interval time.Duration
 	var once bool
@@ -175,21 +172,34 @@ container stops. With --stats it prints one stats line and exits.`,
 func ctxDone(cmd *cobra.Command) <-chan struct{} { return ctxOf(cmd).Done() }
 
 // streamEvents prints stats every interval and an oom event for each OOM kill, until the
-// container stops or its cgroup goes.
+// container stops or its cgroup goes. It waits on the kernel rather than polling: the OOM
+// watch (an eventfd on v1, inotify of memory.events on cgroup2) and a pidfd of the init.
 func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map[string]string,
 	reader *inspect.StatsReader, interval time.Duration, enc *json.Encoder) error {
+	w, err := r.Watch(id)
+	if errors.Is(err, runtime.ErrStopped) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 	var s inspect.Stats
 	if err := reader.Read(&s); err != nil {
 		return err
 	}
 	ooms := oomCount(&s)
+	var oomWake <-chan struct{}
+	if w.OOM != nil {
+		oomWake = w.OOM.C
+	}
 	statsTick := time.NewTicker(interval)
 	defer statsTick.Stop()
-	poll := time.NewTicker(min(oomPoll, interval))
-	defer poll.Stop()
 	for {
 		select {
 		case <-done:
+			return nil
+		case <-w.Exited:
 			return nil
 		case <-statsTick.C:
 			if err := reader.Read(&s); err != nil {
@@ -198,7 +208,11 @@ func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map
 			if err := enc.Encode(ociEvent{Type: "stats", ID: id, Data: ociStatsOf(&s, paths)}); err != nil {
 				return err
 			}
-		case <-poll.C:
+		case _, ok := <-oomWake:
+			if !ok {
+				oomWake = nil // the cgroup went; the init's end follows
+				continue
+			}
 			if err := reader.Read(&s); err != nil {
 				return nil
 			}
@@ -206,9 +220,6 @@ func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map
 				if err := enc.Encode(ociEvent{Type: "oom", ID: id}); err != nil {
 					return err
 				}
-			}
-			if st, err := r.State(id); err != nil || st.Status == runtime.StatusStopped {
-				return nil
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/trace"
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // Create does what `runc create` does: the init process (glassbox re-executed, a child of the
@@ -36,6 +37,13 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	bundle, err := filepath.Abs(opts.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	var cacheKey *runCacheKey
+	if opts.RunCache {
+		// Before config.json is read: a change from here on makes the entry stale.
+		if cacheKey, err = takeRunCacheKey(bundle); err != nil {
+			r.log.Debug("run cache: no key", "err", err)
+		}
 	}
 	spec, rootfs, err := loadSpec(bundle)
 	if err != nil {
@@ -71,6 +79,12 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	cg, err := cgroups.New(cgroups.Config{Path: cgPath, Resources: withDeviceRules(spec), Trace: rec})
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	// The state names the cgroups before they exist: a caller killed between their mkdir and
+	// the state's final save (below) leaves a state Delete undoes, not cgroups nothing names.
+	if err := r.save(&record{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now(),
+		CgroupPaths: cg.Paths(), OwnerUID: os.Getuid()}); err != nil {
+		return nil, err
 	}
 	// The cgroup is made once the init has started (cmd.Prepare below), while it executes.
 	makeCgroup := func() error {
@@ -252,6 +266,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		return nil, err
 	}
 
+	fault.Crash("runtime-create:cgroup") // the cgroups made and the init in them, not saved
 	start, _, err := procStart(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init pid %d: %w", pid, err)
@@ -270,6 +285,16 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	if err := trace.WriteFile(filepath.Join(dir, traceFile), rec.Steps()); err != nil {
 		return nil, err
+	}
+	if cacheKey != nil && opts.ConsoleSocket == "" && opts.PidFile == "" && !opts.NoPivot && !opts.NoNewKeyring {
+		run := runCacheRun{id: id, rootfs: rootfs, spec: spec, plan: pl, nsenter: cfg, cloneDetail: nsDetail,
+			cgroupPaths: c.CgroupPaths, steps: rec.Steps()}
+		if icfg.ParentPIDNS {
+			run.cloneFlags = unix.CLONE_NEWPID
+		}
+		if err := r.keepRunCache(cacheKey, run); err != nil {
+			r.log.Debug("run cache: not kept", "id", id, "why", err)
+		}
 	}
 	return c, nil
 }

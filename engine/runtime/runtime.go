@@ -85,6 +85,9 @@ type CreateOptions struct {
 	// --preserve-fds); nothing else beyond stdio does.
 	ExtraFiles []*os.File
 	Trace      *trace.Recorder // may be nil; the steps are also saved to StateDir/<id>/trace.json
+	// RunCache: the caller is `oci run` with this process's stdio and nothing else asked; a
+	// successful Create keeps what it did in the run cache for nsenter/runc.c (runcache.go).
+	RunCache bool
 }
 
 // Container is a created container as the runtime knows it.

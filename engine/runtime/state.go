@@ -200,10 +200,27 @@ func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
 
 // Delete removes a stopped container's cgroup and state (force: kills it first), then runs
 // its poststop hooks.
+//
+// A create cut off (its caller killed) leaves a state with no init (Pid 0) naming cgroups
+// that may or may not have been made, or, cut off earlier still, a directory with no state:
+// Delete undoes either.
 func (r *Runtime) Delete(id string, force bool) error {
 	rec, err := r.load(id)
+	if errors.Is(err, ErrNoSuchContainer) && r.Exists(id) {
+		if err := os.RemoveAll(r.dir(id)); err != nil {
+			return fmt.Errorf("delete %s: remove state: %w", id, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
+	}
+	if rec.Pid == 0 {
+		for key, p := range rec.CgroupPaths {
+			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+				delete(rec.CgroupPaths, key)
+			}
+		}
 	}
 	st := r.stateOf(rec)
 	if st.Status != StatusStopped && st.Status != StatusCreated && !force {
@@ -250,6 +267,15 @@ func waitGone(rec *record, limit time.Duration) {
 	for rec.alive() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// Exists says whether the runtime has a state directory for id, whole or not.
+func (r *Runtime) Exists(id string) bool {
+	if checkID(id) != nil {
+		return false
+	}
+	_, err := os.Lstat(r.dir(id))
+	return err == nil
 }
 
 // Pause freezes every process of the container (the cgroup freezer).

@@ -45,6 +45,9 @@ func (g *glassboxRuntime) Create(ctx context.Context, id, bundle string, stdio I
 	return &Process{Pid: c.Pid, Console: c.Console}, nil
 }
 
+// Exists says whether the runtime holds a state for id, whole or cut off.
+func (g *glassboxRuntime) Exists(id string) bool { return g.r.Exists(id) }
+
 func (g *glassboxRuntime) Start(id string) error { return g.r.Start(id) }
 
 func (g *glassboxRuntime) Kill(id string, sig syscall.Signal, all bool) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/engine/trace"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // ReadyFD is the fd on which a shim reports its start to the engine: JSON lines of Ready.
@@ -179,6 +180,19 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		return err
 	}
 
+	// The shim holds shim.lock for its whole life: gc tells by it whether a runtime state of
+	// the container has a live shim behind it. A state left with none is a start cut off (a
+	// shim killed inside the runtime's create): it is undone before the create begins anew.
+	unlockShim, err := st.Lock(cfg.ID, "shim.lock")
+	if err != nil {
+		return failed(err)
+	}
+	defer unlockShim()
+	if r, ok := cfg.Runtime.(interface{ Exists(string) bool }); ok && r.Exists(cfg.ID) {
+		if err := cfg.Runtime.Delete(cfg.ID, true); err != nil {
+			return failed(fmt.Errorf("undo a start cut off: %w", err))
+		}
+	}
 	logw, err := openLog(st.LogPath(cfg.ID), orDefault(cfg.LogMaxBytes, 10<<20))
 	if err != nil {
 		return failed(fmt.Errorf("open log: %w", err))
@@ -343,25 +357,24 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 			AppendEvent(st.EventsPath(), "oom", rec)
 		}
 		AppendEvent(st.EventsPath(), "die", rec)
+		fault.Pause("shim-died", cfg.Root)
 	}
 	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
-	// With --rm the attachers hear the exit once the container is gone, as docker run --rm
-	// returns only then: the CLI needs no polling for the removal. Its record is not written
-	// as exited on the way, unless the removal fails. Otherwise the record is written before
-	// the die event, so whoever follows the events reads the exit in it.
+	// The record says how the container ended before the die event is written, so whoever
+	// follows the events reads the exit in it; with --rm it is the last record (a waiter that
+	// comes after the removal reads it from the store's tombstones), and the attachers hear
+	// the exit once the container is gone, as docker run --rm returns only then: the CLI needs
+	// no polling for the removal. Events: create, start, die, destroy.
+	exited()
+	died()
 	var rmErr error
 	purge := func() error { return nil }
 	if flags.AutoRemove && cfg.Remove != nil {
-		died()
 		if p, err := cfg.Remove(cfg.ID); err == nil {
 			purge = p
 		} else {
 			rmErr = err
-			exited()
 		}
-	} else {
-		exited()
-		died()
 	}
 	<-deleted
 	hub.finish(exit)

@@ -70,7 +70,7 @@ type Store struct {
 // Open returns the store under root (ROOT/containers and ROOT/names), creating them.
 func Open(root string) (*Store, error) {
 	s := &Store{root: root}
-	for _, d := range []string{s.containersDir(), s.namesDir(), s.TrashDir()} {
+	for _, d := range []string{s.containersDir(), s.namesDir(), s.TrashDir(), s.exitsDir()} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
@@ -80,6 +80,9 @@ func Open(root string) (*Store, error) {
 
 func (s *Store) containersDir() string { return filepath.Join(s.root, "containers") }
 func (s *Store) namesDir() string      { return filepath.Join(s.root, "names") }
+
+// exitsDir holds the last records of removed containers for a while (see Discard).
+func (s *Store) exitsDir() string { return filepath.Join(s.root, "exits") }
 
 // TrashDir holds the directories of removed containers until their files are deleted.
 func (s *Store) TrashDir() string { return filepath.Join(s.root, "trash") }
@@ -97,6 +100,19 @@ func (s *Store) Socket(id string) string    { return filepath.Join(s.Dir(id), "a
 func (s *Store) TracePath(id string) string { return filepath.Join(s.Dir(id), "trace.json") }
 func (s *Store) ShimLog(id string) string   { return filepath.Join(s.Dir(id), "shim.log") }
 func (s *Store) EventsPath() string         { return filepath.Join(s.root, "events.json") }
+
+// ExecFastPath is the record the exec fast path runs execs from (nsenter.FastExec). write
+// removes it: whatever changes the record may change what an exec must do, and the next Go
+// exec writes it again.
+func (s *Store) ExecFastPath(id string) string { return filepath.Join(s.Dir(id), "exec.fast") }
+
+// ExecPrivilegedPath marks a running container that an exec --privileged entered: a process
+// in it may hold CAP_SYS_PTRACE in the host's user namespace, and the exec fast path, which
+// enters from the glassbox binary itself rather than from a read-only clone of it, stays off
+// until the container stops (write removes the mark with any record that is not running).
+func (s *Store) ExecPrivilegedPath(id string) string {
+	return filepath.Join(s.Dir(id), "exec.privileged")
+}
 
 // ErrNotFound and ErrNameInUse are wrapped by the store's errors.
 var (
@@ -224,18 +240,33 @@ func (s *Store) lock(id string) (func(), error) { return s.Lock(id, "lock") }
 // Lock takes an exclusive flock(2) on the container's lock file named name (waiting for it);
 // the returned func releases it. "start" serializes starts of one container across processes.
 func (s *Store) Lock(id, name string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir(id), name), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, _, err := s.flock(id, name, unix.LOCK_EX)
+	return unlock, err
+}
+
+// TryLock is Lock without the wait: ok is false, and nothing held, when another process
+// holds the lock. "shim.lock" is held by a container's shim for its whole life, so a free
+// one says no shim is behind the container's runtime state.
+func (s *Store) TryLock(id, name string) (unlock func(), ok bool, err error) {
+	return s.flock(id, name, unix.LOCK_EX|unix.LOCK_NB)
+}
+
+func (s *Store) flock(id, name string, how int) (func(), bool, error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), name), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+			return nil, false, fmt.Errorf("container %s: %w", id, ErrNotFound)
 		}
-		return nil, fmt.Errorf("open lock of %s: %w", id, err)
+		return nil, false, fmt.Errorf("open lock of %s: %w", id, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("flock %s: %w", f.Name(), err)
 	}
-	return func() { f.Close() }, nil
+	return func() { f.Close() }, true, nil
 }
 
 // write replaces state.json atomically: a reader sees the old record or the new, never half.
@@ -250,6 +281,15 @@ func (s *Store) write(rec *Record) error {
 	durability := atomicfile.Synced
 	if rec.Ephemeral {
 		durability = atomicfile.Atomic
+	}
+	stale := []string{s.ExecFastPath(rec.ID)}
+	if rec.Status != Running {
+		stale = append(stale, s.ExecPrivilegedPath(rec.ID)) // its processes are gone
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write state of %s: %w", rec.ID, err)
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(s.Dir(rec.ID), "state.json"), data, 0o600, durability); err != nil {
 		return fmt.Errorf("write state of %s: %w", rec.ID, err)
@@ -369,7 +409,12 @@ func (s *Store) Delete(id, name string) error {
 // directory renamed into TrashDir (rename(2) is atomic: no reader sees half a container).
 // purge deletes the files, which can wait (the RemoveAll of an upper directory is the slow
 // part of a removal); gc deletes what a crash left in the trash.
+//
+// The record is kept under ROOT/exits for TombstoneLife (a hard link: no copy): a waiter that
+// saw the container before the rename and looks again after it reads how it ended there
+// (Tombstone) instead of finding nothing.
 func (s *Store) Discard(id, name string) (purge func() error, err error) {
+	s.bury(id)
 	if name != "" {
 		p := filepath.Join(s.namesDir(), name)
 		if owner, err := os.ReadFile(p); err == nil && string(owner) == id {
@@ -395,4 +440,48 @@ func (s *Store) Discard(id, name string) (purge func() error, err error) {
 		}
 		return nil
 	}, nil
+}
+
+// TombstoneLife is how long a removed container's last record stays readable: a waiter that
+// resolved it before the removal looks again within milliseconds.
+const TombstoneLife = time.Minute
+
+// bury links container id's record into ROOT/exits as <id>.<unix nanoseconds> and deletes
+// the links older than TombstoneLife (their names say their age: no stat per entry).
+func (s *Store) bury(id string) {
+	now := time.Now()
+	os.Link(filepath.Join(s.Dir(id), "state.json"), filepath.Join(s.exitsDir(), fmt.Sprintf("%s.%d", id, now.UnixNano())))
+	s.PruneTombstones(now.Add(-TombstoneLife))
+}
+
+// PruneTombstones deletes the tombstones made before cutoff.
+func (s *Store) PruneTombstones(cutoff time.Time) {
+	ents, _ := os.ReadDir(s.exitsDir())
+	for _, e := range ents {
+		_, nanos, _ := strings.Cut(e.Name(), ".")
+		var n int64
+		if _, err := fmt.Sscan(nanos, &n); err != nil || time.Unix(0, n).Before(cutoff) {
+			os.Remove(filepath.Join(s.exitsDir(), e.Name()))
+		}
+	}
+}
+
+// Tombstone reads the last record of removed container id, kept for TombstoneLife after its
+// removal; ErrNotFound when there is none.
+func (s *Store) Tombstone(id string) (*Record, error) {
+	ents, _ := os.ReadDir(s.exitsDir())
+	for i := len(ents) - 1; i >= 0; i-- { // sorted by name: the newest of id's last
+		if strings.HasPrefix(ents[i].Name(), id+".") {
+			data, err := os.ReadFile(filepath.Join(s.exitsDir(), ents[i].Name()))
+			if err != nil {
+				break
+			}
+			var rec Record
+			if err := json.Unmarshal(data, &rec); err != nil {
+				return nil, fmt.Errorf("parse the last record of %s: %w", id, err)
+			}
+			return &rec, nil
+		}
+	}
+	return nil, fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
 }

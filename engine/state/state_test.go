@@ -154,3 +154,67 @@ func TestDiscardThenPurge(t *testing.T) {
 		t.Errorf("trash after purge: %d entries", len(ents))
 	}
 }
+
+// TestWriteRemovesExecRecords: any record write removes the exec fast path's record (what it
+// says may have changed); one of a container that is not running removes the mark of an exec
+// --privileged too (its processes are gone).
+func TestWriteRemovesExecRecords(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &Record{ID: NewID(), Name: "web", Status: Created, Created: time.Now()}
+	if err := s.Create(rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		status         string
+		keepPrivileged bool
+	}{{Running, true}, {Exited, false}} {
+		for _, p := range []string{s.ExecFastPath(rec.ID), s.ExecPrivilegedPath(rec.ID)} {
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Update(rec.ID, func(r *Record) error { r.Status = tc.status; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(s.ExecFastPath(rec.ID)); !os.IsNotExist(err) {
+			t.Errorf("%s: exec.fast is still there (%v)", tc.status, err)
+		}
+		if _, err := os.Stat(s.ExecPrivilegedPath(rec.ID)); (err == nil) != tc.keepPrivileged {
+			t.Errorf("%s: exec.privileged there: %v, want %v", tc.status, err == nil, tc.keepPrivileged)
+		}
+	}
+}
+
+// A removed container's last record stays readable for a while (a waiter that resolved it
+// before the removal reads its exit there), and goes once it is older than TombstoneLife.
+func TestDiscardKeepsTombstone(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := NewID()
+	if err := s.Create(&Record{ID: id, Name: "gone", Status: Running, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tombstone(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("tombstone of a live container: %v", err)
+	}
+	s.Update(id, func(r *Record) error { r.Status, r.ExitCode = Exited, 7; return nil })
+	if err := s.Delete(id, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("record after Delete: %v", err)
+	}
+	last, err := s.Tombstone(id)
+	if err != nil || last.Status != Exited || last.ExitCode != 7 {
+		t.Fatalf("tombstone = %+v, %v; want exited 7", last, err)
+	}
+	s.PruneTombstones(time.Now().Add(time.Second))
+	if _, err := s.Tombstone(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("tombstone after its life: %v", err)
+	}
+}

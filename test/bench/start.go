@@ -10,10 +10,11 @@ import (
 
 // The start case: the runtime alone, without images or a daemon. `glassbox oci run` of
 // /bin/true on a busybox bundle against `runc run` and `crun run` on the same bundle, each
-// with its own state root, and against glassbox itself with the Go init (GLASSBOX_INIT=go)
-// instead of the C one; a bare `unshare` of the same namespaces is the floor, the least the
-// kernel needs. crun refuses this machine's hybrid cgroups: it stays in the report with
-// the error it gives, rather than being left out.
+// with its own state root, and against glassbox itself with the run in Go (GLASSBOX_RUN=go)
+// instead of the run cache's C path, and with the Go init (GLASSBOX_INIT=go) instead of the C
+// one; a bare `unshare` of the same namespaces is the floor, the least the kernel needs. crun
+// refuses this machine's hybrid cgroups: it stays in the report with the error it gives,
+// rather than being left out.
 func init() {
 	register(Case{
 		Name:    "start",
@@ -61,8 +62,21 @@ func prepareStart(env *Env) ([]Contender, error) {
 		}
 		return nil
 	}
+	// The same glassbox with the run done in Go (GLASSBOX_RUN=go): what the run cache saves
+	// (nsenter/runc.c: from the second round on, the subject's run starts no Go at all).
+	goRun := runtime("glassbox, Go run", env.Glassbox, Peer, "oci")
+	goRun.Run = func() error {
+		root := filepath.Join(env.Tmp, "start-glassbox,-Go-run")
+		cmd := exec.Command(env.Glassbox, "oci", "--root", root, "run", "--bundle", bundle, id)
+		cmd.Env = append(os.Environ(), "GLASSBOX_RUN=go")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("GLASSBOX_RUN=go %s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
 	return []Contender{
 		runtime("glassbox oci run", env.Glassbox, Subject, "oci"),
+		goRun,
 		goInit,
 		runtime("runc run", "runc", Peer),
 		runtime("crun run", "crun", Peer),

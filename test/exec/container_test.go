@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,9 +74,10 @@ var imageRef string
 // ctr is a running container the test made.
 type ctr struct {
 	*fixture.CLI
-	t    *testing.T
-	name string
-	pid  int // its init, in this PID namespace
+	t     *testing.T
+	name  string
+	pid   int    // its init, in this PID namespace
+	trace string // GLASSBOX_EXEC_TRACE of its execs: which path ran the last one
 }
 
 // runContainer starts `glassbox run -d --name NAME [flags] busybox sleep 3600` and removes it
@@ -83,7 +85,7 @@ type ctr struct {
 func runContainer(t *testing.T, flags ...string) *ctr {
 	t.Helper()
 	root, image := gbRoot(t)
-	c := &ctr{CLI: fixture.NewCLI(t, root), t: t, name: uniqueName(t)}
+	c := &ctr{CLI: fixture.NewCLI(t, root), t: t, name: uniqueName(t), trace: filepath.Join(t.TempDir(), "exec-trace")}
 	args := append([]string{"run", "-d", "--name", c.name}, flags...)
 	args = append(args, image, "sleep", "3600")
 	if r := c.Run(args...); r.Code != 0 {
@@ -107,13 +109,48 @@ func runContainer(t *testing.T, flags ...string) *ctr {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// The first exec (Go) leaves the record the next ones run from without Go: from here on
+	// the container's execs take the fast path, unless the test runs on the Go path or the
+	// container's processes may hold CAP_SYS_PTRACE.
+	for i, want := range []string{"go", wantFastPath(flags)} {
+		if r := c.exec("true"); r.Code != 0 || c.path() != want {
+			t.Fatalf("exec %d into %s: exit %d, path %q, want %q: %s", i, c.name, r.Code, c.path(), want, r.Stderr)
+		}
+	}
 	return c
+}
+
+// wantFastPath is the path an exec without flags takes into a container run with flags.
+func wantFastPath(flags []string) string {
+	if os.Getenv("GLASSBOX_EXEC") == "go" {
+		return "go"
+	}
+	for _, f := range flags {
+		if strings.Contains(f, "SYS_PTRACE") || f == "--privileged" {
+			return "go"
+		}
+	}
+	return "c"
+}
+
+// path says which path ran the container's last exec: "c" (the constructor's fast path) or
+// "go".
+func (c *ctr) path() string {
+	data, _ := os.ReadFile(c.trace)
+	return string(data)
+}
+
+// traced makes cmd report its path to c.path.
+func (c *ctr) traced(cmd *exec.Cmd) *exec.Cmd {
+	os.Remove(c.trace)
+	cmd.Env = append(os.Environ(), "GLASSBOX_EXEC_TRACE="+c.trace)
+	return cmd
 }
 
 // exec runs `glassbox exec [flags] NAME args...`; flags end at the first "--".
 func (c *ctr) exec(args ...string) fixture.Result {
 	c.t.Helper()
-	return c.Run(c.execArgs(args...)...)
+	return c.RunCmd(c.traced(c.Command(c.execArgs(args...)...)))
 }
 
 func (c *ctr) execArgs(args ...string) []string {

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,46 +63,71 @@ func TestRunFlagsReachTheContainer(t *testing.T) {
 	}
 }
 
-// Many containers started and removed leave no mount, cgroup, process or directory behind.
+// 50 containers started and removed leave nothing behind: no mount, cgroup, veth, fd,
+// process or directory. 20 are run --rm in the foreground, 15 run -d --rm and killed (their
+// shims remove them), 15 run -d and removed with rm -f.
 func TestManyContainersLeaveNothing(t *testing.T) {
 	e := newEnv(t)
-	const n = 20
-	var ids []string
-	for i := 0; i < n; i++ {
-		ids = append(ids, e.Must("run", "-d", e.image, "sleep", "1000"))
+	const foreground, detachedRm, forced = 20, 15, 15
+	var hostIfindexes []string // the host ends of the foreground containers' veths
+	for i := 0; i < foreground; i++ {
+		out := e.Must("run", "--rm", e.image, "cat", "/sys/class/net/eth0/iflink")
+		hostIfindexes = append(hostIfindexes, strings.TrimSpace(out))
 	}
-	var cgroups []string
-	var pids []int
-	for _, id := range ids {
-		d := e.inspect(id)
-		pids = append(pids, d.State.Pid, d.ShimPid)
-		for _, p := range d.CgroupPaths {
-			if strings.Contains(p, id) {
-				cgroups = append(cgroups, p)
+	var rmIDs, forcedIDs, veths []string
+	for i := 0; i < detachedRm+forced; i++ {
+		args := []string{"run", "-d", e.image, "sleep", "1000"}
+		if i < detachedRm {
+			args = []string{"run", "-d", "--rm", e.image, "sleep", "1000"}
+		}
+		id := e.Must(args...)
+		if d := e.inspect(id); !d.State.Running || d.NetworkSettings.HostVeth == "" || len(d.CgroupPaths) == 0 {
+			t.Fatalf("container %d is not running with a veth and cgroups: %+v", i, d)
+		} else {
+			veths = append(veths, d.NetworkSettings.HostVeth)
+		}
+		if i < detachedRm {
+			rmIDs = append(rmIDs, id)
+		} else {
+			forcedIDs = append(forcedIDs, id)
+		}
+	}
+	e.Must(append([]string{"kill"}, rmIDs...)...)
+	e.Must(append([]string{"rm", "-f"}, forcedIDs...)...)
+	ids := eventIDs(t, e.root)
+	if len(ids) != foreground+detachedRm+forced {
+		t.Fatalf("%d containers in the events, want %d", len(ids), foreground+detachedRm+forced)
+	}
+	checkNothingLeft(t, e.root, ids, veths)
+	links, _ := os.ReadDir("/sys/class/net")
+	for _, l := range links {
+		index, _ := os.ReadFile(filepath.Join("/sys/class/net", l.Name(), "ifindex"))
+		for _, want := range hostIfindexes {
+			if strings.HasPrefix(l.Name(), "gb") && strings.TrimSpace(string(index)) == want {
+				t.Errorf("veth %s (ifindex %s) of a run --rm container left", l.Name(), want)
 			}
 		}
 	}
-	if len(cgroups) < n {
-		t.Fatalf("only %d container cgroups found", len(cgroups))
-	}
-	e.Must(append([]string{"rm", "-f"}, ids...)...)
-	for _, p := range cgroups {
-		if exists(p) {
-			t.Errorf("cgroup left: %s", p)
-		}
-	}
-	for _, pid := range pids {
-		waitFor(t, "process gone", func() bool { return !alive(pid) || isZombie(pid) })
-	}
-	ents, _ := os.ReadDir(filepath.Join(e.root, "containers"))
-	if len(ents) != 0 {
-		t.Errorf("%d container directories left", len(ents))
+	if cs := e.ps(true); len(cs) != 0 {
+		t.Errorf("%d containers left in ps -a", len(cs))
 	}
 }
 
-func isZombie(pid int) bool {
-	data, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
-	return err == nil && strings.Contains(string(data), ") Z ")
+// eventIDs lists the containers created in root, from its events.
+func eventIDs(t *testing.T, root string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "events.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, line := range strings.Split(string(data), "\n") {
+		var ev struct{ Action, ID string }
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Action == "create" {
+			ids = append(ids, ev.ID)
+		}
+	}
+	return ids
 }
 
 // --userns remap: root in the container is an unprivileged host uid, per its uid_map.

@@ -294,3 +294,88 @@ void glassbox_exec_finish(struct exec_cfg *e)
 		reply(125, "close_range: %s", errstr(errno));
 	exec_program(e);
 }
+
+int glassbox_exec_append(void **arr, int *n, size_t size, const void *item)
+{
+	char *a = realloc(*arr, (*n + 2) * size);
+	if (a == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(a + *n * size, item, size);
+	(*n)++;
+	memset(a + *n * size, 0, size);
+	*arr = a;
+	return 0;
+}
+
+// record_string returns the NUL-terminated string at the start of [p, p+len), NULL when the
+// record holds none.
+static char *record_string(char *p, uint32_t len)
+{
+	return memchr(p, '\0', len) == NULL ? NULL : p;
+}
+
+int glassbox_exec_record(struct exec_cfg *e, uint32_t type, char *p, uint32_t len)
+{
+	errno = EINVAL;
+	switch (type) {
+	case REC_EXEC:
+		if (len < 68 || record_string(p + 68, len - 68) == NULL)
+			return -1;
+		memcpy(&e->request_fd, p, 4);
+		memcpy(&e->root_fd, p + 4, 4);
+		memcpy(&e->cwd_fd, p + 8, 4);
+		memcpy(&e->flags, p + 12, 4);
+		memcpy(&e->rows, p + 16, 2);
+		memcpy(&e->cols, p + 18, 2);
+		memcpy(&e->uid, p + 20, 4);
+		memcpy(&e->gid, p + 24, 4);
+		memcpy(e->caps, p + 28, 8 * CAPS_SETS);
+		e->cwd = p + 68;
+		e->present = 1;
+		return 0;
+	case REC_EXEC_ARG:
+	case REC_EXEC_ENV:{
+			char *s = record_string(p, len);
+			if (s == NULL)
+				return -1;
+			void *a = type == REC_EXEC_ARG ? (void *)e->argv : (void *)e->envp;
+			int r = glassbox_exec_append(&a, type == REC_EXEC_ARG ? &e->argc : &e->envc, sizeof(char *), &s);
+			if (type == REC_EXEC_ARG)
+				e->argv = a;
+			else
+				e->envp = a;
+			return r;
+		}
+	case REC_EXEC_GROUP:
+		if (len < 4)
+			return -1;
+		{
+			void *a = e->groups;
+			int r = glassbox_exec_append(&a, &e->ngroups, sizeof(uint32_t), p);
+			e->groups = a;
+			return r;
+		}
+	case REC_EXEC_SECCOMP:
+		if (len < 4 + 8 || (len - 4) % 8 != 0)
+			return -1;
+		memcpy(&e->seccomp_flags, p, 4);
+		e->seccomp_filter = p + 4;
+		e->seccomp_len = (len - 4) / 8;
+		return 0;
+	case REC_EXEC_RLIMIT:
+		if (len < sizeof(struct exec_rlimit))
+			return -1;
+		// Copied out: p need not be aligned for struct exec_rlimit.
+		{
+			struct exec_rlimit rl;
+			void *a = e->rlimits;
+			memcpy(&rl, p, sizeof(rl));
+			int r = glassbox_exec_append(&a, &e->nrlimits, sizeof(rl), &rl);
+			e->rlimits = a;
+			return r;
+		}
+	}
+	return 1;
+}

@@ -32,9 +32,16 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Wextra -Wno-unused-parameter -O2
-extern void glassbox_nsexec(void);
-void __attribute__((constructor)) glassbox_nsenter_init(void) {
-	glassbox_nsexec();
+#include <stdlib.h> // defines __GLIBC__ with glibc
+extern void glassbox_nsexec(int argc, char **argv);
+// glibc calls constructors with the program's arguments (as it calls main); elsewhere the
+// exec fast path (execfast.c) is not taken.
+void __attribute__((constructor)) glassbox_nsenter_init(int argc, char **argv, char **envp) {
+#ifdef __GLIBC__
+	glassbox_nsexec(argc, argv);
+#else
+	glassbox_nsexec(0, 0);
+#endif
 }
 */
 import "C"

@@ -49,6 +49,7 @@
 #endif
 
 #include "execc.h"
+#include "execfast.h"
 #include "initc.h"
 
 #define ENV_NAME "_GLASSBOX_NSENTER"
@@ -61,13 +62,7 @@ enum {
 	REC_UNSHARE = 3,	// u32 clone flags of namespaces to create after joining
 	REC_FLAGS = 4,		// u32 FLAG_*
 	REC_TIMENS_OFFSETS = 5,	// text for /proc/self/timens_offsets of a new time namespace
-	REC_EXEC = 6,		// finish in C (execc.c): i32 request, root, cwd fds; u32 EXEC_*; u16 rows,
-				// cols; u32 uid, gid; u64 capability sets[5]; "cwd\0"
-	REC_EXEC_ARG = 7,	// "arg\0", in order
-	REC_EXEC_ENV = 8,	// "K=V\0", in order
-	REC_EXEC_GROUP = 9,	// u32 supplementary gid
-	REC_EXEC_RLIMIT = 10,	// struct exec_rlimit
-	REC_EXEC_SECCOMP = 11,	// u32 seccomp(2) flags, struct sock_filter[]
+	// 6 to 11: REC_EXEC*, execc.h
 	REC_INIT = 12,		// a container init's plan for initc.c (engine/runtime/plan.go)
 };
 
@@ -109,18 +104,6 @@ static int sock = -1;
 static struct exec_cfg exec_cfg;
 static const char *init_plan;
 static uint32_t init_plan_len;
-
-// append_item adds item to a NULL-terminated array that grows as needed.
-static void *append_item(void *arr, int *n, size_t size, const void *item)
-{
-	char *a = realloc(arr, (*n + 2) * size);
-	if (a == NULL)
-		_exit(1);
-	memcpy(a + *n * size, item, size);
-	(*n)++;
-	memset(a + *n * size, 0, size);
-	return a;
-}
 
 static void send_msg(uint32_t type, const void *payload, uint32_t len)
 {
@@ -248,57 +231,17 @@ static void read_config(struct config *c)
 		case REC_TIMENS_OFFSETS:
 			c->timens_offsets = buf;
 			break;
-		case REC_EXEC:{
-				struct exec_cfg *e = &exec_cfg;
-				if (len < 68)
-					fail(EINVAL, "read config: exec record");
-				memcpy(&e->request_fd, p, 4);
-				memcpy(&e->root_fd, p + 4, 4);
-				memcpy(&e->cwd_fd, p + 8, 4);
-				memcpy(&e->flags, p + 12, 4);
-				memcpy(&e->rows, p + 16, 2);
-				memcpy(&e->cols, p + 18, 2);
-				memcpy(&e->uid, p + 20, 4);
-				memcpy(&e->gid, p + 24, 4);
-				memcpy(e->caps, p + 28, 8 * CAPS_SETS);
-				p += 68;
-				e->cwd = next_string(&p, end);
-				e->present = 1;
-				break;
-			}
-		case REC_EXEC_ARG:{
-				char *arg = (char *)next_string(&p, end);
-				exec_cfg.argv = append_item(exec_cfg.argv, &exec_cfg.argc, sizeof(char *), &arg);
-				break;
-			}
-		case REC_EXEC_ENV:{
-				char *kv = (char *)next_string(&p, end);
-				exec_cfg.envp = append_item(exec_cfg.envp, &exec_cfg.envc, sizeof(char *), &kv);
-				break;
-			}
-		case REC_EXEC_GROUP:
-			if (len < 4)
-				fail(EINVAL, "read config: group record");
-			exec_cfg.groups = append_item(exec_cfg.groups, &exec_cfg.ngroups, sizeof(uint32_t), p);
-			break;
-		case REC_EXEC_SECCOMP:
-			if (len < 4 + 8 || (len - 4) % 8 != 0)
-				fail(EINVAL, "read config: seccomp record of %u bytes", len);
-			memcpy(&exec_cfg.seccomp_flags, p, 4);
-			exec_cfg.seccomp_filter = p + 4;
-			exec_cfg.seccomp_len = (len - 4) / 8;
-			break;
 		case REC_INIT:
 			init_plan = buf;
 			init_plan_len = len;
 			break;
-		case REC_EXEC_RLIMIT:
-			if (len < sizeof(struct exec_rlimit))
-				fail(EINVAL, "read config: rlimit record");
-			exec_cfg.rlimits = append_item(exec_cfg.rlimits, &exec_cfg.nrlimits, sizeof(struct exec_rlimit), p);
-			break;
-		default:
-			fail(EINVAL, "read config: unknown record type %u", type);
+		default:{
+				int r = glassbox_exec_record(&exec_cfg, type, p, len);
+				if (r < 0)
+					fail(errno, "read config: exec record %u of %u bytes", type, len);
+				if (r > 0)
+					fail(EINVAL, "read config: unknown record type %u", type);
+			}
 		}
 	}
 }
@@ -526,11 +469,14 @@ static void mark(int i)
 	glassbox_nsexec_marks[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void glassbox_nsexec(void)
+void glassbox_nsexec(int argc, char **argv)
 {
 	const char *env = getenv(ENV_NAME);
-	if (env == NULL)
+	if (env == NULL) {
+		// Not a helper: a CLI, a shim, the workbench. `glassbox exec` may end here.
+		glassbox_exec_fast(argc, argv);
 		return;
+	}
 	mark(0);
 	sock = parse_fd(env);
 	if (sock < 0)

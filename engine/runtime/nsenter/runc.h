@@ -1,0 +1,99 @@
+// `glassbox oci run` without Go (runc.c: the command line and the run cache; runc_run.c: the
+// run). engine/runtime/runcache.go writes the cache and documents it.
+#ifndef GLASSBOX_RUNC_H
+#define GLASSBOX_RUNC_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// Record types of a cache entry: runcache.go's rc* constants, the same numbers.
+enum {
+	RC_VERSION = 1,
+	RC_ID = 2,
+	RC_BUNDLE = 3,
+	RC_STAT = 4,
+	RC_FILE = 5,
+	RC_UID = 6,
+	RC_CGROUP_MKDIR = 7,
+	RC_CGROUP_WRITE = 8,
+	RC_CGROUP_PROCS = 9,
+	RC_CGROUP_LEAF = 10,
+	RC_NSENTER = 11,
+	RC_CLONE = 12,
+	RC_OOM_SCORE_ADJ = 13,
+	RC_STATE = 14,
+	RC_STEP = 15,
+	RC_TEXT = 16,
+};
+
+#define RUNC_CACHE_VERSION 1
+enum { STAT_IDENTITY = 0, STAT_TYPE = 1 };
+enum { TEXT_INIT_EXECVE = 1, TEXT_PROG_EXEC = 2 };
+
+#define RUNC_MAX_CGROUP_OPS 256
+#define RUNC_MAX_CGROUPS 32
+#define RUNC_MAX_STEPS 4096
+
+struct runc_cgroup_op {
+	int mkdir;		// 1: mkdir path; 0: write value to path
+	const char *path, *value, *frag;
+};
+
+struct runc_step {
+	uint32_t index, flags;
+	const char *frag, *file;
+};
+
+// A matching cache entry, pointing into the file's bytes.
+struct runc_entry {
+	const char *root, *id, *bundle, *log;
+	struct runc_cgroup_op ops[RUNC_MAX_CGROUP_OPS];
+	int nops;
+	const char *procs[RUNC_MAX_CGROUPS];
+	int nprocs;
+	const char *leaves[RUNC_MAX_CGROUPS];
+	int nleaves;
+	const char *nsenter;
+	uint32_t nsenter_len;
+	uint32_t clone_flags;
+	const char *clone_frag;
+	int has_oom;
+	int32_t oom;
+	const char *oom_frag;
+	const char *state;
+	struct runc_step steps[RUNC_MAX_STEPS];
+	int nsteps;
+	const char *text_init_execve, *text_prog_exec;
+	int64_t origin;		// CLOCK_REALTIME ns when the constructor began
+};
+
+// A run in progress (runc_run.c).
+struct run {
+	struct runc_entry *e;
+	char dir[PATH_MAX];
+	int made_dir, made[RUNC_MAX_CGROUP_OPS];
+	pid_t helper, init;
+	char *trace;
+	size_t tlen, tcap;
+	int tsteps;
+};
+
+// runc_files.c
+void runc_trace_add(struct run *r, const char *frag, int64_t start, int64_t end, int pid, int err);
+__attribute__((format(printf, 6, 7)))
+void runc_trace_addf(struct run *r, int64_t start, int64_t end, int pid, const char *step, const char *fmt, ...);
+int runc_write_all(int fd, const void *buf, size_t len);
+int runc_write_file(const char *path, const char *value, size_t len);
+int runc_write_atomic(struct run *r, const char *name, const char *data, size_t len);
+void runc_remove_cgroup(const char *dir, int depth);
+void runc_remove_state(struct run *r);
+
+// runc_run does the run; it returns (having undone everything) only when Go must do it.
+void runc_run(struct runc_entry *e);
+// runc_marker appends what="c" or "go" to $GLASSBOX_RUN_TRACE, for tests.
+void runc_marker(const char *what);
+int64_t runc_now(void);
+
+#endif

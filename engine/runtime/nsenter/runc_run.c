@@ -1,0 +1,486 @@
+// `glassbox oci run` without Go, part two: the run of a cache entry (runc.c found it and
+// checked its key), step for step what engine/runtime's Create, Start and Delete and
+// cmd/glassbox's oci run do: the state directory and exec fifo, the read-only clone of this
+// binary, the init started with the constructor's config (its C init runs the cached plan),
+// the cgroup directories and files while its loader runs, the cgroup.procs joins, state.json
+// once the init is ready, the exec fifo read, signals forwarded, the exit status, and the
+// cgroups and state removed at the end. The trace is written as Go writes it. Until state.json
+// is written, any failure undoes everything done and returns, so that Go runs the command
+// from the start and reports the error in its own words; after, Start's error is reported.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "runc.h"
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#define RUNC_MOUNT_ATTR_RDONLY 0x1
+#define RUNC_MOUNT_ATTR_NOSUID 0x2
+#define RUNC_MOUNT_ATTR_NODEV 0x4
+
+struct runc_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+// The C init's messages (initc_internal.h): struct msg_hdr and struct timing.
+enum { INIT_READY = 1, INIT_ERROR = 4 };
+struct init_hdr {
+	uint32_t type;
+	int32_t index, err;
+	uint32_t kind, ntimings, textlen;
+};
+struct init_timing {
+	uint32_t index;
+	int32_t err;
+	int64_t start_ns, duration_ns;
+	uint32_t variant, pad;
+};
+enum { VARIANT_FILE = 1, VARIANT_SKIPPED = 2 };
+
+// The constructor's messages (nsexec.c).
+enum { NS_MSG_PID = 1, NS_MSG_ERROR = 4 };
+
+
+static volatile pid_t forward_to;
+
+static void forward(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void reap(pid_t pid, int *status)
+{
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) ;
+	if (status)
+		*status = st;
+}
+
+// undo ends the init and removes what the run made, in Create's undo order.
+static void undo(struct run *r)
+{
+	if (r->init > 0 && r->init != r->helper) {
+		kill(r->init, SIGKILL);
+		reap(r->init, NULL);
+	}
+	if (r->helper > 0) {
+		kill(r->helper, SIGKILL);
+		reap(r->helper, NULL);
+	}
+	for (int i = r->e->nops - 1; i >= 0; i--)
+		if (r->made[i])
+			runc_remove_cgroup(r->e->ops[i].path, 0);
+	runc_remove_state(r);
+	free(r->trace);
+	r->trace = NULL;
+}
+
+// sealed_self is runtime's sealedSelf: a read-only detached clone of this binary's mount,
+// at a descriptor above the init's few (CVE-2019-5736). -1: let Go do it (or its memfd).
+static int sealed_self(void)
+{
+	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct runc_mount_attr attr = { .attr_set = RUNC_MOUNT_ATTR_RDONLY | RUNC_MOUNT_ATTR_NOSUID | RUNC_MOUNT_ATTR_NODEV };
+	int high = -1;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0)
+		high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	close(fd);
+	return high;
+}
+
+// start_helper forks the init's first process: the sealed binary executed with the sync
+// socket at 3, the fifo at 4 and the constructor's config socket at 5 (runtime's Create and
+// nsenter's Cmd.Start), in a new PID namespace when the entry says so.
+static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int cfg_child)
+{
+	pid_t pid = syscall(SYS_clone, (unsigned long)r->e->clone_flags | SIGCHLD, 0, 0, 0, 0);
+	if (pid != 0)
+		return pid;
+	int src[3] = { sync_child, fifo, cfg_child };
+	for (int i = 0; i < 3; i++)
+		if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(125);
+	for (int i = 0; i < 3; i++)
+		if (dup2(src[i], 3 + i) < 0)
+			_exit(125);
+	// Whatever else this process inherited stays out of the init (CVE-2024-21626).
+	if (syscall(SYS_close_range, 6, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+		for (int fd = 6; fd < 1024; fd++)
+			if (fd != exe)
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", exe);
+	char *argv[] = { "glassbox", "runtime-init", NULL };
+	char *envp[] = { "_GLASSBOX_NSENTER=5", NULL };
+	execve(path, argv, envp);
+	_exit(125);
+}
+
+// make_cgroups does cgroups.Create's steps as the Go run recorded them.
+static int make_cgroups(struct run *r)
+{
+	for (int i = 0; i < r->e->nops; i++) {
+		struct runc_cgroup_op *o = &r->e->ops[i];
+		int64_t t0 = runc_now();
+		int rc = o->mkdir ? mkdir(o->path, 0755) : runc_write_file(o->path, o->value, strlen(o->value));
+		if (rc < 0)
+			return -1;	// EEXIST too: glassbox never takes over a cgroup it did not make
+		r->made[i] = o->mkdir;
+		runc_trace_add(r, o->frag, t0, runc_now(), getpid(), 0);
+	}
+	return 0;
+}
+
+static int join_cgroups(struct run *r)
+{
+	char pid[16];
+	int n = snprintf(pid, sizeof(pid), "%d", r->helper);
+	int64_t t0 = runc_now();
+	for (int i = 0; i < r->e->nprocs; i++)
+		if (runc_write_file(r->e->procs[i], pid, n) < 0)
+			return -1;
+	runc_trace_addf(r, t0, runc_now(), getpid(), "join", "write the init's PID to %d cgroup.procs files (while its loader runs)", r->e->nprocs);
+	return 0;
+}
+
+// converse_nsenter sends the constructor its config and reads its answers until it lets go of
+// the socket: the PID that goes on (nsenter's Cmd.converse). No user namespace is cached.
+static int converse_nsenter(struct run *r, int sock)
+{
+	// send, not write: a helper that died must not end this process with SIGPIPE.
+	for (const char *p = r->e->nsenter, *end = p + r->e->nsenter_len; p < end;) {
+		ssize_t n = send(sock, p, end - p, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+	}
+	int32_t pid = 0;
+	for (;;) {
+		uint32_t hdr[2];
+		char payload[4096];
+		ssize_t n = recv(sock, hdr, sizeof(hdr), MSG_WAITALL);
+		if (n == 0)
+			break;
+		if (n != sizeof(hdr) || hdr[1] > sizeof(payload))
+			return -1;
+		if (hdr[1] > 0 && recv(sock, payload, hdr[1], MSG_WAITALL) != (ssize_t)hdr[1])
+			return -1;
+		if (hdr[0] != NS_MSG_PID || hdr[1] != 4)
+			return -1;	// an error, or a user namespace's maps: Go says it
+		memcpy(&pid, payload, 4);
+	}
+	if (pid <= 0)
+		return -1;
+	int newpid = (r->e->clone_flags & CLONE_NEWPID) != 0;
+	if (pid == r->helper || (newpid && pid == 1)) {
+		r->init = r->helper;
+		return 0;
+	}
+	// The constructor forked (CLONE_PARENT: the init is our child too); it must have exited 0.
+	int st;
+	reap(r->helper, &st);
+	r->helper = 0;
+	r->init = pid;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static const struct runc_step *step_of(struct runc_entry *e, uint32_t index)
+{
+	for (int i = 0; i < e->nsteps; i++)
+		if (e->steps[i].index == index)
+			return &e->steps[i];
+	return NULL;
+}
+
+// converse_init reads the C init's messages until it is ready; its timings become steps as
+// plan.go's steps makes them.
+static int converse_init(struct run *r, int sock, int64_t clone_began)
+{
+	static char buf[256 * 1024];
+	for (;;) {
+		ssize_t n = recv(sock, buf, sizeof(buf), MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < (ssize_t)sizeof(struct init_hdr) || (size_t)n > sizeof(buf))
+			return -1;
+		struct init_hdr h;
+		memcpy(&h, buf, sizeof(h));
+		if (h.ntimings > (n - sizeof(h)) / sizeof(struct init_timing))
+			return -1;
+		for (uint32_t i = 0; i < h.ntimings; i++) {
+			struct init_timing t;
+			memcpy(&t, buf + sizeof(h) + i * sizeof(t), sizeof(t));
+			const struct runc_step *s = step_of(r->e, t.index);
+			if (s == NULL || t.variant == VARIANT_SKIPPED)
+				continue;
+			if (s->flags & 1)
+				runc_trace_add(r, r->e->text_init_execve, clone_began, t.start_ns, r->init, 0);
+			const char *frag = t.variant == VARIANT_FILE && s->file[0] ? s->file : s->frag;
+			runc_trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
+		}
+		if (h.type == INIT_READY)
+			return 0;
+		return -1;	// an error (Go words it), or a console or hooks this entry cannot have
+	}
+}
+
+// proc_start is field 22 of /proc/PID/stat (state.go's procStart).
+static int proc_start(pid_t pid, unsigned long long *start)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return -1;
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (p == NULL)
+			return -1;
+	}
+	return sscanf(p + 1, "%llu", start) == 1 ? 0 : -1;
+}
+
+static void rfc3339(int64_t ns, char *out, size_t len)
+{
+	time_t sec = ns / 1000000000;
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, len - n, ".%09lldZ", (long long)(ns % 1000000000));
+}
+
+static int write_state(struct run *r)
+{
+	unsigned long long start;
+	if (proc_start(r->init, &start) < 0)
+		return -1;
+	char created[64], origin[64];
+	rfc3339(runc_now(), created, sizeof(created));
+	rfc3339(r->e->origin, origin, sizeof(origin));
+	size_t cap = strlen(r->e->state) + 256;
+	char *b = malloc(cap);
+	if (b == NULL)
+		return -1;
+	int n = snprintf(b, cap, "%s\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
+			 r->e->state, r->init, start, created, origin);
+	int rc = runc_write_atomic(r, "state.json", b, n);
+	free(b);
+	return rc;
+}
+
+// start is runtime's Start: the exec fifo opened for reading releases the init, which writes
+// a byte, then holds its end until execve succeeds. A pidfd tells if the init dies first.
+static int start(struct run *r)
+{
+	char path[sizeof(r->dir) + 16];
+	snprintf(path, sizeof(path), "%s/exec.fifo", r->dir);
+	int pidfd = syscall(SYS_pidfd_open, r->init, 0);
+	if (pidfd < 0)
+		return -1;
+	int64_t began = runc_now();
+	int fifo = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0) {
+		close(pidfd);
+		return -1;
+	}
+	int64_t read_at = 0;
+	int ok = -1;
+	for (;;) {
+		struct pollfd p[2] = { { fifo, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & POLLIN) {
+			char c[64];
+			ssize_t n = read(fifo, c, sizeof(c));
+			if (n > 0 && !read_at) {
+				read_at = runc_now();
+				unlink(path);	// a running container has no fifo
+				runc_trace_addf(r, began, read_at, getpid(), "start", "exec fifo read: init pid %d goes on to execve", r->init);
+				ok = 0;
+				continue;
+			}
+			if (n > 0)
+				continue;
+		}
+		if (read_at && (p[0].revents & POLLHUP)) {
+			runc_trace_add(r, r->e->text_prog_exec, read_at, runc_now(), r->init, 0);
+			break;
+		}
+		if (p[1].revents & POLLIN)
+			break;	// the init is gone: before its byte, a failure; after, a quick program
+	}
+	close(fifo);
+	close(pidfd);
+	return ok;
+}
+
+// finish is oci run's end: the status, then Delete's kill and removal of cgroups and state.
+__attribute__((noreturn))
+static void finish(struct run *r)
+{
+	int st = 0;
+	reap(r->init, &st);
+	forward_to = 0;
+	for (int i = 0; i < r->e->nleaves; i++)
+		runc_remove_cgroup(r->e->leaves[i], 0);
+	runc_remove_state(r);
+	runc_marker("c");
+	if (WIFSIGNALED(st))
+		_exit(128 + WTERMSIG(st));
+	_exit(WEXITSTATUS(st));
+}
+
+static void forward_signals(pid_t pid)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM };
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	forward_to = pid;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	// SIGWINCH resizes a console this run has none of: nothing to forward.
+}
+
+void runc_run(struct runc_entry *e)
+{
+	struct run run = { .e = e };
+	struct run *r = &run;
+	int fifo = -1, exe = -1, sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
+	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
+		return;
+	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			return;
+	if (e->log != NULL) {
+		// Go's setup opens (makes) the log before anything; this run has nothing to log.
+		int fd = open(e->log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return;
+		close(fd);
+	}
+	if (mkdir(r->dir, 0700) < 0)
+		return;		// it exists (Go says so in runc's words) or cannot be made
+	r->made_dir = 1;
+	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
+		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
+	char fifo_path[sizeof(r->dir) + 16];
+	if ((size_t)snprintf(fifo_path, sizeof(fifo_path), "%s/exec.fifo", r->dir) >= sizeof(fifo_path))
+		goto fail;
+	// 0622 whatever the umask, owned by the container's root (no user namespace: 0).
+	if (mkfifo(fifo_path, 0622) < 0 || chmod(fifo_path, 0622) < 0 || chown(fifo_path, 0, 0) < 0)
+		goto fail;
+	if ((fifo = open(fifo_path, O_PATH | O_CLOEXEC)) < 0)
+		goto fail;
+	int64_t t0 = runc_now();
+	if ((exe = sealed_self()) < 0)
+		goto fail;
+	runc_trace_addf(r, t0, runc_now(), getpid(), "binary", "init runs glassbox from a open_tree+mount_setattr ro");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) < 0
+	    || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cfg_pair) < 0)
+		goto fail;
+	int64_t clone_began = runc_now();
+	r->helper = start_helper(r, exe, sync_pair[1], fifo, cfg_pair[1]);
+	if (r->helper < 0) {
+		r->helper = 0;
+		goto fail;
+	}
+	close(sync_pair[1]);
+	close(cfg_pair[1]);
+	sync_pair[1] = cfg_pair[1] = -1;
+	close(exe);
+	exe = -1;
+	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0]) < 0)
+		goto fail;
+	runc_trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
+	if (e->has_oom) {
+		char p[64], v[16];
+		snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", r->init);
+		int n = snprintf(v, sizeof(v), "%d", e->oom);
+		int64_t t = runc_now();
+		if (runc_write_file(p, v, n) < 0)
+			goto fail;
+		runc_trace_add(r, e->oom_frag, t, runc_now(), getpid(), 0);
+	}
+	close(cfg_pair[0]);
+	cfg_pair[0] = -1;
+	if (converse_init(r, sync_pair[0], clone_began) < 0)
+		goto fail;
+	close(sync_pair[0]);
+	sync_pair[0] = -1;
+	close(fifo);
+	fifo = -1;
+	if (write_state(r) < 0)
+		goto fail;
+	forward_signals(r->init);
+	if (start(r) < 0) {
+		// state.json was there for others to see (and `oci kill` may be why the init is
+		// gone): no second run in Go, but Start's error, as Go's oci run reports it.
+		forward_to = 0;
+		int pid = r->init;
+		undo(r);
+		dprintf(2, "glassbox: start %s: the init (pid %d) exited before the program started\n", e->id, pid);
+		runc_marker("c");
+		_exit(1);
+	}
+	if (r->trace != NULL) {
+		r->trace[r->tlen++] = ']';
+		runc_write_atomic(r, "trace.json", r->trace, r->tlen);
+	}
+	finish(r);
+fail:
+	for (int *fd = (int[]) { fifo, exe, sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 6; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	undo(r);
+}

@@ -1,0 +1,95 @@
+package lifecycle
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// blockedOnLock says whether process pid waits for a file lock (/proc/locks marks a waiter
+// with "->").
+func blockedOnLock(pid int) bool {
+	data, _ := os.ReadFile("/proc/locks")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[1] == "->" && f[5] == itoa(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// stop, kill and rm of a container whose start is half-way (its rootfs mounted, its shim not
+// yet going) wait for the start and then act on a running container, instead of on the half
+// state: stop and kill end it, rm refuses it as running.
+func TestVerbsWaitForStart(t *testing.T) {
+	e := newEnv(t)
+	for _, verb := range [][]string{{"stop", "-t", "1"}, {"kill"}, {"rm"}} {
+		n := name(t) + verb[0]
+		e.Must("create", "--name", n, e.image, "sleep", "1000")
+		start := e.Command("start", n)
+		release := e.pausedAt(start, "start-mounted")
+		var out strings.Builder
+		cmd := e.Command(append(verb, n)...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ended := make(chan error, 1)
+		go func() { ended <- cmd.Wait() }()
+		var err error
+		waitFor(t, verb[0]+" to end or wait for the start", func() bool {
+			select {
+			case err = <-ended:
+				ended <- err
+				return true
+			default:
+				return blockedOnLock(cmd.Process.Pid)
+			}
+		})
+		release()
+		if serr := start.Wait(); serr != nil {
+			t.Errorf("%s during a start: the start failed: %v", verb[0], serr)
+		}
+		err = <-ended
+		d := e.inspect(n)
+		switch verb[0] {
+		case "stop", "kill":
+			if err != nil || d.State.Running {
+				t.Errorf("%s during a start: %v %q; after both the container is %+v", verb[0], err, out.String(), d.State)
+			}
+		case "rm":
+			if err == nil || !strings.Contains(out.String(), "running") || !d.State.Running {
+				t.Errorf("rm during a start: %v %q, want it refused as running; container %+v", err, out.String(), d.State)
+			}
+		}
+		e.Run("rm", "-f", n)
+	}
+}
+
+// A start and an rm (or rm -f) of one container at once, many times: whichever wins, nothing
+// is left: no mount, cgroup, process, directory.
+func TestStartRacingRemove(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for round := 0; round < 16; round++ {
+		n := fmt.Sprintf("%s%d", name(t), round)
+		id := e.Must("create", "--name", n, e.image, "sleep", "1000")
+		ids = append(ids, id)
+		rm := []string{"rm", n}
+		if round%2 == 1 {
+			rm = []string{"rm", "-f", n}
+		}
+		done := make(chan error, 2)
+		for _, args := range [][]string{{"start", n}, rm} {
+			cmd := e.Command(args...)
+			go func() { done <- cmd.Run() }()
+		}
+		<-done
+		<-done
+		if r := e.Run("rm", "-f", n); r.Code != 0 && !strings.Contains(r.Stderr, "no such container") {
+			t.Errorf("round %d: rm -f after the race: %+v", round, r)
+		}
+	}
+	checkNothingLeft(t, e.root, ids, nil)
+}
