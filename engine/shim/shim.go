@@ -181,8 +181,9 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 	}
 
 	// The shim holds shim.lock for its whole life: gc tells by it whether a runtime state of
-	// the container has a live shim behind it. A state left with none is a start cut off (a
-	// shim killed inside the runtime's create): it is undone before the create begins anew.
+	// the container has a live shim behind it. A state left with none is a dead shim's (killed
+	// inside the runtime's create, or later, leaving the init orphaned): it is undone (its
+	// processes killed, its cgroups removed) before the create begins anew.
 	unlockShim, err := st.Lock(cfg.ID, "shim.lock")
 	if err != nil {
 		return failed(err)
