@@ -161,7 +161,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	if err != nil {
 		return fail(err)
 	}
-	so := spec.Options{ID: id, Rootfs: st.Rootfs(id), Image: cf.Config,
+	so := spec.Options{ID: id, Rootfs: st.Rootfs(id), Image: cf.Config, Grantable: allCapabilities(),
 		Cmd: opts.Cmd, Entrypoint: opts.Entrypoint, Env: opts.Env, WorkingDir: opts.WorkingDir,
 		User: opts.User, Hostname: hostname, Tty: opts.Tty, OpenStdin: opts.OpenStdin,
 		MemoryBytes: opts.MemoryBytes, MemorySwapBytes: opts.MemorySwapBytes, NanoCPUs: opts.NanoCPUs,
