@@ -62,6 +62,11 @@ func TestRunFlagsReachTheContainer(t *testing.T) {
 			t.Errorf("line %d = %q, want %q", i, got[i], want[i])
 		}
 	}
+	// A working directory the image lacks is made at create, as docker's daemon does: the
+	// runtime's own mkdir at start meets the read-only rootfs (EROFS).
+	if out := e.Must("run", "--rm", "--read-only", "-w", "/no/such/dir", e.image, "pwd"); strings.TrimSpace(out) != "/no/such/dir" {
+		t.Errorf("run --read-only -w /no/such/dir: pwd %q", out)
+	}
 }
 
 // 50 containers started and removed leave nothing behind: no mount, cgroup, veth, fd,
