@@ -3,6 +3,7 @@ package oci
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/test/fixture"
 )
 
 // The run cache: after a Go `oci run` of a bundle, the next run of it with the same ID is
@@ -260,5 +263,66 @@ func TestRunCacheFailure(t *testing.T) {
 	}
 	if st := e.state(id); st.Status != specs.StateCreated {
 		t.Errorf("the failed run changed the existing container: %s", st.Status)
+	}
+}
+
+// TestRunCacheCommandLines: the command lines runc's callers write take the C path; a flag it
+// does not do (or cannot know the effect of) leaves the run to Go.
+func TestRunCacheCommandLines(t *testing.T) {
+	e := newEnv(t)
+	marks := filepath.Join(t.TempDir(), "marks")
+	t.Setenv("GLASSBOX_RUN_TRACE", marks)
+	id := containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	bundle := e.bundle(nil, "true")
+	log := filepath.Join(t.TempDir(), "log")
+	e.runMarked(marks, "--bundle", bundle, id)
+	tests := []struct {
+		args []string // after --root ROOT, before the id unless it holds "ID"
+		path string
+	}{
+		{[]string{"run", "--bundle", bundle}, "c"},
+		{[]string{"run", "-b", bundle}, "c"},
+		{[]string{"run", "--bundle=" + bundle}, "c"},
+		{[]string{"run", "-b=" + bundle}, "c"},
+		{[]string{"run", "ID", "--bundle", bundle}, "c"},
+		{[]string{"run", "--no-subreaper", "-b", bundle}, "c"},
+		{[]string{"--log", log, "--log-format", "json", "--rootless=auto", "run", "-b", bundle}, "c"},
+		{[]string{"run", "--keep", "-b", bundle}, "go"},
+		{[]string{"--debug", "run", "-b", bundle}, "go"},
+		{[]string{"run", "--no-new-keyring", "-b", bundle}, "go"},
+		{[]string{"run", "--pid-file", filepath.Join(t.TempDir(), "pid"), "-b", bundle}, "go"},
+		{[]string{"run", "-b", bundle, "--", "ID"}, "go"},
+	}
+	for _, tt := range tests {
+		args := append([]string{}, tt.args...)
+		if !strings.Contains(strings.Join(args, " "), "ID") {
+			args = append(args, "ID")
+		}
+		for i := range args {
+			if args[i] == "ID" {
+				args[i] = id
+			}
+		}
+		before, _ := os.ReadFile(marks)
+		r := e.Run(args...)
+		after, _ := os.ReadFile(marks)
+		if path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before))); path != tt.path || r.Code != 0 {
+			t.Errorf("%v: exit %d by %q, want 0 by %q (%s)", tt.args, r.Code, path, tt.path, r.Stderr)
+		}
+		e.Run("delete", "--force", id) // --keep's
+		e.runMarked(marks, "--bundle", bundle, id)
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Errorf("--log was not made: %v", err)
+	}
+	// `glassbox oci ...` as well as the glassbox-oci link; the working directory as bundle.
+	cmd := exec.Command(fixture.Glassbox(t), "oci", "--root", e.root, "run", id)
+	cmd.Dir = bundle
+	before, _ := os.ReadFile(marks)
+	out, err := cmd.CombinedOutput()
+	after, _ := os.ReadFile(marks)
+	if path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before))); err != nil || path != "c" {
+		t.Errorf("glassbox oci run in the bundle: %v by %q, want the C path (%s)", err, path, out)
 	}
 }
