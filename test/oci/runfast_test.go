@@ -38,6 +38,23 @@ func cgroupGone(t *testing.T, id string) {
 	}
 }
 
+// pidsCgroup is where the container's v1 pids cgroup goes: under the glassbox parent nested
+// in this process's own pids cgroup.
+func pidsCgroup(t *testing.T, id string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[1] == "pids" {
+			return filepath.Join("/sys/fs/cgroup/pids", parts[2], "glassbox", id)
+		}
+	}
+	t.Fatal("no v1 pids hierarchy on this machine")
+	return ""
+}
+
 func (e *ociEnv) stateGone(id string) {
 	e.t.Helper()
 	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
@@ -242,7 +259,8 @@ func TestRunCacheFailure(t *testing.T) {
 
 	// A cgroup of the container's name exists already (made here): the C run stops at its
 	// mkdir, removes the cgroups it made before it, and Go says why.
-	stray := "/sys/fs/cgroup/pids/glassbox/" + id
+	stray := pidsCgroup(t, id)
+	os.MkdirAll(filepath.Dir(stray), 0o755) // the glassbox parent, as a run would make it
 	if err := os.Mkdir(stray, 0o755); err != nil {
 		t.Fatal(err)
 	}
