@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,6 +110,15 @@ type runCacheRun struct {
 	cloneFlags  uint32
 	cgroupPaths map[string]string
 	steps       []trace.Step
+}
+
+// plainRun reports whether opts ask for nothing but the bundle, this process's stdio and the
+// trace: the only run runc.c does. Any other option (a console socket, a pid file, --no-pivot,
+// one added later) may change what Create does, so its run is not kept.
+func plainRun(opts CreateOptions) bool {
+	plain := opts
+	plain.Bundle, plain.IO, plain.Trace, plain.RunCache = "", IO{}, nil, false
+	return reflect.DeepEqual(plain, CreateOptions{})
 }
 
 // runCacheName is the entry's file name for a bundle path: runc.c's fnv1a64.

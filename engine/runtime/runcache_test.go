@@ -158,3 +158,15 @@ func TestTrimRunCache(t *testing.T) {
 		t.Errorf("left %v, want the newest %v", names, want)
 	}
 }
+
+func TestPlainRun(t *testing.T) {
+	io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if !plainRun(CreateOptions{Bundle: "/b", IO: io, RunCache: true}) {
+		t.Error("a plain run is not plain")
+	}
+	for _, o := range []CreateOptions{{NoPivot: true}, {NoNewKeyring: true}, {PidFile: "/p"}, {ConsoleSocket: "/s"}} {
+		if plainRun(o) {
+			t.Errorf("%+v is plain", o)
+		}
+	}
+}
