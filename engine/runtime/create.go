@@ -263,7 +263,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	if cacheKey != nil && plainRun(opts) {
 		run := runCacheRun{id: id, rootfs: rootfs, spec: spec, plan: pl, nsenter: cfg, cloneDetail: nsDetail,
-			cgroupPaths: c.CgroupPaths, steps: rec.Steps()}
+			cgroupPaths: c.CgroupPaths, steps: rec.Steps(), icfg: icfg}
 		if icfg.ParentPIDNS {
 			run.cloneFlags = unix.CLONE_NEWPID
 		}

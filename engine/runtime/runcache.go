@@ -57,9 +57,11 @@ const (
 	rcState       = 14 // "state.json up to its variable fields\0"
 	rcStep        = 15 // u32 op index, u32 flags (1: first mark), "fragment\0file variant\0"
 	rcText        = 16 // u32 which, "fragment\0"
+	rcTemplate    = 17 // instead of rcID: strings hold idMark where the run's ID goes
+	rcPlan        = 18 // the plan (rcNsenter's config has none: runc.c adds it)
 )
 
-const runCacheVersion = 1
+const runCacheVersion = 2
 
 // rcStat's what: compare the whole identity, or only the file type (a bind mount's source,
 // which decides whether the plan opens a file or a directory).
@@ -108,6 +110,7 @@ type runCacheRun struct {
 	nsenter     nsenter.Config
 	cloneDetail string
 	cloneFlags  uint32
+	icfg        initConfig
 	cgroupPaths map[string]string
 	steps       []trace.Step
 }
@@ -172,7 +175,14 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	}
 
 	put(rcVersion, u32(runCacheVersion))
-	put(rcID, str(run.id))
+	tmpl := templateOf(run)
+	id, pl, cgroupPaths := run.id, run.plan, run.cgroupPaths
+	if tmpl != nil {
+		id, pl, cgroupPaths = idMark, tmpl.plan, tmpl.paths
+		put(rcTemplate, u32(1))
+	} else {
+		put(rcID, str(run.id))
+	}
 	put(rcBundle, str(k.bundle))
 	putStat := func(what uint32, path string, st *unix.Stat_t) {
 		var p []byte
@@ -203,20 +213,23 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	put(rcFile, str("/proc/sys/kernel/random/boot_id"), k.bootID)
 	put(rcUID, u32(uint32(os.Getuid())))
 
-	if err := putCgroupSteps(run, put, str); err != nil {
+	if err := putCgroupSteps(run, tmpl, put, str); err != nil {
 		return err
 	}
 	for _, p := range run.nsenter.CgroupProcs {
-		put(rcCgroupProcs, str(p))
+		put(rcCgroupProcs, str(tmpl.path(p)))
 	}
-	for _, dir := range run.cgroupPaths {
+	for _, dir := range cgroupPaths {
 		put(rcCgroupLeaf, str(dir))
 	}
-	cfg, err := nsenter.EncodeConfig(run.nsenter)
+	ncfg := run.nsenter
+	ncfg.Init = nil
+	cfg, err := nsenter.EncodeConfig(ncfg)
 	if err != nil {
 		return err
 	}
 	put(rcNsenter, cfg)
+	put(rcPlan, pl.encode())
 	put(rcClone, u32(run.cloneFlags), str(fragment("clone", run.cloneDetail)))
 	if adj := s.Process.OOMScoreAdj; adj != nil {
 		put(rcOOMScoreAdj, u32(uint32(int32(*adj))), str(fragment("oom_score_adj", fmt.Sprintf("/proc/PID/oom_score_adj = %d", *adj))))
@@ -229,12 +242,12 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 		Annotations map[string]string `json:"annotations,omitempty"`
 		OwnerUID    int               `json:"owner_uid"`
 		InitC       bool              `json:"init_c"`
-	}{run.id, k.bundle, run.rootfs, run.cgroupPaths, s.Annotations, os.Getuid(), true})
+	}{id, k.bundle, run.rootfs, cgroupPaths, s.Annotations, os.Getuid(), true})
 	if err != nil {
 		return err
 	}
-	put(rcState, str(string(fixed[:len(fixed)-1])+","))
-	for i, o := range run.plan.ops {
+	put(rcState, str(string(markJSON(fixed[:len(fixed)-1]))+","))
+	for i, o := range pl.ops {
 		if o.flags&opfTrace == 0 {
 			continue
 		}
@@ -320,7 +333,7 @@ func beyondRunCache(s *specs.Spec) string {
 // trace cgroups.Create recorded: exactly what it did. A run that made or configured a parent
 // (the first in a fresh glassbox parent) or attached a device program is not kept: the next
 // run's work is then not the same.
-func putCgroupSteps(run runCacheRun, put func(uint32, ...[]byte), str func(...string) []byte) error {
+func putCgroupSteps(run runCacheRun, tmpl *idTemplate, put func(uint32, ...[]byte), str func(...string) []byte) error {
 	leaf := map[string]bool{}
 	for _, dir := range run.cgroupPaths {
 		leaf[dir] = true
@@ -332,9 +345,8 @@ func putCgroupSteps(run runCacheRun, put func(uint32, ...[]byte), str func(...st
 		if st.Err != "" {
 			return errors.New("a cgroup step failed")
 		}
-		frag := fragment(st.Step, st.Detail)
 		if dir, ok := strings.CutPrefix(st.Detail, "mkdir "); ok && leaf[dir] {
-			put(rcCgroupMkdir, str(dir, frag))
+			put(rcCgroupMkdir, str(tmpl.path(dir), fragment(st.Step, "mkdir "+tmpl.path(dir))))
 			continue
 		}
 		rest, ok := strings.CutPrefix(st.Detail, "write ")
@@ -349,7 +361,7 @@ func putCgroupSteps(run runCacheRun, put func(uint32, ...[]byte), str func(...st
 		if err != nil || !leaf[filepath.Dir(file)] || strings.ContainsRune(value, 0) {
 			return fmt.Errorf("cgroup step %q", st.Detail)
 		}
-		put(rcCgroupWrite, str(file, value, frag))
+		put(rcCgroupWrite, str(tmpl.path(file), value, fragment(st.Step, "write "+tmpl.path(file)+rest[i:])))
 	}
 	return nil
 }
@@ -360,5 +372,5 @@ func fragment(step, detail string) string {
 		Step   string `json:"step"`
 		Detail string `json:"detail"`
 	}{step, detail})
-	return string(b[:len(b)-1])
+	return string(markJSON(b[:len(b)-1]))
 }

@@ -51,7 +51,7 @@ func TestPutCgroupSteps(t *testing.T) {
 				return out
 			}
 			run := runCacheRun{cgroupPaths: map[string]string{"pids": leaf}, steps: tt.steps}
-			err := putCgroupSteps(run, put, str)
+			err := putCgroupSteps(run, nil, put, str)
 			if (err == nil) != tt.ok {
 				t.Fatalf("err = %v, want ok %v", err, tt.ok)
 			}

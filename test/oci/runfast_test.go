@@ -145,14 +145,22 @@ func TestRunCache(t *testing.T) {
 	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, id); path != "go" {
 		t.Errorf("after changing the rootfs: the %q path, want go", path)
 	}
-	// Another ID, or a flag the C path does not know, is Go's.
+	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, id); path != "c" {
+		t.Errorf("again after changing the rootfs: the %q path, want c", path)
+	}
+	// Another ID takes the C path too: its cgroups, keyring and state are its own (the
+	// container reads its own pids.max through its cgroup mount).
 	other := id + "-other"
 	t.Cleanup(func() { e.Run("delete", "--force", other) })
-	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, other); path != "go" {
-		t.Errorf("another id: the %q path, want go", path)
+	code, stdout, _, path := e.runMarked(marks, "--bundle", bundle, other)
+	if out := shape(path, stdout); path != "c" || code != 5 || out != strings.Replace(want, "fastpath", "edited", 1) {
+		t.Errorf("another id: the %q path, exit %d, printed %q", path, code, out)
 	}
-	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, id); path != "go" {
-		t.Errorf("back to the first id: the %q path, want go", path)
+	e.stateGone(other)
+	cgroupGone(t, other)
+	// An ID Go refuses is Go's to refuse.
+	if code, _, stderr, path := e.runMarked(marks, "--bundle", bundle, "bad/id"); code != 1 || path == "c" || !strings.Contains(stderr, "invalid") {
+		t.Errorf("run of a bad id: exit %d by %q (%s), want Go's refusal", code, path, stderr)
 	}
 	if _, _, _, path := e.runMarked(marks, "--no-pivot", "--bundle", bundle, id); path != "go" {
 		t.Errorf("--no-pivot: the %q path, want go", path)

@@ -182,10 +182,10 @@ static int join_cgroups(struct run *r)
 
 // converse_nsenter sends the constructor its config and reads its answers until it lets go of
 // the socket: the PID that goes on (nsenter's Cmd.converse). No user namespace is cached.
-static int converse_nsenter(struct run *r, int sock)
+static int converse_nsenter(struct run *r, int sock, const char *cfg, size_t cfg_len)
 {
 	// send, not write: a helper that died must not end this process with SIGPIPE.
-	for (const char *p = r->e->nsenter, *end = p + r->e->nsenter_len; p < end;) {
+	for (const char *p = cfg, *end = p + cfg_len; p < end;) {
 		ssize_t n = send(sock, p, end - p, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -396,6 +396,8 @@ void runc_run(struct runc_entry *e)
 	struct run run = { .e = e };
 	struct run *r = &run;
 	int fifo = -1, exe = -1, sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
+	size_t cfg_len = 0;
+	char *cfg = NULL;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
@@ -412,6 +414,8 @@ void runc_run(struct runc_entry *e)
 	if (mkdir(r->dir, 0700) < 0)
 		return;		// it exists (Go says so in runc's words) or cannot be made
 	r->made_dir = 1;
+	if ((cfg = runc_config(e, &cfg_len)) == NULL)
+		goto fail;
 	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
 	char fifo_path[sizeof(r->dir) + 16];
@@ -440,7 +444,7 @@ void runc_run(struct runc_entry *e)
 	sync_pair[1] = cfg_pair[1] = -1;
 	close(exe);
 	exe = -1;
-	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0]) < 0)
+	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0], cfg, cfg_len) < 0)
 		goto fail;
 	runc_trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
 	if (e->has_oom) {
@@ -479,6 +483,7 @@ void runc_run(struct runc_entry *e)
 	}
 	finish(r);
 fail:
+	free(cfg);
 	for (int *fd = (int[]) { fifo, exe, sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 6; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
