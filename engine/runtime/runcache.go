@@ -28,12 +28,12 @@ import (
 // RunCache), Create keeps here everything it did that depends on the bundle: the plan and
 // the constructor's config bytes, each cgroup directory made and file written with its
 // value, the cgroup.procs files joined, the fixed part of state.json and the trace wording.
-// The next `oci run` of the same bundle and ID is then done by nsenter/runc.c, in the
-// constructor, before Go starts, if and only if the entry's key still holds: config.json,
+// The next `oci run` of the same bundle (any ID: runcache_id.go) is done by nsenter/runc.c,
+// in the constructor, before Go starts, if and only if the entry's key still holds: config.json,
 // the rootfs directory and the glassbox binary are the same files unchanged (device, inode,
 // size, mtime, ctime), the host is the same boot, the caller's cgroups and uid are the same.
-// Anything else, or any failure before the program runs, and runc.c undoes what it did and
-// lets Go do the run, which writes the entry again.
+// Anything else, or any failure before state.json is written, and runc.c undoes what it did
+// and lets Go do the run, which writes the entry again.
 //
 // One entry per bundle path, named by its FNV-1a hash (runc.c computes the same), in a
 // directory no container ID can name.

@@ -4,8 +4,8 @@
 // bundle after a Go run of it. If the entry's key holds (config.json, the rootfs and this
 // binary are the same unchanged files, the same boot, the same cgroups and uid), runc_run
 // (runc_run.c) does the whole run and the process exits without Go ever starting. Anything
-// else - another flag, another ID, no entry, a stale one, an environment asking for Go - and
-// this returns having done nothing, so that Go's `oci run` runs as it always does.
+// else - another flag, an ID Go refuses, no entry, a stale one, an environment asking for Go -
+// and this returns having done nothing, so that Go's `oci run` runs as it always does.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
