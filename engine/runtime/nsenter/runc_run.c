@@ -364,6 +364,15 @@ static int start(struct run *r)
 	return ok;
 }
 
+// write_trace writes the steps so far as trace.json; the buffer always has room for the ']'.
+static void write_trace(struct run *r)
+{
+	if (r->trace == NULL)
+		return;
+	r->trace[r->tlen] = ']';
+	runc_write_atomic(r, "trace.json", r->trace, r->tlen + 1);
+}
+
 // finish is oci run's end: the status, then Delete's kill and removal of cgroups and state.
 __attribute__((noreturn))
 static void finish(struct run *r)
@@ -466,6 +475,8 @@ void runc_run(struct runc_entry *e)
 	fifo = -1;
 	if (write_state(r) < 0)
 		goto fail;
+	// As Create does: the trace is there as long as the state is; Start writes it again.
+	write_trace(r);
 	forward_signals(r->init);
 	if (start(r) < 0) {
 		// state.json was there for others to see (and `oci kill` may be why the init is
@@ -477,10 +488,7 @@ void runc_run(struct runc_entry *e)
 		runc_marker("c");
 		_exit(1);
 	}
-	if (r->trace != NULL) {
-		r->trace[r->tlen++] = ']';
-		runc_write_atomic(r, "trace.json", r->trace, r->tlen);
-	}
+	write_trace(r);
 	finish(r);
 fail:
 	free(cfg);
