@@ -192,14 +192,23 @@ func TestRunCacheWhileRunning(t *testing.T) {
 		if out := e.Must("list", "-q"); strings.TrimSpace(out) != id {
 			t.Errorf("run %d: list -q = %q", i, out)
 		}
-		var steps []struct{ Step, Detail string }
-		data, err := os.ReadFile(filepath.Join(e.root, id, "trace.json"))
-		if err == nil {
-			err = json.Unmarshal(data, &steps)
-		}
+		// Start writes the trace again once the program has taken over, a moment after the
+		// container shows as running.
+		var err error
 		have := map[string]bool{}
-		for _, s := range steps {
-			have[s.Step] = true
+		for deadline := time.Now().Add(5 * time.Second); !have["execve"] || !have["start"]; time.Sleep(10 * time.Millisecond) {
+			var steps []struct{ Step, Detail string }
+			var data []byte
+			data, err = os.ReadFile(filepath.Join(e.root, id, "trace.json"))
+			if err == nil {
+				err = json.Unmarshal(data, &steps)
+			}
+			for _, s := range steps {
+				have[s.Step] = true
+			}
+			if time.Now().After(deadline) {
+				break
+			}
 		}
 		for _, step := range []string{"cgroup", "clone", "pivot_root", "capabilities", "start", "execve"} {
 			if !have[step] {
