@@ -451,10 +451,12 @@ void runc_run(struct runc_entry *e)
 	close(sync_pair[1]);
 	close(cfg_pair[1]);
 	sync_pair[1] = cfg_pair[1] = -1;
-	close(exe);
-	exe = -1;
 	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0], cfg, cfg_len) < 0)
 		goto fail;
+	// The last reference to the detached mount: its release waits for an RCU grace period
+	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
+	close(exe);
+	exe = -1;
 	runc_trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
 	if (e->has_oom) {
 		char p[64], v[16];
