@@ -28,6 +28,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "initc_internal.h"
 #include "runc.h"
 
 #ifndef SYS_open_tree
@@ -56,23 +57,8 @@ struct runc_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-// The C init's messages (initc_internal.h): struct msg_hdr and struct timing.
-enum { INIT_READY = 1, INIT_ERROR = 4 };
-struct init_hdr {
-	uint32_t type;
-	int32_t index, err;
-	uint32_t kind, ntimings, textlen;
-};
-struct init_timing {
-	uint32_t index;
-	int32_t err;
-	int64_t start_ns, duration_ns;
-	uint32_t variant, pad;
-};
-enum { VARIANT_FILE = 1, VARIANT_SKIPPED = 2 };
-
-// The constructor's messages (nsexec.c).
-enum { NS_MSG_PID = 1, NS_MSG_ERROR = 4 };
+// The constructor's messages (nsexec.c, which has no header of its own: the same numbers).
+enum { NS_MSG_PID = 1 };
 
 
 static volatile pid_t forward_to;
@@ -240,24 +226,24 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 		ssize_t n = recv(sock, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < (ssize_t)sizeof(struct init_hdr) || (size_t)n > sizeof(buf))
+		if (n < (ssize_t)sizeof(struct msg_hdr) || (size_t)n > sizeof(buf))
 			return -1;
-		struct init_hdr h;
+		struct msg_hdr h;
 		memcpy(&h, buf, sizeof(h));
-		if (h.ntimings > (n - sizeof(h)) / sizeof(struct init_timing))
+		if (h.ntimings > (n - sizeof(h)) / sizeof(struct timing))
 			return -1;
 		for (uint32_t i = 0; i < h.ntimings; i++) {
-			struct init_timing t;
+			struct timing t;
 			memcpy(&t, buf + sizeof(h) + i * sizeof(t), sizeof(t));
 			const struct runc_step *s = step_of(r->e, t.index);
-			if (s == NULL || t.variant == VARIANT_SKIPPED)
+			if (s == NULL || t.variant == VAR_SKIPPED)
 				continue;
 			if (s->flags & 1)
 				runc_trace_add(r, r->e->text_init_execve, clone_began, t.start_ns, r->init, 0);
-			const char *frag = t.variant == VARIANT_FILE && s->file[0] ? s->file : s->frag;
+			const char *frag = t.variant == VAR_FILE && s->file[0] ? s->file : s->frag;
 			runc_trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
 		}
-		if (h.type == INIT_READY)
+		if (h.type == MSG_READY)
 			return 0;
 		return -1;	// an error (Go words it), or a console or hooks this entry cannot have
 	}
