@@ -121,7 +121,15 @@ type runCacheRun struct {
 func plainRun(opts CreateOptions) bool {
 	plain := opts
 	plain.Bundle, plain.IO, plain.Trace, plain.RunCache = "", IO{}, nil, false
-	return reflect.DeepEqual(plain, CreateOptions{})
+	v := reflect.ValueOf(plain)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		// An empty slice or map asks for nothing, as nil does (ExtraFiles of no --preserve-fds).
+		if !f.IsZero() && !((f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // runCacheName is the entry's file name for a bundle path: runc.c's fnv1a64.
