@@ -326,6 +326,11 @@ func beyondRunCache(s *specs.Spec) string {
 		}
 	}
 	p, l := s.Process, s.Linux
+	for _, ns := range l.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return "a user namespace" // new or joined: its maps and credentials are Go's
+		}
+	}
 	switch {
 	case p.Scheduler != nil || p.IOPriority != nil || p.ExecCPUAffinity != nil:
 		return "process.scheduler, ioPriority or execCPUAffinity"

@@ -91,6 +91,9 @@ func TestKeepRunCache(t *testing.T) {
 			r.spec.Mounts = []specs.Mount{{Destination: "/m", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"}}}
 		}},
 		{"a personality", func(r *runCacheRun) { r.spec.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX32"} }},
+		{"a joined user namespace", func(r *runCacheRun) {
+			r.spec.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.UserNamespace, Path: "/proc/1/ns/user"}}
+		}},
 	}
 	for _, tt := range refused {
 		rt := &Runtime{stateDir: t.TempDir()}

@@ -282,10 +282,12 @@ static void rfc3339(int64_t ns, char *out, size_t len)
 	snprintf(out + n, len - n, ".%09lldZ", (long long)(ns % 1000000000));
 }
 
-static int write_state(struct run *r)
+// write_state writes state.json with the init's PID and start time (state.go's record); 0
+// before there is an init.
+static int write_state(struct run *r, pid_t pid)
 {
-	unsigned long long start;
-	if (proc_start(r->init, &start) < 0)
+	unsigned long long start = 0;
+	if (pid > 0 && proc_start(pid, &start) < 0)
 		return -1;
 	char created[64], origin[64];
 	rfc3339(runc_now(), created, sizeof(created));
@@ -295,7 +297,7 @@ static int write_state(struct run *r)
 	if (b == NULL)
 		return -1;
 	int n = snprintf(b, cap, "%s\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
-			 r->e->state, r->init, start, created, origin);
+			 r->e->state, pid, start, created, origin);
 	int rc = runc_write_atomic(r, "state.json", b, n);
 	free(b);
 	return rc;
@@ -411,6 +413,10 @@ void runc_run(struct runc_entry *e)
 	r->made_dir = 1;
 	if ((cfg = runc_config(e, &cfg_len)) == NULL)
 		goto fail;
+	// As Create does: the state names the cgroups before they exist, so that a run killed
+	// before its final state leaves one Delete undoes, not cgroups nothing names.
+	if (write_state(r, 0) < 0)
+		goto fail;
 	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
 	char fifo_path[sizeof(r->dir) + 16];
@@ -461,7 +467,7 @@ void runc_run(struct runc_entry *e)
 	sync_pair[0] = -1;
 	close(fifo);
 	fifo = -1;
-	if (write_state(r) < 0)
+	if (write_state(r, r->init) < 0)
 		goto fail;
 	// As Create does: the trace is there as long as the state is; Start writes it again.
 	write_trace(r);
