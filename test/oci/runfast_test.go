@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,11 +180,20 @@ func TestRunCacheWhileRunning(t *testing.T) {
 	t.Setenv("GLASSBOX_RUN_TRACE", marks)
 	id := containerID(t)
 	t.Cleanup(func() { e.Run("delete", "--force", id) })
-	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; while :; do sleep 0.05; done`)
+	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`)
 	for i, want := range []string{"go", "c", "c"} {
 		run := e.Command("run", "--bundle", bundle, id)
+		out, err := run.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := run.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// The trap is set once sh has said so (a PID 1 without a handler ignores SIGTERM).
+		ready := make([]byte, 6)
+		if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
+			t.Fatalf("run %d: the container said %q (%v), want ready", i, ready, err)
 		}
 		st := e.waitStatus(id, specs.StateRunning)
 		if st.Pid <= 0 || st.Bundle != bundle || st.ID != id {
@@ -194,7 +204,6 @@ func TestRunCacheWhileRunning(t *testing.T) {
 		}
 		// Start writes the trace again once the program has taken over, a moment after the
 		// container shows as running.
-		var err error
 		have := map[string]bool{}
 		for deadline := time.Now().Add(5 * time.Second); !have["execve"] || !have["start"]; time.Sleep(10 * time.Millisecond) {
 			var steps []struct{ Step, Detail string }
@@ -225,7 +234,6 @@ func TestRunCacheWhileRunning(t *testing.T) {
 			e.Must("kill", id, "KILL")
 			wantCode = 137
 		} else {
-			time.Sleep(100 * time.Millisecond) // the trap is set once sh has read its script
 			run.Process.Signal(syscall.SIGTERM)
 		}
 		if err := run.Wait(); exitCode(err) != wantCode {
