@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/shim"
@@ -67,6 +68,9 @@ func (e *Engine) exec(ctx context.Context, ref string, opts ExecOptions, started
 		}
 	}
 	running, err := target.Start(p)
+	if f, ok := p.Stdin.(*os.File); ok && p.Stdin != opts.Stdin {
+		f.Close() // pipedReader's read end: the program has its own now
+	}
 	if err != nil {
 		var ee *nsenter.ExecError
 		if errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
@@ -204,17 +208,73 @@ func execProcess(proc *specs.Process, pid int, opts ExecOptions) (nsenter.Proces
 	p := nsenter.Process{Args: opts.Cmd, Env: env, Cwd: cwd, Tty: opts.Tty, Security: sec}
 	if !opts.Tty {
 		if opts.Interactive && opts.Stdin != nil {
-			// Through a pipe (nsenter.Cmd makes one for what is not an *os.File): the
-			// caller's file itself could be reopened through /proc/self/fd/0, for writing
-			// by a container root that is the host's, and a terminal pushed input into.
-			p.Stdin = struct{ io.Reader }{opts.Stdin}
+			p.Stdin = pipedReader(opts.Stdin)
 		}
 		p.Stdout, p.Stderr = opts.Stdout, opts.Stderr
 		if p.Stderr == nil {
 			p.Stderr = opts.Stdout
 		}
+		if p.Stdout != nil {
+			p.Stdout = pipedWriter(p.Stdout)
+		}
+		if p.Stderr != nil {
+			p.Stderr = pipedWriter(p.Stderr)
+		}
 	}
 	return p, nil
+}
+
+// hostFile says whether v is a descriptor that must not reach the program itself. An
+// *os.File would reach it as the descriptor: one of a regular file (`glassbox exec c cmd >
+// out`) lets root in the container reopen it through /proc/self/fd/N with a mode of its own
+// choosing, writing a host file it was only handed to read, or truncating it (the
+// CVE-2024-21626 family), and the caller's terminal lets it push keystrokes into the host
+// shell with TIOCSTI. Such a stream goes through a pipe, as docker's shim always does; only
+// pipes, sockets and /dev/null pass as they are (reopening them reaches nothing more).
+func hostFile(v any) bool {
+	file, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		return true
+	}
+	switch m := fi.Mode(); {
+	case m&(os.ModeNamedPipe|os.ModeSocket) != 0:
+		return false
+	case m&os.ModeCharDevice != 0:
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		return !ok || st.Rdev != unix.Mkdev(1, 3) // /dev/null, devices(7)
+	}
+	return true
+}
+
+// pipedReader gives the program a pipe that a goroutine fills from r when r is a host file.
+// The goroutine is not waited for: it may sit in a read of the caller's terminal after the
+// program has ended (os/exec's own copier would hold Wait until the next keystroke); it ends
+// at r's EOF or the first write after the program has gone.
+func pipedReader(r io.Reader) io.Reader {
+	if !hostFile(r) {
+		return r
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return struct{ io.Reader }{r} // os/exec makes the pipe and waits for its copier
+	}
+	go func() {
+		io.Copy(pw, r)
+		pw.Close()
+	}()
+	return pr
+}
+
+// pipedWriter gives the program a pipe that os/exec drains into w when w is a host file.
+func pipedWriter(w io.Writer) io.Writer {
+	if hostFile(w) {
+		return struct{ io.Writer }{w}
+	}
+	return w
 }
 
 // setEnv sets kv ("K=V") in env, replacing an earlier value of K.

@@ -144,6 +144,8 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			}
 		}
 	}
+	// Last records of removed containers older than a waiter could still want.
+	st.PruneTombstones(time.Now().Add(-state.TombstoneLife))
 	// Empty cgroups of removed containers that nothing names any more.
 	e.gcCgroups(st, &rep, note)
 	// Network attachments whose container is gone (a create or a removal cut off).

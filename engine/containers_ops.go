@@ -28,7 +28,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if err != nil {
 		return err
 	}
-	unlock, err := e.afterStart(st, id)
+	unlock, err := e.afterStart(ctx, st, id)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if err != nil {
 		return err
 	}
-	unlock, err := e.afterStart(st, id)
+	unlock, err := e.afterStart(ctx, st, id)
 	if err != nil {
 		return err
 	}
@@ -95,14 +95,45 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 // afterStart waits for a start of container id under way in any process (the start holds the
 // container's start.lock until its shim has reported) and returns that lock, held: the caller
 // acts on a container that is started or not, never on one half-way (its rootfs mounted, its
-// shim creating it).
-func (e *Engine) afterStart(st *state.Store, id string) (unlock func(), err error) {
-	unlock, err = st.Lock(id, "start.lock")
-	if errors.Is(err, state.ErrNotFound) {
-		return nil, wrapKind(fmt.Errorf("no such container: %s", id), ErrNotFound)
+// shim creating it). A start that does not end in startLockWait (a hung runtime hook) is a
+// clear error, not a caller stuck behind it; so is ctx's end.
+func (e *Engine) afterStart(ctx context.Context, st *state.Store, id string) (unlock func(), err error) {
+	type locked struct {
+		unlock func()
+		err    error
 	}
-	return unlock, err
+	got := make(chan locked, 1)
+	go func() {
+		unlock, err := st.Lock(id, "start.lock")
+		got <- locked{unlock, err}
+	}()
+	// Given up on, the lock is released as soon as it comes: the goroutine ends with the start.
+	abandon := func() {
+		go func() {
+			if l := <-got; l.unlock != nil {
+				l.unlock()
+			}
+		}()
+	}
+	limit := time.NewTimer(startLockWait)
+	defer limit.Stop()
+	select {
+	case l := <-got:
+		if errors.Is(l.err, state.ErrNotFound) {
+			return nil, wrapKind(fmt.Errorf("no such container: %s", id), ErrNotFound)
+		}
+		return l.unlock, l.err
+	case <-ctx.Done():
+		abandon()
+		return nil, ctx.Err()
+	case <-limit.C:
+		abandon()
+		return nil, wrapKind(fmt.Errorf("container %s: a start under way in another process did not end in %s", id[:12], startLockWait), ErrConflict)
+	}
 }
+
+// startLockWait bounds afterStart's wait: a start takes well under a second.
+const startLockWait = 30 * time.Second
 
 // Remove deletes a container: its record, rootfs mount, upper and work directories, runtime
 // state and cgroup, and its image lease. A running container needs force (it is killed).
@@ -135,7 +166,7 @@ func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (f
 	}
 	if !ownShim {
 		// Held to the end: a start waits for the removal, and then finds no container.
-		unlock, err := e.afterStart(st, id)
+		unlock, err := e.afterStart(ctx, st, id)
 		if err != nil {
 			return nil, err
 		}

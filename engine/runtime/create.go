@@ -149,9 +149,10 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	cfg, nsDetail, newNS := nsConfig(spec)
 	// A new PID namespace owned by the caller's user namespace can come with the clone that
 	// starts the init, which is then its PID 1 without the constructor's fork. Not with a new
-	// user namespace (which must own the PID namespace, or proc cannot be mounted in it) nor
+	// or joined user namespace (which must own the PID namespace, or proc cannot be mounted
+	// in it) nor
 	// a time namespace (which, like the PID one, only the constructor's children enter).
-	parentPIDNS := newNS["pid"] && !newNS["user"] && !newNS["time"]
+	parentPIDNS := newNS["pid"] && !newNS["user"] && joinedUserNS(spec) == "" && !newNS["time"]
 	if parentPIDNS {
 		cfg.Unshare &^= unix.CLONE_NEWPID
 	}
@@ -164,7 +165,8 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	icfg := initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
 		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS,
-		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir), PreserveFDs: len(opts.ExtraFiles)}
+		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir), PreserveFDs: len(opts.ExtraFiles),
+		JoinedUserNS: joinedUserNS(spec) != ""}
 	// The idmapped mounts follow the exec fifo.
 	for i, n := range idIndex {
 		if icfg.IDMapFDs == nil {
@@ -286,9 +288,9 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err := trace.WriteFile(filepath.Join(dir, traceFile), rec.Steps()); err != nil {
 		return nil, err
 	}
-	if cacheKey != nil && opts.ConsoleSocket == "" && opts.PidFile == "" && !opts.NoPivot && !opts.NoNewKeyring {
+	if cacheKey != nil && plainRun(opts) {
 		run := runCacheRun{id: id, rootfs: rootfs, spec: spec, plan: pl, nsenter: cfg, cloneDetail: nsDetail,
-			cgroupPaths: c.CgroupPaths, steps: rec.Steps()}
+			cgroupPaths: c.CgroupPaths, steps: rec.Steps(), icfg: icfg}
 		if icfg.ParentPIDNS {
 			run.cloneFlags = unix.CLONE_NEWPID
 		}

@@ -86,7 +86,7 @@ func (in *initProcess) makeDevice(root int, d specs.LinuxDevice) error {
 		return fmt.Errorf("device %s: %w", d.Path, err)
 	}
 	defer unix.Close(dir)
-	if in.cfg.NewNS["user"] {
+	if in.cfg.NewNS["user"] || in.cfg.JoinedUserNS {
 		return in.bindDevice(dir, name, d.Path)
 	}
 	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))

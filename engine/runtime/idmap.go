@@ -64,7 +64,10 @@ func checkIDMap(s *specs.Spec, i int, m specs.Mount) error {
 	}
 	if len(uids) == 0 || len(gids) == 0 {
 		if len(m.UIDMappings)+len(m.GIDMappings) == 0 {
-			return fmt.Errorf("mounts[%d].options: idmap without uidMappings and gidMappings needs the container's own (linux.uidMappings)", i)
+			if joinedUserNS(s) != "" {
+				return nil // the joined user namespace's mappings, as runc takes them
+			}
+			return fmt.Errorf("mounts[%d].options: idmap without uidMappings and gidMappings needs the container's own (linux.uidMappings, or a user namespace joined by path)", i)
 		}
 		return fmt.Errorf("mounts[%d].uidMappings: idmapped mounts need both uidMappings and gidMappings", i)
 	}
@@ -74,6 +77,16 @@ func checkIDMap(s *specs.Spec, i int, m specs.Mount) error {
 		}
 	}
 	return nil
+}
+
+// joinedUserNS is the path of the user namespace the container joins, if any.
+func joinedUserNS(s *specs.Spec) string {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path != "" {
+			return ns.Path
+		}
+	}
+	return ""
 }
 
 // idmappedMounts makes the detached idmapped mount of every such spec mount, in order; the
@@ -101,6 +114,14 @@ func idmappedMounts(s *specs.Spec, exe string, rec *trace.Recorder) (files []*os
 		}
 		key := mapString(uids) + ";" + mapString(gids)
 		ns := users[key]
+		if ns == nil && len(uids) == 0 {
+			// idmap with no mappings anywhere: the joined user namespace's (checkIDMap).
+			path := joinedUserNS(s)
+			if ns, err = os.Open(path); err != nil {
+				return files, nil, fmt.Errorf("mounts[%d] (%s): idmap: open the joined user namespace: %w", i, m.Destination, err)
+			}
+			users[key] = ns
+		}
 		if ns == nil {
 			began := time.Now()
 			ns, err = userns(exe, uids, gids)

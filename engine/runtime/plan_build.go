@@ -252,7 +252,7 @@ func (b *planBuilder) device(d specs.LinuxDevice, ctx func(error) error) error {
 	dir, name := splitPath(d.Path)
 	inDevice := then(ctx, wrapf("device %s: %w", d.Path))
 	b.openInRoot(slotTop, dir, false, false, inDevice)
-	if b.cfg.NewNS["user"] {
+	if b.cfg.NewNS["user"] || b.cfg.JoinedUserNS {
 		// A node there already (a default device listed again) is not opened: that would
 		// open the device itself.
 		b.add(planOp{code: opCreateat, a: [6]int64{slotTop}, s: [4]string{name}, wrap: inDevice})

@@ -88,10 +88,11 @@ func TestBuildPlan(t *testing.T) {
 // TestBuildPlanFallback: what the plan cannot say is left to the Go init.
 func TestBuildPlanFallback(t *testing.T) {
 	for name, edit := range map[string]func(*specs.Spec){
-		"startContainer hook": func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		"startContainer hook with timeout 0": func(s *specs.Spec) {
+			zero := 0
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
 		},
-		"bad mount option": func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} },
+		"bad mount option": func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap=uids=0-1-1"} },
 		"unknown device":   func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "q"}} },
 		"NUL in env":       func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "A=\x00") },
 	} {

@@ -35,6 +35,9 @@ type initConfig struct {
 	// NewNS lists the namespaces the init is in anew (not joined): hostname needs uts, the
 	// cgroup mount its own cgroup namespace.
 	NewNS map[string]bool `json:"new_ns,omitempty"`
+	// JoinedUserNS: the init joins a user namespace by path (not in NewNS): device nodes are
+	// bound from the host there too, mknod being refused in any user namespace but the first.
+	JoinedUserNS bool `json:"joined_user_ns,omitempty"`
 	// CreateHooks: stop before pivot_root so the parent can run createRuntime hooks.
 	CreateHooks bool `json:"create_hooks,omitempty"`
 	// Cgroups are the container's cgroup hierarchies, for a mount of type cgroup.

@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -166,7 +165,7 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		cfg.Runtime.Delete(cfg.ID, true)
 		snapshot.Unmount(st.Rootfs(cfg.ID))
 		st.Update(cfg.ID, func(r *state.Record) error {
-			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeFor(err.Error()), 0
+			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeOf(err), 0
 			r.FinishedAt = time.Now().UTC()
 			return nil
 		})
@@ -181,8 +180,9 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 	}
 
 	// The shim holds shim.lock for its whole life: gc tells by it whether a runtime state of
-	// the container has a live shim behind it. A state left with none is a start cut off (a
-	// shim killed inside the runtime's create): it is undone before the create begins anew.
+	// the container has a live shim behind it. A state left with none is a dead shim's (killed
+	// inside the runtime's create, or later, leaving the init orphaned): it is undone (its
+	// processes killed, its cgroups removed) before the create begins anew.
 	unlockShim, err := st.Lock(cfg.ID, "shim.lock")
 	if err != nil {
 		return failed(err)
@@ -392,6 +392,18 @@ func orDefault(v, d int64) int64 {
 	return d
 }
 
+// exitCodeOf is the exit code of a start that failed with err: 127 or 126 when the user's
+// program could not be found or executed (by kind, or by a runc driver's message), else 125.
+func exitCodeOf(err error) int {
+	switch {
+	case errors.Is(err, ErrCommandNotFound):
+		return 127
+	case errors.Is(err, ErrCannotExecute):
+		return 126
+	}
+	return exitCodeFor(err.Error())
+}
+
 func exitCodeFor(msg string) int {
 	switch {
 	case strings.Contains(msg, ErrCommandNotFound.Error()):
@@ -431,94 +443,6 @@ func reap(initPid int) int {
 			return 128 + int(ws.Signal())
 		}
 	}
-}
-
-// CgroupPaths reads a process's cgroups (/proc/PID/cgroup, cgroups(7)) as directories under
-// /sys/fs/cgroup, keyed by hierarchy ("memory", "cpu,cpuacct", "unified").
-func CgroupPaths(pid int) map[string]string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return nil
-	}
-	_, statErr := os.Stat("/sys/fs/cgroup/unified/cgroup.procs")
-	hybrid := statErr == nil
-	paths := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		ctrl, p := parts[1], parts[2]
-		switch {
-		case ctrl == "" && hybrid:
-			paths["unified"] = filepath.Join("/sys/fs/cgroup/unified", p)
-		case ctrl == "":
-			paths["unified"] = filepath.Join("/sys/fs/cgroup", p)
-		default:
-			dir := strings.TrimPrefix(ctrl, "name=")
-			paths[ctrl] = filepath.Join("/sys/fs/cgroup", dir, p)
-		}
-	}
-	return paths
-}
-
-// OOMKilled reads the kernel's OOM kill counter of the container's memory cgroup: v1
-// memory.oom_control "oom_kill N", v2 memory.events "oom_kill N".
-func OOMKilled(paths map[string]string) bool {
-	for _, f := range []string{filepath.Join(paths["memory"], "memory.oom_control"), filepath.Join(paths["unified"], "memory.events")} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" && v != "0" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// StartTime is field 22 of /proc/PID/stat (proc(5)): with the PID it names one process for
-// good, where a PID alone may be reused after a reboot or a long uptime.
-func StartTime(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return 0
-	}
-	var v uint64
-	fmt.Sscan(fields[19], &v)
-	return v
-}
-
-// Alive says whether process pid, started at startTime, still runs. A zombie (state Z or X
-// in /proc/PID/stat) has died: its parent just has not reaped it yet.
-func Alive(pid int, startTime uint64) bool {
-	if pid <= 0 {
-		return false
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+3 > len(s) {
-		return false
-	}
-	if st := s[i+2]; st == 'Z' || st == 'X' {
-		return false
-	}
-	return startTime == 0 || StartTime(pid) == startTime
 }
 
 // AppendEvent adds one lifecycle event (docker's action names) to the root's events log.

@@ -127,8 +127,9 @@ func prepareExec(env *Env) ([]Contender, error) {
 	if out, err := probe.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("glassbox exec: %w: %s", err, out)
 	}
-	path, _ := os.ReadFile(trace)
-	env.Logf("glassbox exec takes the %q path (c: the constructor's fast path)", path)
+	if path, _ := os.ReadFile(trace); string(path) != "c" {
+		fmt.Fprintf(os.Stderr, "  warning: glassbox exec took the %q path, not the constructor's fast path\n", path)
+	}
 
 	contenders := []Contender{{
 		Name: "glassbox exec", Role: Subject,

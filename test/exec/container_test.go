@@ -58,6 +58,11 @@ func gbRoot(t *testing.T) (root, image string) {
 			rootErr = err
 			return
 		}
+		// Searchable, as glassbox makes its own root: --userns=remap's root must reach its rootfs.
+		if err := os.Chmod(rootDir, 0o711); err != nil {
+			rootErr = err
+			return
+		}
 		if out, err := exec.Command(glassboxBin, "--root", rootDir, "pull", "-q", ref).CombinedOutput(); err != nil {
 			rootErr = fmt.Errorf("pull %s: %v: %s", ref, err, out)
 		}

@@ -35,6 +35,8 @@ func TestExecGoPath(t *testing.T) {
 		{"ExitCodes", TestExecExitCodes},
 		{"IntoStoppedOrUnknownContainer", TestExecIntoStoppedOrUnknownContainer},
 		{"LeaksNoDescriptor", TestExecLeaksNoDescriptor},
+		{"StdioIsNoHostFile", TestExecStdioIsNoHostFile},
+		{"StdioIsNoTerminal", TestExecStdioIsNoTerminal},
 		{"InteractiveAndDetached", TestExecInteractiveAndDetached},
 		{"Events", TestExecEvents},
 	} {
@@ -62,9 +64,16 @@ func (c *ctr) execOn(path string, stdin string, args ...string) fixture.Result {
 // TestFastExecMatchesGo: what the program sees and what the caller gets (status, output,
 // messages) are the same on both paths: exit codes, docker's 126 and 127 with their
 // messages, -e and -w over the container's environment and directory, stdin with -i and
-// without, credentials, capabilities, seccomp, rlimits, namespaces and cgroups.
+// without, credentials, capabilities, seccomp, rlimits, namespaces and cgroups; in a
+// container with a user namespace of its own too.
 func TestFastExecMatchesGo(t *testing.T) {
-	c := runContainer(t, "-e", "FROM_RUN=1")
+	for _, userns := range []string{"host", "remap"} {
+		t.Run("userns="+userns, func(t *testing.T) { fastExecMatchesGo(t, userns) })
+	}
+}
+
+func fastExecMatchesGo(t *testing.T, userns string) {
+	c := runContainer(t, "-e", "FROM_RUN=1", "--userns", userns)
 	status := `grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status`
 	for _, tc := range []struct {
 		stdin string
@@ -85,6 +94,7 @@ func TestFastExecMatchesGo(t *testing.T) {
 		{"not for cat\n", []string{"cat"}, ""},
 		{"", []string{"sh", "-c", status + "; ulimit -n; ulimit -Hn"}, ""},
 		{"", []string{"sh", "-c", "for f in /proc/self/ns/* /proc/1/ns/*; do readlink $f; done; cat /proc/self/cgroup /proc/1/cgroup"}, ""},
+		{"", []string{"sh", "-c", "id; cat /proc/self/uid_map /proc/self/gid_map; touch /tmp/f; ls -ln /tmp/f"}, ""},
 		{"", []string{"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x"}, ""},
 	} {
 		path := tc.path
@@ -213,21 +223,41 @@ func TestFastExecFallsBack(t *testing.T) {
 	binary.NativeEndian.PutUint32(otherPID[key+96:], uint32(os.Getpid()))
 	otherStart := append([]byte(nil), good...)
 	binary.NativeEndian.PutUint64(otherStart[key+104:], binary.NativeEndian.Uint64(good[key+104:])+1)
+	badMagic := append([]byte(nil), good...)
+	badMagic[0] ^= 1
+	hugeLen := append([]byte(nil), good...)
+	binary.NativeEndian.PutUint32(hugeLen[key-4:], 1<<31) // the key record's length
+	otherSeccomp := append([]byte(nil), good...)
+	if v := fastRecordPayload(t, otherSeccomp, 105); len(v) > 1 {
+		v[0]++ // another libseccomp compiled the filter
+	}
+	elsewhere := filepath.Join(t.TempDir(), "exec.fast")
+	if err := os.WriteFile(elsewhere, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
-		data []byte
+		data []byte // nil: a symbolic link to a copy of the good record
 		mode os.FileMode
 	}{
 		{"another process at the init's pid", otherPID, 0o600},
 		{"another start time", otherStart, 0o600},
+		{"another libseccomp", otherSeccomp, 0o600},
 		{"truncated", good[:len(good)-9], 0o600},
 		{"longer", append(append([]byte(nil), good...), 0), 0o600},
+		{"another magic", badMagic, 0o600},
+		{"a record longer than the file", hugeLen, 0o600},
 		{"readable by others", good, 0o644},
+		{"a symbolic link", nil, 0o600},
 	} {
-		if err := os.WriteFile(record, tc.data, tc.mode); err != nil {
+		os.Remove(record)
+		if tc.data == nil {
+			if err := os.Symlink(elsewhere, record); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(record, tc.data, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(record, tc.mode)
 		if r := c.exec("true"); r.Code != 0 || c.path() != "go" {
 			t.Errorf("%s: exit %d on the %q path, want 0 on Go's: %s", tc.name, r.Code, c.path(), r.Stderr)
 		}
@@ -253,6 +283,22 @@ func TestFastExecFallsBack(t *testing.T) {
 	if r := c.exec("true"); r.Code != 125 || c.path() != "go" || !strings.Contains(r.Stderr, "container "+c.name+" is not running") {
 		t.Errorf("stopped container: exit %d on the %q path, %q", r.Code, c.path(), r.Stderr)
 	}
+}
+
+// fastRecordPayload is the payload of the exec.fast record of type typ (execfast.h).
+func fastRecordPayload(t *testing.T, data []byte, typ uint32) []byte {
+	for p := 16; p+8 <= len(data); {
+		rt, n := binary.NativeEndian.Uint32(data[p:]), int(binary.NativeEndian.Uint32(data[p+4:]))
+		if p+8+n > len(data) {
+			break
+		}
+		if rt == typ {
+			return data[p+8 : p+8+n]
+		}
+		p += 8 + n
+	}
+	t.Fatalf("no record of type %d in exec.fast", typ)
+	return nil
 }
 
 // TestFastExecAfterRestart: a restart removes the record with the old init's data (any state

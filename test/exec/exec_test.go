@@ -3,6 +3,7 @@ package exec
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
@@ -296,4 +298,83 @@ func nsPidOf(t *testing.T, pid int) int {
 	}
 	n, _ := strconv.Atoi(f[len(f)-1])
 	return n
+}
+
+// TestExecStdioIsNoHostFile: a command whose stdin and stdout are host files (`exec -i c cmd
+// < in > out`) gets pipes, not the files' descriptors: root in the container could otherwise
+// reopen /proc/self/fd/0 for writing and change a host file it was only handed to read.
+func TestExecStdioIsNoHostFile(t *testing.T) {
+	c := runContainer(t)
+	dir := t.TempDir()
+	inPath, outPath := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	if err := os.WriteFile(inPath, []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(inPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := c.traced(c.Command(c.execArgs("-i", "--", "sh", "-c",
+		"cat; busybox readlink /proc/self/fd/0; busybox readlink /proc/self/fd/1; echo changed >> /proc/self/fd/0")...))
+	cmd.Stdin, cmd.Stdout = in, out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	got, _ := os.ReadFile(outPath)
+	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+	if len(lines) != 3 || lines[0] != "host data" {
+		t.Fatalf("output %q, want the input and two links", got)
+	}
+	for i, link := range lines[1:] {
+		if !strings.HasPrefix(link, "pipe:") {
+			t.Errorf("fd %d in the container is %s, want a pipe", i, link)
+		}
+	}
+	if data, _ := os.ReadFile(inPath); string(data) != "host data\n" {
+		t.Errorf("the host's stdin file now holds %q", data)
+	}
+}
+
+// TestExecStdioIsNoTerminal: without -t, the caller's terminal does not reach the command
+// either (it could push keystrokes into the host's shell with TIOCSTI); it gets pipes and
+// its output still reaches the terminal.
+func TestExecStdioIsNoTerminal(t *testing.T) {
+	c := runContainer(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := c.traced(c.Command(c.execArgs("-i", "--", "sh", "-c",
+		"busybox readlink /proc/self/fd/0; busybox readlink /proc/self/fd/1; busybox readlink /proc/self/fd/2 >&2")...))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(ptmx) // EIO once no process holds the terminal
+		out <- string(b)
+	}()
+	// A program that does not read stdin ends at once, without waiting for a keystroke.
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	got := <-out
+	links := strings.Fields(got)
+	if len(links) != 3 {
+		t.Fatalf("the terminal shows %q, want three links", got)
+	}
+	for fd, link := range links {
+		if !strings.HasPrefix(link, "pipe:") {
+			t.Errorf("fd %d in the container is %s, want a pipe", fd, link)
+		}
+	}
 }

@@ -52,10 +52,13 @@ func TestVerbsWaitForStart(t *testing.T) {
 			t.Errorf("%s during a start: the start failed: %v", verb[0], serr)
 		}
 		err = <-ended
+		if verb[0] == "kill" && err == nil {
+			e.Must("wait", n) // the signal is on its way; stop waits for the end itself
+		}
 		d := e.inspect(n)
 		switch verb[0] {
 		case "stop", "kill":
-			if err != nil || d.State.Running {
+			if err != nil || d.State.Running || d.State.ExitCode != 137 {
 				t.Errorf("%s during a start: %v %q; after both the container is %+v", verb[0], err, out.String(), d.State)
 			}
 		case "rm":

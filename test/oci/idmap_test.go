@@ -2,8 +2,11 @@ package oci
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -46,6 +49,23 @@ func TestIDMappedMounts(t *testing.T) {
 	}, "stat", "-c", "%u:%g", "/mnt/f", "/bin/busybox")
 	if out := strings.Fields(e.Must("run", "--bundle", userns, containerID(t)+"-userns")); len(out) != 2 || out[0] != "0:0" || out[1] != "65534:65534" {
 		t.Errorf("idmap with the container's mappings: owners inside %q, want [0:0 65534:65534] (the mount's root file, the rootfs's nobody)", out)
+	}
+	// With a user namespace joined by path, idmap takes its mappings (runc's userns path).
+	holder := exec.Command("sleep", "60")
+	holder.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	joined := e.bundle(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind", "idmap"}})
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace,
+			Path: "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/user"})
+	}, "stat", "-c", "%u:%g", "/mnt/f", "/bin/busybox")
+	if out := strings.Fields(e.Must("run", "--bundle", joined, containerID(t)+"-joined")); len(out) != 2 || out[0] != "0:0" || out[1] != "65534:65534" {
+		t.Errorf("idmap with a joined user namespace: owners inside %q, want [0:0 65534:65534]", out)
 	}
 	bad := e.bundle(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/sys/kernel", Options: []string{"rbind"},

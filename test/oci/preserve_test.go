@@ -1,10 +1,13 @@
 package oci
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // listFDs is a shell that lists its own descriptors (ls forks: the shell's, not ls's).
@@ -74,6 +77,16 @@ func TestPreserveFDs(t *testing.T) {
 	}
 	if got := run(extra("exec-two"), append([]string{"exec", "--preserve-fds", "2", sleeper}, listFDs...)...); got != "0 1 2 3 4" {
 		t.Errorf("exec --preserve-fds 2: the process has descriptors %q, want 0 1 2 3 4", got)
+	}
+	// The same through exec's Go half (a scheduler takes the exec there).
+	proc := specs.Process{Args: listFDs, Cwd: "/", Env: []string{"PATH=/bin"}, Scheduler: &specs.Scheduler{Policy: specs.SchedBatch}}
+	data, _ := json.Marshal(proc)
+	procFile := filepath.Join(dir, "process.json")
+	if err := os.WriteFile(procFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(extra("exec-go"), "exec", "--preserve-fds", "1", "--process", procFile, sleeper); got != "0 1 2 3" {
+		t.Errorf("exec --preserve-fds 1 (Go half): the process has descriptors %q, want 0 1 2 3", got)
 	}
 	// A descriptor the caller does not have is refused, not filled with glassbox's own.
 	r := e.Run("run", "--preserve-fds", "1", "--bundle", list, containerID(t)+"-closed")

@@ -57,8 +57,8 @@ struct exec_cfg {
 };
 
 // glassbox_exec_record adds one REC_EXEC* record (payload p of len bytes, which must stay
-// valid and be followed by a NUL byte) to e: 0 when taken, -1 when malformed or out of
-// memory (errno says which), 1 when type is no exec record.
+// valid as long as e: its strings and filter are pointed to, not copied) to e: 0 when taken,
+// -1 when malformed or out of memory (errno says which), 1 when type is no exec record.
 int glassbox_exec_record(struct exec_cfg *e, uint32_t type, char *p, uint32_t len);
 
 // glassbox_exec_append adds item to a NULL-terminated array that grows as needed; -1 when

@@ -93,7 +93,9 @@ static int parse_args(int argc, char **argv, struct fast_args *a)
 		return -1;
 	const char *base = strrchr(argv[0], '/');
 	base = base != NULL ? base + 1 : argv[0];
-	if (strcmp(base, "glassbox") != 0)	// other names are personalities (main.go)
+	// A name main.go maps to a subcommand (oci.go: glassbox-oci, runc) is not the docker-style
+	// CLI; any other name is, as it is to cobra.
+	if (strcmp(base, "glassbox-oci") == 0 || strcmp(base, "runc") == 0)
 		return -1;
 	const char *root = NULL;
 	int i = 1;
@@ -235,9 +237,10 @@ static void free_record(struct fast_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static const char *record_string(char *p, uint32_t len)
+// nul_terminated returns the string p when the record is exactly it and its NUL.
+static const char *nul_terminated(char *p, uint32_t len)
 {
-	return len > 0 && p[len - 1] == '\0' ? p : NULL;
+	return len > 0 && memchr(p, '\0', len) == p + len - 1 ? p : NULL;
 }
 
 static int parse_record(struct fast_record *r, char *p, char *end)
@@ -259,7 +262,8 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 		case 0:
 			if (len != 0 || p != end)
 				return -1;
-			if (!have_key || !r->id || !r->name || !r->image || !r->proc_cgroup || !r->exec.present)
+			if (!have_key || !r->id || !r->name || !r->image || !r->proc_cgroup || !r->seccomp_version ||
+			    !r->exec.present)
 				return -1;
 			return 0;
 		case FAST_KEY:
@@ -269,15 +273,19 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 			have_key = 1;
 			break;
 		case FAST_ID:
-			if ((r->id = record_string(p, len)) == NULL)
+			if ((r->id = nul_terminated(p, len)) == NULL)
 				return -1;
 			break;
 		case FAST_NAME:
-			if ((r->name = record_string(p, len)) == NULL)
+			if ((r->name = nul_terminated(p, len)) == NULL)
 				return -1;
 			break;
 		case FAST_IMAGE:
-			if ((r->image = record_string(p, len)) == NULL)
+			if ((r->image = nul_terminated(p, len)) == NULL)
+				return -1;
+			break;
+		case FAST_SECCOMP_VERSION:
+			if ((r->seccomp_version = nul_terminated(p, len)) == NULL)
 				return -1;
 			break;
 		case FAST_PROC_CGROUP:
@@ -285,7 +293,7 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 			r->proc_cgroup_len = len;
 			break;
 		case FAST_CGROUP:
-			if (r->ncgroups == FAST_MAX_CGROUPS || (r->cgroups[r->ncgroups] = record_string(p, len)) == NULL)
+			if (r->ncgroups == FAST_MAX_CGROUPS || (r->cgroups[r->ncgroups] = nul_terminated(p, len)) == NULL)
 				return -1;
 			r->ncgroups++;
 			break;
@@ -378,6 +386,25 @@ static int same_file(const struct stat *st, uint64_t dev, uint64_t ino, uint64_t
 	    st->st_mtim.tv_nsec == mnsec;
 }
 
+// libseccomp's, weak: the record's filter was compiled by the library this binary runs with,
+// which a library upgrade changes (exec.cache is keyed the same way).
+struct fast_scmp_version {
+	unsigned int major, minor, micro;
+};
+extern const struct fast_scmp_version *seccomp_version(void) __attribute__((weak));
+
+static int same_seccomp(const char *recorded)
+{
+	char v[64] = "";
+	if (seccomp_version != NULL) {
+		const struct fast_scmp_version *sv = seccomp_version();
+		if (sv == NULL)
+			return 0;
+		snprintf(v, sizeof(v), "%u.%u.%u", sv->major, sv->minor, sv->micro);
+	}
+	return strcmp(v, recorded) == 0;
+}
+
 static const struct {
 	const char *name;
 	uint32_t flag;
@@ -401,7 +428,7 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 	    !same_file(&st, k->cfg_dev, k->cfg_ino, k->cfg_size, k->cfg_mtime_sec, k->cfg_mtime_nsec) ||
 	    st.st_ctim.tv_sec != k->cfg_ctime_sec || st.st_ctim.tv_nsec != k->cfg_ctime_nsec)
 		return -1;
-	if (k->init_start == 0 || !alive(k->shim_pid, k->shim_start))
+	if (!same_seccomp(r->seccomp_version) || k->init_start == 0 || !alive(k->shim_pid, k->shim_start))
 		return -1;
 	// An exec --privileged entered the container (state.Store.ExecPrivilegedPath): see below.
 	if (pathf(path, sizeof(path), "%s/containers/%s/exec.privileged", root, r->id) < 0 || access(path, F_OK) == 0 || errno != ENOENT)

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime/seccomp"
 )
 
 // FastExec is the record (ROOT/containers/ID/exec.fast, state.Store.ExecFastPath) the
@@ -41,6 +43,7 @@ const (
 	fastName       = 102
 	fastImage      = 103
 	fastProcCgroup = 104
+	fastSeccomp    = 105
 )
 
 var fastMagic = []byte("glassbox fast 1\x00")
@@ -100,6 +103,8 @@ func (f *FastExec) Encode() ([]byte, error) {
 	put(fastName, []byte(f.Name+"\x00"))
 	put(fastImage, []byte(f.Image+"\x00"))
 	put(fastProcCgroup, f.ProcCgroup)
+	// The filter in the exec records was compiled by this libseccomp (engine/runtime/seccomp).
+	put(fastSeccomp, []byte(seccomp.Version()+"\x00"))
 	for _, path := range f.CgroupProcs {
 		put(recCgroup, []byte(path+"\x00"))
 	}

@@ -21,6 +21,7 @@ enum {
 	FAST_NAME = 102,	// "name\0"
 	FAST_IMAGE = 103,	// "image\0"
 	FAST_PROC_CGROUP = 104,	// /proc/INIT/cgroup as it read when the record was written
+	FAST_SECCOMP_VERSION = 105,	// "major.minor.micro\0" of the libseccomp that compiled the filter
 	FAST_CGROUP = 2,	// "path\0": a cgroup.procs file to join (nsexec.c's REC_CGROUP)
 };
 
@@ -54,6 +55,7 @@ struct fast_record {
 	const char *id, *name, *image;
 	const char *proc_cgroup;
 	uint32_t proc_cgroup_len;
+	const char *seccomp_version;
 	const char *cgroups[FAST_MAX_CGROUPS];
 	int ncgroups;
 	struct exec_cfg exec;

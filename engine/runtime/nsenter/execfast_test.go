@@ -43,7 +43,7 @@ func TestFastExecEncode(t *testing.T) {
 	for _, r := range recs {
 		types = append(types, r.typ)
 	}
-	want := []uint32{fastKey, fastID, fastName, fastImage, fastProcCgroup, recCgroup, recExec, recExecEnv, recExecEnv, recExecGroup, recEnd}
+	want := []uint32{fastKey, fastID, fastName, fastImage, fastProcCgroup, fastSeccomp, recCgroup, recExec, recExecEnv, recExecEnv, recExecGroup, recEnd}
 	if len(types) != len(want) {
 		t.Fatalf("record types %v, want %v", types, want)
 	}
@@ -59,7 +59,7 @@ func TestFastExecEncode(t *testing.T) {
 	if pid, start := binary.NativeEndian.Uint32(key[96:]), binary.NativeEndian.Uint64(key[104:]); pid != 100 || start != 12345 {
 		t.Errorf("key: init pid %d start %d", pid, start)
 	}
-	exec := recs[6].payload
+	exec := recs[7].payload
 	if fds := exec[:12]; !bytes.Equal(fds, bytes.Repeat([]byte{0xff}, 12)) {
 		t.Errorf("exec record descriptors %x, want -1 (the fast path sets its own)", fds)
 	}

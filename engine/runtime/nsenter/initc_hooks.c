@@ -108,8 +108,8 @@ static int run_hook(struct op *h)
 		// Only the pipes: every descriptor from 3 is close-on-exec (CVE-2024-21626).
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
 			_exit(127);
-		syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-		signal(SIGPIPE, SIG_DFL);
+		if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+			_exit(127);
 		execve(h->s[0], argv, envp);
 		dprintf(2, "fork/exec %s: %s", h->s[0], strerror(errno));
 		_exit(127);
@@ -124,7 +124,15 @@ static int run_hook(struct op *h)
 		close(out[0]);
 		return initc_fail(err, "fork");
 	}
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	// Non-blocking: a hook that reads no stdin must not stall the init on a large state.
+	if (fcntl(in[1], F_SETFL, O_NONBLOCK) < 0) {
+		err = errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(in[1]);
+		close(out[0]);
+		return initc_fail(err, "fcntl O_NONBLOCK");
+	}
 	char output[4096 + 1];
 	size_t outlen = 0, written = 0;
 	int64_t deadline = h->a[0] > 0 ? mono_ms() + h->a[0] * 1000 : -1, grace = -1;
@@ -196,7 +204,8 @@ int initc_start_hooks(void)
 {
 	// A hook that exits without reading its stdin must not kill the init with SIGPIPE; the
 	// default goes back before execve (an ignored signal would stay ignored in the program).
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return initc_fail(errno, "signal SIGPIPE");
 	int r = 0;
 	for (int i = 0; i < nhooks && r == 0; i++)
 		if (run_hook(&hooks[i]) < 0) {
@@ -204,6 +213,7 @@ int initc_start_hooks(void)
 			memcpy(why, initc_text, sizeof(why));
 			r = initc_fail(0, "hook %d (%s): %s", i, hooks[i].s[0], why);
 		}
-	signal(SIGPIPE, SIG_DFL);
+	if (signal(SIGPIPE, SIG_DFL) == SIG_ERR && r == 0)
+		r = initc_fail(errno, "signal SIGPIPE");
 	return r;
 }

@@ -1,0 +1,96 @@
+package shim
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CgroupPaths reads a process's cgroups (/proc/PID/cgroup, cgroups(7)) as directories under
+// /sys/fs/cgroup, keyed by hierarchy ("memory", "cpu,cpuacct", "unified").
+func CgroupPaths(pid int) map[string]string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil
+	}
+	_, statErr := os.Stat("/sys/fs/cgroup/unified/cgroup.procs")
+	hybrid := statErr == nil
+	paths := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		ctrl, p := parts[1], parts[2]
+		switch {
+		case ctrl == "" && hybrid:
+			paths["unified"] = filepath.Join("/sys/fs/cgroup/unified", p)
+		case ctrl == "":
+			paths["unified"] = filepath.Join("/sys/fs/cgroup", p)
+		default:
+			dir := strings.TrimPrefix(ctrl, "name=")
+			paths[ctrl] = filepath.Join("/sys/fs/cgroup", dir, p)
+		}
+	}
+	return paths
+}
+
+// OOMKilled reads the kernel's OOM kill counter of the container's memory cgroup: v1
+// memory.oom_control "oom_kill N", v2 memory.events "oom_kill N".
+func OOMKilled(paths map[string]string) bool {
+	for _, f := range []string{filepath.Join(paths["memory"], "memory.oom_control"), filepath.Join(paths["unified"], "memory.events")} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" && v != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// StartTime is field 22 of /proc/PID/stat (proc(5)): with the PID it names one process for
+// good, where a PID alone may be reused after a reboot or a long uptime.
+func StartTime(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return 0
+	}
+	var v uint64
+	fmt.Sscan(fields[19], &v)
+	return v
+}
+
+// Alive says whether process pid, started at startTime, still runs. A zombie (state Z or X
+// in /proc/PID/stat) has died: its parent just has not reaped it yet.
+func Alive(pid int, startTime uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+3 > len(s) {
+		return false
+	}
+	if st := s[i+2]; st == 'Z' || st == 'X' {
+		return false
+	}
+	return startTime == 0 || StartTime(pid) == startTime
+}
