@@ -200,3 +200,16 @@ func TestFastExecSignalsAsGo(t *testing.T) {
 		t.Errorf("the program's signals differ:\nc:  %q\ngo: %q", outs[0], outs[1])
 	}
 }
+
+// TestFastExecNameAsGo: main.go takes the program name with filepath.Base, for which "runc/"
+// is runc, the oci personality: `runc/ exec NAME true` is then `oci exec`, not an exec into
+// the engine's container, and the fast path must not run it as one.
+func TestFastExecNameAsGo(t *testing.T) {
+	c := runContainer(t)
+	cmd := c.traced(c.Command(c.execArgs("true")...))
+	cmd.Args[0] = "runc/"
+	cmd.Run()
+	if c.path() == "c" {
+		t.Errorf("argv[0] %q (the runc personality to Go) took the exec fast path", cmd.Args[0])
+	}
+}

@@ -75,3 +75,29 @@ func TestRunCacheSignalsAsGo(t *testing.T) {
 		t.Errorf("the container's signals differ:\ngo: %q\nc:  %q", outs[0], outs[1])
 	}
 }
+
+// TestRunCacheNameAsGo: main.go takes the program name with filepath.Base, for which "runc/"
+// is runc: `runc/ oci run ID` is then `oci oci run`, which Go refuses, and the C run must
+// not run the cached container for it.
+func TestRunCacheNameAsGo(t *testing.T) {
+	e := newEnv(t)
+	marks := filepath.Join(t.TempDir(), "marks")
+	t.Setenv("GLASSBOX_RUN_TRACE", marks)
+	id := containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	bundle := e.bundle(nil, "true")
+	for _, want := range []string{"go", "c"} {
+		if _, _, stderr, path := e.runMarked(marks, "--bundle", bundle, id); path != want {
+			t.Fatalf("run on the %q path, want %q: %s", path, want, stderr)
+		}
+	}
+	cmd := exec.Command(e.bin, "oci", "--root", e.root, "run", "--bundle", bundle, id)
+	cmd.Args[0] = "runc/"
+	before, _ := os.ReadFile(marks)
+	cmd.Run()
+	after, _ := os.ReadFile(marks)
+	if path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before))); path == "c" {
+		t.Errorf("argv[0] %q (runc to Go, so `oci oci run`) took the C run", cmd.Args[0])
+	}
+	e.stateGone(id)
+}

@@ -84,6 +84,18 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+// is_base says whether filepath.Base(path) is name, as main.go takes argv[0] to find a
+// personality: trailing slashes go before the last element is taken ("runc/" is runc).
+static int is_base(const char *path, const char *name)
+{
+	size_t end = strlen(path), start;
+	while (end > 1 && path[end - 1] == '/')
+		end--;
+	for (start = end; start > 0 && path[start - 1] != '/'; start--)
+		;
+	return end - start == strlen(name) && memcmp(path + start, name, end - start) == 0;
+}
+
 // parse_args accepts the command lines whose meaning it is sure of, as cobra and pflag read
 // them (flags end at CONTAINER); anything else (-t, -d, -u, --privileged, -e NAME, a flag
 // it does not know, a combined or abbreviated form) is Go's.
@@ -91,11 +103,9 @@ static int parse_args(int argc, char **argv, struct fast_args *a)
 {
 	if (argc < 4 || argv == NULL || argv[0] == NULL)
 		return -1;
-	const char *base = strrchr(argv[0], '/');
-	base = base != NULL ? base + 1 : argv[0];
 	// A name main.go maps to a subcommand (oci.go: glassbox-oci, runc) is not the docker-style
 	// CLI; any other name is, as it is to cobra.
-	if (strcmp(base, "glassbox-oci") == 0 || strcmp(base, "runc") == 0)
+	if (is_base(argv[0], "glassbox-oci") || is_base(argv[0], "runc"))
 		return -1;
 	const char *root = NULL;
 	int i = 1;
