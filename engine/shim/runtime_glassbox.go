@@ -3,7 +3,7 @@ package shim
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/glassbox/glassbox/engine/runtime"
@@ -36,9 +36,9 @@ func (g *glassboxRuntime) Create(ctx context.Context, id, bundle string, stdio I
 		IO: runtime.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}, Trace: g.trace})
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
-		return nil, fmt.Errorf("%w: %w", err, ErrCommandNotFound)
+		return nil, &execError{err: err, kind: ErrCommandNotFound, said: runtime.ErrNotFound}
 	case errors.Is(err, runtime.ErrNotExecutable):
-		return nil, fmt.Errorf("%w: %w", err, ErrCannotExecute)
+		return nil, &execError{err: err, kind: ErrCannotExecute, said: runtime.ErrNotExecutable}
 	case err != nil:
 		return nil, err
 	}
@@ -62,3 +62,17 @@ func (g *glassboxRuntime) Delete(id string, force bool) error {
 	}
 	return nil
 }
+
+// execError is the runtime's failure to execute the user's program, which is also the shim's
+// kind (127 or 126). Its message is the runtime's without the runtime's kind at the end, which
+// says again what the message has said: `init: exec "nosuch": executable file not found in
+// $PATH`, as docker's, not that followed by "executable file not found: command not found".
+type execError struct {
+	err, kind, said error
+}
+
+func (e *execError) Error() string {
+	return strings.TrimSuffix(e.err.Error(), ": "+e.said.Error())
+}
+
+func (e *execError) Unwrap() []error { return []error{e.err, e.kind} }

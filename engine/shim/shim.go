@@ -165,7 +165,7 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		cfg.Runtime.Delete(cfg.ID, true)
 		snapshot.Unmount(st.Rootfs(cfg.ID))
 		st.Update(cfg.ID, func(r *state.Record) error {
-			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeFor(err.Error()), 0
+			r.Status, r.Error, r.ExitCode, r.ShimPid = state.Exited, err.Error(), exitCodeOf(err), 0
 			r.FinishedAt = time.Now().UTC()
 			return nil
 		})
@@ -390,6 +390,18 @@ func orDefault(v, d int64) int64 {
 		return v
 	}
 	return d
+}
+
+// exitCodeOf is the exit code of a start that failed with err: 127 or 126 when the user's
+// program could not be found or executed (by kind, or by a runc driver's message), else 125.
+func exitCodeOf(err error) int {
+	switch {
+	case errors.Is(err, ErrCommandNotFound):
+		return 127
+	case errors.Is(err, ErrCannotExecute):
+		return 126
+	}
+	return exitCodeFor(err.Error())
 }
 
 func exitCodeFor(msg string) int {

@@ -32,8 +32,13 @@ func TestRunExitCodes(t *testing.T) {
 	}
 	// Without --rm the record keeps docker's code for a program that is not there.
 	n := name(t)
-	if r := e.Run("run", "--name", n, e.image, "nosuch"); r.Code != 127 || !strings.Contains(r.Stderr, `"nosuch"`) {
+	r := e.Run("run", "--name", n, e.image, "nosuch")
+	if r.Code != 127 || !strings.Contains(r.Stderr, `"nosuch"`) {
 		t.Fatalf("run nosuch: %+v", r)
+	}
+	// Said once, as docker says it: not followed by the runtime's and the shim's kinds again.
+	if want := `exec "nosuch": executable file not found in $PATH`; !strings.HasSuffix(strings.TrimSpace(r.Stderr), want) {
+		t.Errorf("run nosuch says %q, want it to end with %q", r.Stderr, want)
 	}
 	if d := e.inspect(n); d.State.ExitCode != 127 || d.State.Running || d.State.Error == "" {
 		t.Fatalf("inspect after a missing program: %+v", d.State)
