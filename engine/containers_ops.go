@@ -187,6 +187,11 @@ func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (f
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		e.Wait(wctx, id)
 		cancel()
+		// A --rm container's shim took it out as it ended (Wait returns once it has): this
+		// removal has nothing left to do, and a second destroy event would be a lie.
+		if _, err := st.Get(id); errors.Is(err, state.ErrNotFound) {
+			return func() error { return nil }, nil
+		}
 	}
 	if rtErr == nil && !ownShim {
 		if err := rt.Delete(id, true); err != nil {
