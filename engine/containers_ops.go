@@ -16,6 +16,7 @@ import (
 	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/snapshot"
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/internal/fault"
 )
 
 // Kill sends sig to the container's init.
@@ -122,13 +123,50 @@ func (e *Engine) afterStart(ctx context.Context, st *state.Store, id string) (un
 		if errors.Is(l.err, state.ErrNotFound) {
 			return nil, wrapKind(fmt.Errorf("no such container: %s", id), ErrNotFound)
 		}
-		return l.unlock, l.err
+		if l.err != nil {
+			return nil, l.err
+		}
+		if err := e.awaitOrphanedStart(ctx, st, id, limit.C); err != nil {
+			l.unlock()
+			return nil, err
+		}
+		return l.unlock, nil
 	case <-ctx.Done():
 		abandon()
 		return nil, ctx.Err()
 	case <-limit.C:
 		abandon()
 		return nil, wrapKind(fmt.Errorf("container %s: a start under way in another process did not end in %s", id[:12], startLockWait), ErrConflict)
+	}
+}
+
+// awaitOrphanedStart waits, start.lock held, for a start whose caller is gone: the CLI that
+// held start.lock died (SIGKILL, a closed terminal's SIGHUP) after it handed the container to
+// its shim, which goes on creating it. A container still created whose shim.lock is held has
+// such a shim; once it is running, or its shim gone, the caller acts on a whole container.
+func (e *Engine) awaitOrphanedStart(ctx context.Context, st *state.Store, id string, limit <-chan time.Time) error {
+	for waited := false; ; waited = true {
+		rec, err := st.Get(id)
+		if err != nil || rec.Status != state.Created {
+			return nil // the caller's refresh says what it is
+		}
+		unlock, free, err := st.TryLock(id, "shim.lock")
+		if err != nil || free {
+			if free {
+				unlock()
+			}
+			return nil
+		}
+		if !waited {
+			fault.Pause("orphaned-start", e.root) // tells a test this caller waits
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-limit:
+			return wrapKind(fmt.Errorf("container %s: a start its caller left, under way in its shim, did not end in %s", id[:12], startLockWait), ErrConflict)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -187,6 +225,11 @@ func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (f
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		e.Wait(wctx, id)
 		cancel()
+		// A --rm container's shim took it out as it ended (Wait returns once it has): this
+		// removal has nothing left to do, and a second destroy event would be a lie.
+		if _, err := st.Get(id); errors.Is(err, state.ErrNotFound) {
+			return func() error { return nil }, nil
+		}
 	}
 	if rtErr == nil && !ownShim {
 		if err := rt.Delete(id, true); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/runtime"
 	"github.com/glassbox/glassbox/engine/runtime/seccomp"
@@ -152,7 +153,16 @@ func logrusLevels(groups []string, a slog.Attr) slog.Attr {
 }
 
 // open opens the runtime over --root.
+//
+// Every descriptor from 3 up is made close-on-exec first: what this process inherited from
+// its caller (the --preserve-fds ones, taken before open, or any other) reaches the
+// container's process only when handed on explicitly, never the hooks the runtime runs on
+// the host (createRuntime, poststart, poststop) nor its helpers, which exec.Cmd would give
+// every descriptor not close-on-exec.
 func (o *ociGlobals) open() (*runtime.Runtime, error) {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("close_range CLOSE_RANGE_CLOEXEC from 3: %w", err)
+	}
 	root, err := filepath.Abs(o.root)
 	if err != nil {
 		return nil, err

@@ -105,6 +105,15 @@ func preservedFiles(n int) ([]*os.File, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
 	}
+	// Descriptors stop at RLIMIT_NOFILE: a count past it names one that cannot be open (and
+	// would size the list below past memory).
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return nil, fmt.Errorf("--preserve-fds %d: getrlimit RLIMIT_NOFILE: %w", n, err)
+	}
+	if uint64(n) > lim.Cur || uint64(n)+3 > lim.Cur {
+		return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is past this process's limit of %d open files", n, uint64(n)+2, lim.Cur)
+	}
 	files := make([]*os.File, 0, n)
 	for fd := 3; fd < 3+n; fd++ {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)

@@ -179,3 +179,14 @@ func TestFeatures(t *testing.T) {
 		t.Errorf("features do not say AppArmor, SELinux and idmapped mounts are supported: %+v", l)
 	}
 }
+
+// --preserve-fds past any descriptor this process can have is refused naming the flag; it
+// panicked in makeslice (or ran out of memory) before reading a single descriptor.
+func TestPreservedFilesRefusesCountPastLimit(t *testing.T) {
+	for _, n := range []int{-1, 1 << 40, int(^uint(0) >> 1)} {
+		files, err := preservedFiles(n)
+		if err == nil || !strings.Contains(err.Error(), "--preserve-fds") {
+			t.Errorf("preservedFiles(%d) = %d files, %v; want an error naming --preserve-fds", n, len(files), err)
+		}
+	}
+}

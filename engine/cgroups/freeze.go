@@ -233,6 +233,9 @@ func (c *Cgroup) WaitEmpty(ctx context.Context) error {
 	delay := 100 * time.Microsecond
 	for {
 		pids, err := c.Pids()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed by another (a --rm shim's delete beside rm -f's): empty
+		}
 		if err != nil {
 			return err
 		}

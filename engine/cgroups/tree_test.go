@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -493,5 +494,19 @@ func TestUpdateLonePeriodKeepsQuota(t *testing.T) {
 				t.Errorf("writes %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// A cgroup another process removed meanwhile is empty: the --rm shim's delete and rm -f's
+// race to remove a container's cgroups, and the one that lost failed rm -f with "list cgroup
+// pids: lstat ...: no such file or directory".
+func TestWaitEmptyOfRemovedCgroup(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "removed")
+	c, err := Load(map[string]string{unifiedKey: gone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitEmpty(context.Background()); err != nil {
+		t.Errorf("WaitEmpty of a cgroup removed by another: %v", err)
 	}
 }

@@ -149,6 +149,9 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 		// LINUX and see a 64-bit uname.
 		return "", fmt.Errorf("linux.personality: domain %q with flags %v is not supported (only LINUX)", p.Domain, p.Flags)
 	}
+	if err := checkHooks(s.Hooks); err != nil {
+		return "", err
+	}
 	if s.Process.Scheduler != nil {
 		if _, err := sched.Attr("process.scheduler", s.Process.Scheduler); err != nil {
 			return "", err

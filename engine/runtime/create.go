@@ -80,12 +80,18 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
-	// The state names the cgroups before they exist: a caller killed between their mkdir and
-	// the state's final save (below) leaves a state Delete undoes, not cgroups nothing names.
-	if err := r.save(&record{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now(),
-		CgroupPaths: cg.Paths(), OwnerUID: os.Getuid()}); err != nil {
+	// The state names the cgroups before they exist, and says so once they do: a caller
+	// killed between their mkdir and the state's final save (below) leaves a state Delete
+	// undoes, not cgroups nothing names; one killed before the mkdirs leaves a state whose
+	// paths Delete leaves alone (they may be another's, see record.CgroupsMade). Killed
+	// between the mkdirs and the second save, it leaves empty cgroups (the init has not
+	// joined them), which engine gc sweeps.
+	early := &record{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now(),
+		CgroupPaths: cg.Paths(), OwnerUID: os.Getuid()}
+	if err := r.save(early); err != nil {
 		return nil, err
 	}
+	fault.Crash("runtime-create:saved") // the state names cgroups not made yet
 	// The cgroup is made once the init has started (cmd.Prepare below), while it executes.
 	makeCgroup := func() error {
 		if err := cg.Create(); err != nil {
@@ -98,7 +104,8 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 			cancel()
 			cg.Destroy()
 		})
-		return nil
+		early.CgroupsMade = true
+		return r.save(early)
 	}
 
 	fifoPath := filepath.Join(dir, fifoFile)
@@ -275,7 +282,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	}
 	c.Created = time.Now()
 	record := &record{ID: id, Bundle: bundle, Rootfs: rootfs, Pid: pid, PidStart: start, Created: c.Created,
-		CgroupPaths: c.CgroupPaths, Annotations: spec.Annotations, Hooks: spec.Hooks, OwnerUID: os.Getuid(),
+		CgroupPaths: c.CgroupPaths, CgroupsMade: true, Annotations: spec.Annotations, Hooks: spec.Hooks, OwnerUID: os.Getuid(),
 		TraceOrigin: rec.Origin(), InitC: pl != nil}
 	if err := r.save(record); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,6 +75,30 @@ func runHook(ctx context.Context, h specs.Hook, stateJSON []byte) error {
 		return fmt.Errorf("%w: %s", err, msg)
 	}
 	return err
+}
+
+// checkHooks refuses at create what a hook would fail on only when its turn comes (a
+// startContainer hook's after Start, a poststop one's at Delete, where its failure is only
+// logged): config.md's "path MUST be absolute" and "timeout MUST be greater than zero".
+func checkHooks(h *specs.Hooks) error {
+	if h == nil {
+		return nil
+	}
+	for _, kind := range []struct {
+		name  string
+		hooks []specs.Hook
+	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
+		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop}} {
+		for i, hk := range kind.hooks {
+			if !filepath.IsAbs(hk.Path) {
+				return fmt.Errorf("hooks.%s[%d].path: %q is not absolute", kind.name, i, hk.Path)
+			}
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return fmt.Errorf("hooks.%s[%d].timeout: %d is not greater than zero", kind.name, i, *hk.Timeout)
+			}
+		}
+	}
+	return nil
 }
 
 // Create, Start, Delete and the init run the spec's hooks through runHooks (runtime.go).

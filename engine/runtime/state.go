@@ -38,6 +38,11 @@ type record struct {
 	PidStart    uint64            `json:"pid_start"` // field 22 of /proc/PID/stat
 	Created     time.Time         `json:"created"`
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+	// CgroupsMade: this create made CgroupPaths (the early state names them before they
+	// exist, and a path may be another's meanwhile: a cgroup that existed already, which
+	// Create refuses only when it gets there). A state with no init and not CgroupsMade
+	// (a create cut off before its mkdirs) has no cgroups to kill or remove.
+	CgroupsMade bool              `json:"cgroups_made,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Hooks       *specs.Hooks      `json:"hooks,omitempty"` // poststop runs at Delete
 	OwnerUID    int               `json:"owner_uid"`
@@ -63,6 +68,9 @@ func (r *Runtime) load(id string) (*record, error) {
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	if rec.Pid == 0 && !rec.CgroupsMade {
+		rec.CgroupPaths = nil // named, never made: maybe another's cgroups (see CgroupsMade)
 	}
 	return &rec, nil
 }

@@ -188,6 +188,7 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		return failed(err)
 	}
 	defer unlockShim()
+	fault.Pause("shim-create", cfg.Root) // a start whose caller is gone, for the tests of what races it
 	if r, ok := cfg.Runtime.(interface{ Exists(string) bool }); ok && r.Exists(cfg.ID) {
 		if err := cfg.Runtime.Delete(cfg.ID, true); err != nil {
 			return failed(fmt.Errorf("undo a start cut off: %w", err))

@@ -96,3 +96,29 @@ func TestStartRacingRemove(t *testing.T) {
 	}
 	checkNothingLeft(t, e.root, ids, nil)
 }
+
+// A start whose CLI died (SIGKILL, a closed terminal's SIGHUP) after it handed the container
+// to its shim releases start.lock while the shim goes on creating. An rm then must not take
+// the container out from under the shim: it waits for the shim's start, then refuses the
+// running container; nothing is left once rm -f is done.
+func TestRemoveWhileOrphanedStart(t *testing.T) {
+	e := newEnv(t)
+	n := name(t)
+	id := e.Must("create", "--name", n, e.image, "sleep", "1000")
+	start := e.Command("start", n)
+	releaseShim := e.pausedAt(start, "shim-create")
+	start.Process.Kill()
+	start.Wait()
+	rm := e.Command("rm", n)
+	var out strings.Builder
+	rm.Stdout, rm.Stderr = &out, &out
+	releaseRm := e.pausedAt(rm, "orphaned-start") // rm got there: it waits for the shim
+	releaseRm()
+	releaseShim()
+	err := rm.Wait()
+	if d := e.inspect(n); err == nil || !strings.Contains(out.String(), "running") || !d.State.Running {
+		t.Errorf("rm during a start its CLI left: %v %q, want it refused as running; container %+v", err, out.String(), d.State)
+	}
+	e.Must("rm", "-f", n)
+	checkNothingLeft(t, e.root, []string{id}, nil)
+}

@@ -111,3 +111,14 @@ func eventsOf(t *testing.T, root, id string) []string {
 	}
 	return actions
 }
+
+// rm -f of a running --rm container: its shim takes it out once it ends, and rm -f, which
+// waits for that end, finds it gone. One removal: one destroy event, and rm -f succeeds.
+func TestForceRemoveOfRunningAutoRemove(t *testing.T) {
+	e := newEnv(t)
+	id := e.Must("run", "-d", "--rm", e.image, "sleep", "1000")
+	e.Must("rm", "-f", id)
+	if got := eventsOf(t, e.root, id); strings.Join(got, " ") != "create start die destroy" {
+		t.Errorf("events of a --rm container removed with rm -f: %q", got)
+	}
+}

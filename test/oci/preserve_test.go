@@ -92,3 +92,38 @@ func TestPreserveFDs(t *testing.T) {
 	r := e.Run("run", "--preserve-fds", "1", "--bundle", list, containerID(t)+"-closed")
 	wantCode(t, "run --preserve-fds 1 with nothing at 3", r, 1, "descriptor 3 is not open in the caller")
 }
+
+// The caller's preserved descriptors go to the container's process only: the hooks the
+// runtime runs on the host (createRuntime, poststart, poststop) get their stdio and nothing
+// else, as the startContainer hooks the init runs do.
+func TestPreservedFDsReachNoHostHook(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(dir, "preserved"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hook := func(name string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat >/dev/null; exec >" + filepath.Join(dir, name) + "; ls /proc/$$/fd; true"}}
+	}
+	b := e.bundle(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")},
+			Poststart: []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}}
+	}, "true")
+	cmd := e.Command("run", "--preserve-fds", "1", "--bundle", b, containerID(t))
+	cmd.ExtraFiles = []*os.File{f}
+	if r := e.RunCmd(cmd); r.Code != 0 {
+		t.Fatalf("run --preserve-fds 1 with host hooks: exit %d: %s", r.Code, r.Stderr)
+	}
+	for _, name := range []string{"createRuntime", "poststart", "poststop"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("the %s hook did not run: %v", name, err)
+			continue
+		}
+		if fds := strings.Join(strings.Fields(string(got)), " "); fds != "0 1 2" {
+			t.Errorf("the %s hook has descriptors %q, want only 0 1 2", name, fds)
+		}
+	}
+}

@@ -72,6 +72,13 @@ func TestBadConfig(t *testing.T) {
 		{"missing bind source", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/nonexistent", Options: []string{"bind"}})
 		}, "mounts[7].source", nil},
+		{"startContainer hook timeout 0", func(s *specs.Spec) {
+			zero := 0
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
+		}, "hooks.startContainer[0].timeout: 0 is not greater than zero", nil},
+		{"relative hook path", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}, {Path: "true"}}}
+		}, `hooks.poststart[1].path: "true" is not absolute`, nil},
 		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_BOGUS"} }, `unknown capability "CAP_BOGUS"`, nil},
 		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }, "process.rlimits[0].type", nil},
 		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args", nil},

@@ -291,8 +291,9 @@ static void rfc3339(int64_t ns, char *out, size_t len)
 }
 
 // write_state writes state.json with the init's PID and start time (state.go's record); 0
-// before there is an init.
-static int write_state(struct run *r, pid_t pid)
+// before there is an init. made says the cgroups it names exist, made by this run (state.go's
+// CgroupsMade: without it, a state with no init names cgroups Delete must leave alone).
+static int write_state(struct run *r, pid_t pid, int made)
 {
 	unsigned long long start = 0;
 	if (pid > 0 && proc_start(pid, &start) < 0)
@@ -304,8 +305,12 @@ static int write_state(struct run *r, pid_t pid)
 	char *b = malloc(cap);
 	if (b == NULL)
 		return -1;
-	int n = snprintf(b, cap, "%s\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
-			 r->e->state, pid, start, created, origin);
+	int n = snprintf(b, cap, "%s\"cgroups_made\":%s,\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
+			 r->e->state, made ? "true" : "false", pid, start, created, origin);
+	if (n < 0 || (size_t)n >= cap) {
+		free(b);
+		return -1;
+	}
 	int rc = runc_write_atomic(r, "state.json", b, n);
 	free(b);
 	return rc;
@@ -423,7 +428,7 @@ void runc_run(struct runc_entry *e)
 		goto fail;
 	// As Create does: the state names the cgroups before they exist, so that a run killed
 	// before its final state leaves one Delete undoes, not cgroups nothing names.
-	if (write_state(r, 0) < 0)
+	if (write_state(r, 0, 0) < 0)
 		goto fail;
 	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
@@ -451,7 +456,8 @@ void runc_run(struct runc_entry *e)
 	close(sync_pair[1]);
 	close(cfg_pair[1]);
 	sync_pair[1] = cfg_pair[1] = -1;
-	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0], cfg, cfg_len) < 0)
+	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0 ||
+	    converse_nsenter(r, cfg_pair[0], cfg, cfg_len) < 0)
 		goto fail;
 	// The last reference to the detached mount: its release waits for an RCU grace period
 	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
@@ -475,7 +481,7 @@ void runc_run(struct runc_entry *e)
 	sync_pair[0] = -1;
 	close(fifo);
 	fifo = -1;
-	if (write_state(r, r->init) < 0)
+	if (write_state(r, r->init, 1) < 0)
 		goto fail;
 	// As Create does: the trace is there as long as the state is; Start writes it again.
 	write_trace(r);
