@@ -242,3 +242,17 @@ func TestInitTTYForeground(t *testing.T) {
 		t.Fatalf("the program's process group and the terminal's foreground: %q, want 2 2", out.String())
 	}
 }
+
+// runc has no reaper: GLASSBOX_RUNTIME=runc refuses --init before anything is made.
+func TestInitRefusedWithRunc(t *testing.T) {
+	e := newEnv(t)
+	cmd := e.Command("run", "--rm", "--init", e.image, "true")
+	cmd.Env = append(os.Environ(), "GLASSBOX_RUNTIME=runc")
+	r := e.RunCmd(cmd)
+	if r.Code != 125 || !strings.Contains(r.Stderr, "--init") || !strings.Contains(r.Stderr, "GLASSBOX_RUNTIME=runc") {
+		t.Fatalf("run --init with runc: %+v, want 125 naming --init", r)
+	}
+	if cs := e.ps(true); len(cs) != 0 {
+		t.Errorf("a refused --init left %d containers", len(cs))
+	}
+}
