@@ -128,6 +128,13 @@ func TestInitReapsOrphans(t *testing.T) {
 		}
 		return false
 	})
+	// exec and top meet the reaper as PID 1, the namespaces' owner, like any init.
+	if out := e.Must("exec", withInit, "sh", "-c", "cat /proc/1/comm; ps -o pid,comm"); !strings.HasPrefix(out, "glassbox-init\n") || !strings.Contains(out, "sleep") {
+		t.Errorf("exec in an --init container: %q", out)
+	}
+	if out := e.Must("top", withInit); !strings.Contains(out, "glassbox-init") || !strings.Contains(out, "sleep 100") {
+		t.Errorf("top of an --init container: %q", out)
+	}
 	if d := e.inspect(withInit); !d.State.Running || !d.HostConfig.Init || !d.Config.Init {
 		t.Fatalf("inspect of an --init container: running %v, HostConfig.Init %v, Config.Init %v", d.State.Running, d.HostConfig.Init, d.Config.Init)
 	}
