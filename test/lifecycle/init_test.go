@@ -132,6 +132,9 @@ func TestInitReapsOrphans(t *testing.T) {
 	if out := e.Must("exec", withInit, "sh", "-c", "cat /proc/1/comm; ps -o pid,comm"); !strings.HasPrefix(out, "glassbox-init\n") || !strings.Contains(out, "sleep") {
 		t.Errorf("exec in an --init container: %q", out)
 	}
+	if tr := e.Must("trace", withInit); !strings.Contains(tr, "the init forks the program at exec and stays PID 1") || !strings.Contains(tr, "(glassbox-init, --init) forks and execs sh") {
+		t.Errorf("the trace of an --init container does not say the reaper's fork:\n%s", tr)
+	}
 	if out := e.Must("top", withInit); !strings.Contains(out, "glassbox-init") || !strings.Contains(out, "sleep 100") {
 		t.Errorf("top of an --init container: %q", out)
 	}
