@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -264,5 +265,18 @@ func TestInitRefusedWithRunc(t *testing.T) {
 	}
 	if cs := e.ps(true); len(cs) != 0 {
 		t.Errorf("a refused --init left %d containers", len(cs))
+	}
+}
+
+// With --userns remap the init forks into its PID namespace in the constructor (a user
+// namespace must own it): the reaper is PID 1 there too, a remapped root like the program.
+func TestInitUsernsRemap(t *testing.T) {
+	e := newEnv(t)
+	for d := e.root; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o711)
+	}
+	r := e.Run("run", "--rm", "--init", "--userns", "remap", e.image, "sh", "-c", "echo $$ $(cat /proc/1/comm); kill -USR2 $$")
+	if r.Code != 128+12 || r.Stdout != "2 glassbox-init\n" {
+		t.Fatalf("run --init --userns remap: %+v, want \"2 glassbox-init\" and 140", r)
 	}
 }
