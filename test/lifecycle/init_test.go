@@ -71,6 +71,10 @@ func TestInitExitCodes(t *testing.T) {
 			t.Errorf("run --init %q: exit %d (stderr %q), want %d", c.args, r.Code, r.Stderr, c.code)
 		}
 	}
+	// stdin through a pipe reaches the program, whose end of it ends the run.
+	if r := e.RunIn(strings.NewReader("piped\n"), "run", "--rm", "-i", "--init", e.image, "cat"); r.Code != 0 || r.Stdout != "piped\n" {
+		t.Errorf("run -i --init cat: %+v", r)
+	}
 	if cs := e.ps(true); len(cs) != 0 {
 		t.Errorf("--rm --init left %d containers", len(cs))
 	}
