@@ -200,6 +200,12 @@ func TestInitExeNotWritable(t *testing.T) {
 	if r.Code == 0 || strings.Contains(r.Stdout, "WROTE") || !strings.Contains(r.Stderr, "/proc/1/exe") {
 		t.Fatalf("writing /proc/1/exe from inside: %+v", r)
 	}
+	// Non-dumpable: the program, the same user, cannot reach the reaper's exe or memory at
+	// all, while ps still reads what it shows.
+	r = e.Run("run", "--rm", "--init", e.image, "sh", "-c", `cat /proc/1/maps >/dev/null && echo MAPS; ls -l /proc/1/exe; cat /proc/1/stat >/dev/null && echo STAT`)
+	if strings.Contains(r.Stdout, "MAPS") || !strings.Contains(r.Stdout, "STAT") || !strings.Contains(r.Stderr, "Permission denied") {
+		t.Fatalf("the reaper's /proc/1 from inside: %+v", r)
+	}
 	n := name(t)
 	e.Must("run", "-d", "--init", "--name", n, e.image, "sleep", "100")
 	pid := e.inspect(n).State.Pid

@@ -15,8 +15,9 @@
 // CVE-2019-5736: the reaper is the glassbox init that never executed anything, so /proc/1/exe
 // is the file the init was executed from: the read-only detached mount of the binary
 // (engine/runtime/exe.go's sealedSelf; a sealed memfd where the kernel lacks open_tree), which
-// no one can open for writing (EROFS, EPERM for the memfd). The reaper allocates nothing and
-// keeps only descriptors 0 to 2.
+// no one can open for writing (EROFS, EPERM for the memfd); the reaper is also non-dumpable,
+// so the program cannot even open it. The reaper allocates nothing and keeps only descriptors
+// 0 to 2.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -90,6 +91,13 @@ static void reaper(pid_t child, int fifo, const sigset_t *waited)
 	// program's.
 	if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
 		dprintf(2, "glassbox-init: close_range: %s\n", strerror(errno));
+	// Non-dumpable again, as the init was until initc_exec: the program runs as the same user
+	// with the same capabilities and could otherwise ptrace the reaper or read its memory,
+	// which still holds the plan (host paths of the rootfs, mounts and cgroups; hooks). Its
+	// /proc/1 then belongs to root and needs CAP_SYS_PTRACE, which docker's set lacks; ps
+	// still reads its stat, status and cmdline.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		dprintf(2, "glassbox-init: prctl PR_SET_DUMPABLE: %s\n", strerror(errno));
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigemptyset(&ign.sa_mask);
 	sigaction(SIGTTIN, &ign, NULL);
