@@ -162,7 +162,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	if err != nil {
 		return fail(err)
 	}
-	so := spec.Options{ID: id, Rootfs: st.Rootfs(id), Image: cf.Config,
+	so := spec.Options{ID: id, Rootfs: st.Rootfs(id), Image: cf.Config, Grantable: allCapabilities(),
 		Cmd: opts.Cmd, Entrypoint: opts.Entrypoint, Env: opts.Env, WorkingDir: opts.WorkingDir,
 		User: opts.User, Hostname: hostname, Tty: opts.Tty, OpenStdin: opts.OpenStdin,
 		MemoryBytes: opts.MemoryBytes, MemorySwapBytes: opts.MemorySwapBytes, NanoCPUs: opts.NanoCPUs,
@@ -188,6 +188,9 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 	}
 	done = tr.Begin("mount points", "the spec's mount points made in the rootfs (upper directory)")
 	err = makeMountPoints(st.Rootfs(id), s.Mounts)
+	if err == nil && s.Root.Readonly {
+		err = makeWorkingDir(st.Rootfs(id), s.Process.Cwd, so.RemapUID, so.RemapGID)
+	}
 	done(err)
 	if err != nil {
 		return fail(err)
@@ -329,6 +332,34 @@ func (e *Engine) refresh(st *state.Store, id string) (*state.Record, error) {
 		}
 		return nil
 	})
+}
+
+// makeWorkingDir creates a missing working directory in the rootfs now, owned by the
+// container's root (the remapped one with --userns=remap), as docker's daemon does: the runtime
+// would make it at start, which a read-only rootfs refuses (EROFS).
+func makeWorkingDir(rootfs, cwd string, uid, gid uint32) error {
+	rel := strings.TrimPrefix(filepath.Clean("/"+cwd), "/")
+	if rel == "" {
+		return nil
+	}
+	root, err := snapshot.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if _, err := root.OpenDir(rel, false); err == nil {
+		return nil // root.Close closes the descriptors OpenDir keeps
+	}
+	dirfd, err := root.OpenDir(rel, true)
+	if err != nil {
+		return fmt.Errorf("create working directory %s: %w", cwd, err)
+	}
+	if uid != 0 || gid != 0 {
+		if err := unix.Fchown(dirfd, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("create working directory %s: fchown: %w", cwd, err)
+		}
+	}
+	return nil
 }
 
 // makeMountPoints creates the spec's missing mount points in the rootfs as glassbox (real

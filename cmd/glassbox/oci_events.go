@@ -189,21 +189,42 @@ func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map
 		return err
 	}
 	ooms := oomCount(&s)
+	// emitOOMs prints an oom event for each OOM kill counted since the last reading.
+	emitOOMs := func() error {
+		for n := oomCount(&s); ooms < n; ooms++ {
+			if err := enc.Encode(ociEvent{Type: "oom", ID: id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var oomWake <-chan struct{}
 	if w.OOM != nil {
 		oomWake = w.OOM.C
 	}
 	statsTick := time.NewTicker(interval)
 	defer statsTick.Stop()
+	// v1 signals the eventfd when the OOM begins (mem_cgroup_oom_notify), before the killer
+	// has counted its kill in oom_kill: a wake-up that finds no new kill reads again a little
+	// later, a few times.
+	var recheck <-chan time.Time
+	rechecks := 0
 	for {
 		select {
 		case <-done:
 			return nil
 		case <-w.Exited:
+			// Kills counted just before the end are still reported.
+			if reader.Read(&s) == nil {
+				return emitOOMs()
+			}
 			return nil
 		case <-statsTick.C:
 			if err := reader.Read(&s); err != nil {
 				return nil // the cgroup went with the container
+			}
+			if err := emitOOMs(); err != nil {
+				return err
 			}
 			if err := enc.Encode(ociEvent{Type: "stats", ID: id, Data: ociStatsOf(&s, paths)}); err != nil {
 				return err
@@ -213,17 +234,30 @@ func streamEvents(done <-chan struct{}, r *runtime.Runtime, id string, paths map
 				oomWake = nil // the cgroup went; the init's end follows
 				continue
 			}
+			rechecks = 0
+			recheck = time.After(0)
+		case <-recheck:
+			recheck = nil
 			if err := reader.Read(&s); err != nil {
 				return nil
 			}
-			for n := oomCount(&s); ooms < n; ooms++ {
-				if err := enc.Encode(ociEvent{Type: "oom", ID: id}); err != nil {
-					return err
-				}
+			before := ooms
+			if err := emitOOMs(); err != nil {
+				return err
+			}
+			if ooms == before && rechecks < oomRechecks {
+				rechecks++
+				recheck = time.After(oomRecheckDelay)
 			}
 		}
 	}
 }
+
+// How long a wake-up of the OOM watch that found no new kill keeps reading the counter.
+const (
+	oomRechecks     = 20
+	oomRecheckDelay = 50 * time.Millisecond
+)
 
 // oomCount counts the OOM killer's acts in the cgroup: v2 memory.events "oom", v1
 // memory.oom_control "oom_kill".

@@ -299,9 +299,9 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if err := trace.WriteFile(filepath.Join(dir, traceFile), rec.Steps()); err != nil {
 		return nil, err
 	}
-	if cacheKey != nil && opts.ConsoleSocket == "" && opts.PidFile == "" && !opts.NoPivot && !opts.NoNewKeyring {
+	if cacheKey != nil && plainRun(opts) {
 		run := runCacheRun{id: id, rootfs: rootfs, spec: spec, plan: pl, nsenter: cfg, cloneDetail: nsDetail,
-			cgroupPaths: c.CgroupPaths, steps: rec.Steps()}
+			cgroupPaths: c.CgroupPaths, steps: rec.Steps(), icfg: icfg}
 		if icfg.ParentPIDNS {
 			run.cloneFlags = unix.CLONE_NEWPID
 		}

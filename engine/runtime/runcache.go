@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,12 +28,12 @@ import (
 // RunCache), Create keeps here everything it did that depends on the bundle: the plan and
 // the constructor's config bytes, each cgroup directory made and file written with its
 // value, the cgroup.procs files joined, the fixed part of state.json and the trace wording.
-// The next `oci run` of the same bundle and ID is then done by nsenter/runc.c, in the
-// constructor, before Go starts, if and only if the entry's key still holds: config.json,
+// The next `oci run` of the same bundle (any ID: runcache_id.go) is done by nsenter/runc.c,
+// in the constructor, before Go starts, if and only if the entry's key still holds: config.json,
 // the rootfs directory and the glassbox binary are the same files unchanged (device, inode,
 // size, mtime, ctime), the host is the same boot, the caller's cgroups and uid are the same.
-// Anything else, or any failure before the program runs, and runc.c undoes what it did and
-// lets Go do the run, which writes the entry again.
+// Anything else, or any failure before state.json is written, and runc.c undoes what it did
+// and lets Go do the run, which writes the entry again.
 //
 // One entry per bundle path, named by its FNV-1a hash (runc.c computes the same), in a
 // directory no container ID can name.
@@ -56,9 +57,11 @@ const (
 	rcState       = 14 // "state.json up to its variable fields\0"
 	rcStep        = 15 // u32 op index, u32 flags (1: first mark), "fragment\0file variant\0"
 	rcText        = 16 // u32 which, "fragment\0"
+	rcTemplate    = 17 // instead of rcID: strings hold idMark where the run's ID goes
+	rcPlan        = 18 // the plan (rcNsenter's config has none: runc.c adds it)
 )
 
-const runCacheVersion = 1
+const runCacheVersion = 2
 
 // rcStat's what: compare the whole identity, or only the file type (a bind mount's source,
 // which decides whether the plan opens a file or a directory).
@@ -107,8 +110,26 @@ type runCacheRun struct {
 	nsenter     nsenter.Config
 	cloneDetail string
 	cloneFlags  uint32
+	icfg        initConfig
 	cgroupPaths map[string]string
 	steps       []trace.Step
+}
+
+// plainRun reports whether opts ask for nothing but the bundle, this process's stdio and the
+// trace: the only run runc.c does. Any other option (a console socket, a pid file, --no-pivot,
+// one added later) may change what Create does, so its run is not kept.
+func plainRun(opts CreateOptions) bool {
+	plain := opts
+	plain.Bundle, plain.IO, plain.Trace, plain.RunCache = "", IO{}, nil, false
+	v := reflect.ValueOf(plain)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		// An empty slice or map asks for nothing, as nil does (ExtraFiles of no --preserve-fds).
+		if !f.IsZero() && !((f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // runCacheName is the entry's file name for a bundle path: runc.c's fnv1a64.
@@ -162,7 +183,14 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	}
 
 	put(rcVersion, u32(runCacheVersion))
-	put(rcID, str(run.id))
+	tmpl := templateOf(run)
+	id, pl, cgroupPaths := run.id, run.plan, run.cgroupPaths
+	if tmpl != nil {
+		id, pl, cgroupPaths = idMark, tmpl.plan, tmpl.paths
+		put(rcTemplate, u32(1))
+	} else {
+		put(rcID, str(run.id))
+	}
 	put(rcBundle, str(k.bundle))
 	putStat := func(what uint32, path string, st *unix.Stat_t) {
 		var p []byte
@@ -193,20 +221,23 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	put(rcFile, str("/proc/sys/kernel/random/boot_id"), k.bootID)
 	put(rcUID, u32(uint32(os.Getuid())))
 
-	if err := putCgroupSteps(run, put, str); err != nil {
+	if err := putCgroupSteps(run, tmpl, put, str); err != nil {
 		return err
 	}
 	for _, p := range run.nsenter.CgroupProcs {
-		put(rcCgroupProcs, str(p))
+		put(rcCgroupProcs, str(tmpl.path(p)))
 	}
-	for _, dir := range run.cgroupPaths {
+	for _, dir := range cgroupPaths {
 		put(rcCgroupLeaf, str(dir))
 	}
-	cfg, err := nsenter.EncodeConfig(run.nsenter)
+	ncfg := run.nsenter
+	ncfg.Init = nil
+	cfg, err := nsenter.EncodeConfig(ncfg)
 	if err != nil {
 		return err
 	}
 	put(rcNsenter, cfg)
+	put(rcPlan, pl.encode())
 	put(rcClone, u32(run.cloneFlags), str(fragment("clone", run.cloneDetail)))
 	if adj := s.Process.OOMScoreAdj; adj != nil {
 		put(rcOOMScoreAdj, u32(uint32(int32(*adj))), str(fragment("oom_score_adj", fmt.Sprintf("/proc/PID/oom_score_adj = %d", *adj))))
@@ -219,12 +250,12 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 		Annotations map[string]string `json:"annotations,omitempty"`
 		OwnerUID    int               `json:"owner_uid"`
 		InitC       bool              `json:"init_c"`
-	}{run.id, k.bundle, run.rootfs, run.cgroupPaths, s.Annotations, os.Getuid(), true})
+	}{id, k.bundle, run.rootfs, cgroupPaths, s.Annotations, os.Getuid(), true})
 	if err != nil {
 		return err
 	}
-	put(rcState, str(string(fixed[:len(fixed)-1])+","))
-	for i, o := range run.plan.ops {
+	put(rcState, str(string(markJSON(fixed[:len(fixed)-1]))+","))
+	for i, o := range pl.ops {
 		if o.flags&opfTrace == 0 {
 			continue
 		}
@@ -295,6 +326,11 @@ func beyondRunCache(s *specs.Spec) string {
 		}
 	}
 	p, l := s.Process, s.Linux
+	for _, ns := range l.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return "a user namespace" // new or joined: its maps and credentials are Go's
+		}
+	}
 	switch {
 	case p.Scheduler != nil || p.IOPriority != nil || p.ExecCPUAffinity != nil:
 		return "process.scheduler, ioPriority or execCPUAffinity"
@@ -310,7 +346,7 @@ func beyondRunCache(s *specs.Spec) string {
 // trace cgroups.Create recorded: exactly what it did. A run that made or configured a parent
 // (the first in a fresh glassbox parent) or attached a device program is not kept: the next
 // run's work is then not the same.
-func putCgroupSteps(run runCacheRun, put func(uint32, ...[]byte), str func(...string) []byte) error {
+func putCgroupSteps(run runCacheRun, tmpl *idTemplate, put func(uint32, ...[]byte), str func(...string) []byte) error {
 	leaf := map[string]bool{}
 	for _, dir := range run.cgroupPaths {
 		leaf[dir] = true
@@ -322,9 +358,8 @@ func putCgroupSteps(run runCacheRun, put func(uint32, ...[]byte), str func(...st
 		if st.Err != "" {
 			return errors.New("a cgroup step failed")
 		}
-		frag := fragment(st.Step, st.Detail)
 		if dir, ok := strings.CutPrefix(st.Detail, "mkdir "); ok && leaf[dir] {
-			put(rcCgroupMkdir, str(dir, frag))
+			put(rcCgroupMkdir, str(tmpl.path(dir), fragment(st.Step, "mkdir "+tmpl.path(dir))))
 			continue
 		}
 		rest, ok := strings.CutPrefix(st.Detail, "write ")
@@ -339,7 +374,7 @@ func putCgroupSteps(run runCacheRun, put func(uint32, ...[]byte), str func(...st
 		if err != nil || !leaf[filepath.Dir(file)] || strings.ContainsRune(value, 0) {
 			return fmt.Errorf("cgroup step %q", st.Detail)
 		}
-		put(rcCgroupWrite, str(file, value, frag))
+		put(rcCgroupWrite, str(tmpl.path(file), value, fragment(st.Step, "write "+tmpl.path(file)+rest[i:])))
 	}
 	return nil
 }
@@ -350,5 +385,5 @@ func fragment(step, detail string) string {
 		Step   string `json:"step"`
 		Detail string `json:"detail"`
 	}{step, detail})
-	return string(b[:len(b)-1])
+	return string(markJSON(b[:len(b)-1]))
 }

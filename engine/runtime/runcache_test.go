@@ -51,7 +51,7 @@ func TestPutCgroupSteps(t *testing.T) {
 				return out
 			}
 			run := runCacheRun{cgroupPaths: map[string]string{"pids": leaf}, steps: tt.steps}
-			err := putCgroupSteps(run, put, str)
+			err := putCgroupSteps(run, nil, put, str)
 			if (err == nil) != tt.ok {
 				t.Fatalf("err = %v, want ok %v", err, tt.ok)
 			}
@@ -91,6 +91,9 @@ func TestKeepRunCache(t *testing.T) {
 			r.spec.Mounts = []specs.Mount{{Destination: "/m", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"}}}
 		}},
 		{"a personality", func(r *runCacheRun) { r.spec.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX32"} }},
+		{"a joined user namespace", func(r *runCacheRun) {
+			r.spec.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.UserNamespace, Path: "/proc/1/ns/user"}}
+		}},
 	}
 	for _, tt := range refused {
 		rt := &Runtime{stateDir: t.TempDir()}
@@ -156,5 +159,17 @@ func TestTrimRunCache(t *testing.T) {
 	}
 	if want := []string{"run-2", "run-3", "run-4"}; !slices.Equal(names, want) {
 		t.Errorf("left %v, want the newest %v", names, want)
+	}
+}
+
+func TestPlainRun(t *testing.T) {
+	io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if !plainRun(CreateOptions{Bundle: "/b", IO: io, RunCache: true}) {
+		t.Error("a plain run is not plain")
+	}
+	for _, o := range []CreateOptions{{NoPivot: true}, {NoNewKeyring: true}, {PidFile: "/p"}, {ConsoleSocket: "/s"}} {
+		if plainRun(o) {
+			t.Errorf("%+v is plain", o)
+		}
 	}
 }

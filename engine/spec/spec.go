@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,7 +46,12 @@ type Options struct {
 	CapDrop     []string
 	Privileged  bool
 	SecurityOpt []string
-	Userns      string // "", "host" or "remap"
+	// Grantable are the capabilities glassbox itself holds and so can grant (capset(2) adds
+	// nothing outside the caller's bounding set); nil means every one. --privileged and
+	// --cap-add ALL mean all of these, as docker's do (moby's GetAllCapabilities reads the
+	// daemon's bounding set); naming one outside them is an error.
+	Grantable []string
+	Userns    string // "", "host" or "remap"
 	// RemapUID/RemapGID are the first host IDs of the --userns=remap range, RemapSize its length.
 	RemapUID, RemapGID, RemapSize uint32
 	Network                       string // "", "none", "host", "bridge" or "container:NAME"
@@ -90,7 +96,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	caps, err := capabilities(o.Privileged, o.CapAdd, o.CapDrop)
+	caps, err := capabilities(o.Privileged, o.CapAdd, o.CapDrop, o.Grantable)
 	if err != nil {
 		return nil, err
 	}
@@ -453,9 +459,18 @@ func setSeccomp(s *specs.Spec, privileged bool, so securityOpts) error {
 
 // capabilities applies --privileged (every capability), then --cap-drop and --cap-add to
 // docker's default set, in docker's order: "ALL" in add wins over drop.
-func capabilities(privileged bool, add, drop []string) ([]string, error) {
+func capabilities(privileged bool, add, drop, grantable []string) ([]string, error) {
+	all := allCaps
+	if grantable != nil {
+		all = nil
+		for _, c := range allCaps {
+			if slices.Contains(grantable, c) {
+				all = append(all, c)
+			}
+		}
+	}
 	if privileged {
-		return append([]string(nil), allCaps...), nil
+		return all, nil
 	}
 	norm := func(list []string) ([]string, error) {
 		var out []string
@@ -495,9 +510,14 @@ func capabilities(privileged bool, add, drop []string) ([]string, error) {
 		}
 		return false
 	}
+	for _, c := range addN {
+		if c != "ALL" && !has(all, c) {
+			return nil, fmt.Errorf("--cap-add %s: glassbox does not hold it (its bounding set lacks it), so it cannot grant it", c)
+		}
+	}
 	if has(addN, "ALL") {
 		var out []string
-		for _, c := range allCaps {
+		for _, c := range all {
 			if !has(dropN, c) || has(addN, c) {
 				out = append(out, c)
 			}
@@ -505,7 +525,7 @@ func capabilities(privileged bool, add, drop []string) ([]string, error) {
 		return out, nil
 	}
 	var out []string
-	for _, c := range allCaps {
+	for _, c := range all {
 		keep := has(defaultCaps, c) && !has(dropN, c) && !has(dropN, "ALL")
 		if keep || has(addN, c) {
 			out = append(out, c)

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,11 @@ func TestRunFlagsReachTheContainer(t *testing.T) {
 		if strings.TrimSpace(got[i]) != strings.TrimSpace(want[i]) {
 			t.Errorf("line %d = %q, want %q", i, got[i], want[i])
 		}
+	}
+	// A working directory the image lacks is made at create, as docker's daemon does: the
+	// runtime's own mkdir at start meets the read-only rootfs (EROFS).
+	if out := e.Must("run", "--rm", "--read-only", "-w", "/no/such/dir", e.image, "pwd"); strings.TrimSpace(out) != "/no/such/dir" {
+		t.Errorf("run --read-only -w /no/such/dir: pwd %q", out)
 	}
 }
 
@@ -186,4 +192,60 @@ func TestLogsOptions(t *testing.T) {
 	if r := <-done; r.Stdout != "after-go\n" {
 		t.Fatalf("logs -f: %+v", r)
 	}
+}
+
+// TestPrivilegedGetsWhatGlassboxHolds: --privileged gives the container every capability
+// glassbox itself holds, as docker's does (its bounding set: this machine's lacks
+// CAP_SYS_RESOURCE, and asking capset(2) for more failed the start); naming one it does not
+// hold is refused before anything is made.
+func TestPrivilegedGetsWhatGlassboxHolds(t *testing.T) {
+	e := newEnv(t)
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bounding string
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			bounding = strings.TrimSpace(v)
+		}
+	}
+	r := e.Run("run", "--rm", "--privileged", e.image, "grep", "CapEff", "/proc/self/status")
+	if r.Code != 0 {
+		t.Fatalf("run --privileged: exit %d: %s", r.Code, r.Stderr)
+	}
+	if got := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(r.Stdout), "CapEff:")); got != bounding {
+		t.Errorf("--privileged CapEff %s, want glassbox's bounding set %s", got, bounding)
+	}
+	if bounding == "000001ffffffffff" {
+		return // every capability held: nothing to refuse
+	}
+	missing := missingCap(t, bounding)
+	if missing == "" {
+		t.Logf("the bounding set %s lacks only capabilities this test does not name", bounding)
+		return
+	}
+	before := e.ps(true)
+	r = e.Run("run", "--rm", "--cap-add", missing, e.image, "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "does not hold it") {
+		t.Errorf("--cap-add of a capability glassbox lacks: exit %d: %s", r.Code, r.Stderr)
+	}
+	if after := e.ps(true); len(after) != len(before) {
+		t.Errorf("the refused run left a container: %d before, %d after", len(before), len(after))
+	}
+}
+
+// missingCap names a capability absent from the hex bounding set, of a few likely ones.
+func missingCap(t *testing.T, bounding string) string {
+	names := map[int]string{24: "SYS_RESOURCE", 21: "SYS_ADMIN", 38: "PERFMON", 39: "BPF", 40: "CHECKPOINT_RESTORE"}
+	var set uint64
+	if _, err := fmt.Sscanf(bounding, "%x", &set); err != nil {
+		t.Fatal(err)
+	}
+	for bit, name := range names {
+		if set&(1<<bit) == 0 {
+			return name
+		}
+	}
+	return ""
 }

@@ -2,7 +2,9 @@ package oci
 
 import (
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox/glassbox/test/fixture"
 )
 
 // The run cache: after a Go `oci run` of a bundle, the next run of it with the same ID is
@@ -33,6 +37,23 @@ func cgroupGone(t *testing.T, id string) {
 	if dirs = append(dirs, more...); len(dirs) > 0 {
 		t.Errorf("cgroups of %s left behind: %v", id, dirs)
 	}
+}
+
+// pidsCgroup is where the container's v1 pids cgroup goes: under the glassbox parent nested
+// in this process's own pids cgroup.
+func pidsCgroup(t *testing.T, id string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[1] == "pids" {
+			return filepath.Join("/sys/fs/cgroup/pids", parts[2], "glassbox", id)
+		}
+	}
+	t.Fatal("no v1 pids hierarchy on this machine")
+	return ""
 }
 
 func (e *ociEnv) stateGone(id string) {
@@ -125,14 +146,22 @@ func TestRunCache(t *testing.T) {
 	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, id); path != "go" {
 		t.Errorf("after changing the rootfs: the %q path, want go", path)
 	}
-	// Another ID, or a flag the C path does not know, is Go's.
+	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, id); path != "c" {
+		t.Errorf("again after changing the rootfs: the %q path, want c", path)
+	}
+	// Another ID takes the C path too: its cgroups, keyring and state are its own (the
+	// container reads its own pids.max through its cgroup mount).
 	other := id + "-other"
 	t.Cleanup(func() { e.Run("delete", "--force", other) })
-	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, other); path != "go" {
-		t.Errorf("another id: the %q path, want go", path)
+	code, stdout, _, path := e.runMarked(marks, "--bundle", bundle, other)
+	if out := shape(path, stdout); path != "c" || code != 5 || out != strings.Replace(want, "fastpath", "edited", 1) {
+		t.Errorf("another id: the %q path, exit %d, printed %q", path, code, out)
 	}
-	if _, _, _, path := e.runMarked(marks, "--bundle", bundle, id); path != "go" {
-		t.Errorf("back to the first id: the %q path, want go", path)
+	e.stateGone(other)
+	cgroupGone(t, other)
+	// An ID Go refuses is Go's to refuse.
+	if code, _, stderr, path := e.runMarked(marks, "--bundle", bundle, "bad/id"); code != 1 || path == "c" || !strings.Contains(stderr, "invalid") {
+		t.Errorf("run of a bad id: exit %d by %q (%s), want Go's refusal", code, path, stderr)
 	}
 	if _, _, _, path := e.runMarked(marks, "--no-pivot", "--bundle", bundle, id); path != "go" {
 		t.Errorf("--no-pivot: the %q path, want go", path)
@@ -151,11 +180,20 @@ func TestRunCacheWhileRunning(t *testing.T) {
 	t.Setenv("GLASSBOX_RUN_TRACE", marks)
 	id := containerID(t)
 	t.Cleanup(func() { e.Run("delete", "--force", id) })
-	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; while :; do sleep 0.05; done`)
+	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`)
 	for i, want := range []string{"go", "c", "c"} {
 		run := e.Command("run", "--bundle", bundle, id)
+		out, err := run.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := run.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// The trap is set once sh has said so (a PID 1 without a handler ignores SIGTERM).
+		ready := make([]byte, 6)
+		if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
+			t.Fatalf("run %d: the container said %q (%v), want ready", i, ready, err)
 		}
 		st := e.waitStatus(id, specs.StateRunning)
 		if st.Pid <= 0 || st.Bundle != bundle || st.ID != id {
@@ -164,14 +202,22 @@ func TestRunCacheWhileRunning(t *testing.T) {
 		if out := e.Must("list", "-q"); strings.TrimSpace(out) != id {
 			t.Errorf("run %d: list -q = %q", i, out)
 		}
-		var steps []struct{ Step, Detail string }
-		data, err := os.ReadFile(filepath.Join(e.root, id, "trace.json"))
-		if err == nil {
-			err = json.Unmarshal(data, &steps)
-		}
+		// Start writes the trace again once the program has taken over, a moment after the
+		// container shows as running.
 		have := map[string]bool{}
-		for _, s := range steps {
-			have[s.Step] = true
+		for deadline := time.Now().Add(5 * time.Second); !have["execve"] || !have["start"]; time.Sleep(10 * time.Millisecond) {
+			var steps []struct{ Step, Detail string }
+			var data []byte
+			data, err = os.ReadFile(filepath.Join(e.root, id, "trace.json"))
+			if err == nil {
+				err = json.Unmarshal(data, &steps)
+			}
+			for _, s := range steps {
+				have[s.Step] = true
+			}
+			if time.Now().After(deadline) {
+				break
+			}
 		}
 		for _, step := range []string{"cgroup", "clone", "pivot_root", "capabilities", "start", "execve"} {
 			if !have[step] {
@@ -188,7 +234,6 @@ func TestRunCacheWhileRunning(t *testing.T) {
 			e.Must("kill", id, "KILL")
 			wantCode = 137
 		} else {
-			time.Sleep(100 * time.Millisecond) // the trap is set once sh has read its script
 			run.Process.Signal(syscall.SIGTERM)
 		}
 		if err := run.Wait(); exitCode(err) != wantCode {
@@ -239,7 +284,8 @@ func TestRunCacheFailure(t *testing.T) {
 
 	// A cgroup of the container's name exists already (made here): the C run stops at its
 	// mkdir, removes the cgroups it made before it, and Go says why.
-	stray := "/sys/fs/cgroup/pids/glassbox/" + id
+	stray := pidsCgroup(t, id)
+	os.MkdirAll(filepath.Dir(stray), 0o755) // the glassbox parent, as a run would make it
 	if err := os.Mkdir(stray, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -260,5 +306,66 @@ func TestRunCacheFailure(t *testing.T) {
 	}
 	if st := e.state(id); st.Status != specs.StateCreated {
 		t.Errorf("the failed run changed the existing container: %s", st.Status)
+	}
+}
+
+// TestRunCacheCommandLines: the command lines runc's callers write take the C path; a flag it
+// does not do (or cannot know the effect of) leaves the run to Go.
+func TestRunCacheCommandLines(t *testing.T) {
+	e := newEnv(t)
+	marks := filepath.Join(t.TempDir(), "marks")
+	t.Setenv("GLASSBOX_RUN_TRACE", marks)
+	id := containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	bundle := e.bundle(nil, "true")
+	log := filepath.Join(t.TempDir(), "log")
+	e.runMarked(marks, "--bundle", bundle, id)
+	tests := []struct {
+		args []string // after --root ROOT, before the id unless it holds "ID"
+		path string
+	}{
+		{[]string{"run", "--bundle", bundle}, "c"},
+		{[]string{"run", "-b", bundle}, "c"},
+		{[]string{"run", "--bundle=" + bundle}, "c"},
+		{[]string{"run", "-b=" + bundle}, "c"},
+		{[]string{"run", "ID", "--bundle", bundle}, "c"},
+		{[]string{"run", "--no-subreaper", "-b", bundle}, "c"},
+		{[]string{"--log", log, "--log-format", "json", "--rootless=auto", "run", "-b", bundle}, "c"},
+		{[]string{"run", "--keep", "-b", bundle}, "go"},
+		{[]string{"--debug", "run", "-b", bundle}, "go"},
+		{[]string{"run", "--no-new-keyring", "-b", bundle}, "go"},
+		{[]string{"run", "--pid-file", filepath.Join(t.TempDir(), "pid"), "-b", bundle}, "go"},
+		{[]string{"run", "-b", bundle, "--", "ID"}, "go"},
+	}
+	for _, tt := range tests {
+		args := append([]string{}, tt.args...)
+		if !strings.Contains(strings.Join(args, " "), "ID") {
+			args = append(args, "ID")
+		}
+		for i := range args {
+			if args[i] == "ID" {
+				args[i] = id
+			}
+		}
+		before, _ := os.ReadFile(marks)
+		r := e.Run(args...)
+		after, _ := os.ReadFile(marks)
+		if path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before))); path != tt.path || r.Code != 0 {
+			t.Errorf("%v: exit %d by %q, want 0 by %q (%s)", tt.args, r.Code, path, tt.path, r.Stderr)
+		}
+		e.Run("delete", "--force", id) // --keep's
+		e.runMarked(marks, "--bundle", bundle, id)
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Errorf("--log was not made: %v", err)
+	}
+	// `glassbox oci ...` as well as the glassbox-oci link; the working directory as bundle.
+	cmd := exec.Command(fixture.Glassbox(t), "oci", "--root", e.root, "run", id)
+	cmd.Dir = bundle
+	before, _ := os.ReadFile(marks)
+	out, err := cmd.CombinedOutput()
+	after, _ := os.ReadFile(marks)
+	if path := strings.TrimSpace(strings.TrimPrefix(string(after), string(before))); err != nil || path != "c" {
+		t.Errorf("glassbox oci run in the bundle: %v by %q, want the C path (%s)", err, path, out)
 	}
 }

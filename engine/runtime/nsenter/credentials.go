@@ -136,7 +136,6 @@ func applySecurity(s Security) error {
 			{capability.EFFECTIVE, c.Effective},
 			{capability.PERMITTED, c.Permitted},
 			{capability.INHERITABLE, c.Inheritable},
-			{capability.AMBIENT, c.Ambient},
 		} {
 			list, err := capList(set.names)
 			if err != nil {
@@ -146,6 +145,17 @@ func applySecurity(s Security) error {
 		}
 		if err := caps.Apply(capability.CAPS | capability.AMBS); err != nil {
 			return fmt.Errorf("set capabilities: capset: %w", err)
+		}
+		// An ambient capability that is not both permitted and inheritable cannot be raised
+		// (EPERM): runc only warns (`runc spec` writes such a config), as the init does.
+		ambient, err := capList(c.Ambient)
+		if err != nil {
+			return err
+		}
+		for _, a := range ambient {
+			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(a), 0, 0); err != nil && err != unix.EPERM && err != unix.EINVAL {
+				return fmt.Errorf("raise ambient capability %s: %w", a, err)
+			}
 		}
 	}
 	if s.NoNewPrivileges {

@@ -214,8 +214,10 @@ static void apply_security(struct exec_cfg *e)
 			reply(125, "set capabilities: capset: %s", errstr(errno));
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 			reply(125, "prctl PR_CAP_AMBIENT_CLEAR_ALL: %s", errstr(errno));
+		// An ambient capability that is not both permitted and inheritable cannot be raised
+		// (EPERM): runc only warns (`runc spec` writes such a config), as the init does.
 		for (int c = 0; c < 64; c++)
-			if (has_cap(e->caps[CAPS_AMBIENT], c) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
+			if (has_cap(e->caps[CAPS_AMBIENT], c) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL && errno != EPERM)
 				reply(125, "raise ambient capability %d: %s", c, errstr(errno));
 	}
 	if (e->flags & EXEC_NNP) {

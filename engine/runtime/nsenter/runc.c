@@ -4,8 +4,8 @@
 // bundle after a Go run of it. If the entry's key holds (config.json, the rootfs and this
 // binary are the same unchanged files, the same boot, the same cgroups and uid), runc_run
 // (runc_run.c) does the whole run and the process exits without Go ever starting. Anything
-// else - another flag, another ID, no entry, a stale one, an environment asking for Go - and
-// this returns having done nothing, so that Go's `oci run` runs as it always does.
+// else - another flag, an ID Go refuses, no entry, a stale one, an environment asking for Go -
+// and this returns having done nothing, so that Go's `oci run` runs as it always does.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -298,6 +298,17 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len)
 				return -1;
 			keys |= 1;
 			break;
+		case RC_TEMPLATE:
+			// Any ID Go would take: one it refuses is Go's to refuse.
+			if (n != 4 || !runc_valid_id(e->id))
+				return -1;
+			e->template = 1;
+			keys |= 1;
+			break;
+		case RC_PLAN:
+			e->plan = p;
+			e->plan_len = n;
+			break;
 		case RC_BUNDLE:
 			if (strings_of(p, n, s, 1) < 0 || strcmp(s[0], e->bundle) != 0)
 				return -1;
@@ -395,8 +406,10 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len)
 		}
 		p += n;
 	}
-	return keys == 31 && e->nsenter != NULL && e->clone_frag != NULL && e->state != NULL && e->nleaves > 0
-	    && e->text_init_execve != NULL && e->text_prog_exec != NULL ? 0 : -1;
+	if (keys != 31 || e->nsenter == NULL || e->plan == NULL || e->clone_frag == NULL || e->state == NULL
+	    || e->nleaves == 0 || e->text_init_execve == NULL || e->text_prog_exec == NULL)
+		return -1;
+	return runc_expand_entry(e);
 }
 
 // glassbox_runc runs `oci run` from the cache when it can; it returns when Go must.
@@ -430,6 +443,7 @@ void glassbox_runc(int argc, char **argv)
 	e->origin = origin;
 	if (load_entry(e, buf, len) == 0)
 		runc_run(e);
+	runc_free_entry(e);
 	free(e);
 	free(buf);
 }

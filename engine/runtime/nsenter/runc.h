@@ -26,9 +26,15 @@ enum {
 	RC_STATE = 14,
 	RC_STEP = 15,
 	RC_TEXT = 16,
+	RC_TEMPLATE = 17,
+	RC_PLAN = 18,
 };
 
-#define RUNC_CACHE_VERSION 1
+// RUNC_ID_MARK stands for the run's container ID in a template entry's strings.
+#define RUNC_ID_MARK '\x01'
+
+
+#define RUNC_CACHE_VERSION 2
 enum { STAT_IDENTITY = 0, STAT_TYPE = 1 };
 enum { TEXT_INIT_EXECVE = 1, TEXT_PROG_EXEC = 2 };
 
@@ -44,6 +50,11 @@ struct runc_cgroup_op {
 struct runc_step {
 	uint32_t index, flags;
 	const char *frag, *file;
+};
+
+struct runc_alloc {
+	struct runc_alloc *next;
+	char s[];
 };
 
 // A matching cache entry, pointing into the file's bytes.
@@ -66,6 +77,10 @@ struct runc_entry {
 	struct runc_step steps[RUNC_MAX_STEPS];
 	int nsteps;
 	const char *text_init_execve, *text_prog_exec;
+	int template;		// the strings hold RUNC_ID_MARK where the ID goes
+	const char *plan;	// the C init's plan, for the constructor's config
+	uint32_t plan_len;
+	struct runc_alloc *allocs;	// strings made with the ID in, freed with the entry
 	int64_t origin;		// CLOCK_REALTIME ns when the constructor began
 };
 
@@ -89,6 +104,14 @@ int runc_write_file(const char *path, const char *value, size_t len);
 int runc_write_atomic(struct run *r, const char *name, const char *data, size_t len);
 void runc_remove_cgroup(const char *dir, int depth);
 void runc_remove_state(struct run *r);
+
+// runc_expand returns s with the run's ID for each RUNC_ID_MARK (s itself when none), NULL
+// when out of memory. runc_config returns the constructor's config with the plan, or NULL.
+const char *runc_expand(struct runc_entry *e, const char *s);
+char *runc_config(struct runc_entry *e, size_t *len);
+int runc_valid_id(const char *id);
+int runc_expand_entry(struct runc_entry *e);
+void runc_free_entry(struct runc_entry *e);
 
 // runc_run does the run; it returns (having undone everything) only when Go must do it.
 void runc_run(struct runc_entry *e);

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "initc_internal.h"
 #include "runc.h"
 
 #ifndef SYS_open_tree
@@ -56,23 +57,8 @@ struct runc_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-// The C init's messages (initc_internal.h): struct msg_hdr and struct timing.
-enum { INIT_READY = 1, INIT_ERROR = 4 };
-struct init_hdr {
-	uint32_t type;
-	int32_t index, err;
-	uint32_t kind, ntimings, textlen;
-};
-struct init_timing {
-	uint32_t index;
-	int32_t err;
-	int64_t start_ns, duration_ns;
-	uint32_t variant, pad;
-};
-enum { VARIANT_FILE = 1, VARIANT_SKIPPED = 2 };
-
-// The constructor's messages (nsexec.c).
-enum { NS_MSG_PID = 1, NS_MSG_ERROR = 4 };
+// The constructor's messages (nsexec.c, which has no header of its own: the same numbers).
+enum { NS_MSG_PID = 1 };
 
 
 static volatile pid_t forward_to;
@@ -182,10 +168,10 @@ static int join_cgroups(struct run *r)
 
 // converse_nsenter sends the constructor its config and reads its answers until it lets go of
 // the socket: the PID that goes on (nsenter's Cmd.converse). No user namespace is cached.
-static int converse_nsenter(struct run *r, int sock)
+static int converse_nsenter(struct run *r, int sock, const char *cfg, size_t cfg_len)
 {
 	// send, not write: a helper that died must not end this process with SIGPIPE.
-	for (const char *p = r->e->nsenter, *end = p + r->e->nsenter_len; p < end;) {
+	for (const char *p = cfg, *end = p + cfg_len; p < end;) {
 		ssize_t n = send(sock, p, end - p, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -240,24 +226,24 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 		ssize_t n = recv(sock, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < (ssize_t)sizeof(struct init_hdr) || (size_t)n > sizeof(buf))
+		if (n < (ssize_t)sizeof(struct msg_hdr) || (size_t)n > sizeof(buf))
 			return -1;
-		struct init_hdr h;
+		struct msg_hdr h;
 		memcpy(&h, buf, sizeof(h));
-		if (h.ntimings > (n - sizeof(h)) / sizeof(struct init_timing))
+		if (h.ntimings > (n - sizeof(h)) / sizeof(struct timing))
 			return -1;
 		for (uint32_t i = 0; i < h.ntimings; i++) {
-			struct init_timing t;
+			struct timing t;
 			memcpy(&t, buf + sizeof(h) + i * sizeof(t), sizeof(t));
 			const struct runc_step *s = step_of(r->e, t.index);
-			if (s == NULL || t.variant == VARIANT_SKIPPED)
+			if (s == NULL || t.variant == VAR_SKIPPED)
 				continue;
 			if (s->flags & 1)
 				runc_trace_add(r, r->e->text_init_execve, clone_began, t.start_ns, r->init, 0);
-			const char *frag = t.variant == VARIANT_FILE && s->file[0] ? s->file : s->frag;
+			const char *frag = t.variant == VAR_FILE && s->file[0] ? s->file : s->frag;
 			runc_trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
 		}
-		if (h.type == INIT_READY)
+		if (h.type == MSG_READY)
 			return 0;
 		return -1;	// an error (Go words it), or a console or hooks this entry cannot have
 	}
@@ -296,10 +282,12 @@ static void rfc3339(int64_t ns, char *out, size_t len)
 	snprintf(out + n, len - n, ".%09lldZ", (long long)(ns % 1000000000));
 }
 
-static int write_state(struct run *r)
+// write_state writes state.json with the init's PID and start time (state.go's record); 0
+// before there is an init.
+static int write_state(struct run *r, pid_t pid)
 {
-	unsigned long long start;
-	if (proc_start(r->init, &start) < 0)
+	unsigned long long start = 0;
+	if (pid > 0 && proc_start(pid, &start) < 0)
 		return -1;
 	char created[64], origin[64];
 	rfc3339(runc_now(), created, sizeof(created));
@@ -309,7 +297,7 @@ static int write_state(struct run *r)
 	if (b == NULL)
 		return -1;
 	int n = snprintf(b, cap, "%s\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
-			 r->e->state, r->init, start, created, origin);
+			 r->e->state, pid, start, created, origin);
 	int rc = runc_write_atomic(r, "state.json", b, n);
 	free(b);
 	return rc;
@@ -364,6 +352,15 @@ static int start(struct run *r)
 	return ok;
 }
 
+// write_trace writes the steps so far as trace.json; the buffer always has room for the ']'.
+static void write_trace(struct run *r)
+{
+	if (r->trace == NULL)
+		return;
+	r->trace[r->tlen] = ']';
+	runc_write_atomic(r, "trace.json", r->trace, r->tlen + 1);
+}
+
 // finish is oci run's end: the status, then Delete's kill and removal of cgroups and state.
 __attribute__((noreturn))
 static void finish(struct run *r)
@@ -396,6 +393,8 @@ void runc_run(struct runc_entry *e)
 	struct run run = { .e = e };
 	struct run *r = &run;
 	int fifo = -1, exe = -1, sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
+	size_t cfg_len = 0;
+	char *cfg = NULL;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
@@ -412,6 +411,12 @@ void runc_run(struct runc_entry *e)
 	if (mkdir(r->dir, 0700) < 0)
 		return;		// it exists (Go says so in runc's words) or cannot be made
 	r->made_dir = 1;
+	if ((cfg = runc_config(e, &cfg_len)) == NULL)
+		goto fail;
+	// As Create does: the state names the cgroups before they exist, so that a run killed
+	// before its final state leaves one Delete undoes, not cgroups nothing names.
+	if (write_state(r, 0) < 0)
+		goto fail;
 	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
 	char fifo_path[sizeof(r->dir) + 16];
@@ -438,10 +443,12 @@ void runc_run(struct runc_entry *e)
 	close(sync_pair[1]);
 	close(cfg_pair[1]);
 	sync_pair[1] = cfg_pair[1] = -1;
+	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0], cfg, cfg_len) < 0)
+		goto fail;
+	// The last reference to the detached mount: its release waits for an RCU grace period
+	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
 	close(exe);
 	exe = -1;
-	if (make_cgroups(r) < 0 || join_cgroups(r) < 0 || converse_nsenter(r, cfg_pair[0]) < 0)
-		goto fail;
 	runc_trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
 	if (e->has_oom) {
 		char p[64], v[16];
@@ -460,8 +467,10 @@ void runc_run(struct runc_entry *e)
 	sync_pair[0] = -1;
 	close(fifo);
 	fifo = -1;
-	if (write_state(r) < 0)
+	if (write_state(r, r->init) < 0)
 		goto fail;
+	// As Create does: the trace is there as long as the state is; Start writes it again.
+	write_trace(r);
 	forward_signals(r->init);
 	if (start(r) < 0) {
 		// state.json was there for others to see (and `oci kill` may be why the init is
@@ -473,12 +482,10 @@ void runc_run(struct runc_entry *e)
 		runc_marker("c");
 		_exit(1);
 	}
-	if (r->trace != NULL) {
-		r->trace[r->tlen++] = ']';
-		runc_write_atomic(r, "trace.json", r->trace, r->tlen);
-	}
+	write_trace(r);
 	finish(r);
 fail:
+	free(cfg);
 	for (int *fd = (int[]) { fifo, exe, sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 6; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
