@@ -55,11 +55,7 @@ func TestReaperRefusedByGoInit(t *testing.T) {
 		t.Setenv("GLASSBOX_INIT", "go")
 		createFails(t, newRuntime(t), bundle(t, "", withReaper, "true"), "--init (annotation org.glassbox.init=reaper): the reaper is part of the C init")
 	})
-	t.Run("plan fallback", func(t *testing.T) {
-		createFails(t, newRuntime(t), bundle(t, "", func(s *specs.Spec) {
-			withReaper(s)
-			zero := 0
-			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
-		}, "true"), "this container needs the Go init")
-	})
+	// A spec the plan cannot say would be refused the same way ("this container needs the Go
+	// init"); create now refuses the last such spec (a start hook's timeout not above zero)
+	// before the plan is built, so no valid spec reaches that refusal to test here.
 }
