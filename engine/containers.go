@@ -62,8 +62,9 @@ func wrapKind(err, kind error) error { return &wrapped{err, kind} }
 // the image's layers with the container's own upper and work directories, /etc/hostname,
 // /etc/hosts and /etc/resolv.conf, and the OCI config.json. Nothing runs yet.
 func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, error) {
-	if opts.Init {
-		return Container{}, errors.New("--init is not supported yet")
+	if opts.Init && os.Getenv("GLASSBOX_RUNTIME") == "runc" {
+		// Before anything is made: runc's shim driver would refuse it only at start.
+		return Container{}, errors.New("--init: the reaper is glassbox's own runtime's; GLASSBOX_RUNTIME=runc has none (docker-init is not installed)")
 	}
 	ports, err := checkNetworkOptions(&opts)
 	if err != nil {
@@ -168,7 +169,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		CPUShares: opts.CPUShares, PidsLimit: opts.PidsLimit, Volumes: opts.Volumes, Tmpfs: opts.Tmpfs,
 		ReadOnly: opts.ReadOnly, CapAdd: opts.CapAdd, CapDrop: opts.CapDrop, Privileged: opts.Privileged,
 		SecurityOpt: opts.SecurityOpt, Userns: opts.Userns, Network: opts.Network, NetnsPath: netnsPath,
-		CgroupParent: opts.CgroupParent, EtcFiles: etc}
+		CgroupParent: opts.CgroupParent, EtcFiles: etc, Init: opts.Init}
 	if opts.Userns == "remap" {
 		so.RemapUID, so.RemapGID, so.RemapSize = remapRange()
 		// The remapped root must be able to walk down to its rootfs (docker instead keeps a

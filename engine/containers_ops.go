@@ -348,6 +348,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (ContainerDetail, erro
 		d.State.Pid = 0
 	}
 	json.Unmarshal(r.Options, &d.Config)
+	d.HostConfig.Init = d.Config.Init
 	d.ShimPid, d.BundleDir = r.ShimPid, st.Bundle(id)
 	d.ConfigPath, d.LogPath = filepath.Join(st.Bundle(id), "config.json"), st.LogPath(id)
 	d.CgroupPaths = r.CgroupPaths

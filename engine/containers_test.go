@@ -5,7 +5,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/glassbox/glassbox/engine/runtime"
+	"github.com/glassbox/glassbox/engine/spec"
 )
+
+// --init is an annotation engine/spec writes and engine/runtime reads, each naming it.
+func TestInitAnnotationAgrees(t *testing.T) {
+	if spec.InitAnnotation != runtime.InitAnnotation || runtime.InitReaper != "reaper" {
+		t.Fatalf("spec writes %s=reaper, the runtime reads %s=%s", spec.InitAnnotation, runtime.InitAnnotation, runtime.InitReaper)
+	}
+}
 
 func TestDetachKeys(t *testing.T) {
 	cases := map[string][]byte{

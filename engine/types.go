@@ -207,14 +207,18 @@ type ContainerDetail struct {
 		StartedAt  time.Time `json:"StartedAt"`
 		FinishedAt time.Time `json:"FinishedAt"`
 	} `json:"State"`
-	Image      string        `json:"Image"`
-	ImageRef   string        `json:"ImageRef"`
-	Config     CreateOptions `json:"Config"`
-	Mounts     []MountPoint  `json:"Mounts"`
-	ShimPid    int           `json:"ShimPid"`
-	BundleDir  string        `json:"BundleDir"`
-	ConfigPath string        `json:"ConfigPath"` // the OCI config.json
-	LogPath    string        `json:"LogPath"`
+	Image    string        `json:"Image"`
+	ImageRef string        `json:"ImageRef"`
+	Config   CreateOptions `json:"Config"`
+	// HostConfig holds, where docker's inspect has them, the flags docker files there.
+	HostConfig struct {
+		Init bool `json:"Init"` // --init: glassbox-init is PID 1
+	} `json:"HostConfig"`
+	Mounts     []MountPoint `json:"Mounts"`
+	ShimPid    int          `json:"ShimPid"`
+	BundleDir  string       `json:"BundleDir"`
+	ConfigPath string       `json:"ConfigPath"` // the OCI config.json
+	LogPath    string       `json:"LogPath"`
 	// CgroupPaths maps each hierarchy ("memory", "cpu,cpuacct", "unified"...) to its directory.
 	CgroupPaths map[string]string `json:"CgroupPaths"`
 	GraphDriver struct {

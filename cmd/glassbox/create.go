@@ -40,7 +40,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
-	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	fs.BoolVar(&f.init, "init", false, "run glassbox-init as PID 1: it passes signals on to the command and reaps orphans (docker's --init)")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the image's ENTRYPOINT")
 	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m, 1g)")
 	fs.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit; -1 for unlimited swap")

@@ -176,8 +176,23 @@ func checkSpec(s *specs.Spec, bundle string) (string, error) {
 			return "", fmt.Errorf("linux.sysctl: bad name %q", name)
 		}
 	}
+	if v, ok := s.Annotations[InitAnnotation]; ok && v != InitReaper {
+		return "", fmt.Errorf("annotations[%q]: unknown init %q (only %q, glassbox run --init)", InitAnnotation, v, InitReaper)
+	}
 	return rootfs, nil
 }
+
+// InitAnnotation in a spec's annotations asks for glassbox's own init as the container's
+// PID 1 (`glassbox run --init`, docker's --init): the C init forks the program once every
+// security step is applied and stays to pass signals on and reap orphans
+// (nsenter/initc_reaper.c). InitReaper is its one value. engine/spec writes it.
+const (
+	InitAnnotation = "org.glassbox.init"
+	InitReaper     = "reaper"
+)
+
+// wantsReaper says whether s asks for the reaper (checkSpec refused any other value).
+func wantsReaper(s *specs.Spec) bool { return s.Annotations[InitAnnotation] == InitReaper }
 
 func isBind(m specs.Mount) bool {
 	if m.Type == "bind" {

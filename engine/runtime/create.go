@@ -55,6 +55,9 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 	if spec.Linux.Seccomp != nil && applySeccomp == nil {
 		return nil, errors.New("linux.seccomp: not supported by this build")
 	}
+	if wantsReaper(spec) && initMode() == "go" {
+		return nil, fmt.Errorf("--init (annotation %s=%s): the reaper is part of the C init, and GLASSBOX_INIT=go asks for the Go init", InitAnnotation, InitReaper)
+	}
 	dir := r.dir(id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -173,7 +176,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		Origin: rec.Origin().UnixNano(), NewNS: newNS, CreateHooks: spec.Hooks != nil && hasHooks(spec.Hooks),
 		Cgroups: cgroupMounts(cg.Paths()), State: st, ParentPIDNS: parentPIDNS,
 		SeccompCache: filepath.Join(r.stateDir, seccompCacheDir), PreserveFDs: len(opts.ExtraFiles),
-		JoinedUserNS: joinedUserNS(spec) != ""}
+		JoinedUserNS: joinedUserNS(spec) != "", Reaper: wantsReaper(spec)}
 	// The idmapped mounts follow the exec fifo.
 	for i, n := range idIndex {
 		if icfg.IDMapFDs == nil {
@@ -187,7 +190,11 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		pl, err = buildPlan(icfg)
 		if err == nil {
 			cfg.Init = pl.encode()
-			rec.Record("init", fmt.Sprintf("C init (nsenter/initc.c): a plan of %d operations, %d bytes", len(pl.ops), len(cfg.Init)), time.Now(), nil)
+			detail := fmt.Sprintf("C init (nsenter/initc.c): a plan of %d operations, %d bytes", len(pl.ops), len(cfg.Init))
+			if icfg.Reaper {
+				detail += "; --init: the init forks the program at exec and stays PID 1 (glassbox-init)"
+			}
+			rec.Record("init", detail, time.Now(), nil)
 		} else if !errors.Is(err, errPlanFallback) {
 			return nil, err
 		}
@@ -196,6 +203,10 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		why := "GLASSBOX_INIT=go"
 		if err != nil {
 			why = err.Error()
+		}
+		if icfg.Reaper {
+			// Said, not ignored: without the reaper the program would be PID 1 unseen.
+			return nil, fmt.Errorf("--init (annotation %s=%s): the reaper is part of the C init, and this container needs the Go init (%s)", InitAnnotation, InitReaper, why)
 		}
 		rec.Record("init", "Go init (runtime-init): "+why, time.Now(), nil)
 	}

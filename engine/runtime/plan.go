@@ -71,6 +71,13 @@ const (
 	opfIgnoreError = 2
 )
 
+// opExec's flags, initc.c's EXEC_*.
+const (
+	// execReaper: the init forks the program and stays PID 1, forwarding signals and
+	// reaping (--init; nsenter/initc_reaper.c).
+	execReaper = 1
+)
+
 // Messages on the sync socket, initc.c's MSG_*.
 const (
 	msgCReady    = 1

@@ -421,7 +421,12 @@ func (b *planBuilder) finalizeProcess() error {
 	if program != nil && !early {
 		late = string(program)
 	}
-	b.add(planOp{code: opExec, a: [6]int64{int64(initFifoFD(b.cfg.PreserveFDs)), int64(b.cfg.PreserveFDs)}, s: [4]string{nulList(p.Args), nulList(p.Env), late}})
+	var execFlags int64
+	if b.cfg.Reaper {
+		execFlags |= execReaper
+	}
+	b.add(planOp{code: opExec, a: [6]int64{int64(initFifoFD(b.cfg.PreserveFDs)), int64(b.cfg.PreserveFDs), execFlags},
+		s: [4]string{nulList(p.Args), nulList(p.Env), late}})
 	return nil
 }
 

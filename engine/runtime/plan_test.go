@@ -240,3 +240,23 @@ func TestPlanIDMapped(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanReaper: the reaper is a flag of the last operation, the exec, so that the fork
+// comes after every security step; without the annotation the exec is as before.
+func TestPlanReaper(t *testing.T) {
+	for _, reaper := range []bool{false, true} {
+		cfg := exampleConfig(nil)
+		cfg.Reaper = reaper
+		p, err := buildPlan(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := p.ops[len(p.ops)-1]
+		if last.code != opExec {
+			t.Fatalf("last operation %d, want the exec", last.code)
+		}
+		if got := last.a[2]&execReaper != 0; got != reaper {
+			t.Errorf("reaper %v: exec flags %#x", reaper, last.a[2])
+		}
+	}
+}

@@ -55,6 +55,9 @@ type initConfig struct {
 	// SeccompCache is the directory of compiled seccomp programs (seccomp_cache.go), for the
 	// plan; "" compiles every time. The init is not told.
 	SeccompCache string `json:"-"`
+	// Reaper: the C init forks the program and stays PID 1 (InitAnnotation). The Go init
+	// has no reaper: Create refuses such a spec rather than start it without one.
+	Reaper bool `json:"-"`
 }
 
 // cgroupMount is one hierarchy of the container's cgroup as the container should see it

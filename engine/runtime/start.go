@@ -91,8 +91,12 @@ wait:
 		if rec.InitC {
 			select {
 			case end := <-execved:
-				steps = append(steps, trace.Step{Step: "execve", Detail: "close_range CLOEXEC from 3, seccomp (with no_new_privs), execve " +
-					"of the program: timed from the fifo read to the close of the init's end at exec", Start: read.Sub(origin), Duration: end.Sub(read), Pid: rec.Pid})
+				detail := "close_range CLOEXEC from 3, seccomp (with no_new_privs), "
+				if rec.Annotations[InitAnnotation] == InitReaper {
+					detail += "fork (--init: the init stays PID 1 as glassbox-init), "
+				}
+				steps = append(steps, trace.Step{Step: "execve", Detail: detail +
+					"execve of the program: timed from the fifo read to the close of the init's end at exec", Start: read.Sub(origin), Duration: end.Sub(read), Pid: rec.Pid})
 			case <-time.After(5 * time.Second):
 			}
 		}

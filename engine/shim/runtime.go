@@ -16,6 +16,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/runtime"
 )
 
 // Runtime is what the shim needs of an OCI runtime. glassbox's own (engine/runtime, which
@@ -135,7 +137,8 @@ func (r *runc) Create(ctx context.Context, id, bundle string, stdio IO, tty bool
 
 // relativeCgroupUnderGlassbox rewrites a relative cgroupsPath ("<id>") to "glassbox/<id>":
 // package cgroups nests a relative path under a glassbox parent inside the caller's own
-// cgroup; runc nests a relative path directly under the caller's cgroup.
+// cgroup; runc nests a relative path directly under the caller's cgroup. A spec that asks
+// for glassbox's reaper (--init) is refused: runc cannot give it one.
 func relativeCgroupUnderGlassbox(bundle string) error {
 	p := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(p)
@@ -145,6 +148,10 @@ func relativeCgroupUnderGlassbox(bundle string) error {
 	var s specs.Spec
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("parse %s: %w", p, err)
+	}
+	if v, ok := s.Annotations[runtime.InitAnnotation]; ok {
+		// runc has no reaper: started without it, the program would be PID 1 unseen.
+		return fmt.Errorf("%s: annotation %s=%s (--init): the reaper is glassbox's own runtime's, runc has none", p, runtime.InitAnnotation, v)
 	}
 	if s.Linux == nil || s.Linux.CgroupsPath == "" || filepath.IsAbs(s.Linux.CgroupsPath) ||
 		strings.HasPrefix(s.Linux.CgroupsPath, "glassbox/") {

@@ -53,7 +53,7 @@ type Config struct {
 
 // createFlags are the parts of the engine's CreateOptions the shim needs (same JSON names).
 type createFlags struct {
-	Tty, OpenStdin, AutoRemove bool
+	Tty, OpenStdin, AutoRemove, Init bool
 }
 
 // errAbandoned: the engine closed the control connection before saying go.
@@ -297,7 +297,11 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		})
 		recorded <- err
 	}()
-	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d execs %s", proc.Pid, strings.Join(rec.Command, " ")))
+	how := "execs"
+	if flags.Init {
+		how = "(glassbox-init, --init) forks and execs"
+	}
+	done = tr.Begin(cfg.Runtime.Name()+" start", fmt.Sprintf("init pid %d %s %s", proc.Pid, how, strings.Join(rec.Command, " ")))
 	err = cfg.Runtime.Start(cfg.ID)
 	done(err)
 	if rerr := <-recorded; rerr != nil && err == nil {

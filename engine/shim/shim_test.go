@@ -163,3 +163,21 @@ func TestHubSlowAttacherMissesOutputButHearsExit(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// runc has no reaper: a bundle asking for glassbox's (--init) is refused before runc runs,
+// and its config.json is left as it was.
+func TestRuncRefusesInit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := []byte(`{"annotations":{"org.glassbox.init":"reaper"},"linux":{"cgroupsPath":"abc"}}`)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &runc{binary: "/nonexistent/runc", root: t.TempDir()}
+	_, err := r.Create(t.Context(), "x", dir, IO{}, false)
+	if err == nil || !strings.Contains(err.Error(), "--init") || !strings.Contains(err.Error(), "runc has none") {
+		t.Fatalf("runc create of an --init bundle: %v, want a refusal naming --init", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "config.json")); !bytes.Equal(after, cfg) {
+		t.Errorf("config.json rewritten: %s", after)
+	}
+}

@@ -59,10 +59,16 @@ type Options struct {
 	// wired by engine/network before the init exists).
 	NetnsPath    string
 	CgroupParent string
+	// Init asks for glassbox's reaper as PID 1 (--init): the InitAnnotation.
+	Init bool
 
 	// EtcFiles maps /etc/hostname, /etc/hosts, /etc/resolv.conf to the container's own copies.
 	EtcFiles map[string]string
 }
+
+// InitAnnotation asks glassbox's runtime for its reaper as the container's PID 1, docker's
+// --init (engine/runtime's InitAnnotation, value "reaper"; a test in engine holds them equal).
+const InitAnnotation = "org.glassbox.init"
 
 // Generate builds the container's runtime spec. It reads only the rootfs's /etc/passwd and
 // /etc/group (for -u) and, with --security-opt seccomp=FILE, that file.
@@ -115,6 +121,9 @@ func Generate(o Options) (*specs.Spec, error) {
 			Devices:   append([]specs.LinuxDevice(nil), defaultDevices...),
 		},
 		Annotations: map[string]string{"org.glassbox.container.id": o.ID},
+	}
+	if o.Init {
+		s.Annotations[InitAnnotation] = "reaper"
 	}
 	if o.Privileged {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}

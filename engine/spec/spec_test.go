@@ -216,6 +216,9 @@ func TestGenerateDefaults(t *testing.T) {
 	if d := s.Linux.Resources.Devices; d[0].Allow || d[0].Access != "rwm" || len(d) != 13 {
 		t.Errorf("device rules = %+v", d)
 	}
+	if _, ok := s.Annotations[InitAnnotation]; ok {
+		t.Errorf("annotations = %v: an init without --init", s.Annotations)
+	}
 	if s.Linux.CgroupsPath != o.ID {
 		t.Errorf("cgroupsPath = %q", s.Linux.CgroupsPath)
 	}
@@ -289,6 +292,12 @@ func TestGenerateFlags(t *testing.T) {
 			}
 			if n != 1 {
 				return "one /dev/shm"
+			}
+			return ""
+		}, ""},
+		{"init", func(o *Options) { o.Init = true }, func(s *specs.Spec) string {
+			if s.Annotations[InitAnnotation] != "reaper" || s.Annotations["org.glassbox.container.id"] == "" {
+				return "init annotation"
 			}
 			return ""
 		}, ""},

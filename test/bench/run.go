@@ -79,6 +79,13 @@ func prepareRun(env *Env) ([]Contender, error) {
 				return Command(base, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
 			}})
 	}
+	// GLASSBOX_BENCH_INIT=1 adds `run --rm --init`: what the reaper's fork costs a run.
+	if os.Getenv("GLASSBOX_BENCH_INIT") != "" {
+		contenders = append(contenders, Contender{Name: "glassbox run --rm --init", Role: Peer,
+			Run: func() error {
+				return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--init", "--network", "none", s.ref, "true")
+			}})
+	}
 
 	short, err := os.MkdirTemp("", "gbr")
 	if err != nil {

@@ -119,6 +119,8 @@ func TestBadConfig(t *testing.T) {
 			"process.apparmorProfile: AppArmor profile \"docker-default\" given but AppArmor is not enabled", lsm.AppArmorEnabled},
 		{"selinux label without SELinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "u:r:t:s0" },
 			"process.selinuxLabel: SELinux label \"u:r:t:s0\" given but SELinux is not enabled", lsm.SELinuxEnabled},
+		{"unknown init", func(s *specs.Spec) { s.Annotations = map[string]string{runtime.InitAnnotation: "tini"} },
+			`annotations["org.glassbox.init"]: unknown init "tini"`, nil},
 		{"mount label without SELinux", func(s *specs.Spec) { s.Linux.MountLabel = "u:object_r:t:s0" },
 			"linux.mountLabel: SELinux label", lsm.SELinuxEnabled},
 	}

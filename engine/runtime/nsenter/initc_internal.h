@@ -86,7 +86,7 @@ enum {
 	OP_NNP = 28,
 	OP_LOOKUP = 29,		// s0 program, s1 search path
 	OP_READY = 30,		// set up: tell the parent, let go of the sync socket
-	OP_EXEC = 31,		// a0 exec fifo fd, a1 preserved descriptors (3 up); s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
+	OP_EXEC = 31,		// a0 exec fifo fd, a1 preserved descriptors (3 up), a2 EXEC_* flags; s0 argv, s1 envp (NUL-separated); s2 seccomp program loaded last
 	OP_MARK = 32,		// a0 i: the constructor's phase from mark i to mark i+1, as a step
 	OP_LSM_EXEC = 33,	// a0 LSM_APPARMOR or LSM_SELINUX; s0 profile or label, applied at execve
 	OP_MOVE_MOUNT = 34,	// a0 detached mount fd (the parent's idmapped clone), a1 target slot
@@ -99,6 +99,9 @@ enum {
 enum { LSM_APPARMOR = 1, LSM_SELINUX = 2 };
 
 enum { OPF_TRACE = 1, OPF_IGNORE_ERROR = 2 };
+
+// OP_EXEC's flags (plan.go's exec*): EXEC_REAPER forks the program and stays PID 1 (initc_reaper.c).
+enum { EXEC_REAPER = 1 };
 
 // Messages to the parent (SOCK_SEQPACKET: one per send), plan.go's msgC*.
 enum { MSG_READY = 1, MSG_HOOKS = 2, MSG_CONSOLE = 3, MSG_ERROR = 4, MSG_CONTINUE = 5 };
@@ -170,5 +173,9 @@ int initc_recv_state(int sock);
 int initc_start_hooks(void);
 __attribute__((noreturn))
 void initc_exec(struct op *o);
+// initc_exit_after_ready says why the init ends on stderr (the sync socket is gone) and exits.
+__attribute__((noreturn, format(printf, 2, 3)))
+void initc_exit_after_ready(int code, const char *fmt, ...);
+void initc_reaper_fork(int fifo);
 
 #endif

@@ -229,7 +229,7 @@ static char **split_list(const char *s, uint32_t len)
 }
 
 __attribute__((noreturn, format(printf, 2, 3)))
-static void exit_after_ready(int code, const char *fmt, ...)
+void initc_exit_after_ready(int code, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -251,28 +251,31 @@ void initc_exec(struct op *o)
 	// to a non-root user: it must be dumpable to reopen the fifo. execve makes it so anyway;
 	// until then no other process of the container exists.
 	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		exit_after_ready(126, "prctl PR_SET_DUMPABLE: %s", strerror(errno));
+		initc_exit_after_ready(126, "prctl PR_SET_DUMPABLE: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", (int)o->a[0]);
 	int fifo = open(path, O_WRONLY | O_CLOEXEC);
 	if (fifo < 0)
-		exit_after_ready(126, "open exec fifo: %s", strerror(errno));
+		initc_exit_after_ready(126, "open exec fifo: %s", strerror(errno));
 	if (write(fifo, "", 1) != 1)
-		exit_after_ready(126, "write exec fifo: %s", strerror(errno));
+		initc_exit_after_ready(126, "write exec fifo: %s", strerror(errno));
 	close(o->a[0]);
 	if (initc_has_start_hooks() && initc_start_hooks() < 0)
-		exit_after_ready(126, "startContainer hook: %s", initc_text);
+		initc_exit_after_ready(126, "startContainer hook: %s", initc_text);
 	// Descriptors 3 to 3+a1-1 are the caller's preserved ones (runc's --preserve-fds).
 	int preserved = o->a[1] > 0 && o->a[1] < INT_MAX - 3 ? (int)o->a[1] : 0;
 	for (int fd = 3; fd < 3 + preserved; fd++)
 		if (fcntl(fd, F_SETFD, 0) < 0)
-			exit_after_ready(126, "preserved descriptor %d: fcntl F_SETFD: %s", fd, strerror(errno));
+			initc_exit_after_ready(126, "preserved descriptor %d: fcntl F_SETFD: %s", fd, strerror(errno));
 	if (syscall(SYS_close_range, 3 + preserved, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		exit_after_ready(126, "close_range: %s", strerror(errno));
+		initc_exit_after_ready(126, "close_range: %s", strerror(errno));
 	if (initc_seccomp(o->s[2], o->n[2]) < 0)
-		exit_after_ready(126, "linux.seccomp: seccomp: load filter: %s", strerror(initc_err));
+		initc_exit_after_ready(126, "linux.seccomp: seccomp: load filter: %s", strerror(initc_err));
 	char **argv = split_list(o->s[0], o->n[0]);
 	char **envp = split_list(o->s[1], o->n[1]);
+	// --init: the program is the init's child, forked under every restriction it has.
+	if (o->a[2] & EXEC_REAPER)
+		initc_reaper_fork(fifo);
 	execve(initc_program, argv, envp);
 	int err = errno;
-	exit_after_ready(err == ENOENT || err == ENOTDIR ? 127 : 126, "exec %s: %s", initc_program, strerror(err));
+	initc_exit_after_ready(err == ENOENT || err == ENOTDIR ? 127 : 126, "exec %s: %s", initc_program, strerror(err));
 }

@@ -469,6 +469,23 @@ static void mark(int i)
 	glassbox_nsexec_marks[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+// set_title_area gives the C init its arguments' bytes, argv[0] to the last NUL, for the
+// --init reaper to name itself in (initc_reaper.c); only if they are one contiguous area, as
+// execve(2) lays them out.
+static void set_title_area(int argc, char **argv)
+{
+	if (argc < 1 || argv == NULL || argv[0] == NULL)
+		return;
+	char *end = argv[0] + strlen(argv[0]) + 1;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i] != end)
+			return;
+		end += strlen(argv[i]) + 1;
+	}
+	initc_title_area = argv[0];
+	initc_title_len = end - argv[0];
+}
+
 void glassbox_nsexec(int argc, char **argv)
 {
 	const char *env = getenv(ENV_NAME);
@@ -541,6 +558,7 @@ void glassbox_nsexec(int argc, char **argv)
 	}
 	if (init_plan != NULL) {
 		close(sock);
+		set_title_area(argc, argv);
 		glassbox_init_run(init_plan, init_plan_len);
 	}
 	if (exec_cfg.present) {
