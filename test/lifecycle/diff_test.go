@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +23,10 @@ func TestDiffHidesMountPoints(t *testing.T) {
 	bare := reg.MustPush(t, "bare:latest", fixture.MustBusybox(t, fixture.Omit("dev", "proc", "sys", "etc")))
 	e.Must("pull", "-q", bare)
 	vol := t.TempDir()
+	// The remapped root must be able to reach the rootfs: t.TempDir's directories are 0700.
+	for d := e.root; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o711)
+	}
 	for i, tc := range []struct {
 		name, image string
 		flags, cmd  []string
@@ -33,6 +39,9 @@ func TestDiffHidesMountPoints(t *testing.T) {
 		{"full, chmod of a directory on the way to a mount point", e.image, nil, []string{"chmod", "700", "/etc"},
 			[]string{"C /etc"},
 			[]string{"A /etc/hostname"}},
+		{"full, root remapped", e.image, []string{"--userns", "remap", "--read-only"}, []string{"true"},
+			nil,
+			[]string{"A /dev/pts", "A /etc/hostname"}},
 		{"bare", bare, []string{"-v", vol + ":/data/in", "--tmpfs", "/scratch"}, []string{"sh", "-c", "echo hi > /tmp/x"},
 			[]string{"C /tmp", "A /tmp/x"},
 			[]string{"A /dev", "A /dev/pts", "A /proc", "A /sys", "A /sys/fs", "A /sys/fs/cgroup", "A /etc", "A /etc/resolv.conf",
@@ -45,20 +54,18 @@ func TestDiffHidesMountPoints(t *testing.T) {
 			[]string{"A /sys", "A /sys/mine"},
 			[]string{"A /sys/fs/cgroup"}},
 	} {
-		func() {
-			n := fmt.Sprint(name(t), "-", i)
-			args := append(append([]string{"run", "--name", n}, tc.flags...), tc.image)
-			e.Must(append(args, tc.cmd...)...)
-			if got := diff(e, n); !slices.Equal(got, tc.want) {
-				t.Errorf("%s: diff:\n%s\nwant:\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		n := fmt.Sprint(name(t), "-", i)
+		args := append(append([]string{"run", "--name", n}, tc.flags...), tc.image)
+		e.Must(append(args, tc.cmd...)...)
+		if got := diff(e, n); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: diff:\n%s\nwant:\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+		all := diff(e, "--all", n)
+		for _, w := range append(tc.all, tc.want...) {
+			if !slices.Contains(all, w) {
+				t.Errorf("%s: diff --all lacks %q:\n%s", tc.name, w, strings.Join(all, "\n"))
 			}
-			all := diff(e, "--all", n)
-			for _, w := range append(tc.all, tc.want...) {
-				if !slices.Contains(all, w) {
-					t.Errorf("%s: diff --all lacks %q:\n%s", tc.name, w, strings.Join(all, "\n"))
-				}
-			}
-		}()
+		}
 	}
 }
 
