@@ -50,9 +50,14 @@ func (e *Engine) DiffWith(ctx context.Context, ref string, opts DiffOptions) ([]
 		return nil, err
 	}
 	if !opts.All {
-		points, err := mountPoints(filepath.Join(st.Bundle(id), "config.json"))
+		dsts, err := mountPoints(filepath.Join(st.Bundle(id), "config.json"))
 		if err != nil {
 			return nil, err
+		}
+		layers := append([]string{st.Upper(id)}, rec.Lowers...)
+		points := map[string]bool{}
+		for _, d := range dsts {
+			points[resolveInRootfs(layers, d)] = true
 		}
 		entries = withoutMountPoints(entries, points)
 	}
@@ -129,7 +134,7 @@ func isWhiteout(fi fs.FileInfo) bool {
 // the runtime creates each one missing from the rootfs (a directory, or an empty file for a
 // file bind mount such as /etc/hostname) and the overlay puts it in the upper directory. A
 // container without a config.json never reached its runtime: it has none.
-func mountPoints(configPath string) (map[string]bool, error) {
+func mountPoints(configPath string) ([]string, error) {
 	data, err := os.ReadFile(configPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -145,13 +150,55 @@ func mountPoints(configPath string) (map[string]bool, error) {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("read the container's mounts from %s: %w", configPath, err)
 	}
-	points := map[string]bool{}
+	var points []string
 	for _, m := range spec.Mounts {
 		if path.IsAbs(m.Destination) {
-			points[path.Clean(m.Destination)] = true
+			points = append(points, path.Clean(m.Destination))
 		}
 	}
 	return points, nil
+}
+
+// resolveInRootfs is where the runtime made mount point p: it follows the symlinks on the way
+// (and p's own), inside the container's root as the runtime's secure join does, so that
+// -v X:/var/run/x lands in /run/x when the image's /var/run is a link to /run. The layers
+// are read as the overlay reads them: the upper directory, then the lowers, topmost first.
+func resolveInRootfs(layers []string, p string) string {
+	const maxLinks = 40 // path_resolution(7)'s limit
+	done, rest := "/", strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+	for links := 0; len(rest) > 0; {
+		next := path.Join(done, rest[0]) // ".." stops at "/", as in a chroot
+		rest = rest[1:]
+		target, isLink := symlinkIn(layers, next)
+		if !isLink {
+			done = next
+			continue
+		}
+		if links++; links > maxLinks {
+			return path.Clean(p) // a loop: the runtime refused it and made nothing
+		}
+		if path.IsAbs(target) {
+			done = "/"
+		}
+		rest = append(strings.Split(strings.Trim(target, "/"), "/"), rest...)
+	}
+	return done
+}
+
+// symlinkIn returns the target of rel when the topmost layer holding it has a symlink there.
+func symlinkIn(layers []string, rel string) (string, bool) {
+	for _, l := range layers {
+		fi, err := os.Lstat(filepath.Join(l, rel))
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return "", false // a whiteout, a directory or a file hides the layers below
+		}
+		target, err := os.Readlink(filepath.Join(l, rel))
+		return target, err == nil
+	}
+	return "", false
 }
 
 // withoutMountPoints leaves out the entries that only the runtime's mount points account for:

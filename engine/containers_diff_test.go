@@ -42,8 +42,9 @@ func makeTree(t *testing.T, dir string, entries []string) {
 // The entries only the runtime's mount points account for go; anything the container did
 // in or beside them stays, with the directories above it.
 func TestWithoutMountPoints(t *testing.T) {
-	lower := []string{"d /etc", "d /tmp", "d /dev", "f /etc/passwd root"}
-	points := []string{"/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/etc/hostname", "/etc/hosts", "/data"}
+	lower := []string{"d /etc", "d /tmp", "d /dev", "f /etc/passwd root", "d /run", "d /var", "l /var/run ../run", "l /loop /loop"}
+	points := []string{"/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/etc/hostname", "/etc/hosts", "/data",
+		"/var/run/docker.sock", "/loop/x"}
 	for _, tc := range []struct {
 		name   string
 		upper  []string
@@ -63,6 +64,8 @@ func TestWithoutMountPoints(t *testing.T) {
 		{"a symlink where a mount point goes", []string{"l /data /tmp"}, nil, "A /data"},
 		{"a name sorting between a mount point and its children", []string{"d /dev", "d /dev/pts", "f /dev-x"}, nil, "A /dev-x"},
 		{"no config.json: nothing is hidden", []string{"d /sys", "d /tmp", "f /tmp/x"}, []string{}, "A /sys,C /tmp,A /tmp/x"},
+		{"a mount point through the image's symlink", []string{"d /run", "f /run/docker.sock"}, nil, ""},
+		{"a mount point through a symlink the container made", []string{"l /data ../tmp/d", "d /tmp", "d /tmp/d"}, []string{"/data"}, "A /data"},
 		{"a directory not on the way to a mount point", []string{"d /opt", "d /tmp"}, nil, "A /opt,C /tmp"},
 	} {
 		root := t.TempDir()
@@ -80,7 +83,7 @@ func TestWithoutMountPoints(t *testing.T) {
 		}
 		set := map[string]bool{}
 		for _, p := range ps {
-			set[p] = true
+			set[resolveInRootfs([]string{up, low}, p)] = true
 		}
 		var got []string
 		for _, en := range withoutMountPoints(entries, set) {
