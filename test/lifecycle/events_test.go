@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glassbox/glassbox/engine"
 )
@@ -92,6 +93,12 @@ func TestEventsUntilAndFilters(t *testing.T) {
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("events %v: %q, want %q", tc.filters, got, tc.want)
+		}
+	}
+	// A future --until streams, then ends by itself (a negative duration is a time ahead).
+	for _, until := range []string{"--until=-2s", "--until=" + time.Now().Add(2*time.Second).Format(time.RFC3339Nano)} {
+		if out := e.Must("events", "--since", "1m", until, "-f", "container="+a, "-f", "event=die"); strings.Count(out, "\n") != 0 || !strings.Contains(out, " container die ") {
+			t.Errorf("events %s: %q, want the one die of %s", until, out, a)
 		}
 	}
 	// The table form says the same.
