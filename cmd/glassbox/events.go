@@ -25,8 +25,9 @@ func newEventsCmd(g *globals) *cobra.Command {
 create, start, die, oom, destroy, and exec_create, exec_start, exec_die for execs.
 
 With --since, the recorded events from that time on come first, then new ones. With
---until, the stream ends at that time; an --until that is not in the future prints the
-recorded events up to it (all of them without --since) and exits, as docker's does.
+--until, the stream ends at that time, and the recorded events up to it come first (all
+of them without --since, as docker's); an --until that is not in the future prints
+those and exits.
 A time is a duration before now (10m, 1h30m; --until=-10m is ahead), an RFC 3339
 time (2006-01-02T15:04:05Z, with fraction, with an offset, or local without one) or
 Unix seconds (1700000000.5).
