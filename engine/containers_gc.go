@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -185,77 +183,6 @@ func deleteShimless(st *state.Store, rt shim.Runtime, id string) (bool, error) {
 		return false, nil
 	}
 	return true, rt.Delete(id, true)
-}
-
-// Diff lists what the container changed, from its upper directory: a whiteout (a 0:0
-// character device, overlayfs(5)) is a deletion, a path also in a lower layer a change,
-// anything else an addition.
-func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := st.Get(id)
-	if err != nil {
-		return nil, err
-	}
-	upper := st.Upper(id)
-	// The runtime makes mount points for the container's /etc files in the upper directory;
-	// they are glassbox's, not the container's changes (docker hides them too).
-	hidden := map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
-	var out []Change
-	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == upper {
-			return err
-		}
-		rel := "/" + strings.TrimPrefix(p, upper+"/")
-		if hidden[rel] {
-			if fi, err := d.Info(); err == nil && fi.Size() == 0 {
-				return nil
-			}
-		}
-		if d.Type()&fs.ModeCharDevice != 0 {
-			var stt unix.Stat_t
-			if unix.Lstat(p, &stt) == nil && stt.Rdev == 0 {
-				out = append(out, Change{Kind: "D", Path: rel})
-				return nil
-			}
-		}
-		kind := "A"
-		for _, l := range rec.Lowers {
-			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
-				kind = "C"
-				break
-			}
-		}
-		out = append(out, Change{Kind: kind, Path: rel})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("walk upper directory %s: %w", upper, err)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	// A changed directory with nothing left under it changed only by the hidden mount points.
-	var kept []Change
-	for i, c := range out {
-		if c.Kind == "C" && hidden[c.Path+"/hostname"] {
-			child := false
-			for _, o := range out[i+1:] {
-				child = child || strings.HasPrefix(o.Path, c.Path+"/")
-			}
-			if !child {
-				if fi, err := os.Lstat(filepath.Join(upper, c.Path)); err == nil && fi.IsDir() {
-					continue
-				}
-			}
-		}
-		kept = append(kept, c)
-	}
-	return kept, nil
 }
 
 // Trace returns the recorded steps of the container's last start.

@@ -11,8 +11,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/glassbox/glassbox/engine/shim"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/internal/fault"
@@ -349,80 +347,4 @@ func readEntries(r *lineReader, out []LogEntry, want func(LogEntry) bool) []LogE
 		}
 	}
 	return out
-}
-
-// Events streams lifecycle events (create, start, die, oom, destroy) from now on, as every
-// glassbox process and shim appends them to ROOT/events.json. It sleeps on an inotify watch
-// of the file (inotify(7), IN_MODIFY: every append wakes it), so an idle follower costs no
-// wake-ups; where inotify cannot be had it looks every EventsPoll instead.
-func (e *Engine) Events(ctx context.Context) (<-chan Event, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(st.EventsPath(), os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	// The watch is made before the end is found, so no append falls between the two.
-	watch := watchAppends(st.EventsPath())
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		if watch != nil {
-			watch.Close()
-		}
-		return nil, err
-	}
-	ch := make(chan Event, 64)
-	go func() {
-		defer close(ch)
-		defer f.Close()
-		if watch != nil {
-			defer watch.Close()
-			// Closing the watch ends a Read blocked on it.
-			stop := context.AfterFunc(ctx, func() { watch.Close() })
-			defer stop()
-		}
-		r := &lineReader{r: f}
-		buf := make([]byte, 4096)
-		for {
-			for _, line := range r.lines() {
-				var ev Event
-				if json.Unmarshal(line, &ev) == nil {
-					select {
-					case ch <- ev:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-			if watch != nil {
-				if _, err := watch.Read(buf); err != nil {
-					return // closed: the context is done
-				}
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(e.eventsPoll):
-			}
-		}
-	}()
-	return ch, nil
-}
-
-// watchAppends returns an inotify descriptor that becomes readable whenever path is written
-// (an append), in Go's poller so that Close ends a blocked Read; nil if inotify fails (no
-// instances left: fs.inotify.max_user_instances).
-func watchAppends(path string) *os.File {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return nil
-	}
-	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
-		unix.Close(fd)
-		return nil
-	}
-	return os.NewFile(uintptr(fd), "inotify:"+path)
 }

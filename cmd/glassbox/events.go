@@ -16,16 +16,38 @@ import (
 func init() { addCommand("events", newEventsCmd) }
 
 func newEventsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "events",
-		Short: "Stream container events (create, start, die, oom, destroy) until interrupted",
-		Args:  noArgs,
+	var since, until string
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "events [--since T] [--until T] [-f KEY=VALUE]...",
+		Short: "Stream container events (create, start, die, oom, destroy, exec_*), past ones too with --since",
+		Long: `Stream container events as glassbox processes and shims record them in ROOT/events.json:
+create, start, die, oom, destroy, and exec_create, exec_start, exec_die for execs.
+
+With --since, the recorded events from that time on come first, then new ones. With
+--until, the stream ends at that time, and the recorded events up to it come first (all
+of them without --since, as docker's); an --until that is not in the future prints
+those and exits.
+A time is a duration before now (10m, 1h30m; --until=-10m is ahead), an RFC 3339
+time (2006-01-02T15:04:05Z, with fraction, with an offset, or local without one) or
+Unix seconds (1700000000.5).
+
+Filters, as docker's: values of one key are alternatives, different keys must all match.
+  container=ID, ID prefix or NAME
+  event=create|start|die|oom|destroy|exec_create|exec_start|exec_die
+  image=REF (with or without its tag)
+  type=container`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := eventsOptions(since, until, filters, time.Now())
+			if err != nil {
+				return exitStatus(exitEngineError, err)
+			}
 			e, err := engine.Open(engine.Options{Root: g.root, Log: g.log})
 			if err != nil {
 				return err
 			}
-			ch, err := e.Events(cmd.Context())
+			ch, err := e.EventsWith(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -41,6 +63,41 @@ func newEventsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&since, "since", "", "show the recorded events since this time, then new ones")
+	cmd.Flags().StringVar(&until, "until", "", "stream until this time (if past: print the recorded events up to it and exit)")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep events matching KEY=VALUE (container, event, image, type); repeatable")
+	return cmd
+}
+
+// eventsOptions reads the flags of events, refusing what docker's CLI or daemon would.
+func eventsOptions(since, until string, filters []string, now time.Time) (engine.EventsOptions, error) {
+	var opts engine.EventsOptions
+	var err error
+	if since != "" {
+		if opts.Since, err = parseTimestamp(since, now); err != nil {
+			return opts, fmt.Errorf("invalid --since: %w", err)
+		}
+	}
+	if until != "" {
+		if opts.Until, err = parseTimestamp(until, now); err != nil {
+			return opts, fmt.Errorf("invalid --until: %w", err)
+		}
+	}
+	if !opts.Since.IsZero() && !opts.Until.IsZero() && opts.Until.Before(opts.Since) {
+		return opts, fmt.Errorf("--since time (%s) cannot be after --until time (%s)", since, until)
+	}
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return opts, fmt.Errorf("bad format of filter %q (expected name=value)", f)
+		}
+		if opts.Filters == nil {
+			opts.Filters = engine.EventFilter{}
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		opts.Filters[k] = append(opts.Filters[k], v)
+	}
+	return opts, opts.Filters.Validate()
 }
 
 // eventAttributes prints an event's attributes as docker does: k=v, sorted by key, the

@@ -30,9 +30,9 @@ func newLogsCmd(g *globals) *cobra.Command {
 				opts.Tail = n
 			}
 			if since != "" {
-				t, err := parseSince(since)
+				t, err := parseTimestamp(since, time.Now())
 				if err != nil {
-					return exitStatus(exitEngineError, err)
+					return exitStatus(exitEngineError, fmt.Errorf("invalid --since: %w", err))
 				}
 				opts.Since = t
 			}
@@ -59,23 +59,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output until the container stops")
 	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
-	cmd.Flags().StringVar(&since, "since", "", "show logs since a timestamp (RFC 3339) or a duration ago (10m)")
+	cmd.Flags().StringVar(&since, "since", "", "show logs since a time: RFC 3339, Unix seconds, or a duration ago (10m)")
 	cmd.Flags().StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end")
 	return cmd
-}
-
-// parseSince reads docker's --since: a duration before now, an RFC 3339 time, or Unix seconds.
-func parseSince(s string) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Unix(0, int64(secs*1e9)), nil
-	}
-	return time.Time{}, fmt.Errorf("invalid --since %q: want a duration (10m), an RFC 3339 time or Unix seconds", s)
 }
