@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -361,7 +362,11 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 		if oom {
 			AppendEvent(st.EventsPath(), "oom", rec)
 		}
-		AppendEvent(st.EventsPath(), "die", rec)
+		var attrs map[string]string
+		if code >= 0 {
+			attrs = map[string]string{"exitCode": strconv.Itoa(code)}
+		}
+		AppendEventWith(st.EventsPath(), "die", rec, attrs)
 		fault.Pause("shim-died", cfg.Root)
 	}
 	exit, _ := json.Marshal(ExitStatus{Code: code, OOMKilled: oom, FinishedAt: finished})
@@ -452,8 +457,16 @@ func reap(initPid int) int {
 
 // AppendEvent adds one lifecycle event (docker's action names) to the root's events log.
 // O_APPEND writes of one line are atomic enough for several writers on a local filesystem.
-func AppendEvent(path, action string, rec *state.Record) {
-	data, _ := json.Marshal(map[string]any{"time": time.Now().UTC(), "Action": action, "id": rec.ID, "name": rec.Name, "image": rec.Image})
+func AppendEvent(path, action string, rec *state.Record) { AppendEventWith(path, action, rec, nil) }
+
+// AppendEventWith appends an event with attributes beyond the container's name and image
+// (docker's die carries exitCode).
+func AppendEventWith(path, action string, rec *state.Record, attrs map[string]string) {
+	ev := map[string]any{"time": time.Now().UTC(), "Action": action, "id": rec.ID, "name": rec.Name, "image": rec.Image}
+	if len(attrs) > 0 {
+		ev["Attributes"] = attrs
+	}
+	data, _ := json.Marshal(ev)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return

@@ -18,7 +18,9 @@ import (
 func TestEventsSince(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.Must("run", "--rm", "--name", n, e.image, "true")
+	if r := e.Run("run", "--rm", "--name", n, e.image, "sh", "-c", "exit 3"); r.Code != 3 {
+		t.Fatalf("run: exit %d: %s", r.Code, r.Stderr)
+	}
 	ev := e.Command("--format", "json", "events", "--since", "1m")
 	out, _ := ev.StdoutPipe()
 	if err := ev.Start(); err != nil {
@@ -34,6 +36,10 @@ func TestEventsSince(t *testing.T) {
 		}
 		if got.Name == n {
 			actions = append(actions, got.Action)
+			// docker's die says how the container ended.
+			if got.Action == "die" && got.Attributes["exitCode"] != "3" {
+				t.Errorf("die event attributes %v, want exitCode 3", got.Attributes)
+			}
 		}
 	}
 	if strings.Join(actions, ",") != "create,start,die,destroy" {
