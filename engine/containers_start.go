@@ -161,6 +161,14 @@ func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (str
 		return "", nil, err
 	}
 	defer unlock()
+	// A start whose CLI died is still under way in its shim: a second shim would wait for
+	// the first's shim.lock as long as the container runs.
+	limit := time.NewTimer(startLockWait)
+	err = e.awaitOrphanedStart(ctx, st, id, limit.C)
+	limit.Stop()
+	if err != nil {
+		return "", nil, err
+	}
 	rec, err := e.refresh(st, id)
 	if err != nil {
 		return "", nil, err

@@ -16,7 +16,7 @@ import (
 func TestOOMReported(t *testing.T) {
 	e := newEnv(t)
 	n := name(t)
-	e.Must("run", "-d", "--name", n, "-m", "16m", "--memory-swap", "16m", e.image, "sh", "-c",
+	e.Must("run", "-d", "-i", "--name", n, "-m", "16m", "--memory-swap", "16m", e.image, "sh", "-c",
 		"read x; a=aaaaaaaaaaaaaaaa; while true; do a=$a$a; done")
 	d := e.inspect(n)
 	mem := d.CgroupPaths["memory"]

@@ -98,27 +98,30 @@ func TestStartRacingRemove(t *testing.T) {
 }
 
 // A start whose CLI died (SIGKILL, a closed terminal's SIGHUP) after it handed the container
-// to its shim releases start.lock while the shim goes on creating. An rm then must not take
-// the container out from under the shim: it waits for the shim's start, then refuses the
-// running container; nothing is left once rm -f is done.
-func TestRemoveWhileOrphanedStart(t *testing.T) {
+// to its shim releases start.lock while the shim goes on creating. An rm, or a second start,
+// then must not act on the half-started container (rm took it out from under the shim; a
+// second start spawned a second shim, which waited for the first's shim.lock as long as the
+// container ran): each waits for the shim's start, then finds the container running.
+func TestVerbsWaitForOrphanedStart(t *testing.T) {
 	e := newEnv(t)
-	n := name(t)
-	id := e.Must("create", "--name", n, e.image, "sleep", "1000")
-	start := e.Command("start", n)
-	releaseShim := e.pausedAt(start, "shim-create")
-	start.Process.Kill()
-	start.Wait()
-	rm := e.Command("rm", n)
-	var out strings.Builder
-	rm.Stdout, rm.Stderr = &out, &out
-	releaseRm := e.pausedAt(rm, "orphaned-start") // rm got there: it waits for the shim
-	releaseRm()
-	releaseShim()
-	err := rm.Wait()
-	if d := e.inspect(n); err == nil || !strings.Contains(out.String(), "running") || !d.State.Running {
-		t.Errorf("rm during a start its CLI left: %v %q, want it refused as running; container %+v", err, out.String(), d.State)
+	for _, verb := range []string{"rm", "start"} {
+		n := name(t) + verb
+		id := e.Must("create", "--name", n, e.image, "sleep", "1000")
+		start := e.Command("start", n)
+		releaseShim := e.pausedAt(start, "shim-create")
+		start.Process.Kill()
+		start.Wait()
+		cmd := e.Command(verb, n)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		releaseCmd := e.pausedAt(cmd, "orphaned-start") // it got there: it waits for the shim
+		releaseCmd()
+		releaseShim()
+		err := cmd.Wait()
+		if d := e.inspect(n); err == nil || !strings.Contains(out.String(), "running") || !d.State.Running {
+			t.Errorf("%s during a start its CLI left: %v %q, want it refused as running; container %+v", verb, err, out.String(), d.State)
+		}
+		e.Must("rm", "-f", n)
+		checkNothingLeft(t, e.root, []string{id}, nil)
 	}
-	e.Must("rm", "-f", n)
-	checkNothingLeft(t, e.root, []string{id}, nil)
 }
