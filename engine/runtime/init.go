@@ -276,40 +276,8 @@ func (in *initProcess) setSysctls() error {
 }
 
 // writeSysctl writes a file of /proc/sys on the container's procfs and nowhere else
-// (CVE-2025-52881's class): /proc must be a procfs, and the file is opened under it with no
-// symlink and no other mount on the way, so that a mount over /proc/sys (an image symlink at
-// a volume's destination leads one there) cannot send the write to another file. The C
-// init's initc_write_sysctl does the same, worded alike.
-func writeSysctl(p, value string) error {
-	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("write %s: open /proc: %w", p, err)
-	}
-	defer unix.Close(proc)
-	var sfs unix.Statfs_t
-	if err := unix.Fstatfs(proc, &sfs); err != nil {
-		return fmt.Errorf("write %s: fstatfs /proc: %w", p, err)
-	}
-	if sfs.Type != unix.PROC_SUPER_MAGIC {
-		return fmt.Errorf("write %s: /proc is not a procfs", p)
-	}
-	fd, err := unix.Openat2(proc, strings.TrimPrefix(p, "/proc/"), &unix.OpenHow{
-		Flags:   unix.O_WRONLY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
-	})
-	if err != nil {
-		return fmt.Errorf("write %s: open %s: %w", p, p, err)
-	}
-	defer unix.Close(fd)
-	n, err := unix.Write(fd, []byte(value))
-	if err == nil && n != len(value) {
-		err = unix.EIO
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: write %s: %w", p, p, err)
-	}
-	return nil
-}
+// (lsm.WriteProc).
+func writeSysctl(p, value string) error { return lsm.WriteProc(p, value) }
 
 func (in *initProcess) setRlimits() error {
 	for _, r := range in.spec.Process.Rlimits {

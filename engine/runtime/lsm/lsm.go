@@ -76,7 +76,7 @@ func SetExec(kind int, value string) error {
 	}
 	task := "/proc/" + strconv.Itoa(unix.Getpid()) + "/task/" + strconv.Itoa(unix.Gettid()) + "/"
 	for i, p := range paths {
-		err := writeProc(task+p, data)
+		err := WriteProc(task+p, data)
 		if errors.Is(err, unix.ENOENT) && i+1 < len(paths) {
 			continue
 		}
@@ -85,9 +85,12 @@ func SetExec(kind int, value string) error {
 	return nil
 }
 
-// writeProc writes a file under the procfs at /proc, worded as the C init's
-// initc_write_sysctl (and engine/runtime's writeSysctl), which the C init uses for this.
-func writeProc(p, data string) error {
+// WriteProc writes a file of the procfs at /proc and nowhere else (CVE-2025-52881's class):
+// /proc must be a procfs, and the file is opened under it with no symlink and no other mount on
+// the way, so that a mount over /proc/sys or /proc/self/attr (an image symlink at a volume's
+// destination leads one there) cannot send the write to another file. Worded as the C init's
+// initc_write_sysctl, which does the same; the Go init's sysctls go through here too.
+func WriteProc(p, data string) error {
 	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("write %s: open /proc: %w", p, err)
