@@ -24,34 +24,8 @@
 #include <sys/syscall.h>
 
 #include "execfast.h"
+#include "kernel_compat.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef CLONE_NEWCGROUP
-#define CLONE_NEWCGROUP 0x02000000
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef SYS_execveat
-#define SYS_execveat 322
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
 
 #define FAST_MAX_RECORD (1 << 20)
 #define DEFAULT_ROOT "/var/lib/glassbox"
@@ -84,18 +58,6 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-// is_base says whether filepath.Base(path) is name, as main.go takes argv[0] to find a
-// personality: trailing slashes go before the last element is taken ("runc/" is runc).
-static int is_base(const char *path, const char *name)
-{
-	size_t end = strlen(path), start;
-	while (end > 1 && path[end - 1] == '/')
-		end--;
-	for (start = end; start > 0 && path[start - 1] != '/'; start--)
-		;
-	return end - start == strlen(name) && memcmp(path + start, name, end - start) == 0;
-}
-
 // parse_args accepts the command lines whose meaning it is sure of, as cobra and pflag read
 // them (flags end at CONTAINER); anything else (-t, -d, -u, --privileged, -e NAME, a flag
 // it does not know, a combined or abbreviated form) is Go's.
@@ -105,7 +67,7 @@ static int parse_args(int argc, char **argv, struct fast_args *a)
 		return -1;
 	// A name main.go maps to a subcommand (oci.go: glassbox-oci, runc) is not the docker-style
 	// CLI; any other name is, as it is to cobra.
-	if (is_base(argv[0], "glassbox-oci") || is_base(argv[0], "runc"))
+	if (glassbox_is_base(argv[0], "glassbox-oci") || glassbox_is_base(argv[0], "runc"))
 		return -1;
 	const char *root = NULL;
 	int i = 1;

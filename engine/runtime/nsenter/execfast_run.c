@@ -29,16 +29,8 @@
 #include <sys/wait.h>
 
 #include "execfast.h"
+#include "kernel_compat.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 static int child_request = -1;
 

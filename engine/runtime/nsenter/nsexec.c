@@ -29,28 +29,11 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef CLONE_NEWCGROUP
-#define CLONE_NEWCGROUP 0x02000000
-#endif
-#ifndef NS_GET_USERNS
-#define NS_GET_USERNS _IO(0xb7, 0x1)
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
 
 #include "execc.h"
 #include "execfast.h"
 #include "initc.h"
+#include "kernel_compat.h"
 
 #define ENV_NAME "_GLASSBOX_NSENTER"
 

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "runc.h"
+#include "kernel_compat.h"
 
 #define MAX_CACHE (32 * 1024 * 1024)
 
@@ -109,24 +110,12 @@ static const char *flag_value(char **argv, int argc, int *i, const char *name)
 	return argv[*i];
 }
 
-// is_base says whether filepath.Base(path) is name, as main.go takes argv[0] to find a
-// personality: trailing slashes go before the last element is taken ("runc/" is runc).
-static int is_base(const char *path, const char *name)
-{
-	size_t end = strlen(path), start;
-	while (end > 1 && path[end - 1] == '/')
-		end--;
-	for (start = end; start > 0 && path[start - 1] != '/'; start--)
-		;
-	return end - start == strlen(name) && memcmp(path + start, name, end - start) == 0;
-}
-
 // parse_args fills root, log, bundle and id from the plain form of the command line; -1 for
 // anything else (which Go then runs, or refuses with its own message).
 static int parse_args(int argc, char **argv, const char **root, const char **log, const char **bundle, const char **id)
 {
 	int i = 1;
-	if (!is_base(argv[0], "glassbox-oci") && !is_base(argv[0], "runc")) {
+	if (!glassbox_is_base(argv[0], "glassbox-oci") && !glassbox_is_base(argv[0], "runc")) {
 		if (argc < 2 || strcmp(argv[1], "oci") != 0)
 			return -1;
 		i = 2;

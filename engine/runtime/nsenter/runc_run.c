@@ -30,25 +30,8 @@
 
 #include "initc_internal.h"
 #include "runc.h"
+#include "kernel_compat.h"
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
 #define RUNC_MOUNT_ATTR_RDONLY 0x1
 #define RUNC_MOUNT_ATTR_NOSUID 0x2
 #define RUNC_MOUNT_ATTR_NODEV 0x4
