@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,11 +11,7 @@ import (
 // on the run cache's C path (whose plan is the one Go made): PID 1 is glassbox-init, the
 // program its child, and the program's exit code the run's.
 func TestOCIRunReaper(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	bundle := e.bundle(func(s *specs.Spec) {
 		s.Annotations = map[string]string{"org.glassbox.init": "reaper"}
 	}, "sh", "-c", "echo $$ $(cat /proc/1/comm); exit 6")

@@ -2,7 +2,6 @@ package oci
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,18 +33,7 @@ func TestRunCutOffAfterCgroups(t *testing.T) {
 	})
 	bundle := e.bundle(nil, "sh", "-c", "echo ready; exec sleep 1000")
 	for i, want := range []string{"go", "c"} {
-		run := e.Command("run", "--bundle", bundle, id)
-		out, err := run.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := run.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make([]byte, 6)
-		if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
-			t.Fatalf("run %d: the container said %q (%v), want ready", i, ready, err)
-		}
+		run := startReady(t, e, bundle, id, i)
 		st := e.waitStatus(id, specs.StateRunning)
 		path := filepath.Join(e.root, id, "state.json")
 		data, err := os.ReadFile(path)

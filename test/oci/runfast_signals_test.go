@@ -3,7 +3,6 @@ package oci
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +13,7 @@ import (
 // children unseen: a waitpid waits for all of them and fails, so the C run, which waits for
 // its init itself, must leave such a run to Go (whose runtime catches SIGCHLD).
 func TestRunCacheSIGCHLDIgnored(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	bundle := e.bundle(nil, "sh", "-c", "exit 3")
 	for i := 0; i < 3; i++ {
 		run := e.Command("run", "--bundle", bundle, id)
@@ -52,11 +47,7 @@ func TestRunCacheSIGCHLDIgnored(t *testing.T) {
 // TestRunCacheSignalsAsGo: the container's process gets the same ignored and blocked signals
 // from either path, whatever the caller ignored (here SIGPIPE, as many daemons do) or blocked.
 func TestRunCacheSignalsAsGo(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	bundle := e.bundle(nil, "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status")
 	var outs []string
 	for _, want := range []string{"go", "c"} {
@@ -80,11 +71,7 @@ func TestRunCacheSignalsAsGo(t *testing.T) {
 // is runc: `runc/ oci run ID` is then `oci oci run`, which Go refuses, and the C run must
 // not run the cached container for it.
 func TestRunCacheNameAsGo(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	bundle := e.bundle(nil, "true")
 	for _, want := range []string{"go", "c"} {
 		if _, _, stderr, path := e.runMarked(marks, "--bundle", bundle, id); path != want {

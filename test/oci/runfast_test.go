@@ -69,13 +69,40 @@ func (e *ociEnv) stateGone(id string) {
 const probe = `hostname; echo self $$; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes; ` +
 	`for n in pid net uts ipc mnt; do echo $n $(readlink /proc/self/ns/$n); done; echo err >&2; exit 5`
 
+// startReady starts `oci run --bundle bundle id` (run i of a test) and returns once the
+// container has said "ready".
+func startReady(t *testing.T, e *ociEnv, bundle, id string, i int) *exec.Cmd {
+	t.Helper()
+	run := e.Command("run", "--bundle", bundle, id)
+	out, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make([]byte, 6)
+	if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
+		t.Fatalf("run %d: the container said %q (%v), want ready", i, ready, err)
+	}
+	return run
+}
+
+// newRunCacheTest is an oci env whose runs say which path they took in marks
+// (GLASSBOX_RUN_TRACE), and a container ID removed when the test ends.
+func newRunCacheTest(t *testing.T) (e *ociEnv, marks, id string) {
+	t.Helper()
+	e = newEnv(t)
+	marks = filepath.Join(t.TempDir(), "marks")
+	t.Setenv("GLASSBOX_RUN_TRACE", marks)
+	id = containerID(t)
+	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	return e, marks, id
+}
+
 // TestRunCache: the second run of a bundle takes the C path and does what the first did.
 func TestRunCache(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	pids, mem := int64(77), int64(64<<20)
 	bundle := e.bundle(func(s *specs.Spec) {
 		s.Hostname = "fastpath"
@@ -175,26 +202,11 @@ func TestRunCache(t *testing.T) {
 // TestRunCacheWhileRunning: another process sees a C run's container in state, list and
 // kill, its trace is on disk while it runs, and signals to the run reach its process.
 func TestRunCacheWhileRunning(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`)
 	for i, want := range []string{"go", "c", "c"} {
-		run := e.Command("run", "--bundle", bundle, id)
-		out, err := run.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := run.Start(); err != nil {
-			t.Fatal(err)
-		}
 		// The trap is set once sh has said so (a PID 1 without a handler ignores SIGTERM).
-		ready := make([]byte, 6)
-		if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
-			t.Fatalf("run %d: the container said %q (%v), want ready", i, ready, err)
-		}
+		run := startReady(t, e, bundle, id, i)
 		st := e.waitStatus(id, specs.StateRunning)
 		if st.Pid <= 0 || st.Bundle != bundle || st.ID != id {
 			t.Errorf("run %d: state %+v", i, st)
@@ -205,6 +217,7 @@ func TestRunCacheWhileRunning(t *testing.T) {
 		// Start writes the trace again once the program has taken over, a moment after the
 		// container shows as running.
 		have := map[string]bool{}
+		var err error
 		for deadline := time.Now().Add(5 * time.Second); !have["execve"] || !have["start"]; time.Sleep(10 * time.Millisecond) {
 			var steps []struct{ Step, Detail string }
 			var data []byte
@@ -250,11 +263,7 @@ func TestRunCacheWhileRunning(t *testing.T) {
 // TestRunCacheFailure: a C run that fails half-way undoes what it did and leaves the run to
 // Go, which reports runc's error; nothing is left behind.
 func TestRunCacheFailure(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	host := t.TempDir()
 	busybox, err := os.ReadFile(filepath.Join(rootfs(t), "bin", "busybox"))
 	if err != nil {
@@ -312,11 +321,7 @@ func TestRunCacheFailure(t *testing.T) {
 // TestRunCacheCommandLines: the command lines runc's callers write take the C path; a flag it
 // does not do (or cannot know the effect of) leaves the run to Go.
 func TestRunCacheCommandLines(t *testing.T) {
-	e := newEnv(t)
-	marks := filepath.Join(t.TempDir(), "marks")
-	t.Setenv("GLASSBOX_RUN_TRACE", marks)
-	id := containerID(t)
-	t.Cleanup(func() { e.Run("delete", "--force", id) })
+	e, marks, id := newRunCacheTest(t)
 	bundle := e.bundle(nil, "true")
 	log := filepath.Join(t.TempDir(), "log")
 	e.runMarked(marks, "--bundle", bundle, id)
