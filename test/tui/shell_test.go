@@ -87,7 +87,9 @@ func TestWorkbenchHostView(t *testing.T) {
 	fixture.NeedRoot(t)
 	fixture.NeedBinary(t, "unshare")
 	bin := fixture.Glassbox(t)
-	cmd := exec.Command("unshare", "--fork", "--pid", "--mount-proc", "sleep", "300")
+	// --kill-child: the cleanup's kill of unshare takes the sleep with it (it left a
+	// sleep 300 behind, reparented to PID 1, on every run).
+	cmd := exec.Command("unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "sleep", "300")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
