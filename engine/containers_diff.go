@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/glassbox/glassbox/engine/snapshot"
 )
 
 // DiffOptions chooses what DiffWith lists.
@@ -92,7 +94,7 @@ func walkUpper(upper string, lowers []string) ([]upperEntry, error) {
 			return nil
 		}
 		en := upperEntry{Change: Change{Kind: "A", Path: rel}, upper: fi}
-		if en.lower = lowerEntry(lowers, rel); en.lower != nil {
+		if en.lower = lowerEntry(upper, lowers, rel); en.lower != nil {
 			en.Kind = "C"
 		}
 		out = append(out, en)
@@ -105,18 +107,41 @@ func walkUpper(upper string, lowers []string) ([]upperEntry, error) {
 	return out, nil
 }
 
-// lowerEntry is what the topmost lower layer holding rel has there (lowers run topmost
-// first, as overlayfs's lowerdir), nil when none has it or the topmost one deleted it.
-func lowerEntry(lowers []string, rel string) fs.FileInfo {
-	for _, l := range lowers {
-		fi, err := os.Lstat(filepath.Join(l, rel))
-		if err != nil {
-			continue
+// lowerEntry is what the image shows at rel under the container's upper directory: the
+// topmost lower layer's entry there (lowers run topmost first, as overlayfs's lowerdir), nil
+// when none has it or a layer above hides it (overlayfs(5)): a whiteout at rel or at a
+// directory on the way, something else than a directory on the way, or an opaque directory on
+// the way (trusted.overlay.opaque=y), which hides what the layers below hold under it. The
+// upper directory's own opaque directories count too: a directory the container removed and
+// made again holds only additions.
+func lowerEntry(upper string, lowers []string, rel string) fs.FileInfo {
+	var ancestors []string
+	for d := path.Dir(rel); d != "/" && d != "."; d = path.Dir(d) {
+		ancestors = append(ancestors, d)
+	}
+	for i, l := range append([]string{upper}, lowers...) {
+		opaque := false
+		for _, a := range ancestors {
+			fi, err := os.Lstat(filepath.Join(l, a))
+			if err != nil {
+				continue
+			}
+			if isWhiteout(fi) || !fi.IsDir() {
+				return nil
+			}
+			opaque = opaque || snapshot.IsOpaque(filepath.Join(l, a))
 		}
-		if isWhiteout(fi) {
+		if i > 0 {
+			if fi, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				if isWhiteout(fi) {
+					return nil
+				}
+				return fi
+			}
+		}
+		if opaque {
 			return nil
 		}
-		return fi
 	}
 	return nil
 }

@@ -5,10 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/test/fixture"
 )
 
 // makeTree makes entries under dir: "d PATH MODE" a directory, "f PATH BODY" a file, "l PATH
-// TARGET" a symlink.
+// TARGET" a symlink, "o PATH" an opaque directory, "w PATH" a whiteout.
 func makeTree(t *testing.T, dir string, entries []string) {
 	t.Helper()
 	for _, e := range entries {
@@ -32,6 +36,12 @@ func makeTree(t *testing.T, dir string, entries []string) {
 			err = os.WriteFile(p, []byte(body), 0o644)
 		case "l":
 			err = os.Symlink(f[2], p)
+		case "o": // an opaque directory (overlayfs(5))
+			if err = os.MkdirAll(p, 0o755); err == nil {
+				err = unix.Setxattr(p, "trusted.overlay.opaque", []byte("y"), 0)
+			}
+		case "w": // a whiteout: a 0:0 character device
+			err = unix.Mknod(p, unix.S_IFCHR, 0)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -92,5 +102,43 @@ func TestWithoutMountPoints(t *testing.T) {
 		if strings.Join(got, ",") != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestDiffSeesWhatLayersHide: a path is a change (C) only where the image shows something
+// there; a layer that hides the path from the ones below it (a whiteout or a file on the way,
+// an opaque directory on the way, in a lower layer or in the upper one) makes it an addition.
+func TestDiffSeesWhatLayersHide(t *testing.T) {
+	fixture.NeedRoot(t) // trusted.* xattrs and device nodes
+	for _, tc := range []struct {
+		name                  string
+		upper, lower0, lower1 []string // lower0 is the topmost lower layer
+		want                  string   // the changes, "KIND PATH" joined by ", "
+	}{
+		{"changed in the image", []string{"d /d", "f /d/f x"}, nil, []string{"d /d", "f /d/f"}, "C /d, C /d/f"},
+		{"new beside the image's", []string{"d /d", "f /d/g"}, nil, []string{"d /d", "f /d/f"}, "C /d, A /d/g"},
+		{"under an opaque lower directory", []string{"d /d", "f /d/f"}, []string{"o /d"}, []string{"d /d", "f /d/f"}, "C /d, A /d/f"},
+		{"under a whiteout", []string{"d /d", "f /d/f"}, []string{"w /d"}, []string{"d /d", "f /d/f"}, "A /d, A /d/f"},
+		{"under a file", []string{"d /d", "f /d/f"}, []string{"f /d"}, []string{"d /d", "f /d/f"}, "C /d, A /d/f"},
+		{"the container made the directory again", []string{"o /d", "f /d/f"}, nil, []string{"d /d", "f /d/f"}, "C /d, A /d/f"},
+		{"the opaque layer's own entry shows", []string{"d /d", "f /d/f x"}, []string{"o /d", "f /d/f"}, []string{"d /d"}, "C /d, C /d/f"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upper, l0, l1 := t.TempDir(), t.TempDir(), t.TempDir()
+			makeTree(t, upper, tc.upper)
+			makeTree(t, l0, tc.lower0)
+			makeTree(t, l1, tc.lower1)
+			entries, err := walkUpper(upper, []string{l0, l1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range entries {
+				got = append(got, e.Kind+" "+e.Path)
+			}
+			if strings.Join(got, ", ") != tc.want {
+				t.Errorf("changes %q, want %q", strings.Join(got, ", "), tc.want)
+			}
+		})
 	}
 }

@@ -84,7 +84,7 @@ func copyLayer(src string, dst *Root) error {
 		}
 		switch kind {
 		case unix.S_IFDIR:
-			if exists && isOpaque(p) {
+			if exists && IsOpaque(p) {
 				// Replace what the layers below put here with this layer's directory.
 				if err := remove(); err != nil {
 					return err
@@ -125,7 +125,9 @@ func copyLayer(src string, dst *Root) error {
 	})
 }
 
-func isOpaque(p string) bool {
+// IsOpaque says whether p is an opaque directory (trusted.overlay.opaque=y, overlayfs(5)):
+// what the layers below hold under it is hidden.
+func IsOpaque(p string) bool {
 	buf := make([]byte, 4)
 	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
 	return err == nil && string(buf[:n]) == "y"
