@@ -454,7 +454,7 @@ static int exe_read_only(void)
 }
 
 // reexec_sealed executes this binary again, from a read-only, detached bind mount of itself
-// (nsenter's readOnlyBinary, runc_run.c's sealed_self): the entering process runs glassbox
+// (glassbox_sealed_exe; nsenter's readOnlyBinary in Go): the entering process runs glassbox
 // inside the container until its execve, and that execve resolves a program that is a
 // symbolic link to /proc/self/exe (or a script it interprets) to this very binary, which
 // then runs in the container, dumpable: a process there could open its /proc/PID/exe and
@@ -462,14 +462,11 @@ static int exe_read_only(void)
 // names a file no one can open for writing (EROFS). It returns only when it could not.
 static void reexec_sealed(char **argv)
 {
-	struct {
-		uint64_t attr_set, attr_clr, propagation, userns_fd;
-	} attr = { .attr_set = 0x1 | 0x2 | 0x4 };	// MOUNT_ATTR_RDONLY | NOSUID | NODEV
 	extern char **environ;
-	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = glassbox_sealed_exe();
 	if (fd < 0)
 		return;
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 && setenv(SEALED_ENV, "1", 1) == 0) {
+	if (setenv(SEALED_ENV, "1", 1) == 0) {
 		syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
 		unsetenv(SEALED_ENV);
 	}

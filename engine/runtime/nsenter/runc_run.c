@@ -32,14 +32,6 @@
 #include "runc.h"
 #include "kernel_compat.h"
 
-#define RUNC_MOUNT_ATTR_RDONLY 0x1
-#define RUNC_MOUNT_ATTR_NOSUID 0x2
-#define RUNC_MOUNT_ATTR_NODEV 0x4
-
-struct runc_mount_attr {
-	uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
-
 // The constructor's messages (nsexec.c, which has no header of its own: the same numbers).
 enum { NS_MSG_PID = 1 };
 
@@ -83,13 +75,10 @@ static void undo(struct run *r)
 // at a descriptor above the init's few (CVE-2019-5736). -1: let Go do it (or its memfd).
 static int sealed_self(void)
 {
-	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = glassbox_sealed_exe();
 	if (fd < 0)
 		return -1;
-	struct runc_mount_attr attr = { .attr_set = RUNC_MOUNT_ATTR_RDONLY | RUNC_MOUNT_ATTR_NOSUID | RUNC_MOUNT_ATTR_NODEV };
-	int high = -1;
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0)
-		high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
 	close(fd);
 	return high;
 }
