@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 
 #include "execfast.h"
+#include "record_file.h"
 #include "kernel_compat.h"
 
 
@@ -283,34 +284,11 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 static int load_record(const char *root, const char *id, struct fast_record *r)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	size_t size;
 	if (pathf(path, sizeof(path), "%s/containers/%s/exec.fast", root, id) < 0)
 		return -1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
-	    st.st_size < (off_t) sizeof(fast_magic) || st.st_size > FAST_MAX_RECORD) {
-		close(fd);
-		return -1;
-	}
-	size_t size = st.st_size, n = 0;
-	r->buf = malloc(size + 1);
-	if (r->buf == NULL) {
-		close(fd);
-		return -1;
-	}
-	while (n < size) {
-		ssize_t got = read(fd, r->buf + n, size - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += got;
-	}
-	close(fd);
-	r->buf[n] = '\0';
-	if (n != size || parse_record(r, r->buf, r->buf + size) < 0)
+	if ((r->buf = glassbox_read_record(path, sizeof(fast_magic), FAST_MAX_RECORD, &size)) == NULL ||
+	    parse_record(r, r->buf, r->buf + size) < 0)
 		return -1;
 	return strcmp(r->id, id) == 0 ? 0 : -1;
 }
