@@ -24,7 +24,7 @@
 #include <sys/syscall.h>
 
 #include "execfast.h"
-#include "record_file.h"
+#include "readfile.h"
 #include "kernel_compat.h"
 
 
@@ -146,35 +146,6 @@ static int pathf(char *buf, size_t size, const char *fmt, ...)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-// read_small reads a whole small file into buf (NUL-terminated); its length, or -1 when it
-// cannot be read or does not fit.
-static ssize_t read_small(const char *path, char *buf, size_t size, int flags)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
-	if (fd < 0)
-		return -1;
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += r;
-		if (n == size - 1) {
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	buf[n] = '\0';
-	return n;
-}
-
 // resolve is state.Resolve for a full ID or an exact name; a prefix is Go's.
 static int resolve(const char *root, const char *ref, char id[65], int *by_name)
 {
@@ -192,7 +163,7 @@ static int resolve(const char *root, const char *ref, char id[65], int *by_name)
 	if (pathf(path, sizeof(path), "%s/containers/%s/state.json", root, ref) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 		return -1;
 	char owner[66];	// a longer file does not fit
-	if (pathf(path, sizeof(path), "%s/names/%s", root, ref) < 0 || read_small(path, owner, sizeof(owner), O_NOFOLLOW) != 64 ||
+	if (pathf(path, sizeof(path), "%s/names/%s", root, ref) < 0 || glassbox_read_small(path, owner, sizeof(owner), O_NOFOLLOW) != 64 ||
 	    !is_hex64(owner))
 		return -1;
 	memcpy(id, owner, 65);
@@ -293,39 +264,11 @@ static int load_record(const char *root, const char *id, struct fast_record *r)
 	return strcmp(r->id, id) == 0 ? 0 : -1;
 }
 
-// proc_stat reads the state letter and the start time (field 22) of /proc/PID/stat.
-static int proc_stat(int pid, char *state, uint64_t *start)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_small(path, buf, sizeof(buf), 0) < 0)
-		return -1;
-	// "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
-	char *p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == '\0')
-		return -1;
-	*state = p[2];
-	p += 2;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (p == NULL)
-			return -1;
-		p++;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (errno != 0 || end == p || (*end != ' ' && *end != '\0'))
-		return -1;
-	*start = v;
-	return 0;
-}
-
 static int alive(int pid, uint64_t start)
 {
 	char state;
 	uint64_t got;
-	if (pid <= 0 || proc_stat(pid, &state, &got) < 0 || state == 'Z' || state == 'X')
+	if (pid <= 0 || glassbox_proc_stat(pid, &state, &got) < 0 || state == 'Z' || state == 'X')
 		return 0;
 	return start == 0 || got == start;
 }
@@ -392,7 +335,7 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 		return -1;
 	char cg[8192];
 	ssize_t n;
-	if (pathf(path, sizeof(path), "/proc/%d/cgroup", k->init_pid) < 0 || (n = read_small(path, cg, sizeof(cg), 0)) < 0 ||
+	if (pathf(path, sizeof(path), "/proc/%d/cgroup", k->init_pid) < 0 || (n = glassbox_read_small(path, cg, sizeof(cg), 0)) < 0 ||
 	    (size_t)n != r->proc_cgroup_len || memcmp(cg, r->proc_cgroup, n) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(ns_types) / sizeof(ns_types[0]); i++) {

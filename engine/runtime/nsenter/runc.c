@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "record_file.h"
+#include "readfile.h"
 #include "runc.h"
 #include "kernel_compat.h"
 

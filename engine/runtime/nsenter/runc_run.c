@@ -31,6 +31,7 @@
 #include "initc_internal.h"
 #include "runc.h"
 #include "kernel_compat.h"
+#include "readfile.h"
 
 // The constructor's messages (nsexec.c, which has no header of its own: the same numbers).
 enum { NS_MSG_PID = 1 };
@@ -229,30 +230,6 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 	}
 }
 
-// proc_start is field 22 of /proc/PID/stat (state.go's procStart).
-static int proc_start(pid_t pid, unsigned long long *start)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (p == NULL)
-		return -1;
-	for (int field = 2; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (p == NULL)
-			return -1;
-	}
-	return sscanf(p + 1, "%llu", start) == 1 ? 0 : -1;
-}
-
 static void rfc3339(int64_t ns, char *out, size_t len)
 {
 	time_t sec = ns / 1000000000;
@@ -267,8 +244,9 @@ static void rfc3339(int64_t ns, char *out, size_t len)
 // CgroupsMade: without it, a state with no init names cgroups Delete must leave alone).
 static int write_state(struct run *r, pid_t pid, int made)
 {
-	unsigned long long start = 0;
-	if (pid > 0 && proc_start(pid, &start) < 0)
+	uint64_t start = 0;
+	char pstate;
+	if (pid > 0 && glassbox_proc_stat(pid, &pstate, &start) < 0)
 		return -1;
 	char created[64], origin[64];
 	rfc3339(runc_now(), created, sizeof(created));
@@ -278,7 +256,7 @@ static int write_state(struct run *r, pid_t pid, int made)
 	if (b == NULL)
 		return -1;
 	int n = snprintf(b, cap, "%s\"cgroups_made\":%s,\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
-			 r->e->state, made ? "true" : "false", pid, start, created, origin);
+			 r->e->state, made ? "true" : "false", pid, (unsigned long long)start, created, origin);
 	if (n < 0 || (size_t)n >= cap) {
 		free(b);
 		return -1;
