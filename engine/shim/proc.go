@@ -56,22 +56,8 @@ func OOMKilled(paths map[string]string) bool {
 // StartTime is field 22 of /proc/PID/stat (proc(5)): with the PID it names one process for
 // good, where a PID alone may be reused after a reboot or a long uptime.
 func StartTime(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return 0
-	}
-	var v uint64
-	fmt.Sscan(fields[19], &v)
-	return v
+	_, start := procStat(pid)
+	return start
 }
 
 // Alive says whether process pid, started at startTime, still runs. A zombie (state Z or X
@@ -80,17 +66,28 @@ func Alive(pid int, startTime uint64) bool {
 	if pid <= 0 {
 		return false
 	}
+	state, start := procStat(pid)
+	if state == 0 || state == 'Z' || state == 'X' {
+		return false
+	}
+	return startTime == 0 || start == startTime
+}
+
+// procStat reads the state (field 3) and the start time (field 22) of /proc/PID/stat, in one
+// read: 0 for what it cannot read.
+func procStat(pid int) (state byte, start uint64) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return 0, 0
 	}
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 || i+3 > len(s) {
-		return false
+		return 0, 0
 	}
-	if st := s[i+2]; st == 'Z' || st == 'X' {
-		return false
+	state = s[i+2]
+	if fields := strings.Fields(s[i+1:]); len(fields) >= 20 {
+		fmt.Sscan(fields[19], &start)
 	}
-	return startTime == 0 || StartTime(pid) == startTime
+	return state, start
 }

@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 
 #include "execfast.h"
+#include "readfile.h"
 #include "kernel_compat.h"
 
 
@@ -145,35 +146,6 @@ static int pathf(char *buf, size_t size, const char *fmt, ...)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-// read_small reads a whole small file into buf (NUL-terminated); its length, or -1 when it
-// cannot be read or does not fit.
-static ssize_t read_small(const char *path, char *buf, size_t size, int flags)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
-	if (fd < 0)
-		return -1;
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += r;
-		if (n == size - 1) {
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	buf[n] = '\0';
-	return n;
-}
-
 // resolve is state.Resolve for a full ID or an exact name; a prefix is Go's.
 static int resolve(const char *root, const char *ref, char id[65], int *by_name)
 {
@@ -191,7 +163,7 @@ static int resolve(const char *root, const char *ref, char id[65], int *by_name)
 	if (pathf(path, sizeof(path), "%s/containers/%s/state.json", root, ref) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 		return -1;
 	char owner[66];	// a longer file does not fit
-	if (pathf(path, sizeof(path), "%s/names/%s", root, ref) < 0 || read_small(path, owner, sizeof(owner), O_NOFOLLOW) != 64 ||
+	if (pathf(path, sizeof(path), "%s/names/%s", root, ref) < 0 || glassbox_read_small(path, owner, sizeof(owner), O_NOFOLLOW) != 64 ||
 	    !is_hex64(owner))
 		return -1;
 	memcpy(id, owner, 65);
@@ -283,71 +255,20 @@ static int parse_record(struct fast_record *r, char *p, char *end)
 static int load_record(const char *root, const char *id, struct fast_record *r)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	size_t size;
 	if (pathf(path, sizeof(path), "%s/containers/%s/exec.fast", root, id) < 0)
 		return -1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
-	    st.st_size < (off_t) sizeof(fast_magic) || st.st_size > FAST_MAX_RECORD) {
-		close(fd);
-		return -1;
-	}
-	size_t size = st.st_size, n = 0;
-	r->buf = malloc(size + 1);
-	if (r->buf == NULL) {
-		close(fd);
-		return -1;
-	}
-	while (n < size) {
-		ssize_t got = read(fd, r->buf + n, size - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += got;
-	}
-	close(fd);
-	r->buf[n] = '\0';
-	if (n != size || parse_record(r, r->buf, r->buf + size) < 0)
+	if ((r->buf = glassbox_read_record(path, sizeof(fast_magic), FAST_MAX_RECORD, &size)) == NULL ||
+	    parse_record(r, r->buf, r->buf + size) < 0)
 		return -1;
 	return strcmp(r->id, id) == 0 ? 0 : -1;
-}
-
-// proc_stat reads the state letter and the start time (field 22) of /proc/PID/stat.
-static int proc_stat(int pid, char *state, uint64_t *start)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_small(path, buf, sizeof(buf), 0) < 0)
-		return -1;
-	// "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
-	char *p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == '\0')
-		return -1;
-	*state = p[2];
-	p += 2;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (p == NULL)
-			return -1;
-		p++;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (errno != 0 || end == p || (*end != ' ' && *end != '\0'))
-		return -1;
-	*start = v;
-	return 0;
 }
 
 static int alive(int pid, uint64_t start)
 {
 	char state;
 	uint64_t got;
-	if (pid <= 0 || proc_stat(pid, &state, &got) < 0 || state == 'Z' || state == 'X')
+	if (pid <= 0 || glassbox_proc_stat(pid, &state, &got) < 0 || state == 'Z' || state == 'X')
 		return 0;
 	return start == 0 || got == start;
 }
@@ -414,7 +335,7 @@ static int check_target(const char *root, struct fast_record *r, struct fast_tar
 		return -1;
 	char cg[8192];
 	ssize_t n;
-	if (pathf(path, sizeof(path), "/proc/%d/cgroup", k->init_pid) < 0 || (n = read_small(path, cg, sizeof(cg), 0)) < 0 ||
+	if (pathf(path, sizeof(path), "/proc/%d/cgroup", k->init_pid) < 0 || (n = glassbox_read_small(path, cg, sizeof(cg), 0)) < 0 ||
 	    (size_t)n != r->proc_cgroup_len || memcmp(cg, r->proc_cgroup, n) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(ns_types) / sizeof(ns_types[0]); i++) {
@@ -454,7 +375,7 @@ static int exe_read_only(void)
 }
 
 // reexec_sealed executes this binary again, from a read-only, detached bind mount of itself
-// (nsenter's readOnlyBinary, runc_run.c's sealed_self): the entering process runs glassbox
+// (glassbox_sealed_exe; nsenter's readOnlyBinary in Go): the entering process runs glassbox
 // inside the container until its execve, and that execve resolves a program that is a
 // symbolic link to /proc/self/exe (or a script it interprets) to this very binary, which
 // then runs in the container, dumpable: a process there could open its /proc/PID/exe and
@@ -462,14 +383,11 @@ static int exe_read_only(void)
 // names a file no one can open for writing (EROFS). It returns only when it could not.
 static void reexec_sealed(char **argv)
 {
-	struct {
-		uint64_t attr_set, attr_clr, propagation, userns_fd;
-	} attr = { .attr_set = 0x1 | 0x2 | 0x4 };	// MOUNT_ATTR_RDONLY | NOSUID | NODEV
 	extern char **environ;
-	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = glassbox_sealed_exe();
 	if (fd < 0)
 		return;
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 && setenv(SEALED_ENV, "1", 1) == 0) {
+	if (setenv(SEALED_ENV, "1", 1) == 0) {
 		syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
 		unsetenv(SEALED_ENV);
 	}

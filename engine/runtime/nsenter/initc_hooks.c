@@ -63,25 +63,6 @@ int initc_recv_state(int sock)
 	return 0;
 }
 
-// split turns "a\0b\0" into a NULL-terminated array; def, when the list is empty.
-static char **split(const char *s, uint32_t len, const char *def)
-{
-	int n = 0;
-	for (uint32_t i = 0; i < len; i++)
-		if (s[i] == '\0')
-			n++;
-	char **v = calloc(n + 2, sizeof(char *));
-	if (v == NULL)
-		_exit(1);
-	if (n == 0 && def != NULL)
-		v[0] = (char *)def;
-	for (int i = 0; i < n; i++) {
-		v[i] = (char *)s;
-		s += strlen(s) + 1;
-	}
-	return v;
-}
-
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -101,8 +82,8 @@ static int run_hook(struct op *h)
 		close(in[1]);
 		return initc_fail(err, "pipe");
 	}
-	char **argv = split(h->s[1], h->n[1], h->s[0]);
-	char **envp = split(h->s[2], h->n[2], NULL);
+	char **argv = initc_split_list(h->s[1], h->n[1], h->s[0]);
+	char **envp = initc_split_list(h->s[2], h->n[2], NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
 		// Only the pipes: every descriptor from 3 is close-on-exec (CVE-2024-21626).

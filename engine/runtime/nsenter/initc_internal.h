@@ -105,6 +105,9 @@ void initc_send(uint32_t type, int32_t index, uint32_t kind, int fd);
 const char *initc_fd_path(int fd, char *buf, size_t len);
 int initc_slot(int64_t slot);
 void initc_set_slot(int64_t slot, int fd);
+// initc_split_list turns "a\0b\0" into a NULL-terminated array; {def} when it holds none
+// (def may be NULL). It exits when out of memory.
+char **initc_split_list(const char *s, uint32_t len, const char *def);
 
 int initc_mount(struct op *o);
 int initc_open_in_root(int root, const char *path, const char *clean, int file, int strict);

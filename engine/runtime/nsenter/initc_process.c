@@ -211,16 +211,17 @@ int initc_lookup(struct op *o)
 	return initc_fail(0, "exec \"%s\": executable file not found in $PATH", file);
 }
 
-// split_list turns "a\0b\0" into a NULL-terminated array.
-static char **split_list(const char *s, uint32_t len)
+char **initc_split_list(const char *s, uint32_t len, const char *def)
 {
 	int n = 0;
 	for (uint32_t i = 0; i < len; i++)
 		if (s[i] == '\0')
 			n++;
-	char **v = calloc(n + 1, sizeof(char *));
+	char **v = calloc(n + 2, sizeof(char *));
 	if (v == NULL)
 		_exit(1);
+	if (n == 0)
+		v[0] = (char *)def;
 	for (int i = 0; i < n; i++) {
 		v[i] = (char *)s;
 		s += strlen(s) + 1;
@@ -270,8 +271,8 @@ void initc_exec(struct op *o)
 		initc_exit_after_ready(126, "close_range: %s", strerror(errno));
 	if (initc_seccomp(o->s[2], o->n[2]) < 0)
 		initc_exit_after_ready(126, "linux.seccomp: seccomp: load filter: %s", strerror(initc_err));
-	char **argv = split_list(o->s[0], o->n[0]);
-	char **envp = split_list(o->s[1], o->n[1]);
+	char **argv = initc_split_list(o->s[0], o->n[0], NULL);
+	char **envp = initc_split_list(o->s[1], o->n[1], NULL);
 	// --init: the program is the init's child, forked under every restriction it has.
 	if (o->a[2] & EXEC_REAPER)
 		initc_reaper_fork(fifo);

@@ -4,7 +4,11 @@
 #ifndef GLASSBOX_KERNEL_COMPAT_H
 #define GLASSBOX_KERNEL_COMPAT_H
 
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
@@ -20,6 +24,15 @@
 #endif
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
 #define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+#ifndef MOUNT_ATTR_NODEV
+#define MOUNT_ATTR_NODEV 0x00000004
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
@@ -104,6 +117,25 @@ static inline int glassbox_is_base(const char *path, const char *name)
 	for (start = end; start > 0 && path[start - 1] != '/'; start--)
 		;
 	return end - start == strlen(name) && memcmp(path + start, name, end - start) == 0;
+}
+
+// glassbox_sealed_exe opens a read-only, nosuid, nodev detached clone of the mount of this
+// process's binary, at /proc/self/exe within it (close-on-exec; -1 when the kernel cannot):
+// a program executed from it cannot be written through its /proc/PID/exe (EROFS,
+// CVE-2019-5736). runtime's sealedSelf and nsenter's readOnlyBinary do the same in Go.
+static inline int glassbox_sealed_exe(void)
+{
+	struct {	// struct mount_attr, mount_setattr(2)
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 #endif

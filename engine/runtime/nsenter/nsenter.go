@@ -3,9 +3,12 @@
 // multi-threaded process, and a Go program has threads before main runs.
 //
 // It works as runc's libcontainer/nsenter does. Linking this package adds a C constructor
-// (nsexec.c) that runs before the Go runtime on every start of the binary. It costs one
-// getenv unless the binary was started by Command, which passes a join config over a socket
-// named by _GLASSBOX_NSENTER. Then the constructor, still single-threaded:
+// (nsexec.c) that runs before the Go runtime on every start of the binary. Unless the binary
+// was started by Command, it costs a few getenvs and a look at argv by each of the two fast
+// paths, which return at once unless the command line is theirs: `glassbox exec`
+// (execfast.c) and `glassbox oci run` of a bundle in the run cache (runc.c). Command passes
+// a join config over a socket named by _GLASSBOX_NSENTER; then the constructor, still
+// single-threaded:
 //
 //  1. joins the cgroups listed (writes to each cgroup.procs file),
 //  2. opens every namespace path given, before joining anything,

@@ -34,6 +34,7 @@
 #include "execfast.h"
 #include "initc.h"
 #include "kernel_compat.h"
+#include "runc.h"
 
 #define ENV_NAME "_GLASSBOX_NSENTER"
 
@@ -473,8 +474,10 @@ void glassbox_nsexec(int argc, char **argv)
 {
 	const char *env = getenv(ENV_NAME);
 	if (env == NULL) {
-		// Not a helper: a CLI, a shim, the workbench. `glassbox exec` may end here.
+		// Not a helper: a CLI, a shim, the workbench. `glassbox exec` and `oci run` may end
+		// here; each returns at once unless the command line is its own.
 		glassbox_exec_fast(argc, argv);
+		glassbox_runc(argc, argv);
 		return;
 	}
 	mark(0);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "readfile.h"
 #include "runc.h"
 #include "kernel_compat.h"
 
@@ -165,40 +166,13 @@ static uint64_t fnv1a64(const char *s)
 	return h;
 }
 
-// read_cache returns the entry file's bytes, NUL-terminated, or NULL. Only a regular file
-// of this user's, which no one else can write, is believed.
+// read_cache returns the entry file's bytes, NUL-terminated, or NULL.
 static char *read_cache(const char *root, const char *bundle, size_t *len)
 {
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/.runcache/run-%016llx", root, (unsigned long long)fnv1a64(bundle)) >= sizeof(path))
 		return NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	char *buf = NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0
-	    || st.st_size <= 0 || st.st_size > MAX_CACHE || (buf = malloc(st.st_size + 1)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	close(fd);
-	if (got != (size_t)st.st_size) {
-		free(buf);
-		return NULL;
-	}
-	buf[got] = '\0';
-	*len = got;
-	return buf;
+	return glassbox_read_record(path, 1, MAX_CACHE, len);
 }
 
 // strings_of splits a payload of NUL-terminated strings into out; -1 unless exactly n.
@@ -412,10 +386,9 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len)
 	return runc_expand_entry(e);
 }
 
-// glassbox_runc runs `oci run` from the cache when it can; it returns when Go must.
 void glassbox_runc(int argc, char **argv)
 {
-	if (argc < 3 || argv == NULL || getenv("_GLASSBOX_NSENTER") != NULL)
+	if (argc < 3 || argv == NULL)
 		return;
 	const char *mode = getenv("GLASSBOX_RUN"), *init = getenv("GLASSBOX_INIT");
 	if ((mode != NULL && strcmp(mode, "go") == 0) || (init != NULL && strcmp(init, "go") == 0))

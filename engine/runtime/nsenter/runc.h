@@ -115,6 +115,9 @@ void runc_free_entry(struct runc_entry *e);
 
 // runc_run does the run; it returns (having undone everything) only when Go must do it.
 void runc_run(struct runc_entry *e);
+// glassbox_runc runs `oci run` from the cache when it can; it returns when Go must. nsexec.c's
+// constructor calls it in a process that is not a helper (no _GLASSBOX_NSENTER).
+void glassbox_runc(int argc, char **argv);
 // runc_marker appends what="c" or "go" to $GLASSBOX_RUN_TRACE, for tests.
 void runc_marker(const char *what);
 int64_t runc_now(void);

@@ -31,14 +31,7 @@
 #include "initc_internal.h"
 #include "runc.h"
 #include "kernel_compat.h"
-
-#define RUNC_MOUNT_ATTR_RDONLY 0x1
-#define RUNC_MOUNT_ATTR_NOSUID 0x2
-#define RUNC_MOUNT_ATTR_NODEV 0x4
-
-struct runc_mount_attr {
-	uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
+#include "readfile.h"
 
 // The constructor's messages (nsexec.c, which has no header of its own: the same numbers).
 enum { NS_MSG_PID = 1 };
@@ -83,13 +76,10 @@ static void undo(struct run *r)
 // at a descriptor above the init's few (CVE-2019-5736). -1: let Go do it (or its memfd).
 static int sealed_self(void)
 {
-	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = glassbox_sealed_exe();
 	if (fd < 0)
 		return -1;
-	struct runc_mount_attr attr = { .attr_set = RUNC_MOUNT_ATTR_RDONLY | RUNC_MOUNT_ATTR_NOSUID | RUNC_MOUNT_ATTR_NODEV };
-	int high = -1;
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0)
-		high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
 	close(fd);
 	return high;
 }
@@ -240,30 +230,6 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 	}
 }
 
-// proc_start is field 22 of /proc/PID/stat (state.go's procStart).
-static int proc_start(pid_t pid, unsigned long long *start)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (p == NULL)
-		return -1;
-	for (int field = 2; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (p == NULL)
-			return -1;
-	}
-	return sscanf(p + 1, "%llu", start) == 1 ? 0 : -1;
-}
-
 static void rfc3339(int64_t ns, char *out, size_t len)
 {
 	time_t sec = ns / 1000000000;
@@ -278,8 +244,9 @@ static void rfc3339(int64_t ns, char *out, size_t len)
 // CgroupsMade: without it, a state with no init names cgroups Delete must leave alone).
 static int write_state(struct run *r, pid_t pid, int made)
 {
-	unsigned long long start = 0;
-	if (pid > 0 && proc_start(pid, &start) < 0)
+	uint64_t start = 0;
+	char pstate;
+	if (pid > 0 && glassbox_proc_stat(pid, &pstate, &start) < 0)
 		return -1;
 	char created[64], origin[64];
 	rfc3339(runc_now(), created, sizeof(created));
@@ -289,7 +256,7 @@ static int write_state(struct run *r, pid_t pid, int made)
 	if (b == NULL)
 		return -1;
 	int n = snprintf(b, cap, "%s\"cgroups_made\":%s,\"pid\":%d,\"pid_start\":%llu,\"created\":\"%s\",\"trace_origin\":\"%s\"}",
-			 r->e->state, made ? "true" : "false", pid, start, created, origin);
+			 r->e->state, made ? "true" : "false", pid, (unsigned long long)start, created, origin);
 	if (n < 0 || (size_t)n >= cap) {
 		free(b);
 		return -1;

@@ -1,0 +1,96 @@
+// See readfile.h.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "readfile.h"
+
+char *glassbox_read_record(const char *path, size_t min, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
+	    st.st_size < 0 || (size_t)st.st_size < min || (size_t)st.st_size > max || (buf = malloc(st.st_size + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	size_t size = st.st_size, got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	if (got != size) {
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+ssize_t glassbox_read_small(const char *path, char *buf, size_t size, int flags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return -1;
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += r;
+		if (n == size - 1) {
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	return n;
+}
+
+int glassbox_proc_stat(int pid, char *state, uint64_t *start)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (glassbox_read_small(path, buf, sizeof(buf), 0) < 0)
+		return -1;
+	// "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
+	char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0')
+		return -1;
+	*state = p[2];
+	p += 2;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return -1;
+		p++;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (errno != 0 || end == p || (*end != ' ' && *end != '\0'))
+		return -1;
+	*start = v;
+	return 0;
+}
