@@ -34,9 +34,21 @@ type nsMapJSON struct {
 
 func lsns(t *testing.T) map[string]lsnsEntry {
 	t.Helper()
-	out, err := exec.Command("lsns", "-J", "--list").Output()
+	// lsns itself fails now and then on a busy machine (a process that exits while it reads
+	// /proc: other test packages start and end containers meanwhile): a few tries.
+	var out []byte
+	var err error
+	for try := 0; try < 5; try++ {
+		if out, err = exec.Command("lsns", "-J", "--list").Output(); err == nil {
+			break
+		}
+	}
 	if err != nil {
-		t.Fatalf("lsns -J --list: %v", err)
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("lsns -J --list: %v (%s)", err, stderr)
 	}
 	var v struct {
 		Namespaces []lsnsEntry `json:"namespaces"`
