@@ -108,10 +108,11 @@ func TestNsAgreesWithLsns(t *testing.T) {
 
 	// A process can also come and go while glassbox reads, between two identical lsns
 	// readings (other test packages start containers and execs meanwhile): a difference counts
-	// only if it is there on every stable try; a systematic error in glassbox is.
+	// only if it is there on every stable try, and at least two; a systematic error in
+	// glassbox is (a single stable try on a busy machine once caught a process exec'ing).
 	var diffs []string
 	stable := 0
-	for attempt := 1; attempt <= 10; attempt++ {
+	for attempt := 1; attempt <= 20; attempt++ {
 		before := lsns(t)
 		ours, _ := glassboxNS(t)
 		after := lsns(t)
@@ -136,8 +137,10 @@ func TestNsAgreesWithLsns(t *testing.T) {
 		}
 	}
 	switch {
+	case stable < 2 && len(diffs) > 0:
+		t.Logf("the machine's namespaces kept changing over 20 tries (%d stable); compared only this test's:\n%s", stable, strings.Join(diffs, "\n"))
 	case stable == 0:
-		t.Logf("the machine's namespaces kept changing over 10 tries; compared only this test's")
+		t.Logf("the machine's namespaces kept changing over 20 tries; compared only this test's")
 	case len(diffs) > 0:
 		t.Errorf("glassbox ns and lsns differ on all %d stable tries; the last:\n%s", stable, strings.Join(diffs, "\n"))
 	}
