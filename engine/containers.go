@@ -299,6 +299,20 @@ func isMountPoint(dir string) bool {
 	return a.Dev != b.Dev
 }
 
+// lookup opens the root's container store and resolves ref (a name, an ID or its prefix) in
+// it: the first steps of every verb on a container.
+func (e *Engine) lookup(ref string) (*state.Store, string, error) {
+	st, err := e.store()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := e.resolve(st, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	return st, id, nil
+}
+
 func (e *Engine) resolve(st *state.Store, ref string) (string, error) {
 	id, err := st.Resolve(ref)
 	if errors.Is(err, state.ErrNotFound) {

@@ -35,11 +35,7 @@ func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
 // anything else an addition. Unless opts.All, the mount points the runtime made there for
 // the container's mounts are left out, and so are the directories that hold nothing else.
 func (e *Engine) DiffWith(ctx context.Context, ref string, opts DiffOptions) ([]Change, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return nil, err
 	}

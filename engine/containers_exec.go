@@ -123,11 +123,7 @@ func (e *Engine) exec(ctx context.Context, ref string, opts ExecOptions, started
 // process from the container's config.json and opts, and names the exec for its events.
 func (e *Engine) prepareExec(ref string, opts ExecOptions) (nsenter.Process, *nsenter.Target, *execEvents, error) {
 	var p nsenter.Process
-	st, err := e.store()
-	if err != nil {
-		return p, nil, nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return p, nil, nil, err
 	}

@@ -19,11 +19,7 @@ import (
 // Top lists the processes of a running container: every process in its init's PID namespace
 // (the init first), with its PID there and here, its user and its command line.
 func (e *Engine) Top(ctx context.Context, ref string) ([]ContainerProcess, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -187,11 +187,7 @@ func deleteShimless(st *state.Store, rt shim.Runtime, id string) (bool, error) {
 
 // Trace returns the recorded steps of the container's last start.
 func (e *Engine) Trace(ctx context.Context, ref string) ([]TraceStep, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -21,11 +21,7 @@ func (e *Engine) Attach(ctx context.Context, ref string, opts AttachOptions) (Ex
 	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
 		return ExitStatus{}, err
 	}
-	st, err := e.store()
-	if err != nil {
-		return ExitStatus{}, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return ExitStatus{}, err
 	}
@@ -194,11 +190,7 @@ func (e *Engine) refreshEnded(st *state.Store, id string) (*state.Record, error)
 
 // Wait blocks until the container is not running and returns how it ended.
 func (e *Engine) Wait(ctx context.Context, ref string) (ExitStatus, error) {
-	st, err := e.store()
-	if err != nil {
-		return ExitStatus{}, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return ExitStatus{}, err
 	}
@@ -232,11 +224,7 @@ func (e *Engine) Wait(ctx context.Context, ref string) (ExitStatus, error) {
 // Logs reads the container's json-lines log: rotated file first, then the current one; with
 // Follow it keeps reading until the container stops or ctx ends.
 func (e *Engine) Logs(ctx context.Context, ref string, opts LogOptions) (<-chan LogEntry, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -224,11 +224,7 @@ func (e *Engine) networkSettings(id string, ns *NetworkSettings) {
 // in its namespace, its veth peer, the bridge and its NAT rules. A container without a bridge
 // attachment is read through its running init's namespace.
 func (e *Engine) NetworkInspect(ctx context.Context, ref string) (*network.Report, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -21,11 +21,7 @@ import (
 
 // Kill sends sig to the container's init.
 func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
-	st, err := e.store()
-	if err != nil {
-		return err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -51,11 +47,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 // Stop sends SIGTERM, waits up to timeout for the container to exit, then kills every process
 // in it with SIGKILL, as docker stop does. Stopping a stopped container is not an error.
 func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
-	st, err := e.store()
-	if err != nil {
-		return err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -194,11 +186,7 @@ func (e *Engine) RemoveEnded(ctx context.Context, ref string) (purge func() erro
 // its init ended: nothing is left to stop, and the shim deletes the runtime's container
 // (cgroups) itself, meanwhile.
 func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (func() error, error) {
-	st, err := e.store()
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -325,11 +313,7 @@ func humanDuration(d time.Duration) string {
 // directories, the bundle and the shim.
 func (e *Engine) Inspect(ctx context.Context, ref string) (ContainerDetail, error) {
 	var d ContainerDetail
-	st, err := e.store()
-	if err != nil {
-		return d, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return d, err
 	}

@@ -140,11 +140,7 @@ func (e *Engine) Start(ctx context.Context, id string) error {
 // attach the returned connection is the caller's attach stream, subscribed before the start
 // so it sees every byte; stdin says the caller sends input on it.
 func (e *Engine) start(ctx context.Context, ref string, attach, stdin bool) (string, net.Conn, error) {
-	st, err := e.store()
-	if err != nil {
-		return "", nil, err
-	}
-	id, err := e.resolve(st, ref)
+	st, id, err := e.lookup(ref)
 	if err != nil {
 		return "", nil, err
 	}
