@@ -23,9 +23,8 @@ type OOMWatch struct {
 	// C receives a value after each wake-up (a value already waiting absorbs more). It is
 	// closed when the watch ends: Close, or the cgroup gone.
 	C    <-chan struct{}
-	fd   int    // the eventfd or the inotify instance
-	stop int    // an eventfd that Close signals, polled beside fd
-	dir  string // the memory cgroup's directory
+	f    *os.File // the eventfd or the inotify instance, non-blocking: in Go's poller, so Close ends a Read
+	dir  string   // the memory cgroup's directory
 	done chan struct{}
 }
 
@@ -45,13 +44,8 @@ func (c *Cgroup) NotifyOOM() (*OOMWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("oom watch: eventfd: %w", err)
-	}
 	ch := make(chan struct{}, 1)
-	w := &OOMWatch{C: ch, fd: fd, stop: stop, dir: dir, done: make(chan struct{})}
+	w := &OOMWatch{C: ch, f: os.NewFile(uintptr(fd), "oom watch "+dir), dir: dir, done: make(chan struct{})}
 	go w.run(ch, v2)
 	return w, nil
 }
@@ -60,7 +54,7 @@ func (c *Cgroup) NotifyOOM() (*OOMWatch, error) {
 // "<eventfd> <fd of memory.oom_control>" written to cgroup.event_control. The kernel keeps
 // its own references, so the memory.oom_control descriptor is closed at once.
 func registerOOMEventfd(dir string) (int, error) {
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return -1, fmt.Errorf("oom watch: eventfd: %w", err)
 	}
@@ -81,7 +75,7 @@ func registerOOMEventfd(dir string) (int, error) {
 
 // watchMemoryEvents watches a cgroup2 memory.events for modification.
 func watchMemoryEvents(dir string) (int, error) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return -1, fmt.Errorf("oom watch: inotify_init1: %w", err)
 	}
@@ -93,26 +87,14 @@ func watchMemoryEvents(dir string) (int, error) {
 	return fd, nil
 }
 
-// run waits on the watch's descriptor and the stop eventfd, and ends when either says so:
-// Close, an error, or the cgroup removed (v1: the eventfd fires and cgroup.event_control is
-// gone; cgroup2: the watch reports IN_IGNORED).
+// run reads the watch's descriptor until Close or the cgroup's removal (v1: the eventfd
+// fires and cgroup.event_control is gone; cgroup2: the watch reports IN_IGNORED).
 func (w *OOMWatch) run(ch chan<- struct{}, v2 bool) {
 	defer close(w.done)
 	defer close(ch)
 	buf := make([]byte, 4096)
-	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.stop), Events: unix.POLLIN}}
 	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			return
-		}
-		if fds[1].Revents != 0 {
-			return
-		}
-		n, err := unix.Read(w.fd, buf)
+		n, err := w.f.Read(buf)
 		if err != nil || n <= 0 {
 			return
 		}
@@ -136,14 +118,11 @@ func (w *OOMWatch) run(ch chan<- struct{}, v2 bool) {
 	}
 }
 
-// Close ends the watch and releases its descriptors; C is closed once it has.
+// Close ends the watch and releases its descriptor; C is closed once it has.
 func (w *OOMWatch) Close() error {
-	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
-	unix.Write(w.stop, one)
+	err := w.f.Close()
 	<-w.done
-	unix.Close(w.fd)
-	unix.Close(w.stop)
-	return nil
+	return err
 }
 
 // oomWatchGone reports whether a v1 cgroup's directory went, which its eventfd also signals.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -15,8 +16,7 @@ import (
 type Watch struct {
 	OOM    *cgroups.OOMWatch
 	Exited <-chan struct{}
-	pidfd  int
-	stop   int
+	pidfd  *os.File // non-blocking: in Go's poller, so Close ends the wait
 	done   chan struct{}
 }
 
@@ -34,24 +34,20 @@ func (r *Runtime) Watch(id string) (*Watch, error) {
 	if rec.Pid <= 0 {
 		return nil, ErrStopped
 	}
-	pidfd, err := unix.PidfdOpen(rec.Pid, 0)
+	fd, err := unix.PidfdOpen(rec.Pid, unix.PIDFD_NONBLOCK)
 	if errors.Is(err, unix.ESRCH) {
 		return nil, ErrStopped
 	}
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: pidfd_open %d: %w", id, rec.Pid, err)
 	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd "+id)
 	if !rec.alive() {
-		unix.Close(pidfd)
+		pidfd.Close()
 		return nil, ErrStopped
 	}
-	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(pidfd)
-		return nil, fmt.Errorf("watch %s: eventfd: %w", id, err)
-	}
 	exited := make(chan struct{})
-	w := &Watch{Exited: exited, pidfd: pidfd, stop: stop, done: make(chan struct{})}
+	w := &Watch{Exited: exited, pidfd: pidfd, done: make(chan struct{})}
 	if len(rec.CgroupPaths) > 0 {
 		if cg, err := cgroups.Load(rec.CgroupPaths); err == nil {
 			w.OOM, _ = cg.NotifyOOM() // no memory controller: no OOM to report
@@ -61,29 +57,31 @@ func (r *Runtime) Watch(id string) (*Watch, error) {
 	return w, nil
 }
 
-// waitExit closes exited when the pidfd reports the init's end (poll(2) POLLIN, pidfd_open(2)),
-// or returns when Close signals stop.
+// waitExit closes exited when the pidfd reports the init's end (readable, pidfd_open(2)), or
+// returns when Close closes the pidfd. A pidfd cannot be read, so the wait goes through the
+// raw connection: the callback says "not ready" until poll(2) sees it readable.
 func (w *Watch) waitExit(exited chan<- struct{}) {
 	defer close(w.done)
-	fds := []unix.PollFd{{Fd: int32(w.pidfd), Events: unix.POLLIN}, {Fd: int32(w.stop), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || fds[0].Revents != 0 {
-			close(exited)
-		}
+	rc, err := w.pidfd.SyscallConn()
+	if err != nil {
 		return
+	}
+	ended := false
+	err = rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(fds, 0)
+		ended = n > 0
+		return ended
+	})
+	if err == nil && ended {
+		close(exited)
 	}
 }
 
 // Close ends the watch.
 func (w *Watch) Close() {
-	unix.Write(w.stop, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	w.pidfd.Close()
 	<-w.done
-	unix.Close(w.pidfd)
-	unix.Close(w.stop)
 	if w.OOM != nil {
 		w.OOM.Close()
 	}
