@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/glassbox/glassbox/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -236,21 +237,11 @@ func ExecKeeperMain(args []string) int {
 // zombieExitCode is the exit code of pid while it is a zombie (/proc/PID/stat field 52, the
 // wait(2) status, proc(5)), as a shell reports it; -1 when it is already reaped.
 func zombieExitCode(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	stat, err := procfs.ReadStat(pid)
+	if err != nil || stat.State() != 'Z' {
 		return -1
 	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); field 52 is f[49].
-	if len(f) < 50 || f[0] != "Z" {
-		return -1
-	}
-	st, err := strconv.Atoi(f[49])
+	st, err := strconv.Atoi(stat.Field(52))
 	if err != nil {
 		return -1
 	}

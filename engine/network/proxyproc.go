@@ -10,10 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/glassbox/glassbox/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -155,34 +155,12 @@ func stopProxy(pid int, start uint64) {
 
 // procStartTime is field 22 of /proc/PID/stat (proc(5)); 0 when the process is gone.
 func procStartTime(pid int) uint64 {
-	f := procStatFields(pid)
-	if len(f) < 20 {
-		return 0
-	}
-	var v uint64
-	fmt.Sscan(f[19], &v)
-	return v
+	st, _ := procfs.ReadStat(pid)
+	return st.StartTime()
 }
 
 // procState is field 3 of /proc/PID/stat; 0 when the process is gone.
 func procState(pid int) byte {
-	f := procStatFields(pid)
-	if len(f) == 0 || f[0] == "" {
-		return 0
-	}
-	return f[0][0]
-}
-
-// procStatFields are /proc/PID/stat's fields after the command name, from field 3 on.
-func procStatFields(pid int) []string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(s[i+1:])
+	st, _ := procfs.ReadStat(pid)
+	return st.State()
 }

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/glassbox/glassbox/engine/cgroups"
 	"github.com/glassbox/glassbox/engine/trace"
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/procfs"
 )
 
 // Files in a container's state directory.
@@ -90,21 +89,11 @@ func (r *Runtime) save(rec *record) error {
 
 // procStart returns field 22 (starttime) of /proc/PID/stat and whether the process is a zombie.
 func procStart(pid int) (start uint64, zombie bool, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procfs.ReadStat(pid)
 	if err != nil {
 		return 0, false, err
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, false, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	return start, f[0] == "Z" || f[0] == "X", err
+	return st.StartTime(), st.Ended(), nil
 }
 
 // alive reports whether the record's init still runs (a zombie has stopped).

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/glassbox/glassbox/internal/procfs"
 )
 
 // CgroupPaths reads a process's cgroups (/proc/PID/cgroup, cgroups(7)) as directories under
@@ -76,18 +78,9 @@ func Alive(pid int, startTime uint64) bool {
 // procStat reads the state (field 3) and the start time (field 22) of /proc/PID/stat, in one
 // read: 0 for what it cannot read.
 func procStat(pid int) (state byte, start uint64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procfs.ReadStat(pid)
 	if err != nil {
 		return 0, 0
 	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+3 > len(s) {
-		return 0, 0
-	}
-	state = s[i+2]
-	if fields := strings.Fields(s[i+1:]); len(fields) >= 20 {
-		fmt.Sscan(fields[19], &start)
-	}
-	return state, start
+	return st.State(), st.StartTime()
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/glassbox/glassbox/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,13 +131,8 @@ func exited(pid, pidfd int) bool {
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err == unix.ESRCH {
 		return true
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+	st, err := procfs.ReadStat(pid)
+	return err != nil || st.Ended()
 }
 
 // openNamespace opens /proc/PID/ns/TYPE, or returns nil when the caller is already in that
