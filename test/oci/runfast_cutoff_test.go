@@ -20,6 +20,7 @@ import (
 // of its cgroups, so delete left them and the container's process, as it must for a state
 // that named cgroups it never made.
 func TestRunCutOffAfterCgroups(t *testing.T) {
+	pinGlassboxParent(t)
 	e := newEnv(t)
 	id := containerID(t)
 	t.Cleanup(func() {

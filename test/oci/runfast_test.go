@@ -69,6 +69,19 @@ func (e *ociEnv) stateGone(id string) {
 const probe = `hostname; echo self $$; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes; ` +
 	`for n in pid net uts ipc mnt; do echo $n $(readlink /proc/self/ns/$n); done; echo err >&2; exit 5`
 
+// pinGlassboxParent keeps the glassbox parent cgroups busy for the test with a sleeping
+// container of another root: a run that has to make them keeps no cache entry (the parent's
+// setup is not a container's), and a container that made them takes them away once they are
+// empty, which other test packages' containers do all the time on a CI run; without the pin
+// a run could fairly take Go's path where a test wants C.
+func pinGlassboxParent(t *testing.T) {
+	t.Helper()
+	pin := newEnv(t)
+	id := containerID(t) + "-pin"
+	pin.Must("run", "-d", "--bundle", pin.bundle(nil, "sleep", "1000"), id)
+	t.Cleanup(func() { pin.Run("delete", "--force", id) })
+}
+
 // startReady starts `oci run --bundle bundle id` (run i of a test) and returns once the
 // container has said "ready".
 func startReady(t *testing.T, e *ociEnv, bundle, id string, i int) *exec.Cmd {
@@ -89,9 +102,11 @@ func startReady(t *testing.T, e *ociEnv, bundle, id string, i int) *exec.Cmd {
 }
 
 // newRunCacheTest is an oci env whose runs say which path they took in marks
-// (GLASSBOX_RUN_TRACE), and a container ID removed when the test ends.
+// (GLASSBOX_RUN_TRACE), and a container ID removed when the test ends; the glassbox parent
+// cgroups are pinned for the test (pinGlassboxParent).
 func newRunCacheTest(t *testing.T) (e *ociEnv, marks, id string) {
 	t.Helper()
+	pinGlassboxParent(t)
 	e = newEnv(t)
 	marks = filepath.Join(t.TempDir(), "marks")
 	t.Setenv("GLASSBOX_RUN_TRACE", marks)
