@@ -98,7 +98,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		e.dropPending(id)
 		if errors.Is(err, ErrNotFound) {
 			// The image store's error does not say which image: a create names it.
-			err = wrapKind(fmt.Errorf("no such image: %s (glassbox pull %s fetches it)", opts.Image, opts.Image), ErrNotFound)
+			err = wrapKind(wrapKind(fmt.Errorf("no such image: %s (glassbox pull %s fetches it)", opts.Image, opts.Image), ErrNoImage), ErrNotFound)
 		}
 		return Container{}, err
 	}

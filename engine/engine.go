@@ -44,6 +44,10 @@ type Engine struct {
 // ErrNotFound is wrapped by every error about a container, image or layer that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoImage is wrapped, beside ErrNotFound, by a create whose image is not in the store: the
+// CLI pulls it then, as docker's run does.
+var ErrNoImage = errors.New("no such image")
+
 // ErrConflict is wrapped by errors about a name in use, an image in use, a container running.
 var ErrConflict = errors.New("conflict")
 

@@ -25,11 +25,13 @@ type runFlags struct {
 	pidsLimit                                                                                    int64
 	tty, interactive, rm, init, readOnly, privileged                                             bool
 	entrypointSet                                                                                bool
+	pull                                                                                         string // missing, always, never
 }
 
 func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.SetInterspersed(false) // everything after IMAGE is the container's command
 	fs.StringVar(&f.name, "name", "", "assign a name to the container")
+	fs.StringVar(&f.pull, "pull", "missing", `pull the image before creating: "missing" (when the store lacks it), "always", "never"`)
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables (KEY=VALUE, or KEY to take it from here)")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from a file")
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
@@ -86,7 +88,42 @@ func ramInBytes(s string) (int64, error) {
 	return int64(v * float64(mult)), nil
 }
 
+// create makes the container, pulling its image first as --pull says, as docker's run and
+// create do: "missing" pulls when the store lacks the image (saying so on stderr, the
+// progress there too, so that stdout stays the container's or its ID), "always" pulls every
+// time, "never" leaves a missing image an error.
+func (f *runFlags) create(cmd *cobra.Command, e *engine.Engine, opts engine.CreateOptions) (engine.Container, error) {
+	pull := func() error {
+		pp := newPullPrinter(cmd.ErrOrStderr(), false)
+		_, err := e.Pull(cmd.Context(), opts.Image, engine.PullOptions{Progress: pp.report})
+		pp.finish()
+		if err != nil {
+			return fmt.Errorf("pull %s: %w", opts.Image, err)
+		}
+		return nil
+	}
+	if f.pull == "always" {
+		if err := pull(); err != nil {
+			return engine.Container{}, err
+		}
+	}
+	c, err := e.Create(cmd.Context(), opts)
+	if f.pull != "missing" || !errors.Is(err, engine.ErrNoImage) {
+		return c, err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Unable to find image '%s' locally\n", opts.Image)
+	if err := pull(); err != nil {
+		return engine.Container{}, err
+	}
+	return e.Create(cmd.Context(), opts)
+}
+
 func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
+	switch f.pull {
+	case "missing", "always", "never":
+	default:
+		return engine.CreateOptions{}, fmt.Errorf(`invalid pull option: '%s': must be one of "always", "missing" or "never"`, f.pull)
+	}
 	o := engine.CreateOptions{Image: args[0], Cmd: args[1:], Name: f.name, WorkingDir: f.workdir,
 		User: f.user, Hostname: f.hostname, Tty: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm,
 		Init: f.init, CPUShares: f.cpuShares, PidsLimit: f.pidsLimit, Volumes: f.volumes, Tmpfs: f.tmpfs,
@@ -185,7 +222,7 @@ func newCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := e.Create(cmd.Context(), opts)
+			c, err := f.create(cmd, e, opts)
 			if err != nil {
 				return err
 			}

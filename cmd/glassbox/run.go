@@ -37,7 +37,7 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 			}
 			defer e.Close()
 			opts.StartNext = true
-			c, err := e.Create(cmd.Context(), opts)
+			c, err := f.create(cmd, e, opts)
 			if err != nil {
 				return exitStatus(exitEngineError, err)
 			}
