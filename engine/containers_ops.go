@@ -212,9 +212,12 @@ func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (f
 		}
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		e.Wait(wctx, id)
+		if rec.Ephemeral {
+			e.awaitShimRemoval(wctx, st, id)
+		}
 		cancel()
-		// A --rm container's shim took it out as it ended (Wait returns once it has): this
-		// removal has nothing left to do, and a second destroy event would be a lie.
+		// A --rm container's shim took it out as it ended: this removal has nothing left to
+		// do, and a second destroy event would be a lie.
 		if _, err := st.Get(id); errors.Is(err, state.ErrNotFound) {
 			return func() error { return nil }, nil
 		}
@@ -241,6 +244,29 @@ func (e *Engine) remove(ctx context.Context, ref string, force, ownShim bool) (f
 	}
 	shim.AppendEvent(st.EventsPath(), "destroy", rec)
 	return purge, nil
+}
+
+// awaitShimRemoval waits, after a --rm container's end, for its shim to take it out: Wait
+// returns once the record says exited, which the shim writes before its die event and the
+// removal, so a removal that went on from there raced the shim's (both deleted, both wrote
+// destroy). It returns when the record is gone, or at once when no shim holds shim.lock any
+// more (killed: the caller removes the container itself), or when ctx ends.
+func (e *Engine) awaitShimRemoval(ctx context.Context, st *state.Store, id string) {
+	for {
+		if _, err := st.Get(id); err != nil {
+			return
+		}
+		unlock, free, err := st.TryLock(id, "shim.lock")
+		if err == nil && free {
+			unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // List returns the containers, newest first; without all only the running ones.
