@@ -39,7 +39,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 	var cacheKey *runCacheKey
-	if opts.RunCache {
+	if opts.RunCache || opts.Template {
 		// Before config.json is read: a change from here on makes the entry stale.
 		if cacheKey, err = takeRunCacheKey(bundle); err != nil {
 			r.log.Debug("run cache: no key", "err", err)
@@ -312,7 +312,11 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) (_ 
 		if icfg.ParentPIDNS {
 			run.cloneFlags = unix.CLONE_NEWPID
 		}
-		if err := r.keepRunCache(cacheKey, run); err != nil {
+		keep := r.keepRunCache
+		if opts.Template {
+			keep = r.keepTemplate
+		}
+		if err := keep(cacheKey, run); err != nil {
 			r.log.Debug("run cache: not kept", "id", id, "why", err)
 		}
 	}

@@ -120,7 +120,7 @@ type runCacheRun struct {
 // one added later) may change what Create does, so its run is not kept.
 func plainRun(opts CreateOptions) bool {
 	plain := opts
-	plain.Bundle, plain.IO, plain.Trace, plain.RunCache = "", IO{}, nil, false
+	plain.Bundle, plain.IO, plain.Trace, plain.RunCache, plain.Template = "", IO{}, nil, false, false
 	v := reflect.ValueOf(plain)
 	for i := range v.NumField() {
 		f := v.Field(i)
@@ -143,6 +143,12 @@ func runCacheName(bundle string) string {
 // cannot say (a terminal, hooks, a user namespace, a parent cgroup this run had to make)
 // is left to Go every time.
 func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
+	return r.keepEntry(k, run, "")
+}
+
+// keepEntry writes a run cache entry: the bundle's (name "") or, named name, a whole
+// template (runcache_tmpl.go) whose strings hold marks wherever the container's ID was.
+func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error {
 	s := run.spec
 	switch {
 	case run.plan == nil:
@@ -168,10 +174,14 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 			b.Write(p)
 		}
 	}
+	mark := func(s string) string { return s }
+	if name != "" {
+		mark = wholeMarker(run.id)
+	}
 	str := func(v ...string) []byte {
 		var out []byte
 		for _, s := range v {
-			out = append(append(out, s...), 0)
+			out = append(append(out, mark(s)...), 0)
 		}
 		return out
 	}
@@ -183,9 +193,14 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	}
 
 	put(rcVersion, u32(runCacheVersion))
-	tmpl := templateOf(run)
+	var tmpl *idTemplate
+	if name == "" {
+		tmpl = templateOf(run)
+	}
 	id, pl, cgroupPaths := run.id, run.plan, run.cgroupPaths
-	if tmpl != nil {
+	if name != "" {
+		put(rcTemplate, u32(templateWhole))
+	} else if tmpl != nil {
 		id, pl, cgroupPaths = idMark, tmpl.plan, tmpl.paths
 		put(rcTemplate, u32(1))
 	} else {
@@ -232,6 +247,9 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	}
 	ncfg := run.nsenter
 	ncfg.Init = nil
+	if name != "" {
+		ncfg, pl = markedConfig(ncfg, mark), markedPlan(pl, mark)
+	}
 	cfg, err := nsenter.EncodeConfig(ncfg)
 	if err != nil {
 		return err
@@ -273,11 +291,16 @@ func (r *Runtime) keepRunCache(k *runCacheKey, run runCacheRun) error {
 	put(rcText, u32(textProgExec), str(fragment("execve", "close_range CLOEXEC from 3, seccomp (with no_new_privs), execve "+
 		"of the program: timed from the fifo read to the close of the init's end at exec")))
 
+	if name == "" {
+		name = runCacheName(k.bundle)
+	} else if err := checkWhollyMarked(b.Bytes(), run.id); err != nil {
+		return err
+	}
 	dir := filepath.Join(r.stateDir, runCacheDir)
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, runCacheName(k.bundle)), b.Bytes(), 0o600, atomicfile.Atomic); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o600, atomicfile.Atomic); err != nil {
 		return err
 	}
 	trimRunCache(dir, maxRunCacheEntries)
@@ -300,7 +323,7 @@ func trimRunCache(dir string, max int) {
 	}
 	var all []entry
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), "run-") {
+		if info, err := e.Info(); err == nil && (strings.HasPrefix(e.Name(), "run-") || strings.HasPrefix(e.Name(), "tmpl-")) {
 			all = append(all, entry{e.Name(), info.ModTime().UnixNano()})
 		}
 	}

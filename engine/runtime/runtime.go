@@ -88,6 +88,9 @@ type CreateOptions struct {
 	// RunCache: the caller is `oci run` with this process's stdio and nothing else asked; a
 	// successful Create keeps what it did in the run cache for nsenter/runc.c (runcache.go).
 	RunCache bool
+	// Template: the caller is a shim of the engine, with pipes for stdio; a successful
+	// Create keeps a whole template (runcache_tmpl.go) for nsenter's C `run`.
+	Template bool
 }
 
 // Container is a created container as the runtime knows it.

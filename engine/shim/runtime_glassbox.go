@@ -33,7 +33,9 @@ func (g *glassboxRuntime) Name() string { return "glassbox runtime" }
 
 func (g *glassboxRuntime) Create(ctx context.Context, id, bundle string, stdio IO, tty bool) (*Process, error) {
 	c, err := g.r.Create(ctx, id, runtime.CreateOptions{Bundle: bundle,
-		IO: runtime.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}, Trace: g.trace})
+		IO: runtime.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}, Trace: g.trace,
+		// A whole template for the next container of the same config (nsenter's C run).
+		Template: !tty})
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
 		return nil, &execError{err: err, kind: ErrCommandNotFound, said: runtime.ErrNotFound}

@@ -240,8 +240,16 @@ static int check_file(const char *p, uint32_t len)
 	return got == wantlen && got < sizeof(buf) && memcmp(buf, want, got) == 0 ? 0 : -1;
 }
 
+// has_mark: s holds a mark of a whole template (a path of the container being made).
+static int has_mark(const char *s)
+{
+	return strchr(s, RUNC_ID_MARK) != NULL || strchr(s, RUNC_SHORT_MARK) != NULL;
+}
+
 // load_entry checks every key record and collects the rest; -1 if anything does not hold.
-static int load_entry(struct runc_entry *e, char *buf, size_t len)
+// whole: the entry is a whole template (runcache_tmpl.go) for grun.c, which made the
+// container's bundle and rootfs itself: the key records naming them are not checked.
+static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 {
 	const char *p = buf, *end = buf + len;
 	int version = 0, keys = 0;
@@ -276,7 +284,10 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len)
 			// Any ID Go would take: one it refuses is Go's to refuse.
 			if (n != 4 || !runc_valid_id(e->id))
 				return -1;
-			e->template = 1;
+			memcpy(u, p, 4);
+			if (u[0] != (whole ? RUNC_TEMPLATE_WHOLE : 1))
+				return -1;
+			e->template = u[0];
 			keys |= 1;
 			break;
 		case RC_PLAN:
@@ -284,11 +295,17 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len)
 			e->plan_len = n;
 			break;
 		case RC_BUNDLE:
-			if (strings_of(p, n, s, 1) < 0 || strcmp(s[0], e->bundle) != 0)
+			if (strings_of(p, n, s, 1) < 0)
+				return -1;
+			if (whole && e->template == RUNC_TEMPLATE_WHOLE && (s[0] = runc_expand(e, s[0])) == NULL)
+				return -1;
+			if (strcmp(s[0], e->bundle) != 0)
 				return -1;
 			keys |= 2;
 			break;
 		case RC_STAT:
+			if (whole && n > 48 && has_mark(p + 48))
+				break;	// the new container's config.json, rootfs or /etc file
 			if (check_stat(p, n) < 0)
 				return -1;
 			keys |= 4;
@@ -386,6 +403,11 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len)
 	return runc_expand_entry(e);
 }
 
+int runc_load_template(struct runc_entry *e, char *buf, size_t len)
+{
+	return load_entry(e, buf, len, 1);
+}
+
 void glassbox_runc(int argc, char **argv)
 {
 	if (argc < 3 || argv == NULL)
@@ -420,7 +442,7 @@ void glassbox_runc(int argc, char **argv)
 	e->bundle = bundleabs;
 	e->log = log;
 	e->origin = origin;
-	if (load_entry(e, buf, len) == 0)
+	if (load_entry(e, buf, len, 0) == 0)
 		runc_run(e);
 	runc_free_entry(e);
 	free(e);

@@ -32,6 +32,11 @@ enum {
 
 // RUNC_ID_MARK stands for the run's container ID in a template entry's strings.
 #define RUNC_ID_MARK '\x01'
+// RUNC_SHORT_MARK stands for its first RUNC_SHORT_ID characters in a whole template
+// (runcache_tmpl.go: RC_TEMPLATE's payload RUNC_TEMPLATE_WHOLE), the container's hostname.
+#define RUNC_SHORT_MARK '\x02'
+#define RUNC_SHORT_ID 12
+#define RUNC_TEMPLATE_WHOLE 2
 
 
 #define RUNC_CACHE_VERSION 2
@@ -77,7 +82,7 @@ struct runc_entry {
 	struct runc_step steps[RUNC_MAX_STEPS];
 	int nsteps;
 	const char *text_init_execve, *text_prog_exec;
-	int template;		// the strings hold RUNC_ID_MARK where the ID goes
+	int template;		// the strings hold RUNC_ID_MARK where the ID goes (RC_TEMPLATE's payload)
 	const char *plan;	// the C init's plan, for the constructor's config
 	uint32_t plan_len;
 	struct runc_alloc *allocs;	// strings made with the ID in, freed with the entry
@@ -113,6 +118,19 @@ int runc_valid_id(const char *id);
 int runc_expand_entry(struct runc_entry *e);
 void runc_free_entry(struct runc_entry *e);
 
+// runc_load_template checks and loads a whole template (runcache_tmpl.go) for e->id and
+// e->bundle, which the caller set, as e->root (the runtime's state directory) and e->origin;
+// -1 if it does not hold.
+int runc_load_template(struct runc_entry *e, char *buf, size_t len);
+// The run's parts, for grun.c's shim: runc_create makes the container up to the init
+// waiting on its exec fifo with state.json written (0), or undoes everything (-1); the init
+// inherits 0, 1 and 2. runc_start releases it (0 once its program runs, -1 if it died
+// first); runc_undo kills it and removes what runc_create made; runc_delete removes the
+// cgroups and state once the init is reaped.
+int runc_create(struct run *r);
+int runc_start(struct run *r);
+void runc_undo(struct run *r);
+void runc_delete(struct run *r);
 // runc_run does the run; it returns (having undone everything) only when Go must do it.
 void runc_run(struct runc_entry *e);
 // glassbox_runc runs `oci run` from the cache when it can; it returns when Go must. nsexec.c's

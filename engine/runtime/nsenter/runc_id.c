@@ -8,8 +8,10 @@
 
 #include "runc.h"
 
-// Records of the constructor's config (nsexec.c): REC_INIT carries the plan, REC_END ends.
-enum { REC_END = 0, REC_INIT = 12 };
+// Records of the constructor's config (nsexec.c): REC_INIT carries the plan, REC_END ends;
+// the ID is in REC_NAMESPACE's paths (after a u32 and an i32), REC_CGROUP's and
+// REC_TIMENS_OFFSETS' (runcache_tmpl.go's markedConfig).
+enum { REC_END = 0, REC_NAMESPACE = 1, REC_CGROUP = 2, REC_TIMENS_OFFSETS = 5, REC_INIT = 12 };
 
 // runc_valid_id is runtime's checkID: letters, digits and _ . + -, not first . or -.
 int runc_valid_id(const char *id)
@@ -23,16 +25,22 @@ int runc_valid_id(const char *id)
 	return 1;
 }
 
-// expand_into copies s (len bytes) to out with the ID for each mark; it returns the length,
-// or only counts it when out is NULL.
-static size_t expand_into(const char *s, size_t len, const char *id, char *out)
+// expand_into copies s (len bytes) to out with the ID for each mark (and, in a whole
+// template, its first 12 characters for each short mark); it returns the length, or only
+// counts it when out is NULL.
+static size_t expand_into(const char *s, size_t len, const struct runc_entry *e, char *out)
 {
-	size_t idlen = strlen(id), n = 0;
+	const char *id = e->id;
+	size_t idlen = strlen(id), n = 0, shortlen = idlen < RUNC_SHORT_ID ? idlen : RUNC_SHORT_ID;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == RUNC_ID_MARK) {
 			if (out)
 				memcpy(out + n, id, idlen);
 			n += idlen;
+		} else if (s[i] == RUNC_SHORT_MARK && e->template == RUNC_TEMPLATE_WHOLE) {
+			if (out)
+				memcpy(out + n, id, shortlen);
+			n += shortlen;
 		} else {
 			if (out)
 				out[n] = s[i];
@@ -44,13 +52,13 @@ static size_t expand_into(const char *s, size_t len, const char *id, char *out)
 
 const char *runc_expand(struct runc_entry *e, const char *s)
 {
-	if (s == NULL || !e->template || strchr(s, RUNC_ID_MARK) == NULL)
+	if (s == NULL || !e->template || (strchr(s, RUNC_ID_MARK) == NULL && (e->template != RUNC_TEMPLATE_WHOLE || strchr(s, RUNC_SHORT_MARK) == NULL)))
 		return s;
-	size_t len = strlen(s), n = expand_into(s, len, e->id, NULL);
+	size_t len = strlen(s), n = expand_into(s, len, e, NULL);
 	struct runc_alloc *a = malloc(sizeof(*a) + n + 1);
 	if (a == NULL)
 		return NULL;
-	expand_into(s, len, e->id, a->s);
+	expand_into(s, len, e, a->s);
 	a->s[n] = '\0';
 	a->next = e->allocs;
 	e->allocs = a;
@@ -79,14 +87,14 @@ static int64_t expand_plan(struct runc_entry *e, char *out)
 			p += 4;
 			if ((size_t)(end - p) < (size_t)len + 1 || p[len] != '\0')
 				return -1;
-			size_t m = e->template ? expand_into(p, len, e->id, NULL) : len;
+			size_t m = e->template ? expand_into(p, len, e, NULL) : len;
 			if (m > UINT32_MAX)
 				return -1;
 			uint32_t m32 = m;
 			if (out) {
 				memcpy(out + n, &m32, 4);
 				if (e->template)
-					expand_into(p, len, e->id, out + n + 4);
+					expand_into(p, len, e, out + n + 4);
 				else
 					memcpy(out + n + 4, p, len);
 				out[n + 4 + m] = '\0';
@@ -98,21 +106,61 @@ static int64_t expand_plan(struct runc_entry *e, char *out)
 	return n;
 }
 
+// expand_nsenter writes the constructor's config up to its REC_END (len bytes) with the ID in,
+// as expand_plan; a template of one ID has none there (runcache_id.go).
+static int64_t expand_nsenter(struct runc_entry *e, size_t len, char *out)
+{
+	if (e->template != RUNC_TEMPLATE_WHOLE) {
+		if (out)
+			memcpy(out, e->nsenter, len);
+		return len;
+	}
+	const char *p = e->nsenter, *end = p + len;
+	size_t n = 0;
+	while (p < end) {
+		uint32_t hdr[2];
+		if (end - p < 8)
+			return -1;
+		memcpy(hdr, p, 8);
+		p += 8;
+		if ((size_t)(end - p) < hdr[1])
+			return -1;
+		size_t skip = hdr[0] == REC_NAMESPACE ? 8 : 0;
+		int text = hdr[0] == REC_NAMESPACE || hdr[0] == REC_CGROUP || hdr[0] == REC_TIMENS_OFFSETS;
+		if (hdr[1] < skip)
+			return -1;
+		size_t m = text ? skip + expand_into(p + skip, hdr[1] - skip, e, NULL) : hdr[1];
+		if (m > UINT32_MAX)
+			return -1;
+		if (out) {
+			uint32_t h[2] = { hdr[0], (uint32_t)m };
+			memcpy(out + n, h, 8);
+			memcpy(out + n + 8, p, skip);
+			if (text)
+				expand_into(p + skip, hdr[1] - skip, e, out + n + 8 + skip);
+			else
+				memcpy(out + n + 8, p, hdr[1]);
+		}
+		n += 8 + m;
+		p += hdr[1];
+	}
+	return n;
+}
+
 char *runc_config(struct runc_entry *e, size_t *len)
 {
 	static const uint32_t end_rec[2] = { REC_END, 0 };
 	// The entry's config ends in REC_END: the plan goes in before it.
 	if (e->nsenter_len < 8 || memcmp(e->nsenter + e->nsenter_len - 8, end_rec, 8) != 0 || e->plan == NULL)
 		return NULL;
-	int64_t plan = expand_plan(e, NULL);
-	if (plan < 0 || plan > UINT32_MAX)
+	int64_t plan = expand_plan(e, NULL), head = expand_nsenter(e, e->nsenter_len - 8, NULL);
+	if (plan < 0 || plan > UINT32_MAX || head < 0)
 		return NULL;
-	size_t head = e->nsenter_len - 8;
 	char *b = malloc(head + 8 + plan + 8);
 	if (b == NULL)
 		return NULL;
 	uint32_t hdr[2] = { REC_INIT, (uint32_t)plan };
-	memcpy(b, e->nsenter, head);
+	expand_nsenter(e, e->nsenter_len - 8, b);
 	memcpy(b + head, hdr, 8);
 	expand_plan(e, b + head + 8);
 	memcpy(b + head + 8 + plan, end_rec, 8);

@@ -351,28 +351,27 @@ static void forward_signals(pid_t pid)
 	// SIGWINCH resizes a console this run has none of: nothing to forward.
 }
 
-void runc_run(struct runc_entry *e)
+int runc_create(struct run *r)
 {
-	struct run run = { .e = e };
-	struct run *r = &run;
+	struct runc_entry *e = r->e;
 	int fifo = -1, exe = -1, sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
 	size_t cfg_len = 0;
 	char *cfg = NULL;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
-		return;
+		return -1;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0)
-			return;
+			return -1;
 	if (e->log != NULL) {
 		// Go's setup opens (makes) the log before anything; this run has nothing to log.
 		int fd = open(e->log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
 		if (fd < 0)
-			return;
+			return -1;
 		close(fd);
 	}
 	if (mkdir(r->dir, 0700) < 0)
-		return;		// it exists (Go says so in runc's words) or cannot be made
+		return -1;	// it exists (Go says so in runc's words) or cannot be made
 	r->made_dir = 1;
 	if ((cfg = runc_config(e, &cfg_len)) == NULL)
 		goto fail;
@@ -380,7 +379,8 @@ void runc_run(struct runc_entry *e)
 	// before its final state leaves one Delete undoes, not cgroups nothing names.
 	if (write_state(r, 0, 0) < 0)
 		goto fail;
-	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache",
+	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache", "%s", e->template == RUNC_TEMPLATE_WHOLE ?
+		   "run in C (nsenter/grun.c): the template of this config holds, no Go starts" :
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
 	char fifo_path[sizeof(r->dir) + 16];
 	if ((size_t)snprintf(fifo_path, sizeof(fifo_path), "%s/exec.fifo", r->dir) >= sizeof(fifo_path))
@@ -435,6 +435,44 @@ void runc_run(struct runc_entry *e)
 		goto fail;
 	// As Create does: the trace is there as long as the state is; Start writes it again.
 	write_trace(r);
+	free(cfg);
+	return 0;
+fail:
+	free(cfg);
+	for (int *fd = (int[]) { fifo, exe, sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 6; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	undo(r);
+	return -1;
+}
+
+int runc_start(struct run *r)
+{
+	int rc = start(r);
+	write_trace(r);
+	return rc;
+}
+
+void runc_undo(struct run *r)
+{
+	undo(r);
+}
+
+void runc_delete(struct run *r)
+{
+	for (int i = 0; i < r->e->nleaves; i++)
+		runc_remove_cgroup(r->e->leaves[i], 0);
+	runc_remove_state(r);
+	free(r->trace);
+	r->trace = NULL;
+}
+
+void runc_run(struct runc_entry *e)
+{
+	struct run run = { .e = e };
+	struct run *r = &run;
+	if (runc_create(r) < 0)
+		return;
 	forward_signals(r->init);
 	if (start(r) < 0) {
 		// state.json was there for others to see (and `oci kill` may be why the init is
@@ -448,10 +486,4 @@ void runc_run(struct runc_entry *e)
 	}
 	write_trace(r);
 	finish(r);
-fail:
-	free(cfg);
-	for (int *fd = (int[]) { fifo, exe, sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 6; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
-	undo(r);
 }
