@@ -41,6 +41,7 @@ fails, 126 when the command cannot be executed, 127 when it is not found.`,
 			if err != nil {
 				return exitStatus(exitEngineError, err)
 			}
+			keepRunTemplate(cmd, e, &f, detach, c.ID)
 			if detach {
 				if err := e.Start(cmd.Context(), c.ID); err != nil {
 					return containerError(err)
