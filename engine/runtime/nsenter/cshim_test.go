@@ -378,7 +378,7 @@ func checkLog(t *testing.T, got []logRecord, want []logLine) {
 }
 
 // TestCShim runs the C shim on a script whose output covers the log's cases (lines, a
-// partial line, one longer than the 16 KiB cut, bytes that are not UTF-8, HTML and control
+// partial line, one of 64 KiB (cut at 16 KiB), bytes that are not UTF-8, HTML and control
 // characters, U+2028) with attachers as engine/shim's clients: the first connection, two
 // that attach before the start, one that attaches midway. Each must get all the output it
 // was there for, in order, and the exit; the log must be what Go's logWriter writes.
@@ -398,7 +398,7 @@ func TestCShim(t *testing.T) {
 	script := `printf 'one\ntwo\n'; printf 'err1\n' >&2; printf 'partial'; printf ' end\n'
 printf '<b>&amp;</b>\n'; printf 'bad\377\300 \355\240\200 sep\342\200\250\342\200\251 ok\303\251\n'
 printf 'ctl\001\t\r\b\f\033 del\177\n' >&2
-head -c 20480 /dev/zero | tr '\0' x; printf '\n'
+head -c 65536 /dev/zero | tr '\0' x; printf '\n'
 (sh -c 'exit 9' &)
 echo part1-done
 read go
@@ -439,7 +439,7 @@ exit 3`
 
 	out, errOut := first.stream(shim.FrameStdout), first.stream(shim.FrameStderr)
 	prefix := "one\ntwo\npartial end\n<b>&amp;</b>\nbad\xff\xc0 \xed\xa0\x80 sep\u2028\u2029 ok\u00e9\n" +
-		strings.Repeat("x", 20480) + "\npart1-done\n"
+		strings.Repeat("x", 65536) + "\npart1-done\n"
 	const suffix = "after\ntail-without-newline"
 	ticks, ok := strings.CutPrefix(out, prefix)
 	if ticks, ok2 := strings.CutSuffix(ticks, suffix); !ok || !ok2 || ticks == "" || strings.ReplaceAll(ticks, "tick\n", "") != "" {
@@ -464,7 +464,7 @@ exit 3`
 		cut = cut || len(r.e.Line) > 16<<10 && strings.Trim(r.e.Line, "x") == ""
 	}
 	if !cut {
-		t.Errorf("no entry cut from the 20 KiB line")
+		t.Errorf("no entry cut from the 64 KiB line (reads are at most 32 KiB)")
 	}
 	if _, err := os.Stat(socket); !os.IsNotExist(err) {
 		t.Errorf("attach socket left after finish: %v", err)
