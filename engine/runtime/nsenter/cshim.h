@@ -1,0 +1,70 @@
+// cshim: the shim's event loop in C (engine/shim's run after the start: the log, the hub and
+// the attach server), for a `glassbox run` that never starts Go. Single-threaded, one epoll.
+#ifndef GLASSBOX_CSHIM_H
+#define GLASSBOX_CSHIM_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "jsonw.h"
+
+#define CSHIM_MAX_CONNS 64	// attachers at once; one more is hung up on at accept
+#define CSHIM_QUEUE_MAX (1 << 20) // bytes of frames queued for one attacher before output is dropped for it
+
+struct cshim_conn {
+	int fd;			// -1: a free slot
+	int state;		// CONN_HELLO, CONN_LIVE, CONN_CLOSING (cshim.c)
+	unsigned char hdr[5];	// the frame header being read
+	int hdr_got;
+	uint32_t left;		// payload bytes of the frame being read still to come
+	char *q;		// frames not yet sent: q[head, head+len)
+	size_t head, len, cap;
+	uint32_t events;	// what epoll watches for
+};
+
+struct cshim_stream {
+	int fd;
+	int eof;
+	char *buf;		// the unfinished line, then the read after it (16 KiB + 32 KiB)
+	size_t partial;
+};
+
+struct cshim {
+	const char *dir;	// dir/attach.sock and dir/log.json
+	int out, err;		// read ends of the container's stdout and stderr (cshim sets O_NONBLOCK; the caller closes them)
+	int first;		// a connected stream socket subscribed before the start, sent no hello; -1: none (cshim closes it)
+	pid_t init;		// the container's init, a child of this process
+	int64_t log_max;	// bytes before rotation; 0: 10 MiB
+	size_t queue_max;	// bytes queued per attacher; 0: CSHIM_QUEUE_MAX
+
+	// Private: set by cshim_listen.
+	char sock[PATH_MAX], log[PATH_MAX];
+	int lfd, logfd, epfd, pidfd;
+	int64_t log_size;
+	struct cshim_stream st[2];
+	struct cshim_conn conns[CSHIM_MAX_CONNS];
+	struct jbuf line;
+	const char *exit;	// the exit frame's payload, once cshim_finish has it
+	size_t exit_len;
+	int done;
+};
+
+// cshim_listen opens dir/log.json (appending, as Go's openLog) and binds and listens on
+// dir/attach.sock (mode 0600; a path of 100 bytes or more through /proc/self/fd/N of dir).
+// Called before the container starts; 0, or -1 with errno set and nothing left open.
+int cshim_listen(struct cshim *s);
+
+// cshim_serve logs and broadcasts the container's output and serves attachers until the init
+// has exited and both outputs are at EOF, or 2 s after the init's exit (an output held open by
+// a process outside the container). It flushes the log's unfinished lines and returns the
+// init's code as the Go shim's reap does: the exit status, 128+signal, -1 unknown. It reaps
+// any other child that ends meanwhile (the process is a child subreaper).
+int cshim_serve(struct cshim *s);
+
+// cshim_finish sends every attacher one exit frame with that payload, waits up to 1 s for the
+// frames to be sent, and closes the attachers, the listener and the socket's path.
+void cshim_finish(struct cshim *s, const char *exit_json, size_t len);
+
+#endif

@@ -1,0 +1,570 @@
+package nsenter_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox/glassbox/engine/shim"
+	"github.com/glassbox/glassbox/test/fixture"
+)
+
+// cshimHarness is the C shim's caller in the tests: it listens, waits for a line on stdin,
+// forks `sh -c SCRIPT` with pipes for its output (its stdin is the harness's), serves,
+// prints the code and the exit payload, finishes, and kills what the script left behind.
+// fd 3, when given, is the first attacher.
+const cshimHarness = `#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include "cshim.h"
+
+int main(int argc, char **argv)
+{
+	struct cshim s = { 0 };
+	char c, exit_json[128], path[64];
+	int o[2], e[2];
+	char before[1024] = { 0 }; // descriptors the harness itself inherited, left alone
+	if (argc != 6)
+		return 2;
+	for (int fd = 3; fd < 1024; fd++)
+		before[fd] = fcntl(fd, F_GETFD) >= 0;
+	s.dir = argv[1];
+	s.log_max = atoll(argv[2]);
+	s.queue_max = atoll(argv[3]);
+	s.first = atoi(argv[4]) ? 3 : -1;
+	if (s.first >= 0 && fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		return 2;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || cshim_listen(&s) < 0) {
+		perror("cshim_listen");
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	do
+		if (read(0, &c, 1) != 1)
+			return 2;
+	while (c != '\n');
+	if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0)
+		return 2;
+	pid_t pid = fork();
+	if (pid == 0) {
+		// What cshim opened must not reach the container: every descriptor past 2 is
+		// close-on-exec (the script's output says which are not).
+		for (int fd = 3; fd < 1024; fd++) {
+			int fl = fcntl(fd, F_GETFD);
+			if (fl >= 0 && !(fl & FD_CLOEXEC) && !before[fd])
+				dprintf(o[1], "fd %d is inherited\n", fd);
+		}
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		execl("/bin/sh", "sh", "-c", argv[5], (char *)NULL);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	s.init = pid;
+	s.out = o[0];
+	s.err = e[0];
+	int code = cshim_serve(&s);
+	snprintf(exit_json, sizeof(exit_json), "{\"code\":%d,\"oomKilled\":false,\"finishedAt\":\"2026-12-07T01:02:03.5Z\"}", code);
+	printf("served %d %s\n", code, exit_json);
+	fflush(stdout);
+	cshim_finish(&s, exit_json, strlen(exit_json));
+	close(o[0]);
+	close(e[0]);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
+	FILE *f = fopen(path, "r");
+	int child;
+	while (f != NULL && fscanf(f, "%d", &child) == 1) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	printf("finished\n");
+	return 0;
+}
+`
+
+// cshimBuild compiles the harness with cshim.c and jsonw.c, with the package's cgo flags.
+func cshimBuild(t *testing.T) string {
+	gcc := fixture.NeedBinary(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.c")
+	if err := os.WriteFile(src, []byte(cshimHarness), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	here, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "harness")
+	out, err := exec.Command(gcc, "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-Werror", "-I", here, "-o", bin,
+		src, filepath.Join(here, "cshim.c"), filepath.Join(here, "jsonw.c")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type harness struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Reader
+	stderr bytes.Buffer
+	dir    string
+}
+
+func startHarness(t *testing.T, bin, dir string, logMax, queueMax int, first *os.File, script string) *harness {
+	h := &harness{dir: dir}
+	withFirst := "0"
+	h.cmd = exec.Command(bin, dir, strconv.Itoa(logMax), strconv.Itoa(queueMax), withFirst, script)
+	if first != nil {
+		h.cmd.Args[4] = "1"
+		h.cmd.ExtraFiles = []*os.File{first}
+	}
+	h.cmd.Stderr = &h.stderr
+	var err error
+	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.lines = bufio.NewReader(out)
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+	})
+	if first != nil {
+		first.Close()
+	}
+	h.expect(t, "listening")
+	return h
+}
+
+// expect reads the harness's next line, which must begin with prefix, and returns the rest.
+func (h *harness) expect(t *testing.T, prefix string) string {
+	t.Helper()
+	line, err := h.lines.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, prefix) {
+		t.Fatalf("harness said %q (%v), want %q; stderr: %s", line, err, prefix, h.stderr.String())
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, prefix))
+}
+
+func (h *harness) send(t *testing.T, line string) {
+	if _, err := io.WriteString(h.stdin, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// served reads the code the serve returned and the exit payload.
+func (h *harness) served(t *testing.T) (int, string) {
+	code, exit, _ := strings.Cut(h.expect(t, "served "), " ")
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, exit
+}
+
+func (h *harness) wait(t *testing.T) {
+	h.expect(t, "finished")
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("harness: %v; stderr: %s", err, h.stderr.String())
+	}
+}
+
+type frame struct {
+	typ     byte
+	payload []byte
+}
+
+// attacher collects every frame an attach connection reads, until EOF.
+type attacher struct {
+	mu     sync.Mutex
+	frames []frame
+	err    error
+	done   chan struct{}
+}
+
+func attach(c net.Conn) *attacher {
+	a := &attacher{done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		defer c.Close()
+		for {
+			typ, p, err := shim.ReadFrame(c)
+			a.mu.Lock()
+			if err != nil {
+				if err != io.EOF {
+					a.err = err
+				}
+				a.mu.Unlock()
+				return
+			}
+			a.frames = append(a.frames, frame{typ, p})
+			a.mu.Unlock()
+		}
+	}()
+	return a
+}
+
+func dial(t *testing.T, socket string) net.Conn {
+	t.Helper()
+	c, err := shim.Dial(socket, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// rawDial connects without a hello, through the directory for a path sun_path cannot hold.
+func rawDial(socket string) (net.Conn, error) {
+	d, err := os.Open(filepath.Dir(socket))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return net.Dial("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), filepath.Base(socket)))
+}
+
+func (a *attacher) stream(typ byte) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var b strings.Builder
+	for _, f := range a.frames {
+		if f.typ == typ {
+			b.Write(f.payload)
+		}
+	}
+	return b.String()
+}
+
+// waitFor waits until the attacher's stdout holds s.
+func (a *attacher) waitFor(t *testing.T, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(a.stream(shim.FrameStdout), s); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the attacher's output: %q", s, a.stream(shim.FrameStdout))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ended checks that the attacher read well-formed frames to EOF, the exit last and once.
+func (a *attacher) ended(t *testing.T, name, exit string) {
+	t.Helper()
+	select {
+	case <-a.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: no EOF after the exit", name)
+	}
+	if a.err != nil {
+		t.Errorf("%s: %v", name, a.err)
+	}
+	for i, f := range a.frames {
+		last := i == len(a.frames)-1
+		if (f.typ == shim.FrameExit) != last || last && string(f.payload) != exit {
+			t.Errorf("%s: frame %d of %d is type %d %.80q; want output frames, then the exit %s", name, i,
+				len(a.frames), f.typ, f.payload, exit)
+		}
+	}
+	if len(a.frames) == 0 {
+		t.Errorf("%s: no frames, not even the exit", name)
+	}
+}
+
+type logLine struct{ stream, line string }
+
+// goLog is what engine/shim's logWriter writes for the chunks the first attacher was sent
+// (one frame per read, in the order read): its split, repeated here since it is not exported.
+func goLog(frames []frame) []logLine {
+	var out []logLine
+	partial := map[string]string{}
+	for _, f := range frames {
+		stream := map[byte]string{shim.FrameStdout: "stdout", shim.FrameStderr: "stderr"}[f.typ]
+		if stream == "" {
+			continue
+		}
+		buf := partial[stream] + string(f.payload)
+		for {
+			i := strings.IndexByte(buf, '\n')
+			if i < 0 {
+				break
+			}
+			out = append(out, logLine{stream, buf[:i+1]})
+			buf = buf[i+1:]
+		}
+		if len(buf) > 16<<10 {
+			out = append(out, logLine{stream, buf})
+			buf = ""
+		}
+		partial[stream] = buf
+	}
+	for _, stream := range []string{"stdout", "stderr"} {
+		if partial[stream] != "" {
+			out = append(out, logLine{stream, partial[stream]})
+		}
+	}
+	return out
+}
+
+type logRecord struct {
+	raw []byte
+	e   shim.LogEntry
+}
+
+// readLog decodes a log file's json lines.
+func readLog(t *testing.T, path string) []logRecord {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []logRecord
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var e shim.LogEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("%s: line %q: %v", path, line, err)
+		}
+		if d := time.Since(e.Time); d < -time.Hour || d > time.Hour || e.Time.Location() != time.UTC {
+			t.Errorf("%s: time %v is not now in UTC", path, e.Time)
+		}
+		out = append(out, logRecord{line, e})
+	}
+	return out
+}
+
+// checkLog compares the log's lines with what encoding/json writes for want's entries at
+// the times logged, byte for byte: the escaping of the lines and the form of the time.
+func checkLog(t *testing.T, got []logRecord, want []logLine) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d log entries, Go's logWriter writes %d", len(got), len(want))
+	}
+	for i := 0; i < len(got) && i < len(want); i++ {
+		line, _ := json.Marshal(shim.LogEntry{Stream: want[i].stream, Time: got[i].e.Time, Line: want[i].line})
+		if line = append(line, '\n'); !bytes.Equal(got[i].raw, line) {
+			t.Errorf("log line %d\n%.300q\nencoding/json writes\n%.300q", i, got[i].raw, line)
+		}
+	}
+}
+
+// TestCShim runs the C shim on a script whose output covers the log's cases (lines, a
+// partial line, one of 64 KiB (cut at 16 KiB), bytes that are not UTF-8, HTML and control
+// characters, U+2028) with attachers as engine/shim's clients: the first connection, two
+// that attach before the start, one that attaches midway. Each must get all the output it
+// was there for, in order, and the exit; the log must be what Go's logWriter writes.
+func TestCShim(t *testing.T) {
+	bin := cshimBuild(t)
+	dir := t.TempDir()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "first"), os.NewFile(uintptr(fds[1]), "first-shim")
+	firstConn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `printf 'one\ntwo\n'; printf 'err1\n' >&2; printf 'partial'; printf ' end\n'
+printf '<b>&amp;</b>\n'; printf 'bad\377\300 \355\240\200 sep\342\200\250\342\200\251 ok\303\251\n'
+printf 'ctl\001\t\r\b\f\033 del\177\n' >&2
+head -c 65536 /dev/zero | tr '\0' x; printf '\n'
+(sh -c 'exit 9' &)
+echo part1-done
+read go
+while [ ! -e ` + dir + `/stop ]; do echo tick; sleep 0.01; done
+printf 'after\n'; printf 'err-tail' >&2; printf 'tail-without-newline'
+exit 3`
+	h := startHarness(t, bin, dir, 0, 0, theirs, script)
+	socket := filepath.Join(dir, "attach.sock")
+	if fi, err := os.Stat(socket); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("attach socket: %v %v, want a socket of mode 0600", fi, err)
+	}
+	first := attach(firstConn)
+	a, b := attach(dial(t, socket)), attach(dial(t, socket))
+	stdinHello, err := shim.Dial(socket, true) // "stdin": accepted, its input ignored
+	if err != nil {
+		t.Fatal(err)
+	}
+	shim.WriteFrame(stdinHello, shim.FrameStdin, []byte("ignored\n"))
+	shim.WriteFrame(stdinHello, shim.FrameResize, shim.ResizePayload(24, 80))
+	shim.WriteFrame(stdinHello, shim.FrameStdinEOF, nil)
+	c := attach(stdinHello)
+	h.send(t, "go")
+	a.waitFor(t, "part1-done\n")
+	late := attach(dial(t, socket))
+	h.send(t, "")
+	late.waitFor(t, "tick\n")
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, exit := h.served(t)
+	h.wait(t)
+	if code != 3 {
+		t.Errorf("serve returned %d, want the script's exit 3 (not its orphan's 9)", code)
+	}
+	for name, at := range map[string]*attacher{"first": first, "a": a, "b": b, "stdin": c, "late": late} {
+		at.ended(t, name, exit)
+	}
+
+	out, errOut := first.stream(shim.FrameStdout), first.stream(shim.FrameStderr)
+	prefix := "one\ntwo\npartial end\n<b>&amp;</b>\nbad\xff\xc0 \xed\xa0\x80 sep\u2028\u2029 ok\u00e9\n" +
+		strings.Repeat("x", 65536) + "\npart1-done\n"
+	const suffix = "after\ntail-without-newline"
+	ticks, ok := strings.CutPrefix(out, prefix)
+	if ticks, ok2 := strings.CutSuffix(ticks, suffix); !ok || !ok2 || ticks == "" || strings.ReplaceAll(ticks, "tick\n", "") != "" {
+		t.Errorf("first attacher's stdout :\n%.400q", out)
+	}
+	if want := "err1\nctl\x01\t\r\b\f\x1b del\x7f\nerr-tail"; errOut != want {
+		t.Errorf("first attacher's stderr %q, want %q", errOut, want)
+	}
+	for name, at := range map[string]*attacher{"a": a, "b": b, "stdin": c} {
+		if o, e := at.stream(shim.FrameStdout), at.stream(shim.FrameStderr); o != out || e != errOut {
+			t.Errorf("attacher %s missed output: stdout %d bytes of %d, stderr %d of %d", name, len(o), len(out), len(e), len(errOut))
+		}
+	}
+	if o := late.stream(shim.FrameStdout); !strings.HasSuffix(out, o) || !strings.HasSuffix(o, "tick\nafter\ntail-without-newline") {
+		t.Errorf("late attacher's stdout %.200q is not the end of the output", o)
+	}
+
+	got, want := readLog(t, filepath.Join(dir, "log.json")), goLog(first.frames)
+	checkLog(t, got, want)
+	cut := false
+	for _, r := range got {
+		cut = cut || len(r.e.Line) > 16<<10 && strings.Trim(r.e.Line, "x") == ""
+	}
+	if !cut {
+		t.Errorf("no entry cut from the 64 KiB line (reads are at most 32 KiB)")
+	}
+	if _, err := os.Stat(socket); !os.IsNotExist(err) {
+		t.Errorf("attach socket left after finish: %v", err)
+	}
+}
+
+// TestCShimSlowAttacher: an attacher that reads nothing misses output but not the exit, and
+// neither the container nor the log nor the other attachers wait for it. Also: the init
+// killed by a signal (128+9), an output held open by an orphan after the init's exit (the
+// 2 s bound), a socket path too long for sun_path, log rotation, attachers that hang up
+// midway or break the protocol, and one that comes after the end.
+func TestCShimSlowAttacher(t *testing.T) {
+	bin := cshimBuild(t)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "attach.sock")
+	const lines = 300000
+	h := startHarness(t, bin, dir, 1<<20, 0, nil, fmt.Sprintf("sleep 60 & seq 1 %d; kill -KILL $$", lines))
+	slow, err := shim.Dial(socket, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := attach(dial(t, socket))
+	quitter := dial(t, socket)
+	silent, err := rawDial(socket) // no hello: holds the drain its second, as in Go
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	h.send(t, "go")
+	for _, bad := range [][]byte{{shim.FrameStdin, 0, 0, 0, 1, 'x'}, {shim.FrameHello, 0xff, 0xff, 0xff, 0xff}} {
+		c, err := rawDial(socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(bad)
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Errorf("a connection that sent %x was not hung up on: %d, %v", bad, n, err)
+		}
+		c.Close()
+	}
+	if _, _, err := shim.ReadFrame(quitter); err != nil {
+		t.Fatal(err)
+	}
+	quitter.Close() // the shim must not die of SIGPIPE (the harness does not ignore it)
+	code, exit := h.served(t)
+	after, afterErr := shim.Dial(socket, false)
+	s := attach(slow)
+	s.ended(t, "slow", exit)
+	reader.ended(t, "reader", exit)
+	if afterErr != nil {
+		t.Logf("no attach after the end (the drain was over): %v", afterErr)
+	} else {
+		late := attach(after)
+		late.ended(t, "after the end", exit)
+		if len(late.frames) != 1 {
+			t.Errorf("an attacher after the end got %d frames, want the exit alone", len(late.frames))
+		}
+	}
+	h.wait(t)
+	if code != 128+9 {
+		t.Errorf("serve returned %d, want 137 (SIGKILL)", code)
+	}
+
+	var all strings.Builder
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&all, "%d\n", i)
+	}
+	output := all.String()
+	for name, at := range map[string]*attacher{"slow": s, "reader": reader} {
+		rest := output
+		for _, f := range at.frames[:len(at.frames)-1] {
+			i := strings.Index(rest, string(f.payload))
+			if f.typ != shim.FrameStdout || i < 0 {
+				t.Fatalf("%s: frame %.40q is not a later part of the output", name, f.payload)
+			}
+			rest = rest[i+len(f.payload):]
+		}
+	}
+	if got := len(s.stream(shim.FrameStdout)); got >= len(output) {
+		t.Errorf("the slow attacher got all %d bytes: nothing was dropped for it", got)
+	}
+
+	var logged strings.Builder
+	for _, f := range []string{"log.json.1", "log.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() > 1<<20 {
+			t.Fatalf("%s: %v, over the 1 MiB cap or missing", f, err)
+		}
+		recs := readLog(t, filepath.Join(dir, f))
+		var want []logLine
+		for _, r := range recs {
+			want = append(want, logLine{"stdout", r.e.Line})
+			logged.WriteString(r.e.Line)
+		}
+		checkLog(t, recs, want)
+	}
+	l := logged.String()
+	if cut := len(output) - len(l); !strings.HasSuffix(output, l) || cut > 0 && output[cut-1] != '\n' || l == "" {
+		t.Errorf("the logs (%d bytes) are not the output's last lines", len(l))
+	}
+}
