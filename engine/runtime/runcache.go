@@ -59,6 +59,7 @@ const (
 	rcText        = 16 // u32 which, "fragment\0"
 	rcTemplate    = 17 // instead of rcID: strings hold idMark where the run's ID goes
 	rcPlan        = 18 // the plan (rcNsenter's config has none: runc.c adds it)
+	rcPlanMarks   = 19 // whole templates: u32 op index, u32 string index of each plan string with marks
 )
 
 const runCacheVersion = 2
@@ -247,8 +248,12 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 	}
 	ncfg := run.nsenter
 	ncfg.Init = nil
+	var places []uint32
 	if name != "" {
-		ncfg, pl = markedConfig(ncfg, mark), markedPlan(pl, mark)
+		ncfg = markedConfig(ncfg, mark)
+		if pl, places = markedPlan(pl, mark); pl == nil {
+			return errors.New("a plan string holds both the ID and a mark byte")
+		}
 	}
 	cfg, err := nsenter.EncodeConfig(ncfg)
 	if err != nil {
@@ -256,6 +261,13 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 	}
 	put(rcNsenter, cfg)
 	put(rcPlan, pl.encode())
+	if name != "" {
+		var p []byte
+		for _, v := range places {
+			p = binary.NativeEndian.AppendUint32(p, v)
+		}
+		put(rcPlanMarks, p)
+	}
 	put(rcClone, u32(run.cloneFlags), str(fragment("clone", run.cloneDetail)))
 	if adj := s.Process.OOMScoreAdj; adj != nil {
 		put(rcOOMScoreAdj, u32(uint32(int32(*adj))), str(fragment("oom_score_adj", fmt.Sprintf("/proc/PID/oom_score_adj = %d", *adj))))

@@ -63,16 +63,26 @@ func markedConfig(c nsenter.Config, mark func(string) string) nsenter.Config {
 	return c
 }
 
-// markedPlan is the plan with the ID marked in every operation's strings.
-func markedPlan(p *plan, mark func(string) string) *plan {
+// markedPlan is the plan with the ID marked in the strings that hold it, and those strings'
+// places (op index, string index) for rcPlanMarks: runc_id.c expands only those, as other
+// strings (a seccomp program) may hold the mark bytes as data. A string that holds both is
+// refused (nil).
+func markedPlan(p *plan, mark func(string) string) (*plan, []uint32) {
 	out := &plan{ops: make([]planOp, len(p.ops))}
+	var places []uint32
 	for i, o := range p.ops {
 		for k := range o.s {
-			o.s[k] = mark(o.s[k])
+			if m := mark(o.s[k]); m != o.s[k] {
+				if strings.ContainsAny(o.s[k], idMark+shortMark) {
+					return nil, nil
+				}
+				o.s[k] = m
+				places = append(places, uint32(i), uint32(k))
+			}
 		}
 		out.ops[i] = o
 	}
-	return out
+	return out, places
 }
 
 // checkWhollyMarked refuses an entry in which any 8 consecutive digits of the ID are left:

@@ -148,8 +148,14 @@ void jbuf_string(struct jbuf *b, const void *str, size_t n, int escaping)
 void jbuf_time(struct jbuf *b)
 {
 	struct timespec ts;
-	char s[64];
 	clock_gettime(CLOCK_REALTIME, &ts);
+	jbuf_time_at(b, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+void jbuf_time_at(struct jbuf *b, int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+	char s[64];
 	// The civil date of the day (H. Hinnant's days_from_civil inverse), not gmtime_r: glibc's
 	// loads /etc/localtime on first use even for UTC.
 	int64_t days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;

@@ -4,6 +4,7 @@
 #define GLASSBOX_JSONW_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // jbuf is a growing buffer; oom is set (and the text left incomplete) when it cannot grow.
 struct jbuf {
@@ -23,5 +24,7 @@ void jbuf_puts(struct jbuf *b, const char *s);
 void jbuf_string(struct jbuf *b, const void *s, size_t n, int escaping);
 // jbuf_time is time.Now().UTC() as RFC3339Nano (and time.Time's MarshalJSON, unquoted).
 void jbuf_time(struct jbuf *b);
+// jbuf_time_at is the time ns (CLOCK_REALTIME nanoseconds) so.
+void jbuf_time_at(struct jbuf *b, int64_t ns);
 
 #endif

@@ -32,6 +32,7 @@
 
 #include "execc.h"
 #include "execfast.h"
+#include "grun.h"
 #include "initc.h"
 #include "kernel_compat.h"
 #include "runc.h"
@@ -478,6 +479,7 @@ void glassbox_nsexec(int argc, char **argv)
 		// here; each returns at once unless the command line is its own.
 		glassbox_exec_fast(argc, argv);
 		glassbox_runc(argc, argv);
+		glassbox_grun(argc, argv);
 		return;
 	}
 	mark(0);

@@ -294,6 +294,12 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 			e->plan = p;
 			e->plan_len = n;
 			break;
+		case RC_PLAN_MARKS:
+			if (n % 8 != 0)
+				return -1;
+			e->plan_marks = p;
+			e->nplan_marks = n / 8;
+			break;
 		case RC_BUNDLE:
 			if (strings_of(p, n, s, 1) < 0)
 				return -1;

@@ -28,6 +28,7 @@ enum {
 	RC_TEXT = 16,
 	RC_TEMPLATE = 17,
 	RC_PLAN = 18,
+	RC_PLAN_MARKS = 19,
 };
 
 // RUNC_ID_MARK stands for the run's container ID in a template entry's strings.
@@ -85,6 +86,8 @@ struct runc_entry {
 	int template;		// the strings hold RUNC_ID_MARK where the ID goes (RC_TEMPLATE's payload)
 	const char *plan;	// the C init's plan, for the constructor's config
 	uint32_t plan_len;
+	const char *plan_marks;		// whole templates: (op, string) u32 pairs holding marks
+	uint32_t nplan_marks;		// pairs
 	struct runc_alloc *allocs;	// strings made with the ID in, freed with the entry
 	int64_t origin;		// CLOCK_REALTIME ns when the constructor began
 };

@@ -65,6 +65,19 @@ const char *runc_expand(struct runc_entry *e, const char *s)
 	return a->s;
 }
 
+// plan_marked: in a whole template, string i of operation op holds marks (RC_PLAN_MARKS);
+// the others may hold the mark bytes as data (a seccomp program).
+static int plan_marked(const struct runc_entry *e, uint32_t op, int i)
+{
+	for (uint32_t k = 0; k < e->nplan_marks; k++) {
+		uint32_t pair[2];
+		memcpy(pair, e->plan_marks + 8 * k, 8);
+		if (pair[0] == op && pair[1] == (uint32_t)i)
+			return 1;
+	}
+	return 0;
+}
+
 // expand_plan writes the plan with the ID in: each operation is u32 code, u32 flags, i64
 // args[6], then four strings, each a u32 length, its bytes and a NUL (initc.c's next_op).
 // It returns the length, or only counts it when out is NULL; -1 if the plan is malformed.
@@ -72,7 +85,7 @@ static int64_t expand_plan(struct runc_entry *e, char *out)
 {
 	const char *p = e->plan, *end = p + e->plan_len;
 	size_t n = 0, fixed = 8 + 8 * 6;
-	while (p < end) {
+	for (uint32_t op = 0; p < end; op++) {
 		if ((size_t)(end - p) < fixed)
 			return -1;
 		if (out)
@@ -87,13 +100,14 @@ static int64_t expand_plan(struct runc_entry *e, char *out)
 			p += 4;
 			if ((size_t)(end - p) < (size_t)len + 1 || p[len] != '\0')
 				return -1;
-			size_t m = e->template ? expand_into(p, len, e, NULL) : len;
+			int marked = e->template && (e->template != RUNC_TEMPLATE_WHOLE || plan_marked(e, op, i));
+			size_t m = marked ? expand_into(p, len, e, NULL) : len;
 			if (m > UINT32_MAX)
 				return -1;
 			uint32_t m32 = m;
 			if (out) {
 				memcpy(out + n, &m32, 4);
-				if (e->template)
+				if (marked)
 					expand_into(p, len, e, out + n + 4);
 				else
 					memcpy(out + n + 4, p, len);

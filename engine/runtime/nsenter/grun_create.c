@@ -1,0 +1,509 @@
+// `glassbox run` without Go, part two: the container made from the run template as the
+// engine's Create makes it (engine/containers.go): the image leased under the image store's
+// lock, the name reserved, the directory and record, the upper, work and rootfs directories,
+// the overlay mounted (volatile for --rm), the spec's mount points, config.json and the /etc
+// files; and what its shim does at the end (the record, events, --rm's removal). Until the
+// container starts, any failure undoes everything (grun_undo) and Go runs the command.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "grun.h"
+#include "kernel_compat.h"
+#include "readfile.h"
+
+int grun_new_id(struct grun *g)
+{
+	unsigned char rnd[32];
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -1;
+	for (int i = 0; i < 32; i++)
+		snprintf(g->id + 2 * i, 3, "%02x", rnd[i]);
+	memcpy(g->short_id, g->id, 12);
+	g->short_id[12] = '\0';
+	return (size_t)snprintf(g->dir, sizeof(g->dir), "%s/containers/%s", g->root, g->id) < sizeof(g->dir) ? 0 : -1;
+}
+
+int grun_path(struct grun *g, char *out, const char *name)
+{
+	return (size_t)snprintf(out, PATH_MAX, "%s/%s", g->dir, name) < PATH_MAX ? 0 : -1;
+}
+
+#define sub grun_path
+
+// grun_expand appends s (len bytes) with the ID, short ID and name for their marks.
+int grun_expand(struct grun *g, const char *s, size_t len, struct jbuf *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == RUNC_ID_MARK)
+			jbuf_puts(out, g->id);
+		else if (s[i] == RUNC_SHORT_MARK)
+			jbuf_puts(out, g->short_id);
+		else if (s[i] == GRUN_NAME_MARK)
+			jbuf_puts(out, g->cname);
+		else
+			jbuf_put(out, s + i, 1);
+	}
+	return out->oom ? -1 : 0;
+}
+
+// write_atomic is atomicfile.WriteFile: a temporary file renamed over path; synced: fsync'd
+// before the rename.
+static int write_atomic(const char *path, const char *data, size_t len, mode_t mode, int synced)
+{
+	char tmp[PATH_MAX + 32];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-grun-%d", path, getpid()) >= sizeof(tmp))
+		return -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	int ok = runc_write_all(fd, data, len) == 0 && (!synced || fsync(fd) == 0);
+	if (close(fd) < 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int lock_images(struct grun *g)
+{
+	int fd = open(g->image_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+// lease is image.Store.Acquire's lease: under the store's lock, the image still there.
+static int lease(struct grun *g)
+{
+	char path[PATH_MAX], rec[PATH_MAX];
+	const char *hex = strrchr(g->lease_dir, '/');
+	if (hex == NULL || (size_t)snprintf(path, sizeof(path), "%s/%s", g->lease_dir, g->id) >= sizeof(path)
+	    || (size_t)snprintf(rec, sizeof(rec), "%s/images/records/%s.json", g->root, hex + 1) >= sizeof(rec))
+		return -1;
+	int lock = lock_images(g);
+	if (lock < 0)
+		return -1;
+	int rc = -1;
+	struct jbuf when = { 0 };
+	jbuf_time(&when);
+	jbuf_put(&when, "\n", 1);
+	if (access(rec, F_OK) == 0 && (mkdir(g->lease_dir, 0700) == 0 || errno == EEXIST) && !when.oom
+	    && write_atomic(path, when.p, when.n, 0600, 1) == 0) {
+		g->leased = 1;
+		rc = 0;
+	}
+	free(when.p);
+	close(lock);
+	return rc;
+}
+
+int grun_release_lease(struct grun *g)
+{
+	if (!g->leased)
+		return 0;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", g->lease_dir, g->id);
+	int lock = lock_images(g);
+	if (lock < 0)
+		return -1;
+	int rc = unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	rmdir(g->lease_dir);	// only when empty
+	close(lock);
+	g->leased = 0;
+	return rc;
+}
+
+// valid_name is state's validName.
+static int valid_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 128)
+		return 0;
+	for (size_t i = 0; s[i]; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return 0;
+	}
+	return 1;
+}
+
+// generate_name is state's generateName.
+static void generate_name(struct grun *g, int try)
+{
+	static const char *adjectives[] = { "brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "sharp", "swift", "wise" };
+	static const char *nouns[] = { "curie", "dijkstra", "hopper", "knuth", "lovelace", "noether", "ritchie", "thompson", "torvalds", "turing" };
+	unsigned b0 = 0, b1 = 0;
+	sscanf(g->id, "%2x%2x", &b0, &b1);
+	int off = 4 + 4 * (try % 15);
+	snprintf(g->cname, sizeof(g->cname), "%s_%s_%.4s", adjectives[b0 % 10], nouns[b1 % 10], g->id + off);
+}
+
+// reserve is state's reserveName for a name free now: a taken one (even a stale
+// reservation) is Go's to report or take over.
+static int reserve(struct grun *g)
+{
+	char path[PATH_MAX];
+	for (int try = 0; try < 8; try++) {
+		if (g->name == NULL)
+			generate_name(g, try);
+		if ((size_t)snprintf(path, sizeof(path), "%s/names/%s", g->root, g->cname) >= sizeof(path))
+			return -1;
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			int ok = runc_write_all(fd, g->id, 64) == 0;
+			close(fd);
+			g->named = 1;
+			return ok ? 0 : -1;
+		}
+		if (errno != EEXIST || g->name != NULL)
+			return -1;
+	}
+	return -1;
+}
+
+static void release_name(struct grun *g)
+{
+	if (!g->named)
+		return;
+	char path[PATH_MAX], owner[80];
+	snprintf(path, sizeof(path), "%s/names/%s", g->root, g->cname);
+	if (glassbox_read_small(path, owner, sizeof(owner), O_NOFOLLOW) == 64 && memcmp(owner, g->id, 64) == 0)
+		unlink(path);
+	g->named = 0;
+}
+
+static int add_field(struct jbuf *b, const char *key, long long v)
+{
+	char s[64];
+	snprintf(s, sizeof(s), ",\"%s\":%lld", key, v);
+	jbuf_puts(b, s);
+	return 0;
+}
+
+static void add_time(struct jbuf *b, const char *key, int64_t ns)
+{
+	jbuf_puts(b, ",\"");
+	jbuf_puts(b, key);
+	jbuf_puts(b, "\":\"");
+	jbuf_time_at(b, ns);
+	jbuf_puts(b, "\"");
+}
+
+// grun_write_record writes state.json as state.Record marshals (compact): Get reads it alike.
+int grun_write_record(struct grun *g, const char *status, pid_t pid, pid_t shim, uint64_t shim_start,
+		      int64_t started, int64_t finished, int code, int oom, const char *cgroups_json)
+{
+	struct jbuf b = { 0 };
+	jbuf_puts(&b, "{\"id\":\"");
+	jbuf_puts(&b, g->id);
+	jbuf_puts(&b, "\",\"name\":");
+	jbuf_string(&b, g->cname, strlen(g->cname), JSON_MARSHAL);
+	jbuf_puts(&b, ",\"image\":");
+	jbuf_puts(&b, g->rec_image);
+	jbuf_puts(&b, ",\"imageId\":");
+	jbuf_puts(&b, g->rec_image_id);
+	jbuf_puts(&b, ",\"command\":");
+	jbuf_puts(&b, g->rec_command);
+	add_time(&b, "created", g->created);
+	jbuf_puts(&b, ",\"status\":");
+	jbuf_string(&b, status, strlen(status), JSON_MARSHAL);
+	if (strcmp(status, "creating") == 0) {
+		char st;
+		uint64_t start = 0;
+		glassbox_proc_stat(getpid(), &st, &start);
+		add_field(&b, "creatorPid", getpid());
+		add_field(&b, "creatorStart", (long long)start);
+	}
+	if (pid > 0)
+		add_field(&b, "pid", pid);
+	if (shim > 0) {
+		add_field(&b, "shimPid", shim);
+		add_field(&b, "shimStart", (long long)shim_start);
+	}
+	add_field(&b, "exitCode", code);
+	if (oom)
+		jbuf_puts(&b, ",\"oomKilled\":true");
+	if (started)
+		add_time(&b, "startedAt", started);
+	if (finished)
+		add_time(&b, "finishedAt", finished);
+	jbuf_puts(&b, ",\"lowers\":");
+	jbuf_puts(&b, g->rec_lowers);
+	if (cgroups_json != NULL) {
+		jbuf_puts(&b, ",\"cgroupPaths\":");
+		jbuf_puts(&b, cgroups_json);
+	}
+	jbuf_puts(&b, ",\"options\":");
+	grun_expand(g, g->rec_options, strlen(g->rec_options), &b);
+	if (g->flags & GF_AUTOREMOVE)
+		jbuf_puts(&b, ",\"ephemeral\":true");
+	jbuf_puts(&b, "}");
+	char path[PATH_MAX];
+	int rc = b.oom || sub(g, path, "state.json") < 0 ? -1 : write_atomic(path, b.p, b.n, 0600, !(g->flags & GF_AUTOREMOVE));
+	free(b.p);
+	return rc;
+}
+
+// grun_event appends a lifecycle event as shim.AppendEventWith marshals its map: keys sorted.
+void grun_event(struct grun *g, const char *action, int code)
+{
+	struct jbuf b = { 0 };
+	jbuf_puts(&b, "{\"Action\":");
+	jbuf_string(&b, action, strlen(action), JSON_MARSHAL);
+	if (code >= 0) {
+		char c[48];
+		snprintf(c, sizeof(c), ",\"Attributes\":{\"exitCode\":\"%d\"}", code);
+		jbuf_puts(&b, c);
+	}
+	jbuf_puts(&b, ",\"id\":\"");
+	jbuf_puts(&b, g->id);
+	jbuf_puts(&b, "\",\"image\":");
+	jbuf_puts(&b, g->rec_image);
+	jbuf_puts(&b, ",\"name\":");
+	jbuf_string(&b, g->cname, strlen(g->cname), JSON_MARSHAL);
+	jbuf_puts(&b, ",\"time\":\"");
+	jbuf_time(&b);
+	jbuf_puts(&b, "\"}\n");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/events.json", g->root);
+	int fd = b.oom ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		runc_write_all(fd, b.p, b.n);
+		close(fd);
+	}
+	free(b.p);
+}
+
+
+// mount_overlay is snapshot's MountOverlay(Volatile) by fsconfig, lowerdir+ one by one.
+static int mount_overlay(struct grun *g)
+{
+	char upper[PATH_MAX], work[PATH_MAX], rootfs[PATH_MAX];
+	if (sub(g, upper, "upper") < 0 || sub(g, work, "work") < 0 || sub(g, rootfs, "rootfs") < 0)
+		return -1;
+	int fd = syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int ok = 1;
+	for (int i = 0; ok && i < g->nlowers; i++)
+		ok = syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, "lowerdir+", g->lowers[i], 0) == 0;
+	if (ok && (g->flags & GF_AUTOREMOVE))
+		ok = syscall(SYS_fsconfig, fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) == 0;
+	ok = ok && syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0
+	    && syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, "workdir", work, 0) == 0
+	    && syscall(SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
+	int mfd = ok ? syscall(SYS_fsmount, fd, FSMOUNT_CLOEXEC, 0) : -1;
+	close(fd);
+	if (mfd < 0)
+		return -1;
+	ok = syscall(SYS_move_mount, mfd, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+	close(mfd);
+	if (ok)
+		g->mounted = 1;
+	return ok ? 0 : -1;
+}
+
+int grun_unmount(struct grun *g)
+{
+	char rootfs[PATH_MAX];
+	if (!g->mounted || sub(g, rootfs, "rootfs") < 0)
+		return 0;
+	if (umount2(rootfs, UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+		return -1;
+	g->mounted = 0;
+	return 0;
+}
+
+struct open_how_v0 {
+	uint64_t flags, mode, resolve;
+};
+
+// open_in opens path in the rootfs as snapshot.Root does: resolved inside it, whatever its
+// symbolic links say (openat2 RESOLVE_IN_ROOT).
+static int open_in(int root, const char *path, int flags)
+{
+	struct open_how_v0 how = { (uint64_t)(flags | O_CLOEXEC), 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	return syscall(SYS_openat2, root, path, &how, sizeof(how));
+}
+
+// mkdir_in is snapshot.Root's OpenDir(rel, true): each element made (0755) if missing.
+static int mkdir_in(int root, const char *rel)
+{
+	char buf[PATH_MAX];
+	if (strlen(rel) >= sizeof(buf))
+		return -1;
+	strcpy(buf, rel);
+	for (char *p = buf;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			int fd = open_in(root, buf, O_PATH | O_DIRECTORY);
+			if (fd < 0) {
+				char *slash = strrchr(buf, '/');
+				int parent = slash ? (*slash = '\0', open_in(root, buf, O_PATH | O_DIRECTORY)) : dup(root);
+				if (slash)
+					*slash = '/';
+				if (parent < 0)
+					return -1;
+				int rc = mkdirat(parent, slash ? slash + 1 : buf, 0755);
+				close(parent);
+				if (rc < 0 && errno != EEXIST)
+					return -1;
+				if ((fd = open_in(root, buf, O_PATH | O_DIRECTORY)) < 0)
+					return -1;
+			}
+			close(fd);
+			if (c == '\0')
+				return 0;
+			*p = c;
+		}
+	}
+}
+
+// mount_points is engine's makeMountPoints for the kinds the template recorded.
+static int mount_points(struct grun *g)
+{
+	char rootfs[PATH_MAX];
+	if (sub(g, rootfs, "rootfs") < 0)
+		return -1;
+	int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < g->nmps; i++) {
+		struct jbuf rel = { 0 };
+		grun_expand(g, g->mps[i].rel, strlen(g->mps[i].rel), &rel);
+		jbuf_put(&rel, "", 1);
+		if (rel.oom) {
+			rc = -1;
+			break;
+		}
+		if (g->mps[i].kind == MP_DIR) {
+			rc = mkdir_in(root, rel.p);
+		} else {
+			char *slash = strrchr(rel.p, '/'), *base = rel.p;
+			int dir = root;
+			if (slash != NULL) {
+				*slash = '\0';
+				base = slash + 1;
+				dir = mkdir_in(root, rel.p) == 0 ? open_in(root, rel.p, O_PATH | O_DIRECTORY) : -1;
+			}
+			if (dir < 0)
+				rc = -1;
+			else if (g->mps[i].kind == MP_TMPFS) {
+				if (mkdirat(dir, base, 0755) == 0)
+					fchmodat(dir, base, 01777, 0);
+				else if (errno != EEXIST)
+					rc = -1;
+			} else {
+				int fd = openat(dir, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+				if (fd >= 0)
+					close(fd);
+				else if (errno != EEXIST)
+					rc = -1;
+			}
+			if (dir != root && dir >= 0)
+				close(dir);
+		}
+		free(rel.p);
+	}
+	close(root);
+	return rc;
+}
+
+static int write_files(struct grun *g)
+{
+	for (int i = 0; i < g->nfiles; i++) {
+		struct grun_outfile *f = &g->files[i];
+		struct jbuf b = { 0 };
+		char path[PATH_MAX];
+		if (sub(g, path, f->name) < 0 || grun_expand(g, f->data, f->len, &b) < 0) {
+			free(b.p);
+			return -1;
+		}
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, f->mode);
+		int ok = fd >= 0 && runc_write_all(fd, b.p, b.n) == 0 && fchmod(fd, f->mode) == 0;
+		if (fd >= 0 && close(fd) < 0)
+			ok = 0;
+		free(b.p);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+int grun_create(struct grun *g)
+{
+	g->created = runc_now();
+	if (g->name != NULL) {
+		const char *n = g->name + (g->name[0] == '/');
+		if (!valid_name(n))
+			return -1;	// Go says what is wrong with it
+		snprintf(g->cname, sizeof(g->cname), "%s", n);
+	}
+	if (lease(g) < 0 || reserve(g) < 0)
+		goto fail;
+	if (mkdir(g->dir, 0711) < 0)
+		goto fail;
+	g->made_dir = 1;
+	if (grun_write_record(g, "creating", 0, 0, 0, 0, 0, 0, 0, NULL) < 0)
+		goto fail;
+	static const char *dirs[] = { "upper", "work", "rootfs" };
+	for (int i = 0; i < 3; i++) {
+		char path[PATH_MAX];
+		if (sub(g, path, dirs[i]) < 0 || mkdir(path, 0755) < 0)
+			goto fail;
+	}
+	if (mount_overlay(g) < 0 || write_files(g) < 0 || mount_points(g) < 0)
+		goto fail;
+	return 0;
+fail:
+	grun_undo(g);
+	return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+// grun_remove_tree removes dir and everything under it, on its filesystem only.
+void grun_remove_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+void grun_undo(struct grun *g)
+{
+	grun_unmount(g);
+	if (g->made_dir && !g->mounted) {
+		grun_remove_tree(g->dir);
+		g->made_dir = 0;
+	}
+	release_name(g);
+	grun_release_lease(g);
+}

@@ -1,0 +1,349 @@
+// `glassbox run` without Go, part three: the container's shim, a child of the caller in its
+// own session and a child subreaper as engine/shim's (shim.lock held for its life, the
+// container's stdout and stderr through pipes, the runtime's create and start from its whole
+// template, the record and events, the log and the attach socket by cshim.c, the exit
+// recorded, --rm's removal), and the caller's end: the attach stream of the container's
+// first byte on a socket pair, signals passed to the init, the container's exit status as
+// its own; with -d, the ID once the container runs. Until the shim says the container runs,
+// a failure undoes everything and the caller lets Go run the command.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "cshim.h"
+#include "grun.h"
+#include "kernel_compat.h"
+#include "readfile.h"
+
+// Frames of engine/shim's protocol.go.
+enum { FRAME_STDOUT = 4, FRAME_STDERR = 5, FRAME_EXIT = 6 };
+
+struct cg {
+	char key[64], path[PATH_MAX];
+};
+
+static int cg_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cg *)a)->key, ((const struct cg *)b)->key);
+}
+
+// cgroups_json is shim.CgroupPaths of pid as JSON (encoding/json sorts a map's keys).
+static int cgroups_json(pid_t pid, struct jbuf *out)
+{
+	char path[64], data[8192];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	if (glassbox_read_small(path, data, sizeof(data), 0) < 0)
+		return -1;
+	int hybrid = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0;
+	static struct cg cgs[RUNC_MAX_CGROUPS];
+	int n = 0;
+	for (char *line = strtok(data, "\n"); line != NULL && n < RUNC_MAX_CGROUPS; line = strtok(NULL, "\n")) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c2 == NULL)
+			continue;
+		*c2 = '\0';
+		const char *ctrl = c1 + 1, *p = c2 + 1, *base;
+		char dir[PATH_MAX];
+		if (*ctrl == '\0') {
+			snprintf(cgs[n].key, sizeof(cgs[n].key), "unified");
+			base = hybrid ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+		} else {
+			snprintf(cgs[n].key, sizeof(cgs[n].key), "%s", ctrl);
+			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s", strncmp(ctrl, "name=", 5) == 0 ? ctrl + 5 : ctrl);
+			base = dir;
+		}
+		snprintf(cgs[n].path, sizeof(cgs[n].path), "%s%s", base, strcmp(p, "/") == 0 ? "" : p);
+		n++;
+	}
+	qsort(cgs, n, sizeof(cgs[0]), cg_cmp);
+	jbuf_puts(out, "{");
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			jbuf_puts(out, ",");
+		jbuf_string(out, cgs[i].key, strlen(cgs[i].key), JSON_MARSHAL);
+		jbuf_puts(out, ":");
+		jbuf_string(out, cgs[i].path, strlen(cgs[i].path), JSON_MARSHAL);
+	}
+	jbuf_puts(out, "}");
+	jbuf_put(out, "", 1);
+	return out->oom ? -1 : 0;
+}
+
+// oom_killed is shim.OOMKilled: the memory cgroup's oom_kill counter above 0.
+static int oom_killed(struct runc_entry *e)
+{
+	for (int i = 0; i < e->nleaves; i++) {
+		const char *files[] = { "memory.oom_control", "memory.events" };
+		for (int f = 0; f < 2; f++) {
+			char path[PATH_MAX], data[4096];
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", e->leaves[i], files[f]) >= sizeof(path)
+			    || glassbox_read_small(path, data, sizeof(data), 0) < 0)
+				continue;
+			char *k = strstr(data, "oom_kill ");
+			if (k != NULL && (k == data || k[-1] == '\n') && k[9] != '0')
+				return 1;
+		}
+	}
+	return 0;
+}
+
+// discard is state.Store.Discard: the record kept as a tombstone, the name released, the
+// directory renamed into the trash (purged after the attachers heard the exit).
+static void discard(struct grun *g, char *trash)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	if (grun_path(g, from, "state.json") == 0
+	    && (size_t)snprintf(to, sizeof(to), "%s/exits/%s.%lld", g->root, g->id, (long long)runc_now()) < sizeof(to))
+		link(from, to);
+	char path[PATH_MAX], owner[80];
+	snprintf(path, sizeof(path), "%s/names/%s", g->root, g->cname);
+	if (glassbox_read_small(path, owner, sizeof(owner), O_NOFOLLOW) == 64 && memcmp(owner, g->id, 64) == 0)
+		unlink(path);
+	g->named = 0;
+	snprintf(trash, PATH_MAX, "%s/trash/%s", g->root, g->id);
+	grun_remove_tree(trash);
+	if (rename(g->dir, trash) < 0) {
+		grun_remove_tree(g->dir);
+		trash[0] = '\0';
+	}
+	g->made_dir = 0;
+}
+
+static void say(int fd, const char *msg)
+{
+	if (fd >= 0)
+		runc_write_all(fd, msg, strlen(msg));
+}
+
+// shim runs in the forked child; it never returns. ready gets "F" (undone: Go runs it), or
+// "S PID" once the program runs; ctl is the caller's attach stream (-1 with -d).
+// close_others closes every descriptor but keep's (ascending): what the caller of glassbox
+// left open (a test's pipe) must not stay open as long as the container runs.
+static void close_others(const int *keep, int n)
+{
+	unsigned int from = 3;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned int)keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+__attribute__((noreturn))
+static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
+{
+	setsid();
+	int keep[] = { ready, ctl };
+	qsort(keep, 2, sizeof(int), int_cmp);
+	close_others(keep, 2);
+	static const int ignored[] = { SIGHUP, SIGINT, SIGPIPE, SIGTTOU, SIGTTIN };
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+	char path[PATH_MAX];
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int lock = grun_path(g, path, "shim.lock") < 0 ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int log = grun_path(g, path, "shim.log") < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || lock < 0 || flock(lock, LOCK_EX) < 0 || log < 0 || null < 0
+	    || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		goto fallback;
+	// The init inherits 0, 1 and 2: /dev/null and the pipes' write ends; the shim's own go to
+	// shim.log once the init has them.
+	if (dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		goto fallback;
+	struct run r = { .e = rt };
+	int created = runc_create(&r);
+	dup2(log, 1);
+	dup2(log, 2);
+	close(out[1]);
+	close(err[1]);
+	if (created < 0)
+		goto fallback;
+	struct cshim s = { .dir = g->dir, .out = out[0], .err = err[0], .first = ctl, .init = r.init };
+	struct jbuf cg = { 0 };
+	char st;
+	uint64_t shim_start = 0;
+	if (cshim_listen(&s) < 0 || cgroups_json(r.init, &cg) < 0 || glassbox_proc_stat(getpid(), &st, &shim_start) < 0) {
+		runc_undo(&r);
+		goto fallback;
+	}
+	int64_t started = runc_now();
+	if (grun_write_record(g, "running", r.init, getpid(), shim_start, started, 0, 0, 0, cg.p) < 0) {
+		runc_undo(&r);
+		goto fallback;
+	}
+	grun_event(g, "create", -1);
+	if (runc_start(&r) == 0) {
+		char msg[32];
+		snprintf(msg, sizeof(msg), "S %d\n", r.init);
+		say(ready, msg);
+		grun_event(g, "start", -1);
+	} else
+		say(ready, "E the init exited before the program started\n");
+	close(ready);
+	int code = cshim_serve(&s);
+	int oom = oom_killed(rt);
+	runc_delete(&r);
+	if (grun_unmount(g) < 0)
+		dprintf(2, "glassbox shim %s: umount rootfs: %s\n", g->id, strerror(errno));
+	int64_t finished = runc_now();
+	grun_write_record(g, "exited", r.init, 0, 0, started, finished, code, oom, cg.p);
+	if (oom)
+		grun_event(g, "oom", -1);
+	grun_event(g, "die", code);
+	char trash[PATH_MAX] = "";
+	if (g->flags & GF_AUTOREMOVE) {
+		discard(g, trash);
+		grun_release_lease(g);
+		grun_event(g, "destroy", -1);
+	}
+	struct jbuf exit = { 0 };
+	char c[64];
+	snprintf(c, sizeof(c), "{\"code\":%d,\"oomKilled\":%s,\"finishedAt\":\"", code, oom ? "true" : "false");
+	jbuf_puts(&exit, c);
+	jbuf_time_at(&exit, finished);
+	jbuf_puts(&exit, "\"}");
+	cshim_finish(&s, exit.oom ? "{}" : exit.p, exit.oom ? 2 : exit.n);
+	if (trash[0])
+		grun_remove_tree(trash);
+	_exit(0);
+fallback:
+	say(ready, "F\n");
+	_exit(0);
+}
+
+static volatile pid_t forward_to;
+
+static void forward(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += r;
+	}
+	return 0;
+}
+
+// attach is the caller's end of a run without -d: the output frames to its stdout and
+// stderr until the exit frame, whose code is the run's.
+__attribute__((noreturn))
+static void attach(struct grun *g, int ctl, pid_t init)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	forward_to = init;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	static char buf[1 << 20];
+	for (;;) {
+		unsigned char hdr[5];
+		if (read_full(ctl, hdr, 5) < 0)
+			break;
+		uint32_t n = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
+		if (n > sizeof(buf) - 1 || read_full(ctl, buf, n) < 0)
+			break;
+		if (hdr[0] == FRAME_STDOUT || hdr[0] == FRAME_STDERR) {
+			runc_write_all(hdr[0] == FRAME_STDOUT ? 1 : 2, buf, n);
+			continue;
+		}
+		if (hdr[0] != FRAME_EXIT)
+			continue;
+		buf[n] = '\0';
+		int code = -1;
+		if (sscanf(buf, "{\"code\":%d", &code) != 1 || code < 0) {
+			dprintf(2, "glassbox: the container's exit code is unknown: its shim died\n");
+			code = 125;
+		}
+		runc_marker("grun");
+		_exit(code);
+	}
+	dprintf(2, "glassbox: the shim of %s ended the attach stream without an exit status (see %s/shim.log)\n", g->short_id, g->dir);
+	runc_marker("grun");
+	_exit(125);
+}
+
+void grun_run(struct grun *g, struct runc_entry *rt)
+{
+	int detach = (g->flags & GF_DETACH) != 0;
+	int ready[2], ctl[2] = { -1, -1 };
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return;
+	if (!detach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		if (ctl[0] >= 0)
+			close(ctl[0]);
+		shim(g, rt, ready[1], ctl[1]);
+	}
+	close(ready[1]);
+	if (ctl[1] >= 0)
+		close(ctl[1]);
+	char msg[256];
+	ssize_t n = 0;
+	while (pid > 0 && (size_t)n < sizeof(msg) - 1) {
+		ssize_t r = read(ready[0], msg + n, sizeof(msg) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || memchr(msg + n, '\n', r) != NULL) {
+			n += r > 0 ? r : 0;
+			break;
+		}
+		n += r;
+	}
+	msg[n] = '\0';
+	close(ready[0]);
+	int init = 0;
+	if (pid > 0 && sscanf(msg, "S %d", &init) == 1 && init > 0) {
+		if (detach) {
+			dprintf(1, "%s\n", g->id);
+			runc_marker("grun");
+			_exit(0);
+		}
+		attach(g, ctl[0], init);
+	}
+	if (pid > 0 && msg[0] == 'E') {
+		dprintf(2, "glassbox: start %s: %s", g->short_id, msg + 2);
+		runc_marker("grun");
+		_exit(125);
+	}
+	// "F", or nothing: the shim undid its part (or died before the container ran).
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) ;
+	if (ctl[0] >= 0)
+		close(ctl[0]);
+}
