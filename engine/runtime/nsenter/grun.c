@@ -302,8 +302,11 @@ void glassbox_grun(int argc, char **argv)
 		if (buf == NULL)
 			continue;
 		struct grun *g = calloc(1, sizeof(*g));
+		// The shim writes its title over the arguments (grun_shim.c): the root is copied.
+		static char rootcopy[PATH_MAX];
+		snprintf(rootcopy, sizeof(rootcopy), "%s", root);
 		if (g != NULL) {
-			g->root = root;
+			g->root = rootcopy;
 			g->name = name;
 			g->origin = origin;
 			if (load(g, buf, len, sig, siglen) == 0)

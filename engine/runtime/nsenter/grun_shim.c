@@ -23,6 +23,7 @@
 
 #include "cshim.h"
 #include "grun.h"
+#include "initc.h"
 #include "kernel_compat.h"
 #include "readfile.h"
 
@@ -120,6 +121,24 @@ static void discard(struct grun *g, char *trash)
 	g->made_dir = 0;
 }
 
+// name_shim makes the forked shim look as engine/shim's does in ps and /proc/PID/cmdline
+// ("glassbox shim --root ROOT ID", cut to the bytes the caller's arguments had) and comm.
+static void name_shim(struct grun *g)
+{
+	prctl(PR_SET_NAME, "glassbox-shim", 0, 0, 0);
+	if (initc_title_area == NULL || initc_title_len < 2)
+		return;
+	const char *words[] = { "glassbox", "shim", "--root", g->root, g->id };
+	size_t n = 0, cap = initc_title_len - 1;	// the last byte stays NUL
+	memset(initc_title_area, 0, initc_title_len);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && n < cap; i++) {
+		size_t l = strlen(words[i]);
+		l = l < cap - n ? l : cap - n;
+		memcpy(initc_title_area + n, words[i], l);
+		n += l + 1;
+	}
+}
+
 static void say(int fd, const char *msg)
 {
 	if (fd >= 0)
@@ -152,6 +171,7 @@ __attribute__((noreturn))
 static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 {
 	setsid();
+	name_shim(g);
 	int keep[] = { ready, ctl };
 	qsort(keep, 2, sizeof(int), int_cmp);
 	close_others(keep, 2);

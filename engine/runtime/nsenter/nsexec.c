@@ -479,6 +479,7 @@ void glassbox_nsexec(int argc, char **argv)
 		// here; each returns at once unless the command line is its own.
 		glassbox_exec_fast(argc, argv);
 		glassbox_runc(argc, argv);
+		set_title_area(argc, argv);	// for run's C shim to name itself in
 		glassbox_grun(argc, argv);
 		return;
 	}
