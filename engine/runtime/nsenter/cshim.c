@@ -1,5 +1,5 @@
 // The C shim's event loop: what engine/shim's run does once the container is started (the
-// json-lines log of log.go, the hub and attach server of attach.go, the frames of
+// json-lines log of log.go, in cshim_log.c, the hub and attach server of attach.go, the frames of
 // protocol.go, reap), in one thread on one epoll, for the run fast path that never starts Go.
 // TestCShim (cshim_test.go) holds it to the Go side: engine/shim's Dial and ReadFrame attach
 // to it, and its log lines are compared with encoding/json's.
@@ -28,14 +28,10 @@ enum { CONN_HELLO, CONN_LIVE, CONN_CLOSING };
 enum { FRAME_STDOUT = 4, FRAME_STDERR = 5, FRAME_EXIT = 6, FRAME_HELLO = 7 };
 
 #define MAX_FRAME (1u << 20)	// protocol.go's maxFrame: a longer frame is an error
-#define READ_MAX (32 << 10)	// the Go shim's read buffer: the log's lines are cut the same
-#define LINE_CUT (16 << 10)	// log.go: a line without end is written once longer than this
 #define EXIT_ROOM 4096		// kept free in every queue for the exit frame (Go keeps a slot)
 #define QUEUE_MIN (64 << 10)
 
 enum { TAG_LISTEN = 1, TAG_PIDFD = 2, TAG_STREAM = 3 /* and 4 */, TAG_CONN = 16 };
-
-static const char *const stream_name[2] = { "stdout", "stderr" };
 
 static int64_t now_ms(void)
 {
@@ -48,65 +44,6 @@ static int ep_ctl(struct cshim *s, int op, int fd, uint32_t events, uint64_t tag
 {
 	struct epoll_event ev = { .events = events, .data.u64 = tag };
 	return epoll_ctl(s->epfd, op, fd, &ev);
-}
-
-// ---- the log (log.go's logWriter) ----
-
-static void log_entry(struct cshim *s, int stream, const char *p, size_t n)
-{
-	struct jbuf *b = &s->line;
-	b->n = 0;
-	b->oom = 0;
-	jbuf_puts(b, "{\"stream\":\"");
-	jbuf_puts(b, stream_name[stream]);
-	jbuf_puts(b, "\",\"time\":\"");
-	jbuf_time(b);
-	jbuf_puts(b, "\",\"log\":");
-	jbuf_string(b, p, n, JSON_MARSHAL);
-	jbuf_puts(b, "}\n");
-	if (b->oom)
-		return; // the line is lost, as Go's would be when a write fails
-	if (s->log_size + (int64_t)b->n > s->log_max) {
-		// Rotation keeps one old file, as docker's json-file with max-file=2.
-		char old[PATH_MAX + 2];
-		if (s->logfd >= 0)
-			close(s->logfd);
-		snprintf(old, sizeof(old), "%s.1", s->log);
-		rename(s->log, old);
-		s->logfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (s->logfd < 0)
-			return;
-		s->log_size = 0;
-	}
-	for (size_t off = 0; off < b->n && s->logfd >= 0;) {
-		ssize_t w = write(s->logfd, b->p + off, b->n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += w;
-		s->log_size += w;
-	}
-}
-
-// log_write takes the n bytes just read after the stream's unfinished line: one entry per
-// line (keeping its "\n", as docker's log field does), the rest kept unless past the cut.
-static void log_write(struct cshim *s, int stream, size_t n)
-{
-	struct cshim_stream *st = &s->st[stream];
-	size_t end = st->partial + n, off = 0;
-	char *nl;
-	while ((nl = memchr(st->buf + off, '\n', end - off)) != NULL) {
-		size_t len = (size_t)(nl - (st->buf + off)) + 1;
-		log_entry(s, stream, st->buf + off, len);
-		off += len;
-	}
-	if (end - off > LINE_CUT) {
-		log_entry(s, stream, st->buf + off, end - off);
-		off = end;
-	}
-	memmove(st->buf, st->buf + off, end - off);
-	st->partial = end - off;
 }
 
 // ---- attachers (attach.go's hub and stream) ----
@@ -400,7 +337,7 @@ int cshim_listen(struct cshim *s)
 		goto fail;
 	s->log_size = st.st_size;
 	for (int i = 0; i < 2; i++)
-		if ((s->st[i].buf = malloc(LINE_CUT + READ_MAX)) == NULL)
+		if ((s->st[i].buf = malloc(CSHIM_LINE_CUT + CSHIM_READ_MAX)) == NULL)
 			goto fail;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
@@ -449,7 +386,7 @@ static void reap(struct cshim *s, int *exited, int *code)
 static void stream_read(struct cshim *s, int i)
 {
 	struct cshim_stream *st = &s->st[i];
-	ssize_t r = read(st->fd, st->buf + st->partial, READ_MAX);
+	ssize_t r = read(st->fd, st->buf + st->partial, CSHIM_READ_MAX);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (r <= 0) { // EOF: the last writer is gone (Go's copier stops on any error too)
@@ -458,7 +395,7 @@ static void stream_read(struct cshim *s, int i)
 		return;
 	}
 	broadcast(s, i == 0 ? FRAME_STDOUT : FRAME_STDERR, st->buf + st->partial, r);
-	log_write(s, i, r);
+	cshim_log_write(s, i, r);
 }
 
 int cshim_serve(struct cshim *s)
@@ -524,7 +461,7 @@ int cshim_serve(struct cshim *s)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->st[i].fd, NULL);
 		s->st[i].eof = 1;
 		if (s->st[i].partial > 0)
-			log_entry(s, i, s->st[i].buf, s->st[i].partial);
+			cshim_log_line(s, i, s->st[i].buf, s->st[i].partial);
 		s->st[i].partial = 0;
 	}
 	close(s->logfd);

@@ -12,6 +12,8 @@
 
 #define CSHIM_MAX_CONNS 64	// attachers at once; one more is hung up on at accept
 #define CSHIM_QUEUE_MAX (1 << 20) // bytes of frames queued for one attacher before output is dropped for it
+#define CSHIM_READ_MAX (32 << 10) // the Go shim's read buffer: the log's lines are cut the same
+#define CSHIM_LINE_CUT (16 << 10) // log.go: a line without end is written once longer than this
 
 struct cshim_conn {
 	int fd;			// -1: a free slot
@@ -66,5 +68,9 @@ int cshim_serve(struct cshim *s);
 // cshim_finish sends every attacher one exit frame with that payload, waits up to 1 s for the
 // frames to be sent, and closes the attachers, the listener and the socket's path.
 void cshim_finish(struct cshim *s, const char *exit_json, size_t len);
+
+// Internal, cshim_log.c's: one log entry; the n bytes just read after stream's unfinished line.
+void cshim_log_line(struct cshim *s, int stream, const char *p, size_t n);
+void cshim_log_write(struct cshim *s, int stream, size_t n);
 
 #endif

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 }
 `
 
-// cshimBuild compiles the harness with cshim.c and jsonw.c, with the package's cgo flags.
+// cshimBuild compiles the harness with cshim.c, cshim_log.c and jsonw.c, with the package's cgo flags.
 func cshimBuild(t *testing.T) string {
 	gcc := fixture.NeedBinary(t, "gcc")
 	dir := t.TempDir()
@@ -118,7 +118,7 @@ func cshimBuild(t *testing.T) string {
 	}
 	bin := filepath.Join(dir, "harness")
 	out, err := exec.Command(gcc, "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-Werror", "-I", here, "-o", bin,
-		src, filepath.Join(here, "cshim.c"), filepath.Join(here, "jsonw.c")).CombinedOutput()
+		src, filepath.Join(here, "cshim.c"), filepath.Join(here, "cshim_log.c"), filepath.Join(here, "jsonw.c")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}

@@ -1,0 +1,71 @@
+// The C shim's json-lines log: engine/shim/log.go's logWriter, line for line and byte for
+// byte (TestCShim compares its lines with encoding/json's).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cshim.h"
+
+static const char *const stream_name[2] = { "stdout", "stderr" };
+
+// cshim_log_line appends one entry, as log.go's entry: the line as encoding/json writes
+// LogEntry, rotating the file first when the entry would take it past log_max.
+void cshim_log_line(struct cshim *s, int stream, const char *p, size_t n)
+{
+	struct jbuf *b = &s->line;
+	b->n = 0;
+	b->oom = 0;
+	jbuf_puts(b, "{\"stream\":\"");
+	jbuf_puts(b, stream_name[stream]);
+	jbuf_puts(b, "\",\"time\":\"");
+	jbuf_time(b);
+	jbuf_puts(b, "\",\"log\":");
+	jbuf_string(b, p, n, JSON_MARSHAL);
+	jbuf_puts(b, "}\n");
+	if (b->oom)
+		return; // the line is lost, as Go's would be when a write fails
+	if (s->log_size + (int64_t)b->n > s->log_max) {
+		// Rotation keeps one old file, as docker's json-file with max-file=2.
+		char old[PATH_MAX + 2];
+		if (s->logfd >= 0)
+			close(s->logfd);
+		snprintf(old, sizeof(old), "%s.1", s->log);
+		rename(s->log, old);
+		s->logfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (s->logfd < 0)
+			return;
+		s->log_size = 0;
+	}
+	for (size_t off = 0; off < b->n && s->logfd >= 0;) {
+		ssize_t w = write(s->logfd, b->p + off, b->n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += w;
+		s->log_size += w;
+	}
+}
+
+// log_write takes the n bytes just read after the stream's unfinished line: one entry per
+// line (keeping its "\n", as docker's log field does), the rest kept unless past the cut.
+void cshim_log_write(struct cshim *s, int stream, size_t n)
+{
+	struct cshim_stream *st = &s->st[stream];
+	size_t end = st->partial + n, off = 0;
+	char *nl;
+	while ((nl = memchr(st->buf + off, '\n', end - off)) != NULL) {
+		size_t len = (size_t)(nl - (st->buf + off)) + 1;
+		cshim_log_line(s, stream, st->buf + off, len);
+		off += len;
+	}
+	if (end - off > CSHIM_LINE_CUT) {
+		cshim_log_line(s, stream, st->buf + off, end - off);
+		off = end;
+	}
+	memmove(st->buf, st->buf + off, end - off);
+	st->partial = end - off;
+}
