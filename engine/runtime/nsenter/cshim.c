@@ -61,7 +61,8 @@ static void conn_close(struct cshim *s, struct cshim_conn *c)
 static int conn_queue(struct cshim_conn *c, const void *p, size_t n)
 {
 	if (c->head + c->len + n > c->cap) {
-		memmove(c->q, c->q + c->head, c->len);
+		if (c->len > 0)
+			memmove(c->q, c->q + c->head, c->len);
 		c->head = 0;
 		if (c->len + n > c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : QUEUE_MIN;

@@ -34,9 +34,10 @@ struct cshim_stream {
 };
 
 struct cshim {
-	const char *dir;	// dir/attach.sock and dir/log.json
+	const char *dir;	// dir/attach.sock and dir/log.json (a clean path, as filepath.Join makes)
 	int out, err;		// read ends of the container's stdout and stderr (cshim sets O_NONBLOCK; the caller closes them)
-	int first;		// a connected stream socket subscribed before the start, sent no hello; -1: none (cshim closes it)
+	int first;		// a connected stream socket subscribed by cshim_listen, sent no hello; -1: none
+				// (cshim owns it once cshim_listen succeeded, and closes it in cshim_finish)
 	pid_t init;		// the container's init, a child of this process
 	int64_t log_max;	// bytes before rotation; 0: 10 MiB
 	size_t queue_max;	// bytes queued per attacher; 0: CSHIM_QUEUE_MAX
@@ -62,11 +63,15 @@ int cshim_listen(struct cshim *s);
 // has exited and both outputs are at EOF, or 2 s after the init's exit (an output held open by
 // a process outside the container). It flushes the log's unfinished lines and returns the
 // init's code as the Go shim's reap does: the exit status, 128+signal, -1 unknown. It reaps
-// any other child that ends meanwhile (the process is a child subreaper).
+// any other child that ends meanwhile (waitpid(-1, WNOHANG): the process is a child
+// subreaper, and must have no other child it waits for itself). SIGCHLD and the signal mask are
+// left as they are. Without pidfd_open (before Linux 5.3) it polls waitpid every 20 ms.
 int cshim_serve(struct cshim *s);
 
 // cshim_finish sends every attacher one exit frame with that payload, waits up to 1 s for the
-// frames to be sent, and closes the attachers, the listener and the socket's path.
+// frames to be sent (one that attaches meanwhile hears the exit alone), and closes the
+// attachers, the listener and the socket's path, and frees what cshim_listen took. It may
+// follow cshim_listen without cshim_serve (a start that failed: the first attacher hears it).
 void cshim_finish(struct cshim *s, const char *exit_json, size_t len);
 
 // Internal, cshim_log.c's: one log entry; the n bytes just read after stream's unfinished line.
