@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "cshim.h"
+#include "kernel_compat.h"
 
 // An attacher is CONN_HELLO until its hello frame is read (Go's serve: nothing is sent to it
 // before), CONN_LIVE while subscribed, CONN_CLOSING once it is sent nothing new (it hung up,
@@ -58,7 +59,8 @@ static void conn_close(struct cshim *s, struct cshim_conn *c)
 	c->fd = -1;
 }
 
-static int conn_queue(struct cshim_conn *c, const void *p, size_t n)
+// conn_queue appends to c's queue, which grows to limit, or past it by what must go whole.
+static int conn_queue(struct cshim_conn *c, const void *p, size_t n, size_t limit)
 {
 	if (c->head + c->len + n > c->cap) {
 		if (c->len > 0)
@@ -66,6 +68,8 @@ static int conn_queue(struct cshim_conn *c, const void *p, size_t n)
 		c->head = 0;
 		if (c->len + n > c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : QUEUE_MIN;
+			if (cap > limit)
+				cap = limit;
 			if (cap < c->len + n)
 				cap = c->len + n;
 			char *q = realloc(c->q, cap);
@@ -133,9 +137,10 @@ static void conn_frame(struct cshim *s, struct cshim_conn *c, int typ, const voi
 	// read's worth): a frame cut short would garble the stream.
 	int r = 0;
 	if (sent < 5)
-		r = conn_queue(c, hdr + sent, 5 - sent);
+		r = conn_queue(c, hdr + sent, 5 - sent, s->queue_max);
 	if (r == 0 && sent < 5 + n)
-		r = conn_queue(c, (const char *)p + (sent > 5 ? sent - 5 : 0), n - (sent > 5 ? sent - 5 : 0));
+		r = conn_queue(c, (const char *)p + (sent > 5 ? sent - 5 : 0), n - (sent > 5 ? sent - 5 : 0),
+			       s->queue_max);
 	if (r < 0) {
 		conn_close(s, c);
 		return;
@@ -231,6 +236,11 @@ static void conn_accept(struct cshim *s)
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
+		if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			// EMFILE and the like: stop accepting, as the Go shim's accept loop does on any
+			// error, rather than wake for the same pending connection forever.
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+		}
 		if (fd < 0)
 			return;
 		int i = conn_add(s, fd, CONN_HELLO);
@@ -275,9 +285,11 @@ static int listen_attach(struct cshim *s)
 			return -1;
 		snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/attach.sock", dirfd);
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4096) < 0)) {
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), bound = 0;
+	if (fd >= 0 && ((bound = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) == 0 || listen(fd, 4096) < 0)) {
 		int e = errno;
+		if (bound)
+			unlink(s->sock);
 		close(fd);
 		errno = e;
 		fd = -1;
