@@ -25,7 +25,8 @@ import (
 // cshimHarness is the C shim's caller in the tests: it listens, waits for a line on stdin,
 // forks `sh -c SCRIPT` with pipes for its output (its stdin is the harness's), serves,
 // prints the code and the exit payload, finishes, and kills what the script left behind.
-// fd 3, when given, is the first attacher.
+// fd 3, when given, is the first attacher. An empty script is a start that failed: the
+// harness finishes (code 125) without serving.
 const cshimHarness = `#define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -64,6 +65,11 @@ int main(int argc, char **argv)
 		if (read(0, &c, 1) != 1)
 			return 2;
 	while (c != '\n');
+	if (argv[5][0] == 0) { // a start that failed: finish follows listen
+		cshim_finish(&s, "{\"code\":125}", 12);
+		printf("finished\n");
+		return 0;
+	}
 	if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0)
 		return 2;
 	pid_t pid = fork();
@@ -566,5 +572,36 @@ func TestCShimSlowAttacher(t *testing.T) {
 	l := logged.String()
 	if cut := len(output) - len(l); !strings.HasSuffix(output, l) || cut > 0 && output[cut-1] != '\n' || l == "" {
 		t.Errorf("the logs (%d bytes) are not the output's last lines", len(l))
+	}
+}
+
+// TestCShimFinishWithoutServe: a start that failed after cshim_listen goes straight to
+// cshim_finish; the first attacher hears the exit, and the socket is removed.
+func TestCShimFinishWithoutServe(t *testing.T) {
+	bin := cshimBuild(t)
+	dir := t.TempDir()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "first")
+	firstConn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHarness(t, bin, dir, 0, 0, os.NewFile(uintptr(fds[1]), "first-shim"), "")
+	first := attach(firstConn)
+	h.send(t, "go")
+	h.wait(t)
+	first.ended(t, "first", `{"code":125}`)
+	if len(first.frames) != 1 {
+		t.Errorf("first attacher got %d frames, want the exit alone", len(first.frames))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "attach.sock")); !os.IsNotExist(err) {
+		t.Errorf("attach socket left after finish: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "log.json")); err != nil || fi.Size() != 0 {
+		t.Errorf("log.json: %v, %v; want an empty log, as Go's openLog leaves", fi, err)
 	}
 }
