@@ -477,6 +477,7 @@ int cshim_serve(struct cshim *s)
 			cshim_log_line(s, i, s->st[i].buf, s->st[i].partial);
 		s->st[i].partial = 0;
 	}
+	cshim_log_flush(s);
 	close(s->logfd);
 	s->logfd = -1;
 	return code;

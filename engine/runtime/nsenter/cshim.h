@@ -48,7 +48,7 @@ struct cshim {
 	int64_t log_size;
 	struct cshim_stream st[2];
 	struct cshim_conn conns[CSHIM_MAX_CONNS];
-	struct jbuf line;
+	struct jbuf line;	// log entries not yet written
 	const char *exit;	// the exit frame's payload, once cshim_finish has it
 	size_t exit_len;
 	int done;
@@ -74,8 +74,10 @@ int cshim_serve(struct cshim *s);
 // follow cshim_listen without cshim_serve (a start that failed: the first attacher hears it).
 void cshim_finish(struct cshim *s, const char *exit_json, size_t len);
 
-// Internal, cshim_log.c's: one log entry; the n bytes just read after stream's unfinished line.
+// Internal, cshim_log.c's: one log entry (held); the n bytes just read after stream's
+// unfinished line (written); what is held, written.
 void cshim_log_line(struct cshim *s, int stream, const char *p, size_t n);
 void cshim_log_write(struct cshim *s, int stream, size_t n);
+void cshim_log_flush(struct cshim *s);
 
 #endif
