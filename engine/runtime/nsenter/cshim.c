@@ -294,13 +294,12 @@ static int listen_attach(struct cshim *s)
 		errno = e;
 		fd = -1;
 	}
-	if (dirfd >= 0) {
-		int e = errno;
+	int e = errno;
+	if (dirfd >= 0)
 		close(dirfd);
-		errno = e;
-	}
 	if (fd >= 0)
 		chmod(s->sock, 0600);
+	errno = e;
 	return fd;
 }
 
@@ -326,6 +325,8 @@ int cshim_listen(struct cshim *s)
 {
 	s->lfd = s->logfd = s->epfd = s->pidfd = -1;
 	memset(s->st, 0, sizeof(s->st));
+	s->st[0].fd = s->st[1].fd = -1;
+	s->st[0].eof = s->st[1].eof = 1; // until cshim_serve watches them
 	memset(&s->line, 0, sizeof(s->line));
 	for (int i = 0; i < CSHIM_MAX_CONNS; i++)
 		s->conns[i].fd = -1;
@@ -411,9 +412,26 @@ static void stream_read(struct cshim *s, int i)
 	cshim_log_write(s, i, r);
 }
 
-int cshim_serve(struct cshim *s)
+// wait_events waits up to timeout ms for what the epoll watches and handles it.
+static void wait_events(struct cshim *s, int timeout)
 {
 	struct epoll_event evs[16];
+	int n = epoll_wait(s->epfd, evs, 16, timeout);
+	if (n < 0 && errno != EINTR)
+		usleep(20000); // cannot happen with a valid epoll fd; no busy loop if it does
+	for (int k = 0; k < n; k++) {
+		uint64_t tag = evs[k].data.u64;
+		if (tag == TAG_LISTEN)
+			conn_accept(s);
+		else if ((tag == TAG_STREAM || tag == TAG_STREAM + 1) && !s->st[tag - TAG_STREAM].eof)
+			stream_read(s, tag - TAG_STREAM);
+		else if (tag >= TAG_CONN && tag < TAG_CONN + CSHIM_MAX_CONNS)
+			dispatch_conn(s, &s->conns[tag - TAG_CONN], evs[k].events);
+	}
+}
+
+int cshim_serve(struct cshim *s)
+{
 	int exited = 0, code = -1;
 	int64_t deadline = 0;
 	// pidfd_open(2): readable once the init has exited, without SIGCHLD, whose disposition
@@ -456,18 +474,7 @@ int cshim_serve(struct cshim *s)
 				break;
 			timeout = left < timeout ? (int)left : timeout;
 		}
-		int n = epoll_wait(s->epfd, evs, 16, timeout);
-		if (n < 0 && errno != EINTR)
-			usleep(20000); // cannot happen with a valid epoll fd; no busy loop if it does
-		for (int k = 0; k < n; k++) {
-			uint64_t tag = evs[k].data.u64;
-			if (tag == TAG_LISTEN)
-				conn_accept(s);
-			else if ((tag == TAG_STREAM || tag == TAG_STREAM + 1) && !s->st[tag - TAG_STREAM].eof)
-				stream_read(s, tag - TAG_STREAM);
-			else if (tag >= TAG_CONN && tag < TAG_CONN + CSHIM_MAX_CONNS)
-				dispatch_conn(s, &s->conns[tag - TAG_CONN], evs[k].events);
-		}
+		wait_events(s, timeout);
 	}
 	for (int i = 0; i < 2; i++) {
 		if (!s->st[i].eof)
@@ -485,7 +492,6 @@ int cshim_serve(struct cshim *s)
 
 void cshim_finish(struct cshim *s, const char *exit_json, size_t len)
 {
-	struct epoll_event evs[16];
 	s->done = 1;
 	s->exit = exit_json;
 	s->exit_len = len;
@@ -505,14 +511,7 @@ void cshim_finish(struct cshim *s, const char *exit_json, size_t len)
 		int64_t left = deadline - now_ms();
 		if (open == 0 || left <= 0)
 			break;
-		int n = epoll_wait(s->epfd, evs, 16, (int)left);
-		for (int k = 0; k < n; k++) {
-			uint64_t tag = evs[k].data.u64;
-			if (tag == TAG_LISTEN)
-				conn_accept(s);
-			else if (tag >= TAG_CONN && tag < TAG_CONN + CSHIM_MAX_CONNS)
-				dispatch_conn(s, &s->conns[tag - TAG_CONN], evs[k].events);
-		}
+		wait_events(s, (int)left);
 	}
 	for (int i = 0; i < CSHIM_MAX_CONNS; i++)
 		if (s->conns[i].fd >= 0)
