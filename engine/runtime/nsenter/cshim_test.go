@@ -605,3 +605,88 @@ func TestCShimFinishWithoutServe(t *testing.T) {
 		t.Errorf("log.json: %v, %v; want an empty log, as Go's openLog leaves", fi, err)
 	}
 }
+
+const jsonHarness = `#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "jsonw.h"
+
+// Reads records (a 4-byte little-endian length, the bytes) and writes each as
+// jbuf_string(JSON_MARSHAL) makes it, one a line.
+int main(void)
+{
+	unsigned char n[4];
+	while (fread(n, 1, 4, stdin) == 4) {
+		size_t len = n[0] | n[1] << 8 | n[2] << 16 | (size_t)n[3] << 24;
+		char *p = malloc(len + 1);
+		if (p == NULL || fread(p, 1, len, stdin) != len)
+			return 2;
+		struct jbuf b = { 0 };
+		jbuf_string(&b, p, len, JSON_MARSHAL);
+		jbuf_put(&b, "\n", 1);
+		if (b.oom || fwrite(b.p, 1, b.n, stdout) != b.n)
+			return 2;
+		free(p);
+		free(b.p);
+	}
+	return 0;
+}
+`
+
+// TestCShimJSONMatchesMarshal: the log's string escaping is encoding/json's, byte for byte,
+// for every byte, the UTF-8 edge cases and random bytes.
+func TestCShimJSONMatchesMarshal(t *testing.T) {
+	gcc := fixture.NeedBinary(t, "gcc")
+	dir := t.TempDir()
+	here, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, bin := filepath.Join(dir, "json.c"), filepath.Join(dir, "json")
+	if err := os.WriteFile(src, []byte(jsonHarness), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(gcc, "-Wall", "-Wextra", "-Werror", "-O2", "-I", here, "-o", bin, src,
+		filepath.Join(here, "jsonw.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	inputs := []string{"", "plain", "\"\\/", "<>&", "\u2028\u2029", "\ufffd", "\xef\xbf\xbd\xef\xbf",
+		"\xc0\x80", "\xc2\x80\xdf\xbf", "\xe0\x9f\xbf\xe0\xa0\x80", "\xed\x9f\xbf\xed\xa0\x80", "\xef\xbf\xbf",
+		"\xf0\x8f\xbf\xbf\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x80", "\xe2\x80\xa8x"}
+	for b := 0; b < 256; b++ {
+		inputs = append(inputs, string([]byte{byte(b)}), "a"+string([]byte{byte(b)})+"\xa8z")
+	}
+	rnd := uint64(1)
+	for i := 0; i < 2000; i++ {
+		p := make([]byte, i%64)
+		for j := range p {
+			rnd = rnd*6364136223846793005 + 1442695040888963407
+			p[j] = byte(rnd >> 56)
+			if i%2 == 0 { // mostly ASCII and UTF-8 lead/continuation bytes
+				p[j] = []byte{'a', '\n', '<', 0xe2, 0x80, 0xa8, 0xc3, 0xa9, 0xf0, 0x9f, 0xff}[p[j]%11]
+			}
+		}
+		inputs = append(inputs, string(p))
+	}
+	var in bytes.Buffer
+	for _, s := range inputs {
+		in.Write([]byte{byte(len(s)), byte(len(s) >> 8), byte(len(s) >> 16), byte(len(s) >> 24)})
+		in.WriteString(s)
+	}
+	cmd := exec.Command(bin)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(out), "\n")
+	if len(lines) != len(inputs)+1 {
+		t.Fatalf("%d lines for %d inputs", len(lines)-1, len(inputs))
+	}
+	for i, s := range inputs {
+		want, _ := json.Marshal(s)
+		if lines[i] != string(want) {
+			t.Errorf("%q: C writes %s, encoding/json %s", s, lines[i], want)
+		}
+	}
+}
