@@ -22,113 +22,29 @@ import (
 	"github.com/glassbox/glassbox/test/fixture"
 )
 
-// cshimHarness is the C shim's caller in the tests: it listens, waits for a line on stdin,
-// forks `sh -c SCRIPT` with pipes for its output (its stdin is the harness's), serves,
-// prints the code and the exit payload, finishes, and kills what the script left behind.
-// fd 3, when given, is the first attacher. An empty script is a start that failed: the
-// harness finishes (code 125) without serving.
-const cshimHarness = `#define _GNU_SOURCE
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include "cshim.h"
-
-int main(int argc, char **argv)
-{
-	struct cshim s = { 0 };
-	char c, exit_json[128], path[64];
-	int o[2], e[2];
-	char before[1024] = { 0 }; // descriptors the harness itself inherited, left alone
-	if (argc != 6)
-		return 2;
-	for (int fd = 3; fd < 1024; fd++)
-		before[fd] = fcntl(fd, F_GETFD) >= 0;
-	s.dir = argv[1];
-	s.log_max = atoll(argv[2]);
-	s.queue_max = atoll(argv[3]);
-	s.first = atoi(argv[4]) ? 3 : -1;
-	if (s.first >= 0 && fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-		return 2;
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || cshim_listen(&s) < 0) {
-		perror("cshim_listen");
-		return 1;
-	}
-	printf("listening\n");
-	fflush(stdout);
-	do
-		if (read(0, &c, 1) != 1)
-			return 2;
-	while (c != '\n');
-	if (argv[5][0] == 0) { // a start that failed: finish follows listen
-		cshim_finish(&s, "{\"code\":125}", 12);
-		printf("finished\n");
-		return 0;
-	}
-	if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0)
-		return 2;
-	pid_t pid = fork();
-	if (pid == 0) {
-		// What cshim opened must not reach the container: every descriptor past 2 is
-		// close-on-exec (the script's output says which are not).
-		for (int fd = 3; fd < 1024; fd++) {
-			int fl = fcntl(fd, F_GETFD);
-			if (fl >= 0 && !(fl & FD_CLOEXEC) && !before[fd])
-				dprintf(o[1], "fd %d is inherited\n", fd);
-		}
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		execl("/bin/sh", "sh", "-c", argv[5], (char *)NULL);
-		_exit(127);
-	}
-	close(o[1]);
-	close(e[1]);
-	s.init = pid;
-	s.out = o[0];
-	s.err = e[0];
-	int code = cshim_serve(&s);
-	snprintf(exit_json, sizeof(exit_json), "{\"code\":%d,\"oomKilled\":false,\"finishedAt\":\"2026-12-07T01:02:03.5Z\"}", code);
-	printf("served %d %s\n", code, exit_json);
-	fflush(stdout);
-	cshim_finish(&s, exit_json, strlen(exit_json));
-	close(o[0]);
-	close(e[0]);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
-	FILE *f = fopen(path, "r");
-	int child;
-	while (f != NULL && fscanf(f, "%d", &child) == 1) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
-	printf("finished\n");
-	return 0;
-}
-`
-
-// cshimBuild compiles the harness with cshim.c, cshim_log.c and jsonw.c, with the package's cgo flags.
-func cshimBuild(t *testing.T) string {
+// buildC compiles testdata/cshim/MAIN.c with the package's C files named, with its cgo flags.
+func buildC(t *testing.T, main string, files ...string) string {
+	t.Helper()
 	gcc := fixture.NeedBinary(t, "gcc")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "main.c")
-	if err := os.WriteFile(src, []byte(cshimHarness), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	here, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "harness")
-	out, err := exec.Command(gcc, "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-Werror", "-I", here, "-o", bin,
-		src, filepath.Join(here, "cshim.c"), filepath.Join(here, "cshim_log.c"), filepath.Join(here, "jsonw.c")).CombinedOutput()
-	if err != nil {
+	bin := filepath.Join(t.TempDir(), main)
+	args := []string{"-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-Werror", "-I", here, "-o", bin,
+		filepath.Join(here, "testdata", "cshim", main+".c")}
+	for _, f := range files {
+		args = append(args, filepath.Join(here, f))
+	}
+	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// cshimBuild builds testdata/cshim/harness.c, the C shim's caller in these tests.
+func cshimBuild(t *testing.T) string {
+	return buildC(t, "harness", "cshim.c", "cshim_log.c", "jsonw.c")
 }
 
 type harness struct {
@@ -603,90 +519,5 @@ func TestCShimFinishWithoutServe(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "log.json")); err != nil || fi.Size() != 0 {
 		t.Errorf("log.json: %v, %v; want an empty log, as Go's openLog leaves", fi, err)
-	}
-}
-
-const jsonHarness = `#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include "jsonw.h"
-
-// Reads records (a 4-byte little-endian length, the bytes) and writes each as
-// jbuf_string(JSON_MARSHAL) makes it, one a line.
-int main(void)
-{
-	unsigned char n[4];
-	while (fread(n, 1, 4, stdin) == 4) {
-		size_t len = n[0] | n[1] << 8 | n[2] << 16 | (size_t)n[3] << 24;
-		char *p = malloc(len + 1);
-		if (p == NULL || fread(p, 1, len, stdin) != len)
-			return 2;
-		struct jbuf b = { 0 };
-		jbuf_string(&b, p, len, JSON_MARSHAL);
-		jbuf_put(&b, "\n", 1);
-		if (b.oom || fwrite(b.p, 1, b.n, stdout) != b.n)
-			return 2;
-		free(p);
-		free(b.p);
-	}
-	return 0;
-}
-`
-
-// TestCShimJSONMatchesMarshal: the log's string escaping is encoding/json's, byte for byte,
-// for every byte, the UTF-8 edge cases and random bytes.
-func TestCShimJSONMatchesMarshal(t *testing.T) {
-	gcc := fixture.NeedBinary(t, "gcc")
-	dir := t.TempDir()
-	here, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, bin := filepath.Join(dir, "json.c"), filepath.Join(dir, "json")
-	if err := os.WriteFile(src, []byte(jsonHarness), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(gcc, "-Wall", "-Wextra", "-Werror", "-O2", "-I", here, "-o", bin, src,
-		filepath.Join(here, "jsonw.c")).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	inputs := []string{"", "plain", "\"\\/", "<>&", "\u2028\u2029", "\ufffd", "\xef\xbf\xbd\xef\xbf",
-		"\xc0\x80", "\xc2\x80\xdf\xbf", "\xe0\x9f\xbf\xe0\xa0\x80", "\xed\x9f\xbf\xed\xa0\x80", "\xef\xbf\xbf",
-		"\xf0\x8f\xbf\xbf\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x80", "\xe2\x80\xa8x"}
-	for b := 0; b < 256; b++ {
-		inputs = append(inputs, string([]byte{byte(b)}), "a"+string([]byte{byte(b)})+"\xa8z")
-	}
-	rnd := uint64(1)
-	for i := 0; i < 2000; i++ {
-		p := make([]byte, i%64)
-		for j := range p {
-			rnd = rnd*6364136223846793005 + 1442695040888963407
-			p[j] = byte(rnd >> 56)
-			if i%2 == 0 { // mostly ASCII and UTF-8 lead/continuation bytes
-				p[j] = []byte{'a', '\n', '<', 0xe2, 0x80, 0xa8, 0xc3, 0xa9, 0xf0, 0x9f, 0xff}[p[j]%11]
-			}
-		}
-		inputs = append(inputs, string(p))
-	}
-	var in bytes.Buffer
-	for _, s := range inputs {
-		in.Write([]byte{byte(len(s)), byte(len(s) >> 8), byte(len(s) >> 16), byte(len(s) >> 24)})
-		in.WriteString(s)
-	}
-	cmd := exec.Command(bin)
-	cmd.Stdin = &in
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(out), "\n")
-	if len(lines) != len(inputs)+1 {
-		t.Fatalf("%d lines for %d inputs", len(lines)-1, len(inputs))
-	}
-	for i, s := range inputs {
-		want, _ := json.Marshal(s)
-		if lines[i] != string(want) {
-			t.Errorf("%q: C writes %s, encoding/json %s", s, lines[i], want)
-		}
 	}
 }
