@@ -74,6 +74,10 @@ int cshim_serve(struct cshim *s);
 // follow cshim_listen without cshim_serve (a start that failed: the first attacher hears it).
 void cshim_finish(struct cshim *s, const char *exit_json, size_t len);
 
+// cshim_exit_json appends the exit frame's payload as the Go shim marshals its ExitStatus,
+// finished now: {"code":N,"oomKilled":B,"finishedAt":"RFC3339Nano"}.
+void cshim_exit_json(struct jbuf *b, int code, int oom_killed);
+
 // Internal, cshim_log.c's: one log entry (held); the n bytes just read after stream's
 // unfinished line (written); what is held, written.
 void cshim_log_line(struct cshim *s, int stream, const char *p, size_t n);

@@ -103,12 +103,22 @@ func (h *harness) send(t *testing.T, line string) {
 	}
 }
 
-// served reads the code the serve returned and the exit payload.
+// served reads the code the serve returned and the exit payload (cshim_exit_json's, with
+// oomKilled set for 137 to see both forms), which must be what encoding/json makes of it.
 func (h *harness) served(t *testing.T) (int, string) {
+	t.Helper()
 	code, exit, _ := strings.Cut(h.expect(t, "served "), " ")
 	n, err := strconv.Atoi(code)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var st shim.ExitStatus
+	if err := json.Unmarshal([]byte(exit), &st); err != nil {
+		t.Fatalf("exit payload %q: %v", exit, err)
+	}
+	want, _ := json.Marshal(shim.ExitStatus{Code: n, OOMKilled: n == 137, FinishedAt: st.FinishedAt})
+	if exit != string(want) || time.Since(st.FinishedAt) > time.Hour || st.FinishedAt.Location() != time.UTC {
+		t.Errorf("exit payload %s, encoding/json writes %s (finished now, in UTC)", exit, want)
 	}
 	return n, exit
 }

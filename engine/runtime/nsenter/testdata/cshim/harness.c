@@ -18,7 +18,8 @@
 int main(int argc, char **argv)
 {
 	struct cshim s = { 0 };
-	char c, exit_json[128], path[64];
+	char c, path[64];
+	struct jbuf exit_json = { 0 };
 	int o[2], e[2];
 	char before[1024] = { 0 }; // descriptors the harness itself inherited, left alone
 	if (argc != 6)
@@ -68,10 +69,12 @@ int main(int argc, char **argv)
 	s.out = o[0];
 	s.err = e[0];
 	int code = cshim_serve(&s);
-	snprintf(exit_json, sizeof(exit_json), "{\"code\":%d,\"oomKilled\":false,\"finishedAt\":\"2026-12-07T01:02:03.5Z\"}", code);
-	printf("served %d %s\n", code, exit_json);
+	cshim_exit_json(&exit_json, code, code == 137);
+	if (exit_json.oom)
+		return 2;
+	printf("served %d %.*s\n", code, (int)exit_json.n, exit_json.p);
 	fflush(stdout);
-	cshim_finish(&s, exit_json, strlen(exit_json));
+	cshim_finish(&s, exit_json.p, exit_json.n);
 	close(o[0]);
 	close(e[0]);
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
