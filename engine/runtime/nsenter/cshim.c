@@ -519,14 +519,3 @@ void cshim_finish(struct cshim *s, const char *exit_json, size_t len)
 	unlink(s->sock);
 	release(s);
 }
-
-void cshim_exit_json(struct jbuf *b, int code, int oom_killed)
-{
-	char c[32];
-	snprintf(c, sizeof(c), "%d", code);
-	jbuf_puts(b, "{\"code\":");
-	jbuf_puts(b, c);
-	jbuf_puts(b, oom_killed ? ",\"oomKilled\":true,\"finishedAt\":\"" : ",\"oomKilled\":false,\"finishedAt\":\"");
-	jbuf_time(b);
-	jbuf_puts(b, "\"}");
-}

@@ -1,5 +1,5 @@
-// The C shim's json-lines log: engine/shim/log.go's logWriter, line for line and byte for
-// byte (TestCShim compares its lines with encoding/json's).
+// The C shim's JSON: the json-lines log (engine/shim/log.go's logWriter, line for line and
+// byte for byte) and the exit frame's payload. TestCShim compares both with encoding/json's.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -86,4 +86,15 @@ void cshim_log_write(struct cshim *s, int stream, size_t n)
 	memmove(st->buf, st->buf + off, end - off);
 	st->partial = end - off;
 	cshim_log_flush(s);
+}
+
+void cshim_exit_json(struct jbuf *b, int code, int oom_killed)
+{
+	char c[32];
+	snprintf(c, sizeof(c), "%d", code);
+	jbuf_puts(b, "{\"code\":");
+	jbuf_puts(b, c);
+	jbuf_puts(b, oom_killed ? ",\"oomKilled\":true,\"finishedAt\":\"" : ",\"oomKilled\":false,\"finishedAt\":\"");
+	jbuf_time(b);
+	jbuf_puts(b, "\"}");
 }
