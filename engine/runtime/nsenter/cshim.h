@@ -1,5 +1,8 @@
 // cshim: the shim's event loop in C (engine/shim's run after the start: the log, the hub and
 // the attach server), for a `glassbox run` that never starts Go. Single-threaded, one epoll.
+// Its use (testdata/cshim/harness.c does it): fill dir, out, err, first, init, log_max; call
+// cshim_listen before the container starts, cshim_serve once it runs, then cshim_finish with
+// the exit's payload (cshim_exit_json) once the container is cleaned up.
 #ifndef GLASSBOX_CSHIM_H
 #define GLASSBOX_CSHIM_H
 
@@ -65,7 +68,7 @@ int cshim_listen(struct cshim *s);
 // init's code as the Go shim's reap does: the exit status, 128+signal, -1 unknown. It reaps
 // any other child that ends meanwhile (waitpid(-1, WNOHANG): the process is a child
 // subreaper, and must have no other child it waits for itself). SIGCHLD and the signal mask are
-// left as they are. Without pidfd_open (before Linux 5.3) it polls waitpid every 20 ms.
+// left as they are (SIGCHLD must not be SIG_IGN, which reaps the init before it is seen: -1). Without pidfd_open (before Linux 5.3) it polls waitpid every 20 ms.
 int cshim_serve(struct cshim *s);
 
 // cshim_finish sends every attacher one exit frame with that payload, waits up to 1 s for the

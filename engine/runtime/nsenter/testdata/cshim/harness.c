@@ -75,6 +75,7 @@ int main(int argc, char **argv)
 	printf("served %d %.*s\n", code, (int)exit_json.n, exit_json.p);
 	fflush(stdout);
 	cshim_finish(&s, exit_json.p, exit_json.n);
+	free(exit_json.p);
 	close(o[0]);
 	close(e[0]);
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
