@@ -348,9 +348,12 @@ exit 3`
 	if err != nil {
 		t.Fatal(err)
 	}
-	shim.WriteFrame(stdinHello, shim.FrameStdin, []byte("ignored\n"))
-	shim.WriteFrame(stdinHello, shim.FrameResize, shim.ResizePayload(24, 80))
-	shim.WriteFrame(stdinHello, shim.FrameStdinEOF, nil)
+	go func() { // input as the Go CLI sends it, up to a frame of the largest size, skipped
+		shim.WriteFrame(stdinHello, shim.FrameStdin, []byte("ignored\n"))
+		shim.WriteFrame(stdinHello, shim.FrameStdin, bytes.Repeat([]byte{shim.FrameExit}, 1<<20))
+		shim.WriteFrame(stdinHello, shim.FrameResize, shim.ResizePayload(24, 80))
+		shim.WriteFrame(stdinHello, shim.FrameStdinEOF, nil)
+	}()
 	c := attach(stdinHello)
 	h.send(t, "go")
 	a.waitFor(t, "part1-done\n")
