@@ -1,5 +1,5 @@
 // The C shim's event loop: what engine/shim's run does once the container is started (the
-// json-lines log of log.go, the hub and attach server of attach.go, the frames of
+// json-lines log of log.go, in cshim_log.c, the hub and attach server of attach.go, the frames of
 // protocol.go, reap), in one thread on one epoll, for the run fast path that never starts Go.
 // TestCShim (cshim_test.go) holds it to the Go side: engine/shim's Dial and ReadFrame attach
 // to it, and its log lines are compared with encoding/json's.
@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "cshim.h"
+#include "kernel_compat.h"
 
 // An attacher is CONN_HELLO until its hello frame is read (Go's serve: nothing is sent to it
 // before), CONN_LIVE while subscribed, CONN_CLOSING once it is sent nothing new (it hung up,
@@ -28,14 +29,10 @@ enum { CONN_HELLO, CONN_LIVE, CONN_CLOSING };
 enum { FRAME_STDOUT = 4, FRAME_STDERR = 5, FRAME_EXIT = 6, FRAME_HELLO = 7 };
 
 #define MAX_FRAME (1u << 20)	// protocol.go's maxFrame: a longer frame is an error
-#define READ_MAX (32 << 10)	// the Go shim's read buffer: the log's lines are cut the same
-#define LINE_CUT (16 << 10)	// log.go: a line without end is written once longer than this
 #define EXIT_ROOM 4096		// kept free in every queue for the exit frame (Go keeps a slot)
 #define QUEUE_MIN (64 << 10)
 
 enum { TAG_LISTEN = 1, TAG_PIDFD = 2, TAG_STREAM = 3 /* and 4 */, TAG_CONN = 16 };
-
-static const char *const stream_name[2] = { "stdout", "stderr" };
 
 static int64_t now_ms(void)
 {
@@ -50,65 +47,6 @@ static int ep_ctl(struct cshim *s, int op, int fd, uint32_t events, uint64_t tag
 	return epoll_ctl(s->epfd, op, fd, &ev);
 }
 
-// ---- the log (log.go's logWriter) ----
-
-static void log_entry(struct cshim *s, int stream, const char *p, size_t n)
-{
-	struct jbuf *b = &s->line;
-	b->n = 0;
-	b->oom = 0;
-	jbuf_puts(b, "{\"stream\":\"");
-	jbuf_puts(b, stream_name[stream]);
-	jbuf_puts(b, "\",\"time\":\"");
-	jbuf_time(b);
-	jbuf_puts(b, "\",\"log\":");
-	jbuf_string(b, p, n, JSON_MARSHAL);
-	jbuf_puts(b, "}\n");
-	if (b->oom)
-		return; // the line is lost, as Go's would be when a write fails
-	if (s->log_size + (int64_t)b->n > s->log_max) {
-		// Rotation keeps one old file, as docker's json-file with max-file=2.
-		char old[PATH_MAX + 2];
-		if (s->logfd >= 0)
-			close(s->logfd);
-		snprintf(old, sizeof(old), "%s.1", s->log);
-		rename(s->log, old);
-		s->logfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (s->logfd < 0)
-			return;
-		s->log_size = 0;
-	}
-	for (size_t off = 0; off < b->n && s->logfd >= 0;) {
-		ssize_t w = write(s->logfd, b->p + off, b->n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += w;
-		s->log_size += w;
-	}
-}
-
-// log_write takes the n bytes just read after the stream's unfinished line: one entry per
-// line (keeping its "\n", as docker's log field does), the rest kept unless past the cut.
-static void log_write(struct cshim *s, int stream, size_t n)
-{
-	struct cshim_stream *st = &s->st[stream];
-	size_t end = st->partial + n, off = 0;
-	char *nl;
-	while ((nl = memchr(st->buf + off, '\n', end - off)) != NULL) {
-		size_t len = (size_t)(nl - (st->buf + off)) + 1;
-		log_entry(s, stream, st->buf + off, len);
-		off += len;
-	}
-	if (end - off > LINE_CUT) {
-		log_entry(s, stream, st->buf + off, end - off);
-		off = end;
-	}
-	memmove(st->buf, st->buf + off, end - off);
-	st->partial = end - off;
-}
-
 // ---- attachers (attach.go's hub and stream) ----
 
 static void conn_close(struct cshim *s, struct cshim_conn *c)
@@ -121,13 +59,17 @@ static void conn_close(struct cshim *s, struct cshim_conn *c)
 	c->fd = -1;
 }
 
-static int conn_queue(struct cshim_conn *c, const void *p, size_t n)
+// conn_queue appends to c's queue, which grows to limit, or past it by what must go whole.
+static int conn_queue(struct cshim_conn *c, const void *p, size_t n, size_t limit)
 {
 	if (c->head + c->len + n > c->cap) {
-		memmove(c->q, c->q + c->head, c->len);
+		if (c->len > 0)
+			memmove(c->q, c->q + c->head, c->len);
 		c->head = 0;
 		if (c->len + n > c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : QUEUE_MIN;
+			if (cap > limit)
+				cap = limit;
 			if (cap < c->len + n)
 				cap = c->len + n;
 			char *q = realloc(c->q, cap);
@@ -195,9 +137,10 @@ static void conn_frame(struct cshim *s, struct cshim_conn *c, int typ, const voi
 	// read's worth): a frame cut short would garble the stream.
 	int r = 0;
 	if (sent < 5)
-		r = conn_queue(c, hdr + sent, 5 - sent);
+		r = conn_queue(c, hdr + sent, 5 - sent, s->queue_max);
 	if (r == 0 && sent < 5 + n)
-		r = conn_queue(c, (const char *)p + (sent > 5 ? sent - 5 : 0), n - (sent > 5 ? sent - 5 : 0));
+		r = conn_queue(c, (const char *)p + (sent > 5 ? sent - 5 : 0), n - (sent > 5 ? sent - 5 : 0),
+			       s->queue_max);
 	if (r < 0) {
 		conn_close(s, c);
 		return;
@@ -293,6 +236,11 @@ static void conn_accept(struct cshim *s)
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
+		if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			// EMFILE and the like: stop accepting, as the Go shim's accept loop does on any
+			// error, rather than wake for the same pending connection forever.
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+		}
 		if (fd < 0)
 			return;
 		int i = conn_add(s, fd, CONN_HELLO);
@@ -337,20 +285,21 @@ static int listen_attach(struct cshim *s)
 			return -1;
 		snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/attach.sock", dirfd);
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4096) < 0)) {
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), bound = 0;
+	if (fd >= 0 && ((bound = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) == 0 || listen(fd, 4096) < 0)) {
 		int e = errno;
+		if (bound)
+			unlink(s->sock);
 		close(fd);
 		errno = e;
 		fd = -1;
 	}
-	if (dirfd >= 0) {
-		int e = errno;
+	int e = errno;
+	if (dirfd >= 0)
 		close(dirfd);
-		errno = e;
-	}
 	if (fd >= 0)
 		chmod(s->sock, 0600);
+	errno = e;
 	return fd;
 }
 
@@ -376,6 +325,8 @@ int cshim_listen(struct cshim *s)
 {
 	s->lfd = s->logfd = s->epfd = s->pidfd = -1;
 	memset(s->st, 0, sizeof(s->st));
+	s->st[0].fd = s->st[1].fd = -1;
+	s->st[0].eof = s->st[1].eof = 1; // until cshim_serve watches them
 	memset(&s->line, 0, sizeof(s->line));
 	for (int i = 0; i < CSHIM_MAX_CONNS; i++)
 		s->conns[i].fd = -1;
@@ -400,7 +351,7 @@ int cshim_listen(struct cshim *s)
 		goto fail;
 	s->log_size = st.st_size;
 	for (int i = 0; i < 2; i++)
-		if ((s->st[i].buf = malloc(LINE_CUT + READ_MAX)) == NULL)
+		if ((s->st[i].buf = malloc(CSHIM_LINE_CUT + CSHIM_READ_MAX)) == NULL)
 			goto fail;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
@@ -449,7 +400,7 @@ static void reap(struct cshim *s, int *exited, int *code)
 static void stream_read(struct cshim *s, int i)
 {
 	struct cshim_stream *st = &s->st[i];
-	ssize_t r = read(st->fd, st->buf + st->partial, READ_MAX);
+	ssize_t r = read(st->fd, st->buf + st->partial, CSHIM_READ_MAX);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (r <= 0) { // EOF: the last writer is gone (Go's copier stops on any error too)
@@ -458,12 +409,29 @@ static void stream_read(struct cshim *s, int i)
 		return;
 	}
 	broadcast(s, i == 0 ? FRAME_STDOUT : FRAME_STDERR, st->buf + st->partial, r);
-	log_write(s, i, r);
+	cshim_log_write(s, i, r);
+}
+
+// wait_events waits up to timeout ms for what the epoll watches and handles it.
+static void wait_events(struct cshim *s, int timeout)
+{
+	struct epoll_event evs[16];
+	int n = epoll_wait(s->epfd, evs, 16, timeout);
+	if (n < 0 && errno != EINTR)
+		usleep(20000); // cannot happen with a valid epoll fd; no busy loop if it does
+	for (int k = 0; k < n; k++) {
+		uint64_t tag = evs[k].data.u64;
+		if (tag == TAG_LISTEN)
+			conn_accept(s);
+		else if ((tag == TAG_STREAM || tag == TAG_STREAM + 1) && !s->st[tag - TAG_STREAM].eof)
+			stream_read(s, tag - TAG_STREAM);
+		else if (tag >= TAG_CONN && tag < TAG_CONN + CSHIM_MAX_CONNS)
+			dispatch_conn(s, &s->conns[tag - TAG_CONN], evs[k].events);
+	}
 }
 
 int cshim_serve(struct cshim *s)
 {
-	struct epoll_event evs[16];
 	int exited = 0, code = -1;
 	int64_t deadline = 0;
 	// pidfd_open(2): readable once the init has exited, without SIGCHLD, whose disposition
@@ -506,27 +474,17 @@ int cshim_serve(struct cshim *s)
 				break;
 			timeout = left < timeout ? (int)left : timeout;
 		}
-		int n = epoll_wait(s->epfd, evs, 16, timeout);
-		if (n < 0 && errno != EINTR)
-			usleep(20000); // cannot happen with a valid epoll fd; no busy loop if it does
-		for (int k = 0; k < n; k++) {
-			uint64_t tag = evs[k].data.u64;
-			if (tag == TAG_LISTEN)
-				conn_accept(s);
-			else if ((tag == TAG_STREAM || tag == TAG_STREAM + 1) && !s->st[tag - TAG_STREAM].eof)
-				stream_read(s, tag - TAG_STREAM);
-			else if (tag >= TAG_CONN && tag < TAG_CONN + CSHIM_MAX_CONNS)
-				dispatch_conn(s, &s->conns[tag - TAG_CONN], evs[k].events);
-		}
+		wait_events(s, timeout);
 	}
 	for (int i = 0; i < 2; i++) {
 		if (!s->st[i].eof)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->st[i].fd, NULL);
 		s->st[i].eof = 1;
 		if (s->st[i].partial > 0)
-			log_entry(s, i, s->st[i].buf, s->st[i].partial);
+			cshim_log_line(s, i, s->st[i].buf, s->st[i].partial);
 		s->st[i].partial = 0;
 	}
+	cshim_log_flush(s);
 	close(s->logfd);
 	s->logfd = -1;
 	return code;
@@ -534,7 +492,6 @@ int cshim_serve(struct cshim *s)
 
 void cshim_finish(struct cshim *s, const char *exit_json, size_t len)
 {
-	struct epoll_event evs[16];
 	s->done = 1;
 	s->exit = exit_json;
 	s->exit_len = len;
@@ -554,14 +511,7 @@ void cshim_finish(struct cshim *s, const char *exit_json, size_t len)
 		int64_t left = deadline - now_ms();
 		if (open == 0 || left <= 0)
 			break;
-		int n = epoll_wait(s->epfd, evs, 16, (int)left);
-		for (int k = 0; k < n; k++) {
-			uint64_t tag = evs[k].data.u64;
-			if (tag == TAG_LISTEN)
-				conn_accept(s);
-			else if (tag >= TAG_CONN && tag < TAG_CONN + CSHIM_MAX_CONNS)
-				dispatch_conn(s, &s->conns[tag - TAG_CONN], evs[k].events);
-		}
+		wait_events(s, (int)left);
 	}
 	for (int i = 0; i < CSHIM_MAX_CONNS; i++)
 		if (s->conns[i].fd >= 0)

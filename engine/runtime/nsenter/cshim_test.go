@@ -22,107 +22,29 @@ import (
 	"github.com/glassbox/glassbox/test/fixture"
 )
 
-// cshimHarness is the C shim's caller in the tests: it listens, waits for a line on stdin,
-// forks `sh -c SCRIPT` with pipes for its output (its stdin is the harness's), serves,
-// prints the code and the exit payload, finishes, and kills what the script left behind.
-// fd 3, when given, is the first attacher.
-const cshimHarness = `#define _GNU_SOURCE
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include "cshim.h"
-
-int main(int argc, char **argv)
-{
-	struct cshim s = { 0 };
-	char c, exit_json[128], path[64];
-	int o[2], e[2];
-	char before[1024] = { 0 }; // descriptors the harness itself inherited, left alone
-	if (argc != 6)
-		return 2;
-	for (int fd = 3; fd < 1024; fd++)
-		before[fd] = fcntl(fd, F_GETFD) >= 0;
-	s.dir = argv[1];
-	s.log_max = atoll(argv[2]);
-	s.queue_max = atoll(argv[3]);
-	s.first = atoi(argv[4]) ? 3 : -1;
-	if (s.first >= 0 && fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-		return 2;
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || cshim_listen(&s) < 0) {
-		perror("cshim_listen");
-		return 1;
-	}
-	printf("listening\n");
-	fflush(stdout);
-	do
-		if (read(0, &c, 1) != 1)
-			return 2;
-	while (c != '\n');
-	if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0)
-		return 2;
-	pid_t pid = fork();
-	if (pid == 0) {
-		// What cshim opened must not reach the container: every descriptor past 2 is
-		// close-on-exec (the script's output says which are not).
-		for (int fd = 3; fd < 1024; fd++) {
-			int fl = fcntl(fd, F_GETFD);
-			if (fl >= 0 && !(fl & FD_CLOEXEC) && !before[fd])
-				dprintf(o[1], "fd %d is inherited\n", fd);
-		}
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		execl("/bin/sh", "sh", "-c", argv[5], (char *)NULL);
-		_exit(127);
-	}
-	close(o[1]);
-	close(e[1]);
-	s.init = pid;
-	s.out = o[0];
-	s.err = e[0];
-	int code = cshim_serve(&s);
-	snprintf(exit_json, sizeof(exit_json), "{\"code\":%d,\"oomKilled\":false,\"finishedAt\":\"2026-12-07T01:02:03.5Z\"}", code);
-	printf("served %d %s\n", code, exit_json);
-	fflush(stdout);
-	cshim_finish(&s, exit_json, strlen(exit_json));
-	close(o[0]);
-	close(e[0]);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
-	FILE *f = fopen(path, "r");
-	int child;
-	while (f != NULL && fscanf(f, "%d", &child) == 1) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
-	printf("finished\n");
-	return 0;
-}
-`
-
-// cshimBuild compiles the harness with cshim.c and jsonw.c, with the package's cgo flags.
-func cshimBuild(t *testing.T) string {
+// buildC compiles testdata/cshim/MAIN.c with the package's C files named, with its cgo flags.
+func buildC(t *testing.T, main string, files ...string) string {
+	t.Helper()
 	gcc := fixture.NeedBinary(t, "gcc")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "main.c")
-	if err := os.WriteFile(src, []byte(cshimHarness), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	here, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "harness")
-	out, err := exec.Command(gcc, "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-Werror", "-I", here, "-o", bin,
-		src, filepath.Join(here, "cshim.c"), filepath.Join(here, "jsonw.c")).CombinedOutput()
-	if err != nil {
+	bin := filepath.Join(t.TempDir(), main)
+	args := []string{"-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-Werror", "-I", here, "-o", bin,
+		filepath.Join(here, "testdata", "cshim", main+".c")}
+	for _, f := range files {
+		args = append(args, filepath.Join(here, f))
+	}
+	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// cshimBuild builds testdata/cshim/harness.c, the C shim's caller in these tests.
+func cshimBuild(t *testing.T) string {
+	return buildC(t, "harness", "cshim.c", "cshim_log.c", "jsonw.c")
 }
 
 type harness struct {
@@ -181,12 +103,22 @@ func (h *harness) send(t *testing.T, line string) {
 	}
 }
 
-// served reads the code the serve returned and the exit payload.
+// served reads the code the serve returned and the exit payload (cshim_exit_json's, with
+// oomKilled set for 137 to see both forms), which must be what encoding/json makes of it.
 func (h *harness) served(t *testing.T) (int, string) {
+	t.Helper()
 	code, exit, _ := strings.Cut(h.expect(t, "served "), " ")
 	n, err := strconv.Atoi(code)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var st shim.ExitStatus
+	if err := json.Unmarshal([]byte(exit), &st); err != nil {
+		t.Fatalf("exit payload %q: %v", exit, err)
+	}
+	want, _ := json.Marshal(shim.ExitStatus{Code: n, OOMKilled: n == 137, FinishedAt: st.FinishedAt})
+	if exit != string(want) || time.Since(st.FinishedAt) > time.Hour || st.FinishedAt.Location() != time.UTC {
+		t.Errorf("exit payload %s, encoding/json writes %s (finished now, in UTC)", exit, want)
 	}
 	return n, exit
 }
@@ -416,9 +348,12 @@ exit 3`
 	if err != nil {
 		t.Fatal(err)
 	}
-	shim.WriteFrame(stdinHello, shim.FrameStdin, []byte("ignored\n"))
-	shim.WriteFrame(stdinHello, shim.FrameResize, shim.ResizePayload(24, 80))
-	shim.WriteFrame(stdinHello, shim.FrameStdinEOF, nil)
+	go func() { // input as the Go CLI sends it, up to a frame of the largest size, skipped
+		shim.WriteFrame(stdinHello, shim.FrameStdin, []byte("ignored\n"))
+		shim.WriteFrame(stdinHello, shim.FrameStdin, bytes.Repeat([]byte{shim.FrameExit}, 1<<20))
+		shim.WriteFrame(stdinHello, shim.FrameResize, shim.ResizePayload(24, 80))
+		shim.WriteFrame(stdinHello, shim.FrameStdinEOF, nil)
+	}()
 	c := attach(stdinHello)
 	h.send(t, "go")
 	a.waitFor(t, "part1-done\n")
@@ -566,5 +501,36 @@ func TestCShimSlowAttacher(t *testing.T) {
 	l := logged.String()
 	if cut := len(output) - len(l); !strings.HasSuffix(output, l) || cut > 0 && output[cut-1] != '\n' || l == "" {
 		t.Errorf("the logs (%d bytes) are not the output's last lines", len(l))
+	}
+}
+
+// TestCShimFinishWithoutServe: a start that failed after cshim_listen goes straight to
+// cshim_finish; the first attacher hears the exit, and the socket is removed.
+func TestCShimFinishWithoutServe(t *testing.T) {
+	bin := cshimBuild(t)
+	dir := t.TempDir()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "first")
+	firstConn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHarness(t, bin, dir, 0, 0, os.NewFile(uintptr(fds[1]), "first-shim"), "")
+	first := attach(firstConn)
+	h.send(t, "go")
+	h.wait(t)
+	first.ended(t, "first", `{"code":125}`)
+	if len(first.frames) != 1 {
+		t.Errorf("first attacher got %d frames, want the exit alone", len(first.frames))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "attach.sock")); !os.IsNotExist(err) {
+		t.Errorf("attach socket left after finish: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "log.json")); err != nil || fi.Size() != 0 {
+		t.Errorf("log.json: %v, %v; want an empty log, as Go's openLog leaves", fi, err)
 	}
 }
