@@ -238,10 +238,8 @@ static void run(struct grun *g)
 		e->id = g->id;
 		e->bundle = g->dir;
 		e->origin = g->origin;
-		if (runc_load_template(e, buf, len) == 0 && grun_create(g) == 0) {
-			grun_run(g, e);	// returns only when its part is undone
-			grun_undo(g);
-		}
+		if (runc_load_template(e, buf, len) == 0)
+			grun_run(g, e);	// returns only when the shim undid everything
 		runc_free_entry(e);
 		free(e);
 	}
@@ -302,12 +300,18 @@ void glassbox_grun(int argc, char **argv)
 		if (buf == NULL)
 			continue;
 		struct grun *g = calloc(1, sizeof(*g));
-		// The shim writes its title over the arguments (grun_shim.c): the root is copied.
-		static char rootcopy[PATH_MAX];
+		// The shim writes its title over the arguments (grun_shim.c): the root and name are
+		// copied.
+		static char rootcopy[PATH_MAX], namecopy[256];
 		snprintf(rootcopy, sizeof(rootcopy), "%s", root);
+		if (name != NULL && (size_t)snprintf(namecopy, sizeof(namecopy), "%s", name) >= sizeof(namecopy)) {
+			free(buf);
+			free(g);
+			return;	// too long for a name: Go says so
+		}
 		if (g != NULL) {
 			g->root = rootcopy;
-			g->name = name;
+			g->name = name != NULL ? namecopy : NULL;
 			g->origin = origin;
 			if (load(g, buf, len, sig, siglen) == 0)
 				run(g);

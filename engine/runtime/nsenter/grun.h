@@ -50,7 +50,7 @@ struct grun_mountpoint {
 // A run: the template's records (pointing into its bytes) and what the run made.
 struct grun {
 	const char *root;		// absolute, clean
-	const char *name;		// --name's value, or NULL (in argv: grun_create copies it)
+	const char *name;		// --name's value, or NULL
 	uint32_t flags;
 	const char *image_id, *lease_dir, *image_lock;
 	const char *rec_image, *rec_image_id, *rec_command, *rec_lowers, *rec_options;

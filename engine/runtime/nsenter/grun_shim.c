@@ -179,37 +179,48 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		signal(ignored[i], SIG_IGN);
 	char path[PATH_MAX];
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	int lock = grun_path(g, path, "shim.lock") < 0 ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	int log = grun_path(g, path, "shim.log") < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, lock = -1, log = -1;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || lock < 0 || flock(lock, LOCK_EX) < 0 || log < 0 || null < 0
-	    || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || null < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 		goto fallback;
 	// The init inherits 0, 1 and 2: /dev/null and the pipes' write ends; the shim's own go to
 	// shim.log once the init has them.
 	if (dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 		goto fallback;
+	// The init's first process starts now: its execve and loader (the longest step) run
+	// while the container is made, which the init needs only once it has its config.
 	struct run r = { .e = rt };
-	int created = runc_create(&r);
+	if (runc_spawn(&r) < 0)
+		goto fallback;
+	if (grun_create(g) < 0) {
+		runc_abandon(&r);
+		goto fallback;
+	}
+	lock = grun_path(g, path, "shim.lock") < 0 ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	log = grun_path(g, path, "shim.log") < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0 || log < 0) {
+		runc_abandon(&r);
+		goto undo;
+	}
+	int created = runc_created(&r);
 	dup2(log, 1);
 	dup2(log, 2);
 	close(out[1]);
 	close(err[1]);
 	if (created < 0)
-		goto fallback;
+		goto undo;
 	struct cshim s = { .dir = g->dir, .out = out[0], .err = err[0], .first = ctl, .init = r.init };
 	struct jbuf cg = { 0 };
 	char st;
 	uint64_t shim_start = 0;
 	if (cshim_listen(&s) < 0 || cgroups_json(r.init, &cg) < 0 || glassbox_proc_stat(getpid(), &st, &shim_start) < 0) {
 		runc_undo(&r);
-		goto fallback;
+		goto undo;
 	}
 	int64_t started = runc_now();
 	if (grun_write_record(g, "running", r.init, getpid(), shim_start, started, 0, 0, 0, cg.p) < 0) {
 		runc_undo(&r);
-		goto fallback;
+		goto undo;
 	}
 	grun_event(g, "create", -1);
 	if (runc_start(&r) == 0) {
@@ -246,6 +257,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	if (trash[0])
 		grun_remove_tree(trash);
 	_exit(0);
+undo:
+	grun_undo(g);
 fallback:
 	say(ready, "F\n");
 	_exit(0);

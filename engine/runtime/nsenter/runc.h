@@ -101,6 +101,11 @@ struct run {
 	char *trace;
 	size_t tlen, tcap;
 	int tsteps;
+	// Between runc_spawn and runc_created: what the create holds open.
+	int fifo, exe, sync_fd, cfg_fd;
+	char *cfg;
+	size_t cfg_len;
+	int64_t clone_began;
 };
 
 // runc_files.c
@@ -127,10 +132,16 @@ void runc_free_entry(struct runc_entry *e);
 int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 // The run's parts, for grun.c's shim: runc_create makes the container up to the init
 // waiting on its exec fifo with state.json written (0), or undoes everything (-1); the init
-// inherits 0, 1 and 2. runc_start releases it (0 once its program runs, -1 if it died
+// inherits 0, 1 and 2. It is runc_spawn (the state directory, and the init's first process
+// started: its execve and loader run meanwhile) then runc_created (the cgroups, the init's
+// config, its plan up to ready), between which the caller may do what the init needs only
+// once it has its config (grun_shim.c makes the rootfs there). runc_start releases it (0 once its program runs, -1 if it died
 // first); runc_undo kills it and removes what runc_create made; runc_delete removes the
 // cgroups and state once the init is reaped.
 int runc_create(struct run *r);
+int runc_spawn(struct run *r);
+int runc_created(struct run *r);
+void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone
 int runc_start(struct run *r);
 void runc_undo(struct run *r);
 void runc_delete(struct run *r);

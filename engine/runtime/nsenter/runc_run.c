@@ -351,12 +351,23 @@ static void forward_signals(pid_t pid)
 	// SIGWINCH resizes a console this run has none of: nothing to forward.
 }
 
-int runc_create(struct run *r)
+// close_create closes what the create held open between its parts.
+static void close_create(struct run *r)
+{
+	free(r->cfg);
+	r->cfg = NULL;
+	for (int *fd = (int[]) { r->fifo, r->exe, r->sync_fd, r->cfg_fd }, i = 0; i < 4; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
+}
+
+int runc_spawn(struct run *r)
 {
 	struct runc_entry *e = r->e;
-	int fifo = -1, exe = -1, sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
-	size_t cfg_len = 0;
-	char *cfg = NULL;
+	int sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
+	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
+	r->cfg = NULL;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return -1;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
@@ -373,7 +384,7 @@ int runc_create(struct run *r)
 	if (mkdir(r->dir, 0700) < 0)
 		return -1;	// it exists (Go says so in runc's words) or cannot be made
 	r->made_dir = 1;
-	if ((cfg = runc_config(e, &cfg_len)) == NULL)
+	if ((r->cfg = runc_config(e, &r->cfg_len)) == NULL)
 		goto fail;
 	// As Create does: the state names the cgroups before they exist, so that a run killed
 	// before its final state leaves one Delete undoes, not cgroups nothing names.
@@ -388,32 +399,47 @@ int runc_create(struct run *r)
 	// 0622 whatever the umask, owned by the container's root (no user namespace: 0).
 	if (mkfifo(fifo_path, 0622) < 0 || chmod(fifo_path, 0622) < 0 || chown(fifo_path, 0, 0) < 0)
 		goto fail;
-	if ((fifo = open(fifo_path, O_PATH | O_CLOEXEC)) < 0)
+	if ((r->fifo = open(fifo_path, O_PATH | O_CLOEXEC)) < 0)
 		goto fail;
 	int64_t t0 = runc_now();
-	if ((exe = sealed_self()) < 0)
+	if ((r->exe = sealed_self()) < 0)
 		goto fail;
 	runc_trace_addf(r, t0, runc_now(), getpid(), "binary", "init runs glassbox from a open_tree+mount_setattr ro");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) < 0
 	    || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cfg_pair) < 0)
 		goto fail;
-	int64_t clone_began = runc_now();
-	r->helper = start_helper(r, exe, sync_pair[1], fifo, cfg_pair[1]);
+	r->sync_fd = sync_pair[0];
+	r->cfg_fd = cfg_pair[0];
+	r->clone_began = runc_now();
+	r->helper = start_helper(r, r->exe, sync_pair[1], r->fifo, cfg_pair[1]);
+	close(sync_pair[1]);
+	close(cfg_pair[1]);
+	sync_pair[1] = cfg_pair[1] = -1;
 	if (r->helper < 0) {
 		r->helper = 0;
 		goto fail;
 	}
-	close(sync_pair[1]);
-	close(cfg_pair[1]);
-	sync_pair[1] = cfg_pair[1] = -1;
+	return 0;
+fail:
+	for (int *fd = (int[]) { sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 4; i++)
+		if (fd[i] >= 0 && fd[i] != r->sync_fd && fd[i] != r->cfg_fd)
+			close(fd[i]);
+	close_create(r);
+	undo(r);
+	return -1;
+}
+
+int runc_created(struct run *r)
+{
+	struct runc_entry *e = r->e;
 	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0 ||
-	    converse_nsenter(r, cfg_pair[0], cfg, cfg_len) < 0)
+	    converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
 		goto fail;
 	// The last reference to the detached mount: its release waits for an RCU grace period
 	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
-	close(exe);
-	exe = -1;
-	runc_trace_add(r, e->clone_frag, clone_began, runc_now(), getpid(), 0);
+	close(r->exe);
+	r->exe = -1;
+	runc_trace_add(r, e->clone_frag, r->clone_began, runc_now(), getpid(), 0);
 	if (e->has_oom) {
 		char p[64], v[16];
 		snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", r->init);
@@ -423,27 +449,35 @@ int runc_create(struct run *r)
 			goto fail;
 		runc_trace_add(r, e->oom_frag, t, runc_now(), getpid(), 0);
 	}
-	close(cfg_pair[0]);
-	cfg_pair[0] = -1;
-	if (converse_init(r, sync_pair[0], clone_began) < 0)
+	close(r->cfg_fd);
+	r->cfg_fd = -1;
+	if (converse_init(r, r->sync_fd, r->clone_began) < 0)
 		goto fail;
-	close(sync_pair[0]);
-	sync_pair[0] = -1;
-	close(fifo);
-	fifo = -1;
+	close(r->sync_fd);
+	r->sync_fd = -1;
+	close(r->fifo);
+	r->fifo = -1;
 	if (write_state(r, r->init, 1) < 0)
 		goto fail;
 	// As Create does: the trace is there as long as the state is; Start writes it again.
 	write_trace(r);
-	free(cfg);
+	close_create(r);
 	return 0;
 fail:
-	free(cfg);
-	for (int *fd = (int[]) { fifo, exe, sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 6; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
+	close_create(r);
 	undo(r);
 	return -1;
+}
+
+int runc_create(struct run *r)
+{
+	return runc_spawn(r) < 0 ? -1 : runc_created(r);
+}
+
+void runc_abandon(struct run *r)
+{
+	close_create(r);
+	undo(r);
 }
 
 int runc_start(struct run *r)
