@@ -92,7 +92,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Container, err
 		e.spawnPending(id, tr)
 	}
 	done := tr.Begin("resolve image", opts.Image)
-	imageID, lowers, cf, err := e.AcquireImage(opts.Image, id)
+	imageID, lowers, cf, err := e.acquireImage(opts.Image, id, opts.AutoRemove)
 	done(err)
 	if err != nil {
 		e.dropPending(id)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 
+	"github.com/glassbox/glassbox/internal/atomicfile"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/glassbox/glassbox/engine/image"
@@ -215,11 +217,20 @@ func (e *Engine) ImageLowerDirs(ref string) (id string, lowers []string, err err
 //
 // or, where overlayfs is missing (snapshot.OverlaySupported), snapshot.CopyRootfs(lowers, rootfs).
 func (e *Engine) AcquireImage(ref, holder string) (id string, lowers []string, cf *v1.ConfigFile, err error) {
+	return e.acquireImage(ref, holder, false)
+}
+
+// acquireImage leases the image; an ephemeral holder's lease (run --rm) is not fsync'd.
+func (e *Engine) acquireImage(ref, holder string, ephemeral bool) (id string, lowers []string, cf *v1.ConfigFile, err error) {
 	s, err := e.imageStore()
 	if err != nil {
 		return "", nil, nil, err
 	}
-	rec, lowers, err := s.Acquire(ref, holder)
+	d := atomicfile.Synced
+	if ephemeral {
+		d = atomicfile.Atomic
+	}
+	rec, lowers, err := s.AcquireWith(ref, holder, d)
 	if err != nil {
 		return "", nil, nil, engineError(err)
 	}

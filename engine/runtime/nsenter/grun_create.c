@@ -90,7 +90,8 @@ static int lock_images(struct grun *g)
 	return fd;
 }
 
-// lease is image.Store.Acquire's lease: under the store's lock, the image still there.
+// lease is image.Store.AcquireWith's lease: under the store's lock, the image still there;
+// fsync'd unless the container is --rm's (acquireImage).
 static int lease(struct grun *g)
 {
 	char path[PATH_MAX], rec[PATH_MAX];
@@ -106,7 +107,7 @@ static int lease(struct grun *g)
 	jbuf_time(&when);
 	jbuf_put(&when, "\n", 1);
 	if (access(rec, F_OK) == 0 && (mkdir(g->lease_dir, 0700) == 0 || errno == EEXIST) && !when.oom
-	    && write_atomic(path, when.p, when.n, 0600, 1) == 0) {
+	    && write_atomic(path, when.p, when.n, 0600, !(g->flags & GF_AUTOREMOVE)) == 0) {
 		g->leased = 1;
 		rc = 0;
 	}
