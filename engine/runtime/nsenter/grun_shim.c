@@ -217,13 +217,14 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		runc_undo(&r);
 		goto undo;
 	}
+	// The program runs while its record and events are written: the record says running
+	// before the caller hears of the start (a `run -d` then `inspect` sees it).
+	int started_ok = runc_start(&r) == 0;
 	int64_t started = runc_now();
-	if (grun_write_record(g, "running", r.init, getpid(), shim_start, started, 0, 0, 0, cg.p) < 0) {
-		runc_undo(&r);
-		goto undo;
-	}
+	if (grun_write_record(g, "running", r.init, getpid(), shim_start, started, 0, 0, 0, cg.p) < 0)
+		dprintf(2, "glassbox shim %s: write the record: %s\n", g->id, strerror(errno));
 	grun_event(g, "create", -1);
-	if (runc_start(&r) == 0) {
+	if (started_ok) {
 		char msg[32];
 		snprintf(msg, sizeof(msg), "S %d\n", r.init);
 		say(ready, msg);
@@ -231,6 +232,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	} else
 		say(ready, "E the init exited before the program started\n");
 	close(ready);
+	if (grun_path(g, path, "trace.json") == 0)
+		runc_write_trace_to(&r, path);
 	int code = cshim_serve(&s);
 	int oom = oom_killed(rt);
 	runc_delete(&r);

@@ -141,7 +141,8 @@ int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 int runc_create(struct run *r);
 int runc_spawn(struct run *r);
 int runc_created(struct run *r);
-void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone
+void runc_abandon(struct run *r);
+void runc_write_trace_to(struct run *r, const char *path);	// the steps so far, as trace.json	// after runc_spawn: the init killed, all undone
 int runc_start(struct run *r);
 void runc_undo(struct run *r);
 void runc_delete(struct run *r);

@@ -318,7 +318,9 @@ static int start(struct run *r)
 // write_trace writes the steps so far as trace.json; the buffer always has room for the ']'.
 static void write_trace(struct run *r)
 {
-	if (r->trace == NULL)
+	// A whole template's run (grun_shim.c) writes its trace where the engine's containers
+	// have theirs, once started: runc_write_trace_to.
+	if (r->trace == NULL || r->e->template == RUNC_TEMPLATE_WHOLE)
 		return;
 	r->trace[r->tlen] = ']';
 	runc_write_atomic(r, "trace.json", r->trace, r->tlen + 1);
@@ -419,6 +421,9 @@ int runc_spawn(struct run *r)
 		r->helper = 0;
 		goto fail;
 	}
+	// The cgroups while the init's first process execs and loads (its longest step).
+	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
+		goto fail;
 	return 0;
 fail:
 	for (int *fd = (int[]) { sync_pair[0], sync_pair[1], cfg_pair[0], cfg_pair[1] }, i = 0; i < 4; i++)
@@ -432,8 +437,7 @@ fail:
 int runc_created(struct run *r)
 {
 	struct runc_entry *e = r->e;
-	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0 ||
-	    converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
+	if (converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
 		goto fail;
 	// The last reference to the detached mount: its release waits for an RCU grace period
 	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
@@ -478,6 +482,18 @@ void runc_abandon(struct run *r)
 {
 	close_create(r);
 	undo(r);
+}
+
+void runc_write_trace_to(struct run *r, const char *path)
+{
+	if (r->trace == NULL)
+		return;
+	r->trace[r->tlen] = ']';
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		runc_write_all(fd, r->trace, r->tlen + 1);
+		close(fd);
+	}
 }
 
 int runc_start(struct run *r)
