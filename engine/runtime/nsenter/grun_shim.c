@@ -202,21 +202,27 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		runc_abandon(&r);
 		goto undo;
 	}
+	// The attach socket and the log while the init's first process still loads.
+	struct cshim s = { .dir = g->dir, .out = out[0], .err = err[0], .first = ctl };
+	char st;
+	uint64_t shim_start = 0;
+	if (cshim_listen(&s) < 0 || glassbox_proc_stat(getpid(), &st, &shim_start) < 0) {
+		runc_abandon(&r);
+		goto undo;
+	}
 	int created = runc_created(&r);
 	dup2(log, 1);
 	dup2(log, 2);
 	close(out[1]);
 	close(err[1]);
-	if (created < 0)
-		goto undo;
-	struct cshim s = { .dir = g->dir, .out = out[0], .err = err[0], .first = ctl, .init = r.init };
 	struct jbuf cg = { 0 };
-	char st;
-	uint64_t shim_start = 0;
-	if (cshim_listen(&s) < 0 || cgroups_json(r.init, &cg) < 0 || glassbox_proc_stat(getpid(), &st, &shim_start) < 0) {
-		runc_undo(&r);
+	if (created < 0 || cgroups_json(r.init, &cg) < 0) {
+		if (created == 0)
+			runc_undo(&r);
+		cshim_finish(&s, "{\"code\":-1}", 11);
 		goto undo;
 	}
+	s.init = r.init;
 	// The program runs while its record and events are written: the record says running
 	// before the caller hears of the start (a `run -d` then `inspect` sees it).
 	int started_ok = runc_start(&r) == 0;

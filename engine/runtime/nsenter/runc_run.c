@@ -386,12 +386,6 @@ int runc_spawn(struct run *r)
 	if (mkdir(r->dir, 0700) < 0)
 		return -1;	// it exists (Go says so in runc's words) or cannot be made
 	r->made_dir = 1;
-	if ((r->cfg = runc_config(e, &r->cfg_len)) == NULL)
-		goto fail;
-	// As Create does: the state names the cgroups before they exist, so that a run killed
-	// before its final state leaves one Delete undoes, not cgroups nothing names.
-	if (write_state(r, 0, 0) < 0)
-		goto fail;
 	runc_trace_addf(r, e->origin, runc_now(), getpid(), "runcache", "%s", e->template == RUNC_TEMPLATE_WHOLE ?
 		   "run in C (nsenter/grun.c): the template of this config holds, no Go starts" :
 		   "oci run in C (nsenter/runc.c): the run cache of this bundle holds, no Go starts");
@@ -421,8 +415,10 @@ int runc_spawn(struct run *r)
 		r->helper = 0;
 		goto fail;
 	}
-	// The cgroups while the init's first process execs and loads (its longest step).
-	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
+	// While the init's first process execs (it waits for its config). As Create does, the
+	// state names the cgroups before they exist, so that a run killed before its final state
+	// leaves one Delete undoes, not cgroups nothing names.
+	if ((r->cfg = runc_config(e, &r->cfg_len)) == NULL || write_state(r, 0, 0) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -437,7 +433,11 @@ fail:
 int runc_created(struct run *r)
 {
 	struct runc_entry *e = r->e;
-	if (converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
+	// The cgroups while the init's first process execs and loads (its longest step). The
+	// joins come last: a move into a cgroup waits for an execve under way to end
+	// (cgroup_threadgroup_rwsem), so a caller does its own work before runc_created.
+	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0 ||
+	    converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
 		goto fail;
 	// The last reference to the detached mount: its release waits for an RCU grace period
 	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
