@@ -267,7 +267,11 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 	}
 	h := fnv.New64a()
 	h.Write(sig.bytes(e.root))
-	return atomicfile.WriteFile(filepath.Join(tdir, fmt.Sprintf("grun-%016x", h.Sum64())), entry, 0o600, atomicfile.Atomic)
+	if err := atomicfile.WriteFile(filepath.Join(tdir, fmt.Sprintf("grun-%016x", h.Sum64())), entry, 0o600, atomicfile.Atomic); err != nil {
+		return err
+	}
+	runtime.TrimCache(tdir) // one template per command line ever run: the newest 128 stay
+	return nil
 }
 
 // LogDebug logs to the engine's logger (--debug).

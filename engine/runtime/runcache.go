@@ -323,6 +323,10 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 // running many short-lived bundles keeps only the latest.
 const maxRunCacheEntries = 128
 
+// TrimCache bounds a cache directory of entries (the runtime's, the engine's run templates)
+// to the newest 128.
+func TrimCache(dir string) { trimRunCache(dir, maxRunCacheEntries) }
+
 // trimRunCache removes the least recently written entries beyond max.
 func trimRunCache(dir string, max int) {
 	entries, err := os.ReadDir(dir)
@@ -335,7 +339,7 @@ func trimRunCache(dir string, max int) {
 	}
 	var all []entry
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && (strings.HasPrefix(e.Name(), "run-") || strings.HasPrefix(e.Name(), "tmpl-")) {
+		if info, err := e.Info(); err == nil && (strings.HasPrefix(e.Name(), "run-") || strings.HasPrefix(e.Name(), "tmpl-") || strings.HasPrefix(e.Name(), "grun-")) {
 			all = append(all, entry{e.Name(), info.ModTime().UnixNano()})
 		}
 	}

@@ -82,6 +82,7 @@ void grun_event(struct grun *g, const char *action, int code);
 int grun_unmount(struct grun *g);
 int grun_release_lease(struct grun *g);
 void grun_remove_tree(const char *dir);
+void grun_prune_tombstones(struct grun *g);
 
 // grun_shim.c: the shim and the caller's end; returns only when Go is to run it all.
 void grun_run(struct grun *g, struct runc_entry *rt);

@@ -5,6 +5,7 @@
 // files; and what its shim does at the end (the record, events, --rm's removal). Until the
 // container starts, any failure undoes everything (grun_undo) and Go runs the command.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -496,6 +497,31 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 void grun_remove_tree(const char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+// grun_prune_tombstones is state.PruneTombstones: the records ROOT/exits keeps for a minute
+// after a removal (named ID.UNIXNANOS), older ones deleted.
+void grun_prune_tombstones(struct grun *g)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/exits", g->root) >= sizeof(dir))
+		return;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	int64_t cutoff = runc_now() - 60LL * 1000000000;	// state.TombstoneLife
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		const char *dot = strchr(de->d_name, '.');
+		char *end;
+		long long ns = dot ? strtoll(dot + 1, &end, 10) : 0;
+		if ((dot == NULL || *end != '\0' || ns < cutoff)
+		    && (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
 }
 
 void grun_undo(struct grun *g)

@@ -263,8 +263,10 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	jbuf_time_at(&exit, finished);
 	jbuf_puts(&exit, "\"}");
 	cshim_finish(&s, exit.oom ? "{}" : exit.p, exit.oom ? 2 : exit.n);
-	if (trash[0])
+	if (trash[0]) {
 		grun_remove_tree(trash);
+		grun_prune_tombstones(g);
+	}
 	_exit(0);
 undo:
 	grun_undo(g);
