@@ -67,53 +67,6 @@ static size_t signature(char *out, size_t cap, const char *root, int n, char **a
 	return ok ? len : 0;
 }
 
-static int strings_of(const char *p, uint32_t len, const char **out, int n)
-{
-	const char *end = p + len;
-	for (int i = 0; i < n; i++) {
-		const char *nul = memchr(p, '\0', end - p);
-		if (nul == NULL)
-			return -1;
-		out[i] = p;
-		p = nul + 1;
-	}
-	return p == end ? 0 : -1;
-}
-
-// check_stat: a G_STAT record (runcache.go's rcStat, identity) still holds.
-static int check_stat(const char *p, uint32_t len)
-{
-	if (len < 8 + 40 + 1)
-		return -1;
-	uint32_t what, mode;
-	int64_t v[5];
-	memcpy(&what, p, 4);
-	memcpy(&mode, p + 4, 4);
-	memcpy(v, p + 8, 40);
-	const char *path;
-	if (what != 0 || strings_of(p + 48, len - 48, &path, 1) < 0)
-		return -1;
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -1;
-	int64_t have[5] = { (int64_t)st.st_dev, (int64_t)st.st_ino, st.st_size,
-		(int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-		(int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec };
-	return st.st_mode == mode && memcmp(have, v, sizeof(have)) == 0 ? 0 : -1;
-}
-
-static int check_file(const char *p, uint32_t len)
-{
-	const char *nul = memchr(p, '\0', len);
-	if (nul == NULL)
-		return -1;
-	const char *want = nul + 1;
-	size_t wantlen = len - (want - p);
-	char buf[8192];
-	ssize_t got = glassbox_read_small(p, buf, sizeof(buf), 0);
-	return got >= 0 && (size_t)got == wantlen && memcmp(buf, want, got) == 0 ? 0 : -1;
-}
-
 // load checks the template's key and collects the rest; -1 if anything does not hold.
 static int load(struct grun *g, const char *buf, size_t len, const char *sig, size_t siglen)
 {
@@ -141,12 +94,12 @@ static int load(struct grun *g, const char *buf, size_t len, const char *sig, si
 			keys |= 1;
 			break;
 		case G_STAT:
-			if (check_stat(p, n) < 0)
+			if (runc_check_stat(p, n) < 0)
 				return -1;
 			keys |= 2;
 			break;
 		case G_FILE:
-			if (check_file(p, n) < 0)
+			if (runc_check_file(p, n) < 0)
 				return -1;
 			keys |= 4;
 			break;
@@ -162,12 +115,12 @@ static int load(struct grun *g, const char *buf, size_t len, const char *sig, si
 			keys |= 16;
 			break;
 		case G_IMAGE:
-			if (strings_of(p, n, s, 3) < 0)
+			if (runc_strings_of(p, n, s, 3) < 0)
 				return -1;
 			g->image_id = s[0], g->lease_dir = s[1], g->image_lock = s[2];
 			break;
 		case G_RECORD:
-			if (strings_of(p, n, s, 5) < 0)
+			if (runc_strings_of(p, n, s, 5) < 0)
 				return -1;
 			g->rec_image = s[0], g->rec_image_id = s[1], g->rec_command = s[2];
 			g->rec_lowers = s[3], g->rec_options = s[4];
@@ -186,18 +139,18 @@ static int load(struct grun *g, const char *buf, size_t len, const char *sig, si
 				break;
 			}
 		case G_LOWER:
-			if (g->nlowers == GRUN_MAX_LOWERS || strings_of(p, n, s, 1) < 0 || s[0][0] != '/')
+			if (g->nlowers == GRUN_MAX_LOWERS || runc_strings_of(p, n, s, 1) < 0 || s[0][0] != '/')
 				return -1;
 			g->lowers[g->nlowers++] = s[0];
 			break;
 		case G_MOUNTPOINT:
-			if (g->nmps == GRUN_MAX_MOUNTPOINTS || n < 5 || strings_of(p + 4, n - 4, s, 1) < 0)
+			if (g->nmps == GRUN_MAX_MOUNTPOINTS || n < 5 || runc_strings_of(p + 4, n - 4, s, 1) < 0)
 				return -1;
 			memcpy(&g->mps[g->nmps].kind, p, 4);
 			g->mps[g->nmps++].rel = s[0];
 			break;
 		case G_RUNTIME:
-			if (strings_of(p, n, s, 1) < 0 || strncmp(s[0], "tmpl-", 5) != 0 || strchr(s[0], '/') != NULL)
+			if (runc_strings_of(p, n, s, 1) < 0 || strncmp(s[0], "tmpl-", 5) != 0 || strchr(s[0], '/') != NULL)
 				return -1;
 			g->runtime_tmpl = s[0];
 			break;

@@ -176,7 +176,7 @@ static char *read_cache(const char *root, const char *bundle, size_t *len)
 }
 
 // strings_of splits a payload of NUL-terminated strings into out; -1 unless exactly n.
-static int strings_of(const char *p, uint32_t len, const char **out, int n)
+int runc_strings_of(const char *p, uint32_t len, const char **out, int n)
 {
 	const char *end = p + len;
 	for (int i = 0; i < n; i++) {
@@ -190,7 +190,7 @@ static int strings_of(const char *p, uint32_t len, const char **out, int n)
 }
 
 // check_stat: an RC_STAT record still holds.
-static int check_stat(const char *p, uint32_t len)
+int runc_check_stat(const char *p, uint32_t len)
 {
 	if (len < 8 + 40 + 1)
 		return -1;
@@ -200,7 +200,7 @@ static int check_stat(const char *p, uint32_t len)
 	memcpy(&mode, p + 4, 4);
 	memcpy(v, p + 8, 40);
 	const char *path;
-	if (strings_of(p + 48, len - 48, &path, 1) < 0)
+	if (runc_strings_of(p + 48, len - 48, &path, 1) < 0)
 		return -1;
 	struct stat st;
 	if (stat(path, &st) < 0)
@@ -214,7 +214,7 @@ static int check_stat(const char *p, uint32_t len)
 }
 
 // check_file: a small file (/proc/self/cgroup, boot_id) has exactly the recorded contents.
-static int check_file(const char *p, uint32_t len)
+int runc_check_file(const char *p, uint32_t len)
 {
 	const char *nul = memchr(p, '\0', len);
 	if (nul == NULL)
@@ -276,7 +276,7 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 			version = 1;
 			break;
 		case RC_ID:
-			if (strings_of(p, n, s, 1) < 0 || strcmp(s[0], e->id) != 0)
+			if (runc_strings_of(p, n, s, 1) < 0 || strcmp(s[0], e->id) != 0)
 				return -1;
 			keys |= 1;
 			break;
@@ -301,7 +301,7 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 			e->nplan_marks = n / 8;
 			break;
 		case RC_BUNDLE:
-			if (strings_of(p, n, s, 1) < 0)
+			if (runc_strings_of(p, n, s, 1) < 0)
 				return -1;
 			if (whole && e->template == RUNC_TEMPLATE_WHOLE && (s[0] = runc_expand(e, s[0])) == NULL)
 				return -1;
@@ -312,12 +312,12 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 		case RC_STAT:
 			if (whole && n > 48 && has_mark(p + 48))
 				break;	// the new container's config.json, rootfs or /etc file
-			if (check_stat(p, n) < 0)
+			if (runc_check_stat(p, n) < 0)
 				return -1;
 			keys |= 4;
 			break;
 		case RC_FILE:
-			if (check_file(p, n) < 0)
+			if (runc_check_file(p, n) < 0)
 				return -1;
 			keys |= 8;
 			break;
@@ -336,11 +336,11 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 				struct runc_cgroup_op *o = &e->ops[e->nops++];
 				o->mkdir = type == RC_CGROUP_MKDIR;
 				if (o->mkdir) {
-					if (strings_of(p, n, s, 2) < 0)
+					if (runc_strings_of(p, n, s, 2) < 0)
 						return -1;
 					o->path = s[0], o->value = NULL, o->frag = s[1];
 				} else {
-					if (strings_of(p, n, s, 3) < 0)
+					if (runc_strings_of(p, n, s, 3) < 0)
 						return -1;
 					o->path = s[0], o->value = s[1], o->frag = s[2];
 				}
@@ -352,7 +352,7 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 		case RC_CGROUP_LEAF:{
 				const char **arr = type == RC_CGROUP_PROCS ? e->procs : e->leaves;
 				int *cnt = type == RC_CGROUP_PROCS ? &e->nprocs : &e->nleaves;
-				if (*cnt == RUNC_MAX_CGROUPS || strings_of(p, n, s, 1) < 0 || s[0][0] != '/')
+				if (*cnt == RUNC_MAX_CGROUPS || runc_strings_of(p, n, s, 1) < 0 || s[0][0] != '/')
 					return -1;
 				arr[(*cnt)++] = s[0];
 				break;
@@ -362,25 +362,25 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 			e->nsenter_len = n;
 			break;
 		case RC_CLONE:
-			if (n < 5 || strings_of(p + 4, n - 4, s, 1) < 0)
+			if (n < 5 || runc_strings_of(p + 4, n - 4, s, 1) < 0)
 				return -1;
 			memcpy(&e->clone_flags, p, 4);
 			e->clone_frag = s[0];
 			break;
 		case RC_OOM_SCORE_ADJ:
-			if (n < 5 || strings_of(p + 4, n - 4, s, 1) < 0)
+			if (n < 5 || runc_strings_of(p + 4, n - 4, s, 1) < 0)
 				return -1;
 			memcpy(&e->oom, p, 4);
 			e->oom_frag = s[0];
 			e->has_oom = 1;
 			break;
 		case RC_STATE:
-			if (strings_of(p, n, s, 1) < 0)
+			if (runc_strings_of(p, n, s, 1) < 0)
 				return -1;
 			e->state = s[0];
 			break;
 		case RC_STEP:{
-				if (e->nsteps == RUNC_MAX_STEPS || n < 9 || strings_of(p + 8, n - 8, s, 2) < 0)
+				if (e->nsteps == RUNC_MAX_STEPS || n < 9 || runc_strings_of(p + 8, n - 8, s, 2) < 0)
 					return -1;
 				struct runc_step *st = &e->steps[e->nsteps++];
 				memcpy(&st->index, p, 4);
@@ -390,7 +390,7 @@ static int load_entry(struct runc_entry *e, char *buf, size_t len, int whole)
 				break;
 			}
 		case RC_TEXT:
-			if (n < 5 || strings_of(p + 4, n - 4, s, 1) < 0)
+			if (n < 5 || runc_strings_of(p + 4, n - 4, s, 1) < 0)
 				return -1;
 			memcpy(u, p, 4);
 			if (u[0] == TEXT_INIT_EXECVE)

@@ -151,6 +151,12 @@ void runc_run(struct runc_entry *e);
 // glassbox_runc runs `oci run` from the cache when it can; it returns when Go must. nsexec.c's
 // constructor calls it in a process that is not a helper (no _GLASSBOX_NSENTER).
 void glassbox_runc(int argc, char **argv);
+// A cache entry's records (runc.c), shared with grun.c: a payload of exactly n NUL-ended
+// strings; an RC_STAT record (identity or file type) and an RC_FILE record (exact contents)
+// that still hold (0) or not (-1).
+int runc_strings_of(const char *p, uint32_t len, const char **out, int n);
+int runc_check_stat(const char *p, uint32_t len);
+int runc_check_file(const char *p, uint32_t len);
 // runc_marker appends what="c" or "go" to $GLASSBOX_RUN_TRACE, for tests.
 void runc_marker(const char *what);
 int64_t runc_now(void);
