@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/glassbox/glassbox/engine/runtime"
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/records"
 )
 
 // Run templates. `glassbox run` costs two Go starts of a 25 MB binary (the CLI and the shim)
@@ -139,35 +139,16 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 		}
 	}
 
-	var b bytes.Buffer
-	put := func(typ uint32, parts ...[]byte) {
-		n := 0
-		for _, p := range parts {
-			n += len(p)
-		}
-		binary.Write(&b, binary.NativeEndian, [2]uint32{typ, uint32(n)})
-		for _, p := range parts {
-			b.Write(p)
-		}
-	}
-	str := func(v ...string) []byte {
-		var out []byte
-		for _, s := range v {
-			out = append(append(out, s...), 0)
-		}
-		return out
-	}
-	u32 := func(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+	var w records.Writer
+	put := w.Put
+	str := func(v ...string) []byte { return records.Strings(nil, v...) }
+	u32 := records.U32
 	putStat := func(path string) error {
 		var s unix.Stat_t
 		if err := unix.Stat(path, &s); err != nil {
 			return err
 		}
-		p := append(u32(0), u32(s.Mode)...)
-		for _, v := range []int64{int64(s.Dev), int64(s.Ino), s.Size, s.Mtim.Nano(), s.Ctim.Nano()} {
-			p = binary.NativeEndian.AppendUint64(p, uint64(v))
-		}
-		put(gStat, p, str(path))
+		put(gStat, records.Stat(0, &s), str(path))
 		return nil
 	}
 
@@ -255,7 +236,7 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 	}
 	put(gRuntime, str(rtName))
 
-	entry := b.Bytes()
+	entry := w.Bytes()
 	for i := 0; i+8 <= len(id); i++ {
 		if bytes.Contains(entry, []byte(id[i:i+8])) {
 			return fmt.Errorf("the ID's digits %s remain in the run template", id[i:i+8])

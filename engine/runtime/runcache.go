@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/glassbox/glassbox/engine/runtime/nsenter"
 	"github.com/glassbox/glassbox/engine/trace"
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/records"
 )
 
 // The run cache. Most of what `glassbox oci run` costs once the init is in C is the Go start
@@ -164,29 +164,14 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 	if why := beyondRunCache(s); why != "" {
 		return errors.New(why)
 	}
-	var b bytes.Buffer
-	put := func(typ uint32, parts ...[]byte) {
-		n := 0
-		for _, p := range parts {
-			n += len(p)
-		}
-		binary.Write(&b, binary.NativeEndian, [2]uint32{typ, uint32(n)})
-		for _, p := range parts {
-			b.Write(p)
-		}
-	}
+	var w records.Writer
+	put := w.Put
 	mark := func(s string) string { return s }
 	if name != "" {
 		mark = wholeMarker(run.id)
 	}
-	str := func(v ...string) []byte {
-		var out []byte
-		for _, s := range v {
-			out = append(append(out, mark(s)...), 0)
-		}
-		return out
-	}
-	u32 := func(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+	str := func(v ...string) []byte { return records.Strings(mark, v...) }
+	u32 := records.U32
 	for _, v := range []string{run.id, k.bundle, run.rootfs} {
 		if strings.ContainsRune(v, 0) {
 			return fmt.Errorf("NUL in %q", v)
@@ -208,15 +193,7 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 		put(rcID, str(run.id))
 	}
 	put(rcBundle, str(k.bundle))
-	putStat := func(what uint32, path string, st *unix.Stat_t) {
-		var p []byte
-		p = append(p, u32(what)...)
-		p = append(p, u32(st.Mode)...)
-		for _, v := range []int64{int64(st.Dev), int64(st.Ino), st.Size, st.Mtim.Nano(), st.Ctim.Nano()} {
-			p = binary.NativeEndian.AppendUint64(p, uint64(v))
-		}
-		put(rcStat, p, str(path))
-	}
+	putStat := func(what uint32, path string, st *unix.Stat_t) { put(rcStat, records.Stat(what, st), str(path)) }
 	putStat(statIdentity, filepath.Join(k.bundle, "config.json"), &k.config)
 	putStat(statIdentity, "/proc/self/exe", &k.self)
 	var root unix.Stat_t
@@ -305,14 +282,14 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 
 	if name == "" {
 		name = runCacheName(k.bundle)
-	} else if err := checkWhollyMarked(b.Bytes(), run.id); err != nil {
+	} else if err := checkWhollyMarked(w.Bytes(), run.id); err != nil {
 		return err
 	}
 	dir := filepath.Join(r.stateDir, runCacheDir)
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o600, atomicfile.Atomic); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name), w.Bytes(), 0o600, atomicfile.Atomic); err != nil {
 		return err
 	}
 	trimRunCache(dir, maxRunCacheEntries)
