@@ -192,3 +192,29 @@ func TestRunInCNameInUse(t *testing.T) {
 		t.Fatalf("%d containers, want the pin and the first", len(cs))
 	}
 }
+
+func TestRunInCAttachAndWait(t *testing.T) {
+	e := newEnv(t)
+	unpin := e.pinParent()
+	args := []string{"-d", "--network", "none", e.image, "sh", "-c", "sleep 1; echo late; exit 5"}
+	r, _ := e.runTraced(args...)
+	goID := strings.TrimSpace(r.Stdout)
+	r, inC := e.runTraced(args...)
+	if !inC || r.Code != 0 {
+		t.Fatalf("second run -d: %+v in C %v", r, inC)
+	}
+	id := strings.TrimSpace(r.Stdout)
+	// attach (engine/shim's client on the C shim's socket) hears the output and the exit.
+	if a := e.Run("attach", id); a.Code != 5 || a.Stdout != "late\n" {
+		t.Errorf("attach: %+v", a)
+	}
+	if w := e.Run("wait", id); w.Code != 0 || strings.TrimSpace(w.Stdout) != "5" {
+		t.Errorf("wait: %+v", w)
+	}
+	if d := e.inspect(id); d.State.Running || d.State.ExitCode != 5 || d.State.FinishedAt.IsZero() {
+		t.Errorf("inspect after the end: %+v", d.State)
+	}
+	e.Must("rm", id, goID)
+	unpin()
+	checkNothingLeft(t, e.root, []string{id}, nil)
+}
