@@ -71,6 +71,17 @@ func prepareRun(env *Env) ([]Contender, error) {
 			return Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
 		},
 	}}
+	// The same command line in Go (GLASSBOX_RUN=go): what a first run of a command line costs,
+	// and every run grun.c cannot repeat.
+	contenders = append(contenders, Contender{Name: "glassbox run --rm, Go", Role: Peer,
+		Run: func() error {
+			cmd := exec.Command(env.Glassbox, "--root", s.gbRoot, "run", "--rm", "--network", "none", s.ref, "true")
+			cmd.Env = append(os.Environ(), "GLASSBOX_RUN=go")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("GLASSBOX_RUN=go glassbox run: %w: %s", err, out)
+			}
+			return nil
+		}})
 	// GLASSBOX_BASELINE=BIN runs another glassbox build side by side on the same root (the
 	// machine's load moves too much between two bench runs to compare builds run apart).
 	if base := os.Getenv("GLASSBOX_BASELINE"); base != "" {
