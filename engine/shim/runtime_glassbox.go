@@ -13,9 +13,13 @@ import (
 // glassboxRuntime is glassbox's own runtime (engine/runtime) in-process: the container's init
 // is the shim's own child, with no runc process in between.
 type glassboxRuntime struct {
-	r     *runtime.Runtime
-	trace *trace.Recorder
+	r        *runtime.Runtime
+	trace    *trace.Recorder
+	template bool
 }
+
+// KeepTemplate has Create keep a whole template of its create (runtime/runcache_tmpl.go).
+func (g *glassboxRuntime) KeepTemplate(keep bool) { g.template = keep }
 
 // SetTrace makes Create record the runtime's kernel steps into rec.
 func (g *glassboxRuntime) SetTrace(rec *trace.Recorder) { g.trace = rec }
@@ -35,7 +39,7 @@ func (g *glassboxRuntime) Create(ctx context.Context, id, bundle string, stdio I
 	c, err := g.r.Create(ctx, id, runtime.CreateOptions{Bundle: bundle,
 		IO: runtime.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}, Trace: g.trace,
 		// A whole template for the next container of the same config (nsenter's C run).
-		Template: !tty})
+		Template: g.template && !tty})
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
 		return nil, &execError{err: err, kind: ErrCommandNotFound, said: runtime.ErrNotFound}

@@ -55,6 +55,7 @@ type Config struct {
 // createFlags are the parts of the engine's CreateOptions the shim needs (same JSON names).
 type createFlags struct {
 	Tty, OpenStdin, AutoRemove, Init bool
+	Network                          string
 }
 
 // errAbandoned: the engine closed the control connection before saying go.
@@ -236,6 +237,11 @@ func run(cfg Config, msg StartMessage, ctl net.Conn, report func(Ready), closeRe
 	tr.Record("shim waits", "the shim is up (Go runtime, package init) and waits for the create's end", msg.waiting, nil)
 	if t, ok := cfg.Runtime.(interface{ SetTrace(*trace.Recorder) }); ok {
 		t.SetTrace(tr) // an in-process runtime records its kernel steps into the start's trace
+	}
+	if t, ok := cfg.Runtime.(interface{ KeepTemplate(bool) }); ok {
+		// Only a container whose command line nsenter's C run can repeat needs the runtime's
+		// whole template (engine/runtemplate.go says which).
+		t.KeepTemplate(!flags.Tty && !flags.OpenStdin && flags.Network == "none")
 	}
 	done := tr.Begin(cfg.Runtime.Name()+" create", "namespaces, cgroups, rootfs, pivot_root; init waits before execve")
 	proc, err := cfg.Runtime.Create(context.Background(), cfg.ID, bundle, stdio, flags.Tty)
