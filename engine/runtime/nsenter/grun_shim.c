@@ -8,6 +8,7 @@
 // a failure undoes everything and the caller lets Go run the command.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +140,12 @@ static void name_shim(struct grun *g)
 	}
 }
 
+static void *delete_runtime(void *r)
+{
+	runc_delete(r);
+	return NULL;
+}
+
 static void say(int fd, const char *msg)
 {
 	if (fd >= 0)
@@ -242,7 +249,12 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		runc_write_trace_to(&r, path);
 	int code = cshim_serve(&s);
 	int oom = oom_killed(rt);
-	runc_delete(&r);
+	// The runtime's delete (the cgroups' rmdirs, the longest part of the end) beside the rest
+	// of it, as engine/shim's run does; both are done before anyone hears the exit.
+	pthread_t deleter;
+	int threaded = pthread_create(&deleter, NULL, delete_runtime, &r) == 0;
+	if (!threaded)
+		runc_delete(&r);
 	if (grun_unmount(g) < 0)
 		dprintf(2, "glassbox shim %s: umount rootfs: %s\n", g->id, strerror(errno));
 	int64_t finished = runc_now();
@@ -256,6 +268,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		grun_release_lease(g);
 		grun_event(g, "destroy", -1);
 	}
+	if (threaded)
+		pthread_join(deleter, NULL);
 	struct jbuf exit = { 0 };
 	char c[64];
 	snprintf(c, sizeof(c), "{\"code\":%d,\"oomKilled\":%s,\"finishedAt\":\"", code, oom ? "true" : "false");
