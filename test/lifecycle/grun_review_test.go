@@ -1,8 +1,15 @@
 package lifecycle
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/glassbox/glassbox/engine/state"
 )
 
 // TestRunInCProcessMatchesGo: the container's program sees the same signal dispositions,
@@ -27,5 +34,41 @@ func TestRunInCProcessMatchesGo(t *testing.T) {
 	// The shim's own ignored signals (SIGPIPE, SIGTTOU...) do not reach the program.
 	if !strings.Contains(first.Stdout, "SigIgn:\t0000000000000000") {
 		t.Errorf("the Go run's program ignores signals:\n%s", first.Stdout)
+	}
+}
+
+// TestRunInCPrunesTombstones: a C run --rm keeps its last record under ROOT/exits as Go's
+// removal does, and deletes the ones older than state.TombstoneLife as Go's does: a host of
+// short runs does not pile them up.
+func TestRunInCPrunesTombstones(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"--rm", "--network", "none", e.image, "true"}
+	if r, inC := e.runTraced(args...); inC || r.Code != 0 {
+		t.Fatalf("the first run: %+v (in C: %v)", r, inC)
+	}
+	exits := filepath.Join(e.root, "exits")
+	now := time.Now()
+	old := filepath.Join(exits, fmt.Sprintf("%064x.%d", 1, now.Add(-2*state.TombstoneLife).UnixNano()))
+	fresh := filepath.Join(exits, fmt.Sprintf("%064x.%d", 2, now.UnixNano()))
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
+		t.Fatalf("the second run: %+v (in C: %v)", r, inC)
+	}
+	// The shim prunes after it sent the exit frame: the run's caller may be gone by then.
+	waitFor(t, "the tombstone older than state.TombstoneLife to go", func() bool {
+		_, err := os.Stat(old)
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh tombstone went: %v", err)
+	}
+	ents, _ := os.ReadDir(exits)
+	if len(ents) != 3 { // fresh, and one per run
+		t.Errorf("%d tombstones, want 3", len(ents))
 	}
 }

@@ -7,6 +7,7 @@
 // its own; with -d, the ID once the container runs. Until the shim says the container runs,
 // a failure undoes everything and the caller lets Go run the command.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -119,6 +120,38 @@ static void discard(struct grun *g, char *trash)
 		trash[0] = '\0';
 	}
 	g->made_dir = 0;
+}
+
+// TOMBSTONE_LIFE_NS is state.TombstoneLife.
+#define TOMBSTONE_LIFE_NS (60LL * 1000000000LL)
+
+// prune_tombstones is state.Store.PruneTombstones(now - TombstoneLife): ROOT/exits/ID.NANOS
+// made before the cutoff go (their names say their age: no stat per entry), as does a name
+// without a number, which Go's fmt.Sscan refuses too.
+static void prune_tombstones(struct grun *g)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/exits", g->root) >= sizeof(path))
+		return;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	int64_t cutoff = runc_now() - TOMBSTONE_LIFE_NS;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		const char *dot = strchr(de->d_name, '.');
+		char *end = NULL;
+		errno = 0;
+		long long ns = dot != NULL ? strtoll(dot + 1, &end, 10) : 0;
+		if (dot == NULL || end == dot + 1 || errno != 0 || ns < cutoff)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }
 
 // name_shim makes the forked shim look as engine/shim's does in ps and /proc/PID/cmdline
@@ -265,6 +298,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	cshim_finish(&s, exit.oom ? "{}" : exit.p, exit.oom ? 2 : exit.n);
 	if (trash[0])
 		grun_remove_tree(trash);
+	if (g->flags & GF_AUTOREMOVE)
+		prune_tombstones(g);
 	_exit(0);
 undo:
 	grun_undo(g);
