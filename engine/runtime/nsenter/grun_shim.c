@@ -271,6 +271,7 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	} else
 		say(ready, "E the init exited before the program started\n");
 	close(ready);
+	grun_unlock_start(g);
 	if (grun_path(g, path, "trace.json") == 0)
 		runc_write_trace_to(&r, path);
 	int code = cshim_serve(&s);
