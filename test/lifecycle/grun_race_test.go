@@ -142,3 +142,67 @@ func readString(path string) string {
 	data, _ := os.ReadFile(path)
 	return string(data)
 }
+
+// TestRunInCGCWaitsForCreate: the C run makes the runtime's state (its init's first process
+// loading) before the container's directory, so a gc meanwhile sees a runtime state whose
+// container is gone; it must leave a fresh one be, not kill the init under the C shim. The
+// test stalls the shim there by holding the image store's lock, which its lease takes.
+func TestRunInCGCWaitsForCreate(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"-d", "--network", "none", e.image, "sleep", "998"}
+	if r, inC := e.runTraced(args...); inC || r.Code != 0 {
+		t.Fatalf("the first run: %+v (in C: %v)", r, inC)
+	}
+	runtimeDir := filepath.Join(e.root, "runtime")
+	before := map[string]bool{}
+	ents, _ := os.ReadDir(runtimeDir)
+	for _, ent := range ents {
+		before[ent.Name()] = true
+	}
+	lock, err := os.OpenFile(filepath.Join(e.root, "images", "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(t.TempDir(), "trace")
+	run := e.Command(append([]string{"run"}, args...)...)
+	run.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+	runOut, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runOut.Close()
+	run.Stdout = runOut
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	waitFor(t, "the run's runtime state", func() bool {
+		ents, _ := os.ReadDir(runtimeDir)
+		for _, ent := range ents {
+			if len(ent.Name()) == 64 && !before[ent.Name()] {
+				id = ent.Name()
+				return true
+			}
+		}
+		return false
+	})
+	if r := e.Run("gc"); r.Code != 0 || strings.Contains(r.Stdout, id[:12]) {
+		t.Errorf("gc while the C run was being made: %+v", r)
+	}
+	lock.Close()
+	err = run.Wait()
+	if out, _ := os.ReadFile(runOut.Name()); err != nil || strings.TrimSpace(string(out)) != id {
+		t.Errorf("run -d: %v, printed %q, want %s", err, out, id)
+	}
+	if data, _ := os.ReadFile(trace); strings.TrimSpace(string(data)) != "grun" {
+		t.Errorf("the run did not run in C")
+	}
+	if d := e.inspect(id); !d.State.Running {
+		t.Errorf("the container is not running: %+v", d.State)
+	}
+}
