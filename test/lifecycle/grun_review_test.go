@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,5 +71,56 @@ func TestRunInCPrunesTombstones(t *testing.T) {
 	ents, _ := os.ReadDir(exits)
 	if len(ents) != 3 { // fresh, and one per run
 		t.Errorf("%d tombstones, want 3", len(ents))
+	}
+}
+
+// TestRunInCClosedStdio: a caller that closed its stdin (or stdin and stdout, as a daemon
+// may) gets the same container from the C run as from Go's: the program's stdin is
+// /dev/null and its output arrives; the C run's own pipes landing on 0, 1 or 2 must not
+// stay close-on-exec there or be overwritten.
+func TestRunInCClosedStdio(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	for c, closing := range []string{"<&-", "<&- >&-", "<&- 2>&-"} {
+		// A command line of its own: the first run of each is Go's.
+		args := []string{"--rm", "--network", "none", e.image, "sh", "-c", "readlink /proc/self/fd/0 >&2; echo out" + fmt.Sprint(c) + " >&2"}
+		var outs []string
+		for i, want := range []bool{false, true} {
+			log := filepath.Join(t.TempDir(), "stderr")
+			trace := filepath.Join(t.TempDir(), "trace")
+			cli := e.Command(append([]string{"run"}, args...)...)
+			redirect := closing
+			if !strings.Contains(closing, "2>&-") {
+				redirect += " 2>" + log
+			}
+			cmd := exec.Command("bash", append([]string{"-c", `exec "$0" "$@" ` + redirect}, cli.Args...)...)
+			cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s, run %d: %v", closing, i, err)
+				}
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("%s, run %d: the run did not end", closing, i)
+			}
+			data, _ := os.ReadFile(trace)
+			if inC := strings.TrimSpace(string(data)) == "grun"; inC != want {
+				t.Errorf("%s, run %d: in C %v, want %v", closing, i, inC, want)
+			}
+			out, _ := os.ReadFile(log)
+			outs = append(outs, string(out))
+		}
+		if outs[0] != outs[1] {
+			t.Errorf("%s: Go's run wrote %q, C's %q", closing, outs[0], outs[1])
+		}
+	}
+	if cs := e.ps(true); len(cs) != 1 {
+		t.Errorf("%d containers after the runs --rm, want the pin alone", len(cs))
 	}
 }
