@@ -135,6 +135,11 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 			if _, err := os.Lstat(filepath.Join(st.TrashDir(), id)); inTrash[id] || !errors.Is(err, os.ErrNotExist) {
 				continue
 			}
+			// A C run (nsenter/grun_shim.c) makes the runtime state, its init loading, before
+			// the container's directory: a fresh one is maybe such a create under way.
+			if fi, err := s.Info(); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
+				continue
+			}
 			if err := rt.Delete(id, true); err != nil {
 				note(err)
 			} else {

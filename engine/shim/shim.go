@@ -71,7 +71,13 @@ func Main(cfg Config) int {
 		fmt.Fprintf(os.Stderr, "glassbox shim %s: prctl PR_SET_CHILD_SUBREAPER: %v\n", cfg.ID, err)
 		return 1
 	}
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTTOU, syscall.SIGTTIN)
+	// Caught, not ignored: an ignored signal stays ignored through execve, into the container's
+	// program (signal(7)), where a caught one is reset to its default, as the C shim's init
+	// gets it (runc_run.c). The channel is never read; Notify drops what does not fit.
+	// SIGTTOU and SIGTTIN stay ignored: run -it --init's reaper relies on it to hand the
+	// terminal over (TestInitTTYForeground hangs without).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+	signal.Ignore(syscall.SIGTTOU, syscall.SIGTTIN)
 	waiting := time.Now()
 	ctl, msg, err := awaitStart()
 	msg.waiting = waiting

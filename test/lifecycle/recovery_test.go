@@ -225,6 +225,8 @@ func TestGCReclaimsRuntimeStateOfRemovedContainer(t *testing.T) {
 	os.Remove(filepath.Join(e.root, "names", n))
 	past := time.Now().Add(-time.Minute)
 	os.Chtimes(trash, past, past)
+	// A fresh runtime state may be a C run's create under way (TestRunInCGCWaitsForCreate).
+	os.Chtimes(filepath.Join(e.root, "runtime", d.ID), past, past)
 	// The first gc deletes the old trash directory (and leaves the runtime state to a shim
 	// that may still be deleting it); the next one finds the state no directory names.
 	e.Must("gc")

@@ -68,6 +68,7 @@ struct grun {
 	char dir[PATH_MAX];		// ROOT/containers/ID
 	int64_t created;
 	int leased, named, made_dir, mounted;
+	int start_lock;			// start.lock's descriptor, held until the start is told (-1)
 };
 
 // grun_create.c
@@ -75,6 +76,7 @@ int grun_new_id(struct grun *g);
 int grun_path(struct grun *g, char *out, const char *name);	// PATH_MAX: dir/name, or -1		// the ID, its short form and the directory
 int grun_create(struct grun *g);		// 0, or -1 having undone everything
 void grun_undo(struct grun *g);			// everything grun_create made
+void grun_unlock_start(struct grun *g);
 int grun_write_record(struct grun *g, const char *status, pid_t pid, pid_t shim, uint64_t shim_start,
 		      int64_t started, int64_t finished, int code, int oom, const char *cgroups_json);
 int grun_expand(struct grun *g, const char *s, size_t len, struct jbuf *out);

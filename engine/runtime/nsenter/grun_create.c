@@ -452,9 +452,29 @@ static int write_files(struct grun *g)
 	return 0;
 }
 
+// lock_start takes the new container's start.lock before its record exists, as Go's start
+// holds it from before its shim runs until the shim reports: an rm -f, stop or kill that
+// finds the record waits for it (engine's afterStart) rather than acts on a container half
+// made, whose runtime state it would delete under the shim.
+static int lock_start(struct grun *g)
+{
+	char path[PATH_MAX];
+	if (sub(g, path, "start.lock") < 0 || (g->start_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	return flock(g->start_lock, LOCK_EX | LOCK_NB);	// a new directory: nobody else has it
+}
+
+void grun_unlock_start(struct grun *g)
+{
+	if (g->start_lock >= 0)
+		close(g->start_lock);
+	g->start_lock = -1;
+}
+
 int grun_create(struct grun *g)
 {
 	g->created = runc_now();
+	g->start_lock = -1;
 	if (g->name != NULL) {
 		const char *n = g->name + (g->name[0] == '/');
 		if (!valid_name(n))
@@ -466,7 +486,7 @@ int grun_create(struct grun *g)
 	if (mkdir(g->dir, 0711) < 0)
 		goto fail;
 	g->made_dir = 1;
-	if (grun_write_record(g, "creating", 0, 0, 0, 0, 0, 0, 0, NULL) < 0)
+	if (lock_start(g) < 0 || grun_write_record(g, "creating", 0, 0, 0, 0, 0, 0, 0, NULL) < 0)
 		goto fail;
 	static const char *dirs[] = { "upper", "work", "rootfs" };
 	for (int i = 0; i < 3; i++) {
@@ -533,4 +553,5 @@ void grun_undo(struct grun *g)
 	}
 	release_name(g);
 	grun_release_lease(g);
+	grun_unlock_start(g);	// a waiter then finds no container
 }

@@ -7,6 +7,7 @@
 // its own; with -d, the ID once the container runs. Until the shim says the container runs,
 // a failure undoes everything and the caller lets Go run the command.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -122,6 +123,9 @@ static void discard(struct grun *g, char *trash)
 	g->made_dir = 0;
 }
 
+// TOMBSTONE_LIFE_NS is state.TombstoneLife.
+#define TOMBSTONE_LIFE_NS (60LL * 1000000000LL)
+
 // name_shim makes the forked shim look as engine/shim's does in ps and /proc/PID/cmdline
 // ("glassbox shim --root ROOT ID", cut to the bytes the caller's arguments had) and comm.
 static void name_shim(struct grun *g)
@@ -169,6 +173,34 @@ static void close_others(const int *keep, int n)
 	syscall(SYS_close_range, from, ~0U, 0);
 }
 
+// above_stdio moves fd above 2: a caller that closed its stdin, stdout or stderr gets
+// grun_run's pipe ends there, where the init's stdio goes.
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return high;
+}
+
+// fill_stdio gives each free one of 0, 1 and 2 /dev/null (not close-on-exec), so that the
+// shim's own descriptors land above them and its dup2s onto them replace, not keep, what is
+// there: a pipe at 0 already would stay close-on-exec and the init would start without it.
+static int fill_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null != fd) {
+				if (null >= 0)
+					close(null);
+				return -1;
+			}
+		}
+	return 0;
+}
+
 static int int_cmp(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -179,6 +211,10 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 {
 	setsid();
 	name_shim(g);
+	ready = above_stdio(ready);
+	ctl = above_stdio(ctl);
+	if (ready < 0 || (ctl < 0 && !(g->flags & GF_DETACH)) || fill_stdio() < 0)
+		_exit(0);	// the caller reads no "S": Go runs it
 	int keep[] = { ready, ctl };
 	qsort(keep, 2, sizeof(int), int_cmp);
 	close_others(keep, 2);
@@ -245,6 +281,7 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	} else
 		say(ready, "E the init exited before the program started\n");
 	close(ready);
+	grun_unlock_start(g);
 	if (grun_path(g, path, "trace.json") == 0)
 		runc_write_trace_to(&r, path);
 	int code = cshim_serve(&s);
@@ -277,10 +314,10 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	jbuf_time_at(&exit, finished);
 	jbuf_puts(&exit, "\"}");
 	cshim_finish(&s, exit.oom ? "{}" : exit.p, exit.oom ? 2 : exit.n);
-	if (trash[0]) {
+	if (trash[0])
 		grun_remove_tree(trash);
+	if (g->flags & GF_AUTOREMOVE)
 		grun_prune_tombstones(g);
-	}
 	_exit(0);
 undo:
 	grun_undo(g);

@@ -1,0 +1,128 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glassbox/glassbox/engine/state"
+)
+
+// TestRunInCProcessMatchesGo: the container's program sees the same signal dispositions,
+// signal mask and open descriptors whether Go or C ran it: nothing the C shim ignored or
+// opened reaches the container.
+func TestRunInCProcessMatchesGo(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"--rm", "--network", "none", e.image, "sh", "-c",
+		"grep -E '^Sig(Blk|Ign)' /proc/self/status; ls /proc/self/fd | tr '\\n' ' '"}
+	first, inC := e.runTraced(args...)
+	if inC || first.Code != 0 {
+		t.Fatalf("the first run: %+v (in C: %v)", first, inC)
+	}
+	second, inC := e.runTraced(args...)
+	if !inC {
+		t.Fatalf("the second run did not run in C: %+v", second)
+	}
+	// SIGTTIN and SIGTTOU aside: Go's shim leaves them ignored for run -it --init's reaper.
+	jobControl := "SigIgn:\t0000000000300000"
+	if strings.Replace(first.Stdout, jobControl, "SigIgn:\t0000000000000000", 1) != second.Stdout {
+		t.Errorf("the program's signals and descriptors differ:\nGo:\n%s\nC:\n%s", first.Stdout, second.Stdout)
+	}
+	// The shim's own ignored SIGPIPE, SIGHUP and SIGINT do not reach the program.
+	if !strings.Contains(first.Stdout, jobControl) && !strings.Contains(first.Stdout, "SigIgn:\t0000000000000000") {
+		t.Errorf("the Go run's program ignores signals:\n%s", first.Stdout)
+	}
+}
+
+// TestRunInCPrunesTombstones: a C run --rm keeps its last record under ROOT/exits as Go's
+// removal does, and deletes the ones older than state.TombstoneLife as Go's does: a host of
+// short runs does not pile them up.
+func TestRunInCPrunesTombstones(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"--rm", "--network", "none", e.image, "true"}
+	if r, inC := e.runTraced(args...); inC || r.Code != 0 {
+		t.Fatalf("the first run: %+v (in C: %v)", r, inC)
+	}
+	exits := filepath.Join(e.root, "exits")
+	now := time.Now()
+	old := filepath.Join(exits, fmt.Sprintf("%064x.%d", 1, now.Add(-2*state.TombstoneLife).UnixNano()))
+	fresh := filepath.Join(exits, fmt.Sprintf("%064x.%d", 2, now.UnixNano()))
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
+		t.Fatalf("the second run: %+v (in C: %v)", r, inC)
+	}
+	// The shim prunes after it sent the exit frame: the run's caller may be gone by then.
+	waitFor(t, "the tombstone older than state.TombstoneLife to go", func() bool {
+		_, err := os.Stat(old)
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh tombstone went: %v", err)
+	}
+	ents, _ := os.ReadDir(exits)
+	if len(ents) != 3 { // fresh, and one per run
+		t.Errorf("%d tombstones, want 3", len(ents))
+	}
+}
+
+// TestRunInCClosedStdio: a caller that closed its stdin (or stdin and stdout, as a daemon
+// may) gets the same container from the C run as from Go's: the program's stdin is
+// /dev/null and its output arrives; the C run's own pipes landing on 0, 1 or 2 must not
+// stay close-on-exec there or be overwritten.
+func TestRunInCClosedStdio(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	for c, closing := range []string{"<&-", "<&- >&-", "<&- 2>&-"} {
+		// A command line of its own: the first run of each is Go's.
+		args := []string{"--rm", "--network", "none", e.image, "sh", "-c", "readlink /proc/self/fd/0 >&2; echo out" + fmt.Sprint(c) + " >&2"}
+		var outs []string
+		for i, want := range []bool{false, true} {
+			log := filepath.Join(t.TempDir(), "stderr")
+			trace := filepath.Join(t.TempDir(), "trace")
+			cli := e.Command(append([]string{"run"}, args...)...)
+			redirect := closing
+			if !strings.Contains(closing, "2>&-") {
+				redirect += " 2>" + log
+			}
+			cmd := exec.Command("bash", append([]string{"-c", `exec "$0" "$@" ` + redirect}, cli.Args...)...)
+			cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s, run %d: %v", closing, i, err)
+				}
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("%s, run %d: the run did not end", closing, i)
+			}
+			data, _ := os.ReadFile(trace)
+			if inC := strings.TrimSpace(string(data)) == "grun"; inC != want {
+				t.Errorf("%s, run %d: in C %v, want %v", closing, i, inC, want)
+			}
+			out, _ := os.ReadFile(log)
+			outs = append(outs, string(out))
+		}
+		if outs[0] != outs[1] {
+			t.Errorf("%s: Go's run wrote %q, C's %q", closing, outs[0], outs[1])
+		}
+	}
+	if cs := e.ps(true); len(cs) != 1 {
+		t.Errorf("%d containers after the runs --rm, want the pin alone", len(cs))
+	}
+}
