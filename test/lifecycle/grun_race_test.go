@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,18 +45,8 @@ func (e *env) raceRemoveWithStart(args []string) bool {
 	if _, err := unix.InotifyAddWatch(in, containers, unix.IN_CREATE|unix.IN_ONLYDIR); err != nil {
 		t.Fatalf("inotify_add_watch %s: %v", containers, err)
 	}
-	trace := filepath.Join(t.TempDir(), "trace")
-	run := e.Command(append([]string{"run"}, args...)...)
-	run.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
-	runOut, err := os.CreateTemp(t.TempDir(), "stdout")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, trace, runOut := e.startTracedRun(args)
 	defer runOut.Close()
-	run.Stdout = runOut // a file: Wait waits for the CLI alone, not whoever inherits it
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
 	id := newDir(t, in)
 	lock, err := os.OpenFile(filepath.Join(containers, id, "shim.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err == nil {
@@ -116,6 +107,25 @@ func (e *env) raceRemoveWithStart(args []string) bool {
 }
 
 // newDir reads inotify events until a directory is made, and returns its name.
+// startTracedRun starts `glassbox run args...` with GLASSBOX_RUN_TRACE (the file trace names)
+// and its stdout in a file: Wait then waits for the CLI alone, not whoever inherits a pipe.
+func (e *env) startTracedRun(args []string) (run *exec.Cmd, trace string, out *os.File) {
+	e.t.Helper()
+	trace = filepath.Join(e.t.TempDir(), "trace")
+	run = e.Command(append([]string{"run"}, args...)...)
+	run.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+	out, err := os.CreateTemp(e.t.TempDir(), "stdout")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	run.Stdout = out
+	if err := run.Start(); err != nil {
+		out.Close()
+		e.t.Fatal(err)
+	}
+	return run, trace, out
+}
+
 func newDir(t *testing.T, in int) string {
 	buf := make([]byte, 4096)
 	for {
@@ -168,18 +178,8 @@ func TestRunInCGCWaitsForCreate(t *testing.T) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	trace := filepath.Join(t.TempDir(), "trace")
-	run := e.Command(append([]string{"run"}, args...)...)
-	run.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
-	runOut, err := os.CreateTemp(t.TempDir(), "stdout")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, trace, runOut := e.startTracedRun(args)
 	defer runOut.Close()
-	run.Stdout = runOut
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var id string
 	waitFor(t, "the run's runtime state", func() bool {
 		ents, _ := os.ReadDir(runtimeDir)
