@@ -85,13 +85,7 @@ func (e *env) raceRemoveWithStart(args []string) bool {
 	case <-time.After(2 * time.Second):
 	}
 	lock.Close()
-	err = run.Wait()
-	if out, _ := os.ReadFile(runOut.Name()); err != nil || strings.TrimSpace(string(out)) != id {
-		t.Errorf("run -d: %v, printed %q, want %s", err, out, id)
-	}
-	if data, _ := os.ReadFile(trace); strings.TrimSpace(string(data)) != "grun" {
-		t.Errorf("the run did not run in C")
-	}
+	e.checkTracedRun(run, trace, runOut, id)
 	if err := <-rmDone; err != nil {
 		t.Errorf("rm -f: %v: %s", err, readString(rmOut.Name()))
 	}
@@ -124,6 +118,18 @@ func (e *env) startTracedRun(args []string) (run *exec.Cmd, trace string, out *o
 		e.t.Fatal(err)
 	}
 	return run, trace, out
+}
+
+// checkTracedRun waits for a run -d started by startTracedRun: it printed id, in C.
+func (e *env) checkTracedRun(run *exec.Cmd, trace string, out *os.File, id string) {
+	e.t.Helper()
+	err := run.Wait()
+	if printed, _ := os.ReadFile(out.Name()); err != nil || strings.TrimSpace(string(printed)) != id {
+		e.t.Errorf("run -d: %v, printed %q, want %s", err, printed, id)
+	}
+	if data, _ := os.ReadFile(trace); strings.TrimSpace(string(data)) != "grun" {
+		e.t.Errorf("the run did not run in C")
+	}
 }
 
 func newDir(t *testing.T, in int) string {
@@ -195,13 +201,7 @@ func TestRunInCGCWaitsForCreate(t *testing.T) {
 		t.Errorf("gc while the C run was being made: %+v", r)
 	}
 	lock.Close()
-	err = run.Wait()
-	if out, _ := os.ReadFile(runOut.Name()); err != nil || strings.TrimSpace(string(out)) != id {
-		t.Errorf("run -d: %v, printed %q, want %s", err, out, id)
-	}
-	if data, _ := os.ReadFile(trace); strings.TrimSpace(string(data)) != "grun" {
-		t.Errorf("the run did not run in C")
-	}
+	e.checkTracedRun(run, trace, runOut, id)
 	if d := e.inspect(id); !d.State.Running {
 		t.Errorf("the container is not running: %+v", d.State)
 	}
