@@ -82,6 +82,10 @@ int grun_write_record(struct grun *g, const char *status, pid_t pid, pid_t shim,
 int grun_expand(struct grun *g, const char *s, size_t len, struct jbuf *out);
 void grun_event(struct grun *g, const char *action, int code);
 int grun_unmount(struct grun *g);
+// grun_rootfs.c: the overlay, config.json and the /etc files, the spec's mount points.
+int grun_mount_overlay(struct grun *g);
+int grun_write_files(struct grun *g);
+int grun_mount_points(struct grun *g);
 int grun_release_lease(struct grun *g);
 void grun_remove_tree(const char *dir);
 void grun_prune_tombstones(struct grun *g);
