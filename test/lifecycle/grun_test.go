@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -217,4 +218,48 @@ func TestRunInCAttachAndWait(t *testing.T) {
 	e.Must("rm", id, goID)
 	unpin()
 	checkNothingLeft(t, e.root, []string{id}, nil)
+}
+
+// TestRunInCStaleTemplatesFallBack changes what a template's key holds: the image's
+// references, then the binary. Each time the run goes to Go with Go's result and leaves no
+// trace of the C attempt; the Go run keeps the template again.
+func TestRunInCStaleTemplatesFallBack(t *testing.T) {
+	e := newEnv(t)
+	unpin := e.pinParent()
+	args := []string{"--rm", "--network", "none", e.image, "echo", "hi"}
+	e.runTraced(args...)
+	if _, inC := e.runTraced(args...); !inC {
+		t.Fatal("the second run did not run in C")
+	}
+	before := len(eventIDs(t, e.root))
+	// Untagged (rmi -f: the pin still uses it), then pulled again by the run itself.
+	e.Must("rmi", "-f", e.image)
+	r, inC := e.runTraced(args...)
+	if inC || r.Code != 0 || r.Stdout != "hi\n" {
+		t.Fatalf("a run after rmi -f: %+v (in C: %v)", r, inC)
+	}
+	if after := len(eventIDs(t, e.root)); after != before+1 {
+		t.Errorf("%d containers in the events after the Go run, want %d: the C attempt left one", after, before+1)
+	}
+	if _, inC := e.runTraced(args...); !inC {
+		t.Error("the Go run did not keep the template again")
+	}
+	// Another binary (a copy: another file) has no template of its own yet.
+	data, err := os.ReadFile(e.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "glassbox")
+	if err := os.WriteFile(other, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command(other, append([]string{"--root", e.root, "run"}, args...)...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+	out, err := cmd.Output()
+	if mark, _ := os.ReadFile(trace); err != nil || string(out) != "hi\n" || len(mark) != 0 {
+		t.Errorf("the copy's first run: %v, %q, trace %q", err, out, mark)
+	}
+	unpin()
+	checkNothingLeft(t, e.root, eventIDs(t, e.root), nil)
 }
