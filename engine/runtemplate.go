@@ -129,8 +129,7 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 		return err
 	}
 	named := opts.Name != ""
-	mark := strings.NewReplacer(id, markID, id[:12], markShort).Replace
-	markAll := mark
+	mark := runtime.WholeMarker(id)
 	if named {
 		// The name is in the record's options only; elsewhere it would be a coincidence the
 		// marks must not make.
@@ -210,7 +209,7 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 		if bytes.ContainsAny(data, markID+markShort+markName) {
 			return fmt.Errorf("a mark byte in %s", f.name)
 		}
-		put(gOutFile, u32(f.mode), str(f.name), []byte(markAll(string(data))))
+		put(gOutFile, u32(f.mode), str(f.name), []byte(mark(string(data))))
 	}
 	for _, l := range rec.Lowers {
 		put(gLower, str(l))

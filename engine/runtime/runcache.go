@@ -168,7 +168,7 @@ func (r *Runtime) keepEntry(k *runCacheKey, run runCacheRun, name string) error 
 	put := w.Put
 	mark := func(s string) string { return s }
 	if name != "" {
-		mark = wholeMarker(run.id)
+		mark = WholeMarker(run.id)
 	}
 	str := func(v ...string) []byte { return records.Strings(mark, v...) }
 	u32 := records.U32

@@ -27,8 +27,9 @@ const (
 	templateWhole = 2 // rcTemplate's payload for a whole template (1: the ID in a few strings)
 )
 
-// wholeMarker returns the replacement of id and its short form by their marks.
-func wholeMarker(id string) func(string) string {
+// WholeMarker returns the replacement of id and its short form by their marks (the engine's
+// run template marks its files with it too).
+func WholeMarker(id string) func(string) string {
 	r := strings.NewReplacer(id, idMark, id[:shortIDLen], shortMark)
 	return r.Replace
 }
@@ -41,7 +42,7 @@ func TemplateName(config []byte, id string) (string, bool) {
 		return "", false // a config string holding a mark byte would be changed by the expansion
 	}
 	h := fnv.New64a()
-	h.Write([]byte(wholeMarker(id)(string(config))))
+	h.Write([]byte(WholeMarker(id)(string(config))))
 	return fmt.Sprintf("tmpl-%016x", h.Sum64()), true
 }
 

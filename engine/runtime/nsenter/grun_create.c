@@ -192,12 +192,11 @@ static void release_name(struct grun *g)
 	g->named = 0;
 }
 
-static int add_field(struct jbuf *b, const char *key, long long v)
+static void add_field(struct jbuf *b, const char *key, long long v)
 {
 	char s[64];
 	snprintf(s, sizeof(s), ",\"%s\":%lld", key, v);
 	jbuf_puts(b, s);
-	return 0;
 }
 
 static void add_time(struct jbuf *b, const char *key, int64_t ns)
