@@ -2,6 +2,9 @@ module github.com/glassbox/glassbox
 
 go 1.26.8
 
+// The binary is static (engine/runtime/nsenter/static_nss.c): Go resolves host names itself.
+godebug netdns=go
+
 require (
 	charm.land/bubbles/v2 v2.2.1
 	charm.land/bubbletea/v2 v2.1.1

@@ -35,6 +35,8 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Wextra -Wno-unused-parameter -O2
+#cgo LDFLAGS: -static -Wl,--wrap=getaddrinfo -Wl,--wrap=getpwnam_r -Wl,--wrap=getpwuid_r
+#cgo LDFLAGS: -Wl,--wrap=getgrnam_r -Wl,--wrap=getgrgid_r -Wl,--wrap=getgrouplist
 #include <stdlib.h> // defines __GLIBC__ with glibc
 extern void glassbox_nsexec(int argc, char **argv);
 // glibc calls constructors with the program's arguments (as it calls main); elsewhere the
