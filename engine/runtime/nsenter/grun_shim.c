@@ -235,6 +235,7 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	struct run r = { .e = rt };
 	if (runc_spawn(&r) < 0)
 		goto fallback;
+	runc_cgroups_begin(&r);	// or, failing, runc_created makes them
 	if (grun_create(g) < 0) {
 		runc_abandon(&r);
 		goto fallback;

@@ -4,6 +4,7 @@
 #define GLASSBOX_RUNC_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -106,6 +107,9 @@ struct run {
 	char *cfg;
 	size_t cfg_len;
 	int64_t clone_began;
+	// The cgroups' thread, while runc_cgroups_begin's runs.
+	pthread_t cg_thread;
+	int cg_started, cg_rc;
 };
 
 // runc_files.c
@@ -135,14 +139,17 @@ int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 // inherits 0, 1 and 2. It is runc_spawn (the state directory, and the init's first process
 // started: its execve and loader run meanwhile) then runc_created (the cgroups, the init's
 // config, its plan up to ready), between which the caller may do what the init needs only
-// once it has its config (grun_shim.c makes the rootfs there). runc_start releases it (0 once its program runs, -1 if it died
+// once it has its config (grun_shim.c makes the rootfs there), having first called
+// runc_cgroups_begin to have the cgroups made and joined by a thread meanwhile (or not: then
+// runc_created makes them). runc_start releases it (0 once its program runs, -1 if it died
 // first); runc_undo kills it and removes what runc_create made; runc_delete removes the
 // cgroups and state once the init is reaped.
 int runc_create(struct run *r);
 int runc_spawn(struct run *r);
+int runc_cgroups_begin(struct run *r);
 int runc_created(struct run *r);
-void runc_abandon(struct run *r);
-void runc_write_trace_to(struct run *r, const char *path);	// the steps so far, as trace.json	// after runc_spawn: the init killed, all undone
+void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone
+void runc_write_trace_to(struct run *r, const char *path);	// the steps so far, as trace.json
 int runc_start(struct run *r);
 void runc_undo(struct run *r);
 void runc_delete(struct run *r);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -84,15 +85,14 @@ static int sealed_self(void)
 	return high;
 }
 
-// start_helper forks the init's first process: the sealed binary executed with the sync
-// socket at 3, the fifo at 4 and the constructor's config socket at 5 (runtime's Create and
-// nsenter's Cmd.Start), in a new PID namespace when the entry says so.
-static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int cfg_child)
+struct helper {
+	int exe, src[3];
+};
+
+static int helper_main(void *arg)
 {
-	pid_t pid = syscall(SYS_clone, (unsigned long)r->e->clone_flags | SIGCHLD, 0, 0, 0, 0);
-	if (pid != 0)
-		return pid;
-	int src[3] = { sync_child, fifo, cfg_child };
+	struct helper *h = arg;
+	int *src = h->src;
 	for (int i = 0; i < 3; i++)
 		if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(125);
@@ -102,7 +102,7 @@ static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int 
 	// Whatever else this process inherited stays out of the init (CVE-2024-21626).
 	if (syscall(SYS_close_range, 6, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
 		for (int fd = 6; fd < 1024; fd++)
-			if (fd != exe)
+			if (fd != h->exe)
 				fcntl(fd, F_SETFD, FD_CLOEXEC);
 	// Go's run starts the init with every signal at its default action (its runtime catches
 	// them all, and execve resets a caught one); one ignored by this process's caller would
@@ -113,11 +113,26 @@ static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int 
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);	// EINVAL for the C library's own: left as they are
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", exe);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->exe);
 	char *argv[] = { "glassbox", "runtime-init", NULL };
 	char *envp[] = { "_GLASSBOX_NSENTER=5", NULL };
 	execve(path, argv, envp);
 	_exit(125);
+}
+
+// start_helper starts the init's first process: the sealed binary executed with the sync
+// socket at 3, the fifo at 4 and the constructor's config socket at 5 (runtime's Create and
+// nsenter's Cmd.Start), in a new PID namespace when the entry says so. It shares this
+// process's memory until its execve (CLONE_VM|CLONE_VFORK, as posix_spawn does), which
+// returns here once past its point of no return: no copy of this process's page tables, and
+// no copy-on-write faults in it afterwards (each fault is costly under a hypervisor), and a
+// cgroup move of the init no longer waits for an execve under way.
+static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int cfg_child)
+{
+	struct helper h = { .exe = exe, .src = { sync_child, fifo, cfg_child } };
+	// The child's stack, in this frame: this process is suspended until the execve.
+	char stack[32 * 1024] __attribute__((aligned(16)));
+	return clone(helper_main, stack + sizeof(stack), (int)r->e->clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &h);
 }
 
 // make_cgroups does cgroups.Create's steps as the Go run recorded them.
@@ -356,6 +371,14 @@ static void forward_signals(pid_t pid)
 // close_create closes what the create held open between its parts.
 static void close_create(struct run *r)
 {
+	if (r->cg_started) {
+		// A failure while the thread works: the init dies (a join fails on it) and undo
+		// removes what the thread made, once it is done.
+		if (r->helper > 0)
+			kill(r->helper, SIGKILL);
+		pthread_join(r->cg_thread, NULL);
+		r->cg_started = 0;
+	}
 	free(r->cfg);
 	r->cfg = NULL;
 	for (int *fd = (int[]) { r->fifo, r->exe, r->sync_fd, r->cfg_fd }, i = 0; i < 4; i++)
@@ -369,6 +392,7 @@ int runc_spawn(struct run *r)
 	struct runc_entry *e = r->e;
 	int sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
 	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
+	r->cg_started = 0;
 	r->cfg = NULL;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return -1;
@@ -430,14 +454,45 @@ fail:
 	return -1;
 }
 
+// prepare_cgroups makes the cgroups while the init's first process loads, and joins it
+// (start_helper returned once its execve was past the point of no return).
+static int prepare_cgroups(struct run *r)
+{
+	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0)
+		return -1;
+	return join_cgroups(r);
+}
+
+static void *cgroups_thread(void *arg)
+{
+	struct run *r = arg;
+	r->cg_rc = prepare_cgroups(r);
+	return NULL;
+}
+
+int runc_cgroups_begin(struct run *r)
+{
+	if (pthread_create(&r->cg_thread, NULL, cgroups_thread, r) != 0)
+		return -1;
+	r->cg_started = 1;
+	return 0;
+}
+
+static int cgroups_end(struct run *r)
+{
+	if (!r->cg_started)
+		return prepare_cgroups(r);
+	pthread_join(r->cg_thread, NULL);
+	r->cg_started = 0;
+	return r->cg_rc;
+}
+
 int runc_created(struct run *r)
 {
 	struct runc_entry *e = r->e;
-	// The cgroups while the init's first process execs and loads (its longest step). The
-	// joins come last: a move into a cgroup waits for an execve under way to end
-	// (cgroup_threadgroup_rwsem), so a caller does its own work before runc_created.
-	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0 ||
-	    converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
+	if (cgroups_end(r) < 0)
+		goto fail;
+	if (converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
 		goto fail;
 	// The last reference to the detached mount: its release waits for an RCU grace period
 	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
