@@ -67,6 +67,7 @@ struct grun {
 	char id[65], short_id[13], cname[129];
 	char dir[PATH_MAX];		// ROOT/containers/ID
 	int64_t created;
+	uint64_t self_start;		// the shim's start time (/proc/PID/stat's 22nd field)
 	int leased, named, made_dir, mounted;
 	int start_lock;			// start.lock's descriptor, held until the start is told (-1)
 };

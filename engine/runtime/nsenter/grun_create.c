@@ -227,11 +227,8 @@ int grun_write_record(struct grun *g, const char *status, pid_t pid, pid_t shim,
 	jbuf_puts(&b, ",\"status\":");
 	jbuf_string(&b, status, strlen(status), JSON_MARSHAL);
 	if (strcmp(status, "creating") == 0) {
-		char st;
-		uint64_t start = 0;
-		glassbox_proc_stat(getpid(), &st, &start);
 		add_field(&b, "creatorPid", getpid());
-		add_field(&b, "creatorStart", (long long)start);
+		add_field(&b, "creatorStart", (long long)g->self_start);
 	}
 	if (pid > 0)
 		add_field(&b, "pid", pid);

@@ -224,7 +224,11 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	char path[PATH_MAX];
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, lock = -1, log = -1;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || null < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+	char st;
+	// The shim's start time (the record's creatorStart and shimStart), read once: a
+	// /proc/PID/stat read while the runtime's cgroups thread runs took milliseconds.
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || null < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0
+	    || glassbox_proc_stat(getpid(), &st, &g->self_start) < 0)
 		goto fallback;
 	// The init inherits 0, 1 and 2: /dev/null and the pipes' write ends; the shim's own go to
 	// shim.log once the init has them.
@@ -248,9 +252,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	}
 	// The attach socket and the log while the init's first process still loads.
 	struct cshim s = { .dir = g->dir, .out = out[0], .err = err[0], .first = ctl };
-	char st;
-	uint64_t shim_start = 0;
-	if (cshim_listen(&s) < 0 || glassbox_proc_stat(getpid(), &st, &shim_start) < 0) {
+	uint64_t shim_start = g->self_start;
+	if (cshim_listen(&s) < 0) {
 		runc_abandon(&r);
 		goto undo;
 	}
