@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -22,9 +24,21 @@ var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
 }
 
+// defaultDevicesFor is defaultDevices less those linux.devices lists itself (made from the
+// spec's entry, once: runc's specconv drops a default its spec names too).
+func defaultDevicesFor(spec []specs.LinuxDevice) []specs.LinuxDevice {
+	var out []specs.LinuxDevice
+	for _, d := range defaultDevices {
+		if !slices.ContainsFunc(spec, func(s specs.LinuxDevice) bool { return filepath.Clean(s.Path) == d.Path }) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // makeDefaultDevices fills a fresh /dev tmpfs: the default nodes, the /proc links and ptmx.
 func (in *initProcess) makeDefaultDevices(root int) error {
-	for _, d := range defaultDevices {
+	for _, d := range defaultDevicesFor(in.spec.Linux.Devices) {
 		mode := os.FileMode(0o666)
 		d.FileMode = &mode
 		if err := in.makeDevice(root, d); err != nil {

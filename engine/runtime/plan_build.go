@@ -116,7 +116,7 @@ func (b *planBuilder) rootfs() error {
 		}
 	}
 	if devTmpfs {
-		for _, d := range defaultDevices {
+		for _, d := range defaultDevicesFor(s.Linux.Devices) {
 			mode := os.FileMode(0o666)
 			d.FileMode = &mode
 			if err := b.device(d, identity); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -257,6 +258,27 @@ func TestPlanReaper(t *testing.T) {
 		}
 		if got := last.a[2]&execReaper != 0; got != reaper {
 			t.Errorf("reaper %v: exec flags %#x", reaper, last.a[2])
+		}
+	}
+}
+
+// A default device the spec lists itself is made once, from the spec's entry (its mode), as
+// runc's specconv does; the other defaults are still made.
+func TestPlanDefaultDeviceInSpec(t *testing.T) {
+	mode := os.FileMode(0o620)
+	p, err := buildPlan(exampleConfig(func(s *specs.Spec) {
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/null", Type: "c", Major: 1, Minor: 3, FileMode: &mode})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := opSummary(p)
+	if n := strings.Count(got, "mknod /dev/null "); n != 1 {
+		t.Errorf("/dev/null made %d times:\n%s", n, got)
+	}
+	for _, want := range []string{"mknod /dev/null c 1:3 mode 620", "mknod /dev/zero c 1:5 mode 666", "mknod /dev/tty c 5:0 mode 666"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
 		}
 	}
 }
