@@ -270,6 +270,12 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		goto undo;
 	}
 	s.init = r.init;
+	// The container's mount namespace, held until the caller has heard the exit: the init's
+	// exit then only drops a reference, and the teardown of its ~40 mounts (an RCU grace
+	// period among them) comes after the exit frame rather than before the exit is seen.
+	char ns[64];
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", r.init);
+	int mntns = open(ns, O_RDONLY | O_CLOEXEC);
 	// The program runs while its record and events are written: the record says running
 	// before the caller hears of the start (a `run -d` then `inspect` sees it).
 	int started_ok = runc_start(&r) == 0;
@@ -318,6 +324,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	jbuf_time_at(&exit, finished);
 	jbuf_puts(&exit, "\"}");
 	cshim_finish(&s, exit.oom ? "{}" : exit.p, exit.oom ? 2 : exit.n);
+	if (mntns >= 0)
+		close(mntns);
 	if (trash[0])
 		grun_remove_tree(trash);
 	if (g->flags & GF_AUTOREMOVE)
