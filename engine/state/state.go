@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/internal/atomicfile"
+	"github.com/glassbox/glassbox/internal/topdir"
 )
 
 // Status values, docker's words.
@@ -75,6 +76,8 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	// Each container's directory in a block group of its own (a hint: errors change nothing).
+	topdir.Mark(s.containersDir())
 	return s, nil
 }
 
