@@ -92,7 +92,19 @@ func (c *Cgroup) applyDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) err
 			return err
 		}
 	}
+	// A line written again with no line of the other file between changes nothing: specs
+	// list the default devices up to three times (docker's defaults, linux.devices' nodes).
+	since := map[[2]string]bool{}
+	last := ""
 	for _, l := range lines {
+		if l[0] != last {
+			clear(since)
+			last = l[0]
+		}
+		if since[l] {
+			continue
+		}
+		since[l] = true
 		if err := c.write(dir, l[0], l[1]); err != nil {
 			return err
 		}

@@ -101,3 +101,41 @@ func TestDeviceUpdateV1ByDifference(t *testing.T) {
 		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A rule written again with no rule of the other kind between is left out (it changes
+// nothing); after a deny, the same allow is written again.
+func TestDevicesV1SkipsRepeats(t *testing.T) {
+	cfg, mkdir := fakeTree(t, "hybrid", "c1")
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mkdir, c.rmdir = mkdir, fakeRmdir
+	if err := c.Create(); err != nil {
+		t.Fatal(err)
+	}
+	rec := trace.New(time.Now())
+	c.SetTrace(rec)
+	allow := func(minor int64) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(1), Minor: i64(minor), Access: "rwm"}
+	}
+	deny := allow(5)
+	deny.Allow = false
+	err = c.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Access: "rwm"}, allow(3), allow(5), allow(3), deny, allow(5), allow(5), allow(3),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`write /devices/glassbox/c1/devices.deny "a"`,
+		`write /devices/glassbox/c1/devices.allow "c 1:3 rwm"`,
+		`write /devices/glassbox/c1/devices.allow "c 1:5 rwm"`,
+		`write /devices/glassbox/c1/devices.deny "c 1:5 rwm"`,
+		`write /devices/glassbox/c1/devices.allow "c 1:5 rwm"`,
+		`write /devices/glassbox/c1/devices.allow "c 1:3 rwm"`,
+	}
+	if got := writes(rec, cfg.Root); !reflect.DeepEqual(got, want) {
+		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
