@@ -208,7 +208,7 @@ func (c *Cgroup) makeDirs(h hierarchy, leaf string) error {
 
 // prepareDir readies a directory glassbox manages. v1 cpuset: a new cpuset has empty
 // cpuset.cpus and cpuset.mems and refuses tasks until they are set (cpusets(7)), so the
-// parent's are copied down, as runc does. v2: a directory with children enables its available
+// parent's are copied down, as runc does, unless the parent clones them itself. v2: a directory with children enables its available
 // controllers for them (cgroup.subtree_control, cgroup-v2.rst "Enabling and Disabling").
 func (c *Cgroup) prepareDir(h hierarchy, parent, dir string, leaf bool) error {
 	if h.key == unifiedKey {
@@ -249,7 +249,17 @@ func (c *Cgroup) prepareDir(h hierarchy, parent, dir string, leaf bool) error {
 			return err
 		}
 	}
-	return nil
+	if leaf {
+		return nil
+	}
+	// A parent glassbox makes (the glassbox directory) has its children start with its
+	// cpuset.cpus and cpuset.mems (cgroup.clone_children, cgroups(7)): each container's
+	// cpuset is then ready at its mkdir, without the two writes, the first of which made the
+	// kernel rebuild its scheduling domains.
+	if cur, err := readTrimmed(filepath.Join(dir, "cgroup.clone_children")); err != nil || cur == "1" {
+		return nil // set already, or a kernel without it: the leaf's writes do it
+	}
+	return c.write(dir, "cgroup.clone_children", "1")
 }
 
 func (h hierarchy) has(controller string) bool {

@@ -53,6 +53,17 @@ func fakeTree(t *testing.T, name, path string) (Config, func(string) error) {
 		if err := os.CopyFS(dir, os.DirFS(tmpl)); err != nil {
 			return err
 		}
+		// cpuset_css_online: a parent with cgroup.clone_children set gives a new child its
+		// cpuset.cpus and cpuset.mems.
+		if c, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "cgroup.clone_children")); err == nil && strings.TrimSpace(string(c)) == "1" {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f)); err == nil {
+					if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+						os.WriteFile(filepath.Join(dir, f), v, 0o644)
+					}
+				}
+			}
+		}
 		if sub, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control")); err == nil {
 			var ctls []string
 			for _, f := range strings.Fields(string(sub)) {

@@ -47,8 +47,9 @@ func TestCreateWritesOnRecordedTrees(t *testing.T) {
 			`mkdir /cpuacct/glassbox`, `mkdir /cpuacct/glassbox/c1`,
 			`mkdir /cpuset/glassbox`,
 			`write /cpuset/glassbox/cpuset.cpus "0-1"`, `write /cpuset/glassbox/cpuset.mems "0"`,
+			// The container's cpuset starts with these (clone_children): no writes at its mkdir.
+			`write /cpuset/glassbox/cgroup.clone_children "1"`,
 			`mkdir /cpuset/glassbox/c1`,
-			`write /cpuset/glassbox/c1/cpuset.cpus "0-1"`, `write /cpuset/glassbox/c1/cpuset.mems "0"`,
 			`mkdir /devices/glassbox`, `mkdir /devices/glassbox/c1`,
 			`mkdir /freezer/glassbox`, `mkdir /freezer/glassbox/c1`,
 			`mkdir /memory` + own + `/glassbox`, `mkdir /memory` + own + `/glassbox/c1`,
