@@ -71,20 +71,12 @@ func TestDeviceFilterShape(t *testing.T) {
 // TestDeviceUpdateV1ByDifference: a running container's whitelist changes by allowing the new
 // devices first and denying the stale ones after, never through a deny-everything moment.
 func TestDeviceUpdateV1ByDifference(t *testing.T) {
-	cfg, mkdir := fakeTree(t, "hybrid", "c1")
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.mkdir, c.rmdir = mkdir, fakeRmdir
-	if err := c.Create(); err != nil {
-		t.Fatal(err)
-	}
+	c, cfg := createdFake(t, "hybrid")
 	// What the kernel lists after a deny-all-then-allow policy.
 	os.WriteFile(filepath.Join(c.Path("devices"), "devices.list"), []byte("c 1:3 rwm\nc 136:* rwm\nc 1:9 rwm\n"), 0o644)
 	rec := trace.New(time.Now())
 	c.SetTrace(rec)
-	err = c.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+	err := c.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 		{Access: "rwm"},
 		{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
 		{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "r"},
@@ -105,15 +97,7 @@ func TestDeviceUpdateV1ByDifference(t *testing.T) {
 // A rule written again with no rule of the other kind between is left out (it changes
 // nothing); after a deny, the same allow is written again.
 func TestDevicesV1SkipsRepeats(t *testing.T) {
-	cfg, mkdir := fakeTree(t, "hybrid", "c1")
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.mkdir, c.rmdir = mkdir, fakeRmdir
-	if err := c.Create(); err != nil {
-		t.Fatal(err)
-	}
+	c, cfg := createdFake(t, "hybrid")
 	rec := trace.New(time.Now())
 	c.SetTrace(rec)
 	allow := func(minor int64) specs.LinuxDeviceCgroup {
@@ -121,7 +105,7 @@ func TestDevicesV1SkipsRepeats(t *testing.T) {
 	}
 	deny := allow(5)
 	deny.Allow = false
-	err = c.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+	err := c.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 		{Access: "rwm"}, allow(3), allow(5), allow(3), deny, allow(5), allow(5), allow(3),
 	}})
 	if err != nil {

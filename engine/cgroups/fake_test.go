@@ -144,3 +144,18 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// createdFake is a container cgroup c1 made by Create on the recorded tree.
+func createdFake(t *testing.T, tree string) (*Cgroup, Config) {
+	t.Helper()
+	cfg, mkdir := fakeTree(t, tree, "c1")
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mkdir, c.rmdir = mkdir, fakeRmdir
+	if err := c.Create(); err != nil {
+		t.Fatal(err)
+	}
+	return c, cfg
+}

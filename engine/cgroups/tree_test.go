@@ -378,15 +378,7 @@ func TestUpdateWrites(t *testing.T) {
 		{"unified", []string{`write /system.slice/gb.service/glassbox/c1/cpu.max "max"`, `write /system.slice/gb.service/glassbox/c1/pids.max "max"`}},
 	} {
 		t.Run(tt.tree, func(t *testing.T) {
-			cfg, mkdir := fakeTree(t, tt.tree, "c1")
-			c, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.mkdir, c.rmdir = mkdir, fakeRmdir
-			if err := c.Create(); err != nil {
-				t.Fatal(err)
-			}
+			c, cfg := createdFake(t, tt.tree)
 			rec := trace.New(time.Now())
 			c.SetTrace(rec)
 			if err := c.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}, CPU: &specs.LinuxCPU{Quota: i64(-1)}}); err != nil {
@@ -430,15 +422,7 @@ func TestSystemdPath(t *testing.T) {
 // TestFreezeV1Writes: without cgroup2, Freeze and Thaw go through the v1 freezer (the fake
 // freezer.state reads back what was written, as a kernel with nothing to wait for does).
 func TestFreezeV1Writes(t *testing.T) {
-	cfg, mkdir := fakeTree(t, "legacy", "c1")
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.mkdir, c.rmdir = mkdir, fakeRmdir
-	if err := c.Create(); err != nil {
-		t.Fatal(err)
-	}
+	c, cfg := createdFake(t, "legacy")
 	rec := trace.New(time.Now())
 	c.SetTrace(rec)
 	if err := c.Freeze(); err != nil {
@@ -471,15 +455,7 @@ func TestUpdateLonePeriodKeepsQuota(t *testing.T) {
 		{"both given", "50000 100000", specs.LinuxCPU{Quota: i64(1000), Period: u64(2000)}, `"1000 2000"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, mkdir := fakeTree(t, "unified", "c1")
-			c, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.mkdir, c.rmdir = mkdir, fakeRmdir
-			if err := c.Create(); err != nil {
-				t.Fatal(err)
-			}
+			c, cfg := createdFake(t, "unified")
 			dir := c.Path("cpu")
 			if err := os.WriteFile(filepath.Join(dir, "cpu.max"), []byte(tt.cpuMax+"\n"), 0o644); err != nil {
 				t.Fatal(err)
