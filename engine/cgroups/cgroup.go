@@ -208,8 +208,9 @@ func (c *Cgroup) makeDirs(h hierarchy, leaf string) error {
 
 // prepareDir readies a directory glassbox manages. v1 cpuset: a new cpuset has empty
 // cpuset.cpus and cpuset.mems and refuses tasks until they are set (cpusets(7)), so the
-// parent's are copied down, as runc does, unless the parent clones them itself. v2: a directory with children enables its available
-// controllers for them (cgroup.subtree_control, cgroup-v2.rst "Enabling and Disabling").
+// parent's are copied down, as runc does, unless the parent clones them itself. v2: a
+// directory with children enables its available controllers for them
+// (cgroup.subtree_control, cgroup-v2.rst "Enabling and Disabling").
 func (c *Cgroup) prepareDir(h hierarchy, parent, dir string, leaf bool) error {
 	if h.key == unifiedKey {
 		if leaf {
