@@ -71,7 +71,7 @@ func TestDeviceFilterShape(t *testing.T) {
 // TestDeviceUpdateV1ByDifference: a running container's whitelist changes by allowing the new
 // devices first and denying the stale ones after, never through a deny-everything moment.
 func TestDeviceUpdateV1ByDifference(t *testing.T) {
-	c, cfg := createdFake(t, "hybrid")
+	c, cfg := createdFake(t, "hybrid", nil)
 	// What the kernel lists after a deny-all-then-allow policy.
 	os.WriteFile(filepath.Join(c.Path("devices"), "devices.list"), []byte("c 1:3 rwm\nc 136:* rwm\nc 1:9 rwm\n"), 0o644)
 	rec := trace.New(time.Now())
@@ -97,7 +97,7 @@ func TestDeviceUpdateV1ByDifference(t *testing.T) {
 // A rule written again with no rule of the other kind between is left out (it changes
 // nothing); after a deny, the same allow is written again.
 func TestDevicesV1SkipsRepeats(t *testing.T) {
-	c, cfg := createdFake(t, "hybrid")
+	c, cfg := createdFake(t, "hybrid", nil)
 	rec := trace.New(time.Now())
 	c.SetTrace(rec)
 	allow := func(minor int64) specs.LinuxDeviceCgroup {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox/glassbox/engine/trace"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // fakeRmdir removes a fake cgroup directory with its files, failing with EBUSY while it has
@@ -145,10 +146,12 @@ func writeTemp(t *testing.T, content string) string {
 	return p
 }
 
-// createdFake is a container cgroup c1 made by Create on the recorded tree.
-func createdFake(t *testing.T, tree string) (*Cgroup, Config) {
+// createdFake is a container cgroup c1 made by Create on the recorded tree, with res (nil:
+// none).
+func createdFake(t *testing.T, tree string, res *specs.LinuxResources) (*Cgroup, Config) {
 	t.Helper()
 	cfg, mkdir := fakeTree(t, tree, "c1")
+	cfg.Resources = res
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

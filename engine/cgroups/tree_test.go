@@ -103,23 +103,14 @@ func TestCreateWritesOnRecordedTrees(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tree, func(t *testing.T) {
-			cfg, mkdir := fakeTree(t, tt.tree, "c1")
-			m, err := readMounts(cfg.MountInfo, cfg.Root)
-			if err != nil || m.mode != tt.mode {
-				t.Fatalf("mode = %v, %v; want %v", m.mode, err, tt.mode)
-			}
 			res := sampleResources()
 			if tt.mode == Unified {
 				res.Devices = nil // the eBPF program is tested for real in root_test.go
 			}
-			cfg.Resources = res
-			c, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.mkdir, c.rmdir = mkdir, fakeRmdir
-			if err := c.Create(); err != nil {
-				t.Fatal(err)
+			c, cfg := createdFake(t, tt.tree, res)
+			m, err := readMounts(cfg.MountInfo, cfg.Root)
+			if err != nil || m.mode != tt.mode {
+				t.Fatalf("mode = %v, %v; want %v", m.mode, err, tt.mode)
 			}
 			assertOwnWrites(t, c, cfg.Trace)
 			if got := writes(cfg.Trace, cfg.Root); !reflect.DeepEqual(got, tt.want) {
@@ -378,7 +369,7 @@ func TestUpdateWrites(t *testing.T) {
 		{"unified", []string{`write /system.slice/gb.service/glassbox/c1/cpu.max "max"`, `write /system.slice/gb.service/glassbox/c1/pids.max "max"`}},
 	} {
 		t.Run(tt.tree, func(t *testing.T) {
-			c, cfg := createdFake(t, tt.tree)
+			c, cfg := createdFake(t, tt.tree, nil)
 			rec := trace.New(time.Now())
 			c.SetTrace(rec)
 			if err := c.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}, CPU: &specs.LinuxCPU{Quota: i64(-1)}}); err != nil {
@@ -422,7 +413,7 @@ func TestSystemdPath(t *testing.T) {
 // TestFreezeV1Writes: without cgroup2, Freeze and Thaw go through the v1 freezer (the fake
 // freezer.state reads back what was written, as a kernel with nothing to wait for does).
 func TestFreezeV1Writes(t *testing.T) {
-	c, cfg := createdFake(t, "legacy")
+	c, cfg := createdFake(t, "legacy", nil)
 	rec := trace.New(time.Now())
 	c.SetTrace(rec)
 	if err := c.Freeze(); err != nil {
@@ -455,7 +446,7 @@ func TestUpdateLonePeriodKeepsQuota(t *testing.T) {
 		{"both given", "50000 100000", specs.LinuxCPU{Quota: i64(1000), Period: u64(2000)}, `"1000 2000"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, cfg := createdFake(t, "unified")
+			c, cfg := createdFake(t, "unified", nil)
 			dir := c.Path("cpu")
 			if err := os.WriteFile(filepath.Join(dir, "cpu.max"), []byte(tt.cpuMax+"\n"), 0o644); err != nil {
 				t.Fatal(err)
