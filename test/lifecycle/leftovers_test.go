@@ -30,7 +30,7 @@ func leftovers(root string, ids, veths []string) []string {
 	for _, dir := range []string{"containers", "trash"} {
 		ents, _ := os.ReadDir(filepath.Join(root, dir))
 		for _, e := range ents {
-			left = append(left, dir+"/"+e.Name())
+			left = append(left, dir+"/"+e.Name()+inside(filepath.Join(root, dir, e.Name())))
 		}
 	}
 	procs, _ := os.ReadDir("/proc")
@@ -80,4 +80,20 @@ func checkNothingLeft(t *testing.T, root string, ids, veths []string) {
 		left = append(left[:20], "...")
 	}
 	t.Errorf("left behind:\n  %s", strings.Join(left, "\n  "))
+}
+
+// inside names a few of the files left in dir, to tell what a removal did not get to.
+func inside(dir string) string {
+	var names []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if p != dir && len(names) < 8 {
+			rel, _ := filepath.Rel(dir, p)
+			names = append(names, rel)
+		}
+		return nil
+	})
+	if len(names) == 0 {
+		return " (empty)"
+	}
+	return " (" + strings.Join(names, ", ") + ")"
 }

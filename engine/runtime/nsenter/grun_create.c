@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -352,10 +353,17 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-// grun_remove_tree removes dir and everything under it, on its filesystem only.
+// grun_remove_tree removes dir and everything under it, on its filesystem only. nftw stops at
+// the first entry it cannot stat or open (one removed meanwhile, by a teardown still under
+// way): while dir is there, it walks again, a few times, a millisecond apart.
 void grun_remove_tree(const char *dir)
 {
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	struct stat st;
+	for (int i = 0; i < 10 && lstat(dir, &st) == 0; i++) {
+		if (i > 0)
+			nanosleep(&(struct timespec) { 0, 1000000 }, NULL);
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	}
 }
 
 // grun_prune_tombstones is state.PruneTombstones: the records ROOT/exits keeps for a minute
