@@ -1,7 +1,11 @@
 // Package atomicfile replaces a file's content so that a reader sees the old content or the new,
-// never a mix: write a temporary file in the same directory, then rename(2) it over the
-// name (rename within one filesystem is atomic, rename(2) "If newpath already exists, it will
-// be atomically replaced"). What survives a crash of the machine, as opposed to one of the
+// never a mix: write a temporary file in the same directory, then put it in the name's place
+// (rename within one filesystem is atomic, rename(2) "If newpath already exists, it will be
+// atomically replaced"). An existing file is exchanged with the temporary one
+// (renameat2(2) RENAME_EXCHANGE, "Atomically exchange oldpath and newpath") and its old inode
+// then unlinked: a rename over an existing file has ext4 (auto_da_alloc) start writing the new
+// file's data to disk inside the rename, a block allocation and a disk write (60-80 us here)
+// for records replaced or removed again within milliseconds. What survives a crash of the machine, as opposed to one of the
 // process, is the caller's choice of Durability, made explicit at every call.
 package atomicfile
 
@@ -12,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Durability is what a write promises across a power loss or kernel crash. Every level is
@@ -20,8 +26,8 @@ type Durability int
 
 const (
 	// Atomic writes without fsync(2). After a power loss the file may hold the old content,
-	// the new, or nothing at all (a rename can reach the disk before the data it names: ext4
-	// guards this case with auto_da_alloc, xfs and others do not). For files that do not
+	// the new, or nothing at all (a rename can reach the disk before the data it names; ext4's
+	// auto_da_alloc guard is for renames over a file, which this package does not do). For files that do not
 	// outlive a boot or that a reader can lose: pid files, state under /run, traces, caches.
 	Atomic Durability = iota
 	// Synced fsyncs the data before the rename: after a power loss the file holds the old
@@ -66,7 +72,7 @@ func WriteFile(path string, data []byte, perm os.FileMode, d Durability) error {
 		err = fmt.Errorf("close %s: %w", tmp, cerr)
 	}
 	if err == nil {
-		if rerr := os.Rename(tmp, path); rerr != nil {
+		if rerr := replace(tmp, path); rerr != nil {
 			err = fmt.Errorf("rename %s: %w", tmp, rerr)
 		}
 	}
@@ -81,6 +87,23 @@ func WriteFile(path string, data []byte, perm os.FileMode, d Durability) error {
 		}
 	}
 	return nil
+}
+
+// replace puts tmp in path's place: exchanged with an existing file, whose old inode is then
+// unlinked under tmp's name, or renamed where there is none (ENOENT), the filesystem cannot
+// exchange (EINVAL), or path is not a regular file (exchanged back: rename(2) says why not).
+func replace(tmp, path string) error {
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE); err == nil {
+		var st unix.Stat_t
+		if unix.Lstat(tmp, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			os.Remove(tmp)
+			return nil
+		}
+		if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE); err != nil {
+			return fmt.Errorf("exchange %s back: %w", path, err)
+		}
+	}
+	return os.Rename(tmp, path)
 }
 
 func fill(f *os.File, data []byte, d Durability) error {

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,57 @@ func TestWriteFile(t *testing.T) {
 				t.Errorf("directory holds %v, want only state.json", got)
 			}
 		})
+	}
+}
+
+// TestWriteFileReplacesTheInode: a replacement (an exchange, then the old inode unlinked)
+// leaves the name on the new inode, the old one unlinked but whole for a reader that has it
+// open, and a hard link to the old one (a tombstone in ROOT/exits) with the old content.
+func TestWriteFileReplacesTheInode(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := WriteFile(p, []byte("old"), 0o600, Atomic); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "tombstone")
+	if err := os.Link(p, link); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var before unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, []byte("new"), 0o600, Atomic); err != nil {
+		t.Fatal(err)
+	}
+	var after, old unix.Stat_t
+	if err := unix.Stat(p, &after); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fstat(int(f.Fd()), &old); err != nil {
+		t.Fatal(err)
+	}
+	if after.Ino == before.Ino {
+		t.Errorf("%s kept inode %d", p, after.Ino)
+	}
+	if old.Nlink != 1 {
+		t.Errorf("the old inode has %d links, want 1 (the tombstone's)", old.Nlink)
+	}
+	for path, want := range map[string]string{p: "new", link: "old"} {
+		if b, err := os.ReadFile(path); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", path, b, err, want)
+		}
+	}
+	if b, err := io.ReadAll(f); err != nil || string(b) != "old" {
+		t.Errorf("the open old file reads %q, %v; want old", b, err)
+	}
+	if got := names(t, dir); len(got) != 2 {
+		t.Errorf("directory holds %v, want state.json and tombstone", got)
 	}
 }
 

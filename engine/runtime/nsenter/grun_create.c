@@ -59,8 +59,8 @@ int grun_expand(struct grun *g, const char *s, size_t len, struct jbuf *out)
 	return out->oom ? -1 : 0;
 }
 
-// write_atomic is atomicfile.WriteFile: a temporary file renamed over path; synced: fsync'd
-// before the rename.
+// write_atomic is atomicfile.WriteFile: a temporary file put in path's place (runc_replace);
+// synced: fsync'd before.
 static int write_atomic(const char *path, const char *data, size_t len, mode_t mode, int synced)
 {
 	char tmp[PATH_MAX + 32];
@@ -72,11 +72,11 @@ static int write_atomic(const char *path, const char *data, size_t len, mode_t m
 	int ok = runc_write_all(fd, data, len) == 0 && (!synced || fsync(fd) == 0);
 	if (close(fd) < 0)
 		ok = 0;
-	if (!ok || rename(tmp, path) < 0) {
+	if (!ok) {
 		unlink(tmp);
 		return -1;
 	}
-	return 0;
+	return runc_replace(tmp, path);
 }
 
 static int lock_images(struct grun *g)

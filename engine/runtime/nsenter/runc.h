@@ -119,6 +119,10 @@ void runc_trace_addf(struct run *r, int64_t start, int64_t end, int pid, const c
 int runc_write_all(int fd, const void *buf, size_t len);
 int runc_write_file(const char *path, const char *value, size_t len);
 int runc_write_atomic(struct run *r, const char *name, const char *data, size_t len);
+// runc_replace puts the file at tmp in path's place as rename(2) would, atomically for readers;
+// tmp is gone after it, also on failure (but for a path that is no file and could not be
+// exchanged back).
+int runc_replace(const char *tmp, const char *path);
 void runc_remove_cgroup(const char *dir, int depth);
 void runc_remove_state(struct run *r);
 

@@ -79,7 +79,34 @@ int runc_write_file(const char *path, const char *value, size_t len)
 	return r;
 }
 
-// runc_write_atomic is atomicfile's Atomic: a temporary file in the same directory, renamed.
+// runc_replace is atomicfile's replace: an existing path is exchanged with tmp
+// (renameat2 RENAME_EXCHANGE) and its old inode unlinked under tmp's name. A rename over
+// an existing file has ext4 (auto_da_alloc) start the writeback of tmp's data before it
+// returns: a block allocation and a disk write inside the rename, 60-80 us here, for
+// records that are replaced or removed again within milliseconds. Exchanged, their pages
+// stay in the page cache until the flusher's turn, and the old ones are dropped unwritten.
+int runc_replace(const char *tmp, const char *path)
+{
+	struct stat st;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+		if (lstat(tmp, &st) == 0 && S_ISREG(st.st_mode)) {
+			unlink(tmp);
+			return 0;
+		}
+		// Not a file at path: put it back, and rename(2) says why tmp cannot go there.
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) < 0)
+			return -1;
+	}
+	if (rename(tmp, path) == 0)	// path missing (ENOENT), or no exchange here (EINVAL)
+		return 0;
+	int err = errno;
+	unlink(tmp);
+	errno = err;
+	return -1;
+}
+
+// runc_write_atomic is atomicfile's Atomic: a temporary file in the same directory, put in
+// place by runc_replace.
 int runc_write_atomic(struct run *r, const char *name, const char *data, size_t len)
 {
 	char tmp[sizeof(r->dir) + 32], path[sizeof(r->dir) + 32];
@@ -88,11 +115,16 @@ int runc_write_atomic(struct run *r, const char *name, const char *data, size_t 
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
-	if (runc_write_all(fd, data, len) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+	if (runc_write_all(fd, data, len) < 0) {
+		close(fd);
 		unlink(tmp);
 		return -1;
 	}
-	return 0;
+	if (close(fd) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return runc_replace(tmp, path);
 }
 
 // runc_remove_cgroup removes dir and any cgroup the container made below it, children first,
