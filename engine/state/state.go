@@ -449,18 +449,46 @@ func (s *Store) Discard(id, name string) (purge func() error, err error) {
 // resolved it before the removal looks again within milliseconds.
 const TombstoneLife = time.Minute
 
-// bury links container id's record into ROOT/exits as <id>.<unix nanoseconds> and deletes
-// the links older than TombstoneLife (their names say their age: no stat per entry).
+// PruneEvery is how often removals look through ROOT/exits for tombstones older than
+// TombstoneLife: at most once in it (the mtime of ROOT/exits/.pruned says when one last did).
+// On a host of short runs the directory holds a minute's worth, thousands of entries that
+// every removal would read.
+const PruneEvery = 10 * time.Second
+
+// bury links container id's record into ROOT/exits as <id>.<unix nanoseconds> and, when
+// PruneEvery has passed, deletes the links older than TombstoneLife (their names say their
+// age: no stat per entry).
 func (s *Store) bury(id string) {
 	now := time.Now()
 	os.Link(filepath.Join(s.Dir(id), "state.json"), filepath.Join(s.exitsDir(), fmt.Sprintf("%s.%d", id, now.UnixNano())))
-	s.PruneTombstones(now.Add(-TombstoneLife))
+	if s.pruneDue(now) {
+		s.PruneTombstones(now.Add(-TombstoneLife))
+	}
+}
+
+// pruneDue says whether PruneEvery has passed since the last prune, and if so marks now as
+// the last (grun_create.c's grun_prune_tombstones does the same).
+func (s *Store) pruneDue(now time.Time) bool {
+	mark := filepath.Join(s.exitsDir(), ".pruned")
+	if fi, err := os.Stat(mark); err == nil {
+		if age := now.Sub(fi.ModTime()); age >= 0 && age < PruneEvery {
+			return false
+		}
+	}
+	if f, err := os.OpenFile(mark, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	os.Chtimes(mark, now, now)
+	return true
 }
 
 // PruneTombstones deletes the tombstones made before cutoff.
 func (s *Store) PruneTombstones(cutoff time.Time) {
 	ents, _ := os.ReadDir(s.exitsDir())
 	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // .pruned
+		}
 		_, nanos, _ := strings.Cut(e.Name(), ".")
 		var n int64
 		if _, err := fmt.Sscan(nanos, &n); err != nil || time.Unix(0, n).Before(cutoff) {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,5 +217,49 @@ func TestDiscardKeepsTombstone(t *testing.T) {
 	s.PruneTombstones(time.Now().Add(time.Second))
 	if _, err := s.Tombstone(id); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("tombstone after its life: %v", err)
+	}
+}
+
+// A removal prunes tombstones older than TombstoneLife at most every PruneEvery: one within
+// PruneEvery of the last prune leaves them, the next one after it deletes them.
+func TestBuryPrunesEveryPruneEvery(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	remove := func() string {
+		t.Helper()
+		id := NewID()
+		if err := s.Create(&Record{ID: id, Status: Exited, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(id, ""); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	remove() // the first prune: marks now
+	old := filepath.Join(s.exitsDir(), fmt.Sprintf("%064x.%d", 1, time.Now().Add(-2*TombstoneLife).UnixNano()))
+	if err := os.WriteFile(old, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := remove()
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("a removal within PruneEvery of the last prune pruned: %v", err)
+	}
+	mark := filepath.Join(s.exitsDir(), ".pruned")
+	then := time.Now().Add(-2 * PruneEvery)
+	if err := os.Chtimes(mark, then, then); err != nil {
+		t.Fatal(err)
+	}
+	remove()
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old tombstone is still there after a due prune: %v", err)
+	}
+	if _, err := s.Tombstone(id); err != nil {
+		t.Errorf("a fresh tombstone went with the prune: %v", err)
+	}
+	if fi, err := os.Stat(mark); err != nil || time.Since(fi.ModTime()) > PruneEvery {
+		t.Errorf("the due prune did not mark its time: %v", err)
 	}
 }

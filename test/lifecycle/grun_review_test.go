@@ -59,6 +59,15 @@ func TestRunInCPrunesTombstones(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The first run's removal pruned just now: the next prune is due state.PruneEvery later.
+	mark := filepath.Join(exits, ".pruned")
+	if fi, err := os.Stat(mark); err != nil || time.Since(fi.ModTime()) > state.PruneEvery {
+		t.Fatalf("the first run's prune left no fresh %s: %v", mark, err)
+	}
+	then := now.Add(-2 * state.PruneEvery)
+	if err := os.Chtimes(mark, then, then); err != nil {
+		t.Fatal(err)
+	}
 	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
 		t.Fatalf("the second run: %+v (in C: %v)", r, inC)
 	}
@@ -71,8 +80,24 @@ func TestRunInCPrunesTombstones(t *testing.T) {
 		t.Errorf("a fresh tombstone went: %v", err)
 	}
 	ents, _ := os.ReadDir(exits)
-	if len(ents) != 3 { // fresh, and one per run
-		t.Errorf("%d tombstones, want 3", len(ents))
+	if len(ents) != 4 { // .pruned, fresh, and one per run
+		t.Errorf("%d entries in %s, want 4", len(ents), exits)
+	}
+	// Within state.PruneEvery of that prune, a run leaves old tombstones for the next.
+	if err := os.WriteFile(old, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
+		t.Fatalf("the third run: %+v (in C: %v)", r, inC)
+	}
+	waitFor(t, "the third run's tombstone and its shim's purge of the trash", func() bool {
+		ents, _ := os.ReadDir(exits)
+		trash, _ := os.ReadDir(filepath.Join(e.root, "trash"))
+		return len(ents) == 6 && len(trash) == 0
+	})
+	time.Sleep(200 * time.Millisecond) // the shim's prune would come right after the purge
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("a run within state.PruneEvery of the last prune pruned: %v", err)
 	}
 }
 

@@ -366,17 +366,31 @@ void grun_remove_tree(const char *dir)
 	}
 }
 
-// grun_prune_tombstones is state.PruneTombstones: the records ROOT/exits keeps for a minute
-// after a removal (named ID.UNIXNANOS), older ones deleted.
+// grun_prune_tombstones is state.bury's prune: the records ROOT/exits keeps for a minute
+// after a removal (named ID.UNIXNANOS), older ones deleted, at most every state.PruneEvery
+// (ROOT/exits/.pruned's mtime says when last).
 void grun_prune_tombstones(struct grun *g)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/exits", g->root) >= sizeof(dir))
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/exits", g->root) >= sizeof(dir)
+	    || (size_t)snprintf(path, sizeof(path), "%s/.pruned", dir) >= sizeof(path))
 		return;
+	int64_t now = runc_now();
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		int64_t age = now - ((int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+		if (age >= 0 && age < 10LL * 1000000000)	// state.PruneEvery
+			return;
+	}
+	int mark = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (mark >= 0) {
+		futimens(mark, NULL);
+		close(mark);
+	}
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return;
-	int64_t cutoff = runc_now() - 60LL * 1000000000;	// state.TombstoneLife
+	int64_t cutoff = now - 60LL * 1000000000;	// state.TombstoneLife
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
