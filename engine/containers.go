@@ -376,56 +376,86 @@ func makeWorkingDir(rootfs, cwd string, uid, gid uint32) error {
 	return nil
 }
 
-// makeMountPoints creates the spec's missing mount points in the rootfs as glassbox (real
-// root), confined to the rootfs (openat2 RESOLVE_IN_ROOT: an image's /etc -> /host link
-// cannot lead out). A --userns=remap root could not create them in directories that real root
-// owns; the runtime would fail with EACCES.
-func makeMountPoints(rootfs string, mounts []specs.Mount) error {
-	root, err := snapshot.OpenRoot(rootfs)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
+// Mount point kinds: what makeMountPoints makes for a mount (runtemplate.go's gMountPoint).
+const (
+	mountPointDir   = 0 // a directory
+	mountPointFile  = 1 // an empty file: a bind mount of a file
+	mountPointTmpfs = 2 // a directory of mode 1777 when new
+)
+
+// mountPoint is one mount point of a spec: its path in the rootfs and its kind.
+type mountPoint struct {
+	kind uint32
+	rel  string
+}
+
+// mountPointsOf lists the spec's mount points in mount order (the rootfs itself left out).
+// A bind mount's kind depends on its source, as it is now.
+func mountPointsOf(mounts []specs.Mount) []mountPoint {
+	var out []mountPoint
 	for _, m := range mounts {
 		rel := strings.TrimPrefix(filepath.Clean(m.Destination), "/")
 		if rel == "" {
 			continue
 		}
-		isFile := false
-		if m.Type == "bind" {
+		kind := uint32(mountPointDir)
+		switch m.Type {
+		case "tmpfs":
+			kind = mountPointTmpfs
+		case "bind":
 			if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
-				isFile = true
+				kind = mountPointFile
 			}
 		}
-		if m.Type == "tmpfs" {
+		out = append(out, mountPoint{kind, rel})
+	}
+	return out
+}
+
+// makeMountPoints creates the spec's missing mount points in the rootfs as glassbox (real
+// root), confined to the rootfs (openat2 RESOLVE_IN_ROOT: an image's /etc -> /host link
+// cannot lead out). A --userns=remap root could not create them in directories that real root
+// owns; the runtime would fail with EACCES.
+func makeMountPoints(rootfs string, mounts []specs.Mount) error {
+	return makePoints(rootfs, mountPointsOf(mounts))
+}
+
+func makePoints(rootfs string, points []mountPoint) error {
+	root, err := snapshot.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, p := range points {
+		rel, dst := p.rel, "/"+p.rel
+		switch p.kind {
+		case mountPointTmpfs:
 			// runc gives a tmpfs the mode of the directory it covers: a new one is 1777, as the
 			// tmpfs would be had runc made the mount point itself.
 			dirfd, err := root.OpenDir(filepath.Dir(rel), true)
 			if err != nil {
-				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+				return fmt.Errorf("create mount point %s: %w", dst, err)
 			}
 			if err := unix.Mkdirat(dirfd, filepath.Base(rel), 0o755); err == nil {
 				unix.Fchmodat(dirfd, filepath.Base(rel), 0o1777, 0)
 			} else if !errors.Is(err, unix.EEXIST) {
-				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+				return fmt.Errorf("create mount point %s: %w", dst, err)
 			}
-			continue
-		}
-		if !isFile {
+		case mountPointDir:
 			if _, err := root.OpenDir(rel, true); err != nil {
-				return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+				return fmt.Errorf("create mount point %s: %w", dst, err)
 			}
-			continue
-		}
-		dirfd, err := root.OpenDir(filepath.Dir(rel), true)
-		if err != nil {
-			return fmt.Errorf("create mount point %s: %w", m.Destination, err)
-		}
-		fd, err := unix.Openat(dirfd, filepath.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-		if err == nil {
-			unix.Close(fd)
-		} else if !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("create mount point %s: %w", m.Destination, err)
+		default:
+			dirfd, err := root.OpenDir(filepath.Dir(rel), true)
+			if err != nil {
+				return fmt.Errorf("create mount point %s: %w", dst, err)
+			}
+			fd, err := unix.Openat(dirfd, filepath.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+			if err == nil {
+				unix.Close(fd)
+			} else if !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("create mount point %s: %w", dst, err)
+			}
 		}
 	}
 	return nil

@@ -161,7 +161,22 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 			return err
 		}
 	}
-	for _, l := range rec.Lowers {
+	// The mount points come from a mount-point layer on top of the image's (image.InitLayer):
+	// the C run then makes none in the container's upper directory. Where one is ID-specific,
+	// or the layer cannot be made, the C run makes them all as the Go create did.
+	lowers, points := rec.Lowers, mountPointsOf(spec.Mounts)
+	shared := len(points) > 0
+	for _, p := range points {
+		shared = shared && mark(p.rel) == p.rel
+	}
+	if shared {
+		if dir, err := e.initLayer(rec.ImageID, rec.Lowers, points); err != nil {
+			e.log.Debug("mount-point layer", "image", rec.ImageID, "err", err)
+		} else {
+			lowers, points = append([]string{dir}, rec.Lowers...), nil
+		}
+	}
+	for _, l := range lowers {
 		if err := putStat(l); err != nil {
 			return err
 		}
@@ -197,7 +212,7 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 		o.Name = markName
 		optsJSON = strings.ReplaceAll(jsonOf(o), `\u0003`, markName)
 	}
-	put(gRecord, str(jsonOf(rec.Image), jsonOf(rec.ImageID), jsonOf(rec.Command), jsonOf(rec.Lowers), optsJSON))
+	put(gRecord, str(jsonOf(rec.Image), jsonOf(rec.ImageID), jsonOf(rec.Command), jsonOf(lowers), optsJSON))
 	for _, f := range []struct {
 		name string
 		mode uint32
@@ -211,24 +226,11 @@ func (e *Engine) KeepRunTemplate(id string, sig RunSignature) error {
 		}
 		put(gOutFile, u32(f.mode), str(f.name), []byte(mark(string(data))))
 	}
-	for _, l := range rec.Lowers {
+	for _, l := range lowers {
 		put(gLower, str(l))
 	}
-	for _, m := range spec.Mounts {
-		rel := strings.TrimPrefix(filepath.Clean(m.Destination), "/")
-		if rel == "" {
-			continue
-		}
-		kind := uint32(0)
-		switch {
-		case m.Type == "tmpfs":
-			kind = 2
-		case m.Type == "bind":
-			if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
-				kind = 1
-			}
-		}
-		put(gMountPoint, u32(kind), str(mark(rel)))
+	for _, p := range points {
+		put(gMountPoint, u32(p.kind), str(mark(p.rel)))
 	}
 	if spec.Root != nil && spec.Root.Readonly {
 		return errors.New("--read-only: the working directory is made at create") // not in grun.c

@@ -230,7 +230,9 @@ func (s *Store) RemoveLease(id, holder string) error {
 	if err := os.Remove(filepath.Join(dir, holder)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove lease %s on %s: %w", holder, id, err)
 	}
-	os.Remove(dir) // only when empty
+	// The image's lease directory stays while the image does (deleteImage removes it): on
+	// ext4 a directory made and removed costs a block allocated and discarded, 140 us here, in
+	// every run --rm.
 	return nil
 }
 
@@ -326,7 +328,13 @@ func (s *Store) deleteImage(rec *Record) ([]string, error) {
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove image record %s: %w", rec.ID, err)
 	}
+	if dir, err := s.leaseDir(rec.ID); err == nil {
+		os.Remove(dir) // empty: the image has no leases
+	}
 	out := []string{"Deleted: " + rec.ID}
+	if err := s.removeInitLayers(rec.ID); err != nil {
+		return out, err // GC takes what is left
+	}
 	others, err := s.Records()
 	if err != nil {
 		return out, err
@@ -408,6 +416,12 @@ func (s *Store) GC() ([]string, error) {
 		for _, l := range r.Layers {
 			used[l.DiffID] = true
 		}
+	}
+	for _, id := range s.orphanInitLayers() {
+		if err := s.removeInitLayers(id); err != nil {
+			return out, err
+		}
+		out = append(out, "Deleted: mount-point layers of "+id)
 	}
 	snaps, err := s.snaps.List()
 	if err != nil {

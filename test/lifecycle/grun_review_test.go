@@ -151,3 +151,49 @@ func TestRunInCClosedStdio(t *testing.T) {
 		t.Errorf("%d containers after the runs --rm, want the pin alone", len(cs))
 	}
 }
+
+// TestRunInCMountPointLayer: a C run makes no mount point in the container's upper directory:
+// they come from the image's mount-point layer, the topmost of its lower directories and
+// the Go container's lowers below it; the container runs with its mounts there, diff shows
+// nothing, and a write lands in the upper directory as ever.
+func TestRunInCMountPointLayer(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	run := func(n string) bool {
+		r, inC := e.runTraced("-d", "--network", "none", "--name", n, e.image, "sleep", "1000")
+		if r.Code != 0 {
+			t.Fatalf("run -d --name %s: %+v", n, r)
+		}
+		return inC
+	}
+	goName, cName := name(t)+"-go", name(t)+"-c"
+	if run(goName) || !run(cName) {
+		t.Fatal("want the first run in Go, the second in C")
+	}
+	g, c := e.inspect(goName).GraphDriver.Data, e.inspect(cName).GraphDriver.Data
+	lowers := strings.Split(c.LowerDir, ":")
+	if !strings.HasPrefix(lowers[0], filepath.Join(e.root, "images", "init")+"/") || strings.Join(lowers[1:], ":") != g.LowerDir {
+		t.Fatalf("the C container's lowers %v; want the mount-point layer over the Go one's %s", lowers, g.LowerDir)
+	}
+	if ents, err := os.ReadDir(c.UpperDir); err != nil || len(ents) != 0 {
+		t.Errorf("the C container's upper directory holds %d entries (%v), want none", len(ents), err)
+	}
+	hostname := strings.TrimSpace(e.Must("exec", cName, "cat", "/etc/hostname"))
+	if id := e.inspect(cName).ID; hostname != id[:12] {
+		t.Errorf("/etc/hostname %q, want %q", hostname, id[:12])
+	}
+	mounts := e.Must("exec", cName, "cat", "/proc/self/mounts")
+	for _, m := range []string{" /proc proc ", " /dev/pts devpts ", " /sys sysfs ", " /etc/hostname "} {
+		if !strings.Contains(mounts, m) {
+			t.Errorf("no %q mount in the C container:\n%s", m, mounts)
+		}
+	}
+	if out := e.Must("diff", cName); out != "" {
+		t.Errorf("diff of the C container: %q, want nothing", out)
+	}
+	e.Must("exec", cName, "touch", "/etc/new")
+	if _, err := os.Stat(filepath.Join(c.UpperDir, "etc", "new")); err != nil {
+		t.Errorf("a write in the C container: %v", err)
+	}
+	e.Must("rm", "-f", goName, cName)
+}

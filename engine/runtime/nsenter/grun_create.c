@@ -122,14 +122,11 @@ int grun_release_lease(struct grun *g)
 {
 	if (!g->leased)
 		return 0;
+	// No lock: the image's lease directory stays (image.Store.RemoveLease), and an rmi that
+	// reads it sees the lease or not, as it would before or after a locked unlink.
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", g->lease_dir, g->id);
-	int lock = lock_images(g);
-	if (lock < 0)
-		return -1;
 	int rc = unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-	rmdir(g->lease_dir);	// only when empty
-	close(lock);
 	g->leased = 0;
 	return rc;
 }
