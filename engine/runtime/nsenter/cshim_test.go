@@ -534,3 +534,34 @@ func TestCShimFinishWithoutServe(t *testing.T) {
 		t.Errorf("log.json: %v, %v; want an empty log, as Go's openLog leaves", fi, err)
 	}
 }
+
+// TestMapRecord (testdata/cshim/maprecord.c): glassbox_map_record maps what
+// glassbox_read_record reads, with a NUL after the last byte also when the file ends at a
+// page's end, and refuses what it refuses: too short, readable by others, a symbolic link.
+func TestMapRecord(t *testing.T) {
+	bin := buildC(t, "maprecord", "readfile.c")
+	dir := t.TempDir()
+	var args []string
+	for _, size := range []int{8, 100, 4095, 4096, 4097, 8192} {
+		p := filepath.Join(dir, fmt.Sprint(size))
+		b := bytes.Repeat([]byte{'x'}, size)
+		b[size-1] = 'y'
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	short, shared, link := filepath.Join(dir, "short"), filepath.Join(dir, "shared"), filepath.Join(dir, "link")
+	os.WriteFile(short, []byte("abc"), 0o600)
+	os.WriteFile(shared, []byte("0123456789"), 0o644)
+	os.Chmod(shared, 0o644)
+	os.Symlink(args[1], link)
+	out, err := exec.Command(bin, append(args, short, shared, link)...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "8 nul=1 same=1\n100 nul=1 same=1\n4095 nul=1 same=1\n4096 nul=1 same=1\n4097 nul=1 same=1\n8192 nul=1 same=1\nrefused\nrefused\nrefused\n"
+	if string(out) != want {
+		t.Errorf("maprecord says\n%swant\n%s", out, want)
+	}
+}

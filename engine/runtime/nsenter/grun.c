@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "jsonw.h"
@@ -172,7 +173,7 @@ static char *find(const char *root, const char *sig, size_t siglen, size_t *len)
 	if ((size_t)snprintf(path, sizeof(path), "%s/.runcache/grun-%016llx", root,
 			     (unsigned long long)fnv1a64(sig, siglen)) >= sizeof(path))
 		return NULL;
-	return glassbox_read_record(path, 8, MAX_TEMPLATE, len);
+	return glassbox_map_record(path, 8, MAX_TEMPLATE, len);
 }
 
 // run loads the runtime's template for a new ID and does the run; it returns when Go must.
@@ -184,9 +185,11 @@ static void run(struct grun *g)
 	if ((size_t)snprintf(path, sizeof(path), "%s/runtime/.runcache/%s", g->root, g->runtime_tmpl) >= sizeof(path)
 	    || (size_t)snprintf(rtroot, sizeof(rtroot), "%s/runtime", g->root) >= sizeof(rtroot) || grun_new_id(g) < 0)
 		return;
-	char *buf = glassbox_read_record(path, 8, 32 * 1024 * 1024, &len);
-	struct runc_entry *e = buf ? calloc(1, sizeof(*e)) : NULL;
-	if (e != NULL) {
+	char *buf = glassbox_map_record(path, 8, 32 * 1024 * 1024, &len);
+	// The entry (100 KiB of fixed arrays, mostly unused) in pages of their own, zero until
+	// written: calloc's memset would write every one of them in the CLI, a page fault each.
+	struct runc_entry *e = buf ? mmap(NULL, sizeof(*e), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+	if (e != MAP_FAILED) {
 		e->root = rtroot;
 		e->id = g->id;
 		e->bundle = g->dir;
@@ -194,9 +197,9 @@ static void run(struct grun *g)
 		if (runc_load_template(e, buf, len) == 0)
 			grun_run(g, e);	// returns only when the shim undid everything
 		runc_free_entry(e);
-		free(e);
+		munmap(e, sizeof(*e));
 	}
-	free(buf);
+	glassbox_unmap_record(buf, len);
 }
 
 void glassbox_grun(int argc, char **argv)
@@ -258,7 +261,7 @@ void glassbox_grun(int argc, char **argv)
 		static char rootcopy[PATH_MAX], namecopy[256];
 		snprintf(rootcopy, sizeof(rootcopy), "%s", root);
 		if (name != NULL && (size_t)snprintf(namecopy, sizeof(namecopy), "%s", name) >= sizeof(namecopy)) {
-			free(buf);
+			glassbox_unmap_record(buf, len);
 			free(g);
 			return;	// too long for a name: Go says so
 		}
@@ -270,7 +273,7 @@ void glassbox_grun(int argc, char **argv)
 				run(g);
 			free(g);
 		}
-		free(buf);
+		glassbox_unmap_record(buf, len);
 		return;
 	}
 }

@@ -46,6 +46,18 @@ int grun_path(struct grun *g, char *out, const char *name)
 // grun_expand appends s (len bytes) with the ID, short ID and name for their marks.
 int grun_expand(struct grun *g, const char *s, size_t len, struct jbuf *out)
 {
+	// The whole size first, and one allocation of it: grown a byte at a time, doubling, a
+	// config.json's buffer was realloc'd and copied a dozen times over fresh pages.
+	size_t need = out->n + 2, id = strlen(g->id), short_id = strlen(g->short_id), name = strlen(g->cname);
+	for (size_t i = 0; i < len; i++)
+		need += s[i] == RUNC_ID_MARK ? id : s[i] == RUNC_SHORT_MARK ? short_id : s[i] == GRUN_NAME_MARK ? name : 1;
+	if (!out->oom && need > out->cap) {
+		char *p = realloc(out->p, need);
+		if (p == NULL)
+			out->oom = 1;
+		else
+			out->p = p, out->cap = need;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == RUNC_ID_MARK)
 			jbuf_puts(out, g->id);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -32,8 +33,11 @@
 // Frames of engine/shim's protocol.go.
 enum { FRAME_STDOUT = 4, FRAME_STDERR = 5, FRAME_EXIT = 6 };
 
+// A hierarchy's key and its path in one pool: an array of PATH_MAX paths was a page per
+// hierarchy written, a page fault each on the way to the start.
 struct cg {
-	char key[64], path[PATH_MAX];
+	char key[64];
+	const char *path;
 };
 
 static int cg_cmp(const void *a, const void *b)
@@ -50,6 +54,8 @@ static int cgroups_json(pid_t pid, struct jbuf *out)
 		return -1;
 	int hybrid = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0;
 	static struct cg cgs[RUNC_MAX_CGROUPS];
+	static char pool[sizeof(data) + RUNC_MAX_CGROUPS * 32];
+	size_t used = 0;
 	int n = 0;
 	for (char *line = strtok(data, "\n"); line != NULL && n < RUNC_MAX_CGROUPS; line = strtok(NULL, "\n")) {
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -66,7 +72,11 @@ static int cgroups_json(pid_t pid, struct jbuf *out)
 			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s", strncmp(ctrl, "name=", 5) == 0 ? ctrl + 5 : ctrl);
 			base = dir;
 		}
-		snprintf(cgs[n].path, sizeof(cgs[n].path), "%s%s", base, strcmp(p, "/") == 0 ? "" : p);
+		int len = snprintf(pool + used, sizeof(pool) - used, "%s%s", base, strcmp(p, "/") == 0 ? "" : p);
+		if (len < 0 || (size_t)len >= sizeof(pool) - used)
+			return -1;
+		cgs[n].path = pool + used;
+		used += len + 1;
 		n++;
 	}
 	qsort(cgs, n, sizeof(cgs[0]), cg_cmp);
@@ -210,6 +220,9 @@ __attribute__((noreturn))
 static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 {
 	setsid();
+	// One malloc arena: the runtime's cgroups thread would otherwise map an arena of its own
+	// and write its first pages, for the few small buffers it allocates.
+	mallopt(M_ARENA_MAX, 1);
 	name_shim(g);
 	ready = above_stdio(ready);
 	ctl = above_stdio(ctl);
@@ -244,13 +257,19 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		runc_abandon(&r);
 		goto fallback;
 	}
+	// The init has its rootfs: its config now, and the shim's own files while it makes its
+	// namespaces and mounts (a processor would otherwise idle through them).
+	if (runc_configure(&r) < 0) {
+		runc_abandon(&r);
+		goto undo;
+	}
 	lock = grun_path(g, path, "shim.lock") < 0 ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	log = grun_path(g, path, "shim.log") < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0 || log < 0) {
 		runc_abandon(&r);
 		goto undo;
 	}
-	// The attach socket and the log while the init's first process still loads.
+	// The attach socket and the log while the init runs its plan.
 	struct cshim s = { .dir = g->dir, .out = out[0], .err = err[0], .first = ctl };
 	uint64_t shim_start = g->self_start;
 	if (cshim_listen(&s) < 0) {

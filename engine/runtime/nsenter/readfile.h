@@ -15,6 +15,14 @@
 // size, is.
 char *glassbox_read_record(const char *path, size_t min, size_t max, size_t *len);
 
+// glassbox_map_record is glassbox_read_record with the file mapped read-only (MAP_PRIVATE)
+// rather than read into the heap: its pages come from the page cache as they are read, a
+// fault per 16 pages rather than one per page written, and a fork does not copy them. It may
+// not change under the mapping: only files replaced whole (atomicfile, runc_replace) are
+// mapped. Unmap it with glassbox_unmap_record and the same len.
+char *glassbox_map_record(const char *path, size_t min, size_t max, size_t *len);
+void glassbox_unmap_record(char *buf, size_t len);
+
 // glassbox_read_small reads a whole file into buf (NUL-terminated), opened with O_RDONLY,
 // O_CLOEXEC and flags; its length, or -1 when it cannot be read or does not fit.
 ssize_t glassbox_read_small(const char *path, char *buf, size_t size, int flags);

@@ -110,6 +110,7 @@ struct run {
 	// The cgroups' thread, while runc_cgroups_begin's runs.
 	pthread_t cg_thread;
 	int cg_started, cg_rc;
+	int configured;		// runc_configure sent the init its config
 };
 
 // runc_files.c
@@ -145,12 +146,16 @@ int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 // config, its plan up to ready), between which the caller may do what the init needs only
 // once it has its config (grun_shim.c makes the rootfs there), having first called
 // runc_cgroups_begin to have the cgroups made and joined by a thread meanwhile (or not: then
-// runc_created makes them). runc_start releases it (0 once its program runs, -1 if it died
+// runc_created makes them). runc_configure, after what the init's plan needs is there, sends
+// the init its config (the cgroups joined first); runc_created does it if the caller did not,
+// and returns once the init is ready: the caller may do meanwhile what the init's plan does
+// not need. runc_start releases it (0 once its program runs, -1 if it died
 // first); runc_undo kills it and removes what runc_create made; runc_delete removes the
 // cgroups and state once the init is reaped.
 int runc_create(struct run *r);
 int runc_spawn(struct run *r);
 int runc_cgroups_begin(struct run *r);
+int runc_configure(struct run *r);
 int runc_created(struct run *r);
 void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone
 void runc_write_trace_to(struct run *r, const char *path);	// the steps so far, as trace.json

@@ -162,9 +162,8 @@ static int join_cgroups(struct run *r)
 	return 0;
 }
 
-// converse_nsenter sends the constructor its config and reads its answers until it lets go of
-// the socket: the PID that goes on (nsenter's Cmd.converse). No user namespace is cached.
-static int converse_nsenter(struct run *r, int sock, const char *cfg, size_t cfg_len)
+// send_config sends the constructor its config (nsenter's Cmd.converse, its first half).
+static int send_config(int sock, const char *cfg, size_t cfg_len)
 {
 	// send, not write: a helper that died must not end this process with SIGPIPE.
 	for (const char *p = cfg, *end = p + cfg_len; p < end;) {
@@ -175,6 +174,13 @@ static int converse_nsenter(struct run *r, int sock, const char *cfg, size_t cfg
 			return -1;
 		p += n;
 	}
+	return 0;
+}
+
+// converse_nsenter reads the constructor's answers to its config until it lets go of the
+// socket: the PID that goes on (nsenter's Cmd.converse). No user namespace is cached.
+static int converse_nsenter(struct run *r, int sock)
+{
 	int32_t pid = 0;
 	for (;;) {
 		uint32_t hdr[2];
@@ -487,12 +493,22 @@ static int cgroups_end(struct run *r)
 	return r->cg_rc;
 }
 
+int runc_configure(struct run *r)
+{
+	if (r->configured)
+		return 0;
+	if (cgroups_end(r) < 0 || send_config(r->cfg_fd, r->cfg, r->cfg_len) < 0)
+		return -1;
+	r->configured = 1;
+	return 0;
+}
+
 int runc_created(struct run *r)
 {
 	struct runc_entry *e = r->e;
-	if (cgroups_end(r) < 0)
+	if (runc_configure(r) < 0)
 		goto fail;
-	if (converse_nsenter(r, r->cfg_fd, r->cfg, r->cfg_len) < 0)
+	if (converse_nsenter(r, r->cfg_fd) < 0)
 		goto fail;
 	// The last reference to the detached mount: its release waits for an RCU grace period
 	// (namespace_unlock), which now overlaps the init's plan rather than its execve.
