@@ -193,7 +193,20 @@ func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
 	base := flags &^ (unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	mounts := in.cfg.Cgroups
 	if len(mounts) == 1 && mounts[0].Dir == "." {
-		return in.mountOneCgroup(fd, m.Destination, mounts[0], base|ro)
+		if err := in.mountOneCgroup(fd, m.Destination, mounts[0], base|ro); err != nil || in.cfg.NewNS["cgroup"] || base|ro == 0 {
+			return err
+		}
+		root, err := unix.Open(in.cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(root)
+		top, err := openInRoot(root, m.Destination, false, true)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(top)
+		return in.remountCgroupBind(top, m.Destination, base|ro)
 	}
 	// One tmpfs to hold a directory per hierarchy; made read-only once they are in.
 	if err := in.mountAt("tmpfs", fd, m.Destination, "tmpfs", base, "mode=755"); err != nil {
@@ -223,6 +236,18 @@ func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
 		if err != nil {
 			return err
 		}
+		if in.cfg.NewNS["cgroup"] || base|ro == 0 {
+			continue
+		}
+		// sub names the directory under the bind: the bind's root, through the tmpfs again.
+		if sub, err = unix.Openat(tmpfs, cm.Dir, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		err = in.remountCgroupBind(sub, m.Destination+"/"+cm.Dir, base|ro)
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
 	}
 	if ro != 0 {
 		return in.mountAt("", tmpfs, m.Destination, "", unix.MS_REMOUNT|unix.MS_BIND|base|ro, "")
@@ -234,10 +259,14 @@ func (in *initProcess) mountOneCgroup(fd int, dest string, cm cgroupMount, flags
 	if in.cfg.NewNS["cgroup"] {
 		return in.mountAt(cm.Type, fd, dest, cm.Type, flags, cm.Options)
 	}
-	if err := in.mountAt(cm.Host, fd, dest, "", unix.MS_BIND, ""); err != nil {
-		return err
-	}
-	return nil
+	return in.mountAt(cm.Host, fd, dest, "", unix.MS_BIND, "")
+}
+
+// remountCgroupBind gives a bind of a cgroup directory (fd, its root) the mount's flags: a
+// bind takes none of them, and a container whose cgroup mount should be read-only could
+// otherwise write its own cgroups' files, its limits among them (runc remounts too).
+func (in *initProcess) remountCgroupBind(fd int, dest string, flags uintptr) error {
+	return in.mountAt("", fd, dest, "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
 }
 
 // newRecorderLike starts a recorder with rec's origin (steps already sent are not resent).

@@ -203,8 +203,17 @@ func (b *planBuilder) mountCgroup(m specs.Mount, flags uintptr, ctx func(error) 
 	ro := flags & unix.MS_RDONLY
 	base := flags &^ (unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	mounts := b.cfg.Cgroups
+	bindFlags := uintptr(0) // what a bind (no cgroup namespace) needs a remount for
+	if !b.cfg.NewNS["cgroup"] {
+		bindFlags = base | ro
+	}
 	if len(mounts) == 1 && mounts[0].Dir == "." {
 		b.mountOneCgroup(slotTarget, m.Destination, mounts[0], base|ro, ctx)
+		if bindFlags != 0 {
+			// slotTarget names the directory under the bind: its root, through the rootfs.
+			b.openInRoot(slotTop, m.Destination, false, true, ctx)
+			b.remountCgroupBind(slotTop, m.Destination, bindFlags, ctx)
+		}
 		return
 	}
 	// One tmpfs to hold a directory per hierarchy; made read-only once they are in.
@@ -217,6 +226,13 @@ func (b *planBuilder) mountCgroup(m specs.Mount, flags uintptr, ctx func(error) 
 			s: [4]string{cm.Dir}, wrap: then(ctx, wrapf("open %s/%s: %w", m.Destination, cm.Dir))})
 		b.mountOneCgroup(slotSub, m.Destination+"/"+cm.Dir, cm, base|ro, ctx)
 		b.close(slotSub)
+		if bindFlags != 0 {
+			// slotSub named the directory under the bind: its root, through the tmpfs again.
+			b.add(planOp{code: opOpenat, a: [6]int64{slotSub, slotTop, unix.O_PATH | unix.O_NOFOLLOW | unix.O_DIRECTORY},
+				s: [4]string{cm.Dir}, wrap: then(ctx, wrapf("open %s/%s: %w", m.Destination, cm.Dir))})
+			b.remountCgroupBind(slotSub, m.Destination+"/"+cm.Dir, bindFlags, ctx)
+			b.close(slotSub)
+		}
 	}
 	if ro != 0 {
 		b.mountAt("", noSlot, "", slotTop, m.Destination, "", unix.MS_REMOUNT|unix.MS_BIND|base|ro, "", ctx)
@@ -229,6 +245,12 @@ func (b *planBuilder) mountOneCgroup(slot int, dest string, cm cgroupMount, flag
 		return
 	}
 	b.mountAt(cm.Host, noSlot, "", slot, dest, "", unix.MS_BIND, "", ctx)
+}
+
+// remountCgroupBind is devices.go's remountCgroupBind: the mount's flags on a bind of a
+// cgroup directory (slot, its root), which took none of them.
+func (b *planBuilder) remountCgroupBind(slot int, dest string, flags uintptr, ctx func(error) error) {
+	b.mountAt("", noSlot, "", slot, dest, "", unix.MS_REMOUNT|unix.MS_BIND|flags, "", ctx)
 }
 
 // device is makeDevice: mknod, or in a user namespace (where mknod of a device is refused) a

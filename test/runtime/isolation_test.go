@@ -179,3 +179,47 @@ func TestNoPivotAndTimeNamespace(t *testing.T) {
 		t.Errorf("no chroot step in the trace")
 	}
 }
+
+// TestCgroupMountReadOnly: a read-only cgroup mount is read-only in every hierarchy, with a
+// cgroup namespace of its own (fresh cgroup filesystems) and without one (bind mounts of the
+// container's cgroup directories, which a bind alone would leave writable: the container
+// could raise its own limits), by the C init and by Go's.
+func TestCgroupMountReadOnly(t *testing.T) {
+	script := `n=0; for d in /sys/fs/cgroup /sys/fs/cgroup/*; do
+  if [ -d "$d" ]; then n=$((n+1)); mkdir "$d/gb-escape" 2>/dev/null && echo "writable=$d"; fi
+done
+echo dirs=$n
+awk '$5 ~ "^/sys/fs/cgroup" { split($6, o, ","); print "opt " $5 "=" o[1] }' /proc/self/mountinfo`
+	for _, c := range []struct {
+		init     string
+		cgroupns bool
+	}{{"c", true}, {"c", false}, {"go", true}, {"go", false}} {
+		cgroupns := c.cgroupns
+		t.Run(fmt.Sprintf("%s-cgroupns-%v", c.init, cgroupns), func(t *testing.T) {
+			t.Setenv("GLASSBOX_INIT", c.init)
+			r := newRuntime(t)
+			res := run(t, r, bundle(t, "", func(s *specs.Spec) {
+				if !cgroupns {
+					ns := s.Linux.Namespaces[:0]
+					for _, n := range s.Linux.Namespaces {
+						if n.Type != specs.CgroupNamespace {
+							ns = append(ns, n)
+						}
+					}
+					s.Linux.Namespaces = ns
+				}
+			}, "sh", "-c", script))
+			if res.status.ExitStatus() != 0 {
+				t.Fatalf("status %v, output:\n%s", res.status, res.out)
+			}
+			if strings.Contains(res.out, "writable=") || !strings.Contains(res.out, "dirs=") || strings.Contains(res.out, "dirs=0\n") {
+				t.Errorf("a cgroup directory is writable, or none was found:\n%s", res.out)
+			}
+			for _, l := range strings.Split(res.out, "\n") {
+				if strings.HasPrefix(l, "opt ") && !strings.HasSuffix(l, "=ro") {
+					t.Errorf("a cgroup mount is not read-only: %s\n%s", l, res.out)
+				}
+			}
+		})
+	}
+}
