@@ -56,6 +56,8 @@ func buildPlan(cfg initConfig) (*plan, error) {
 	if !cfg.ParentPIDNS {
 		b.add(planOp{code: opMark, a: [6]int64{2}, step: "fork", detail: "clone3 CLONE_PARENT into the new PID namespace: the init is its PID 1, the constructor's process exits"})
 	}
+	// Only a C run (nsenter/grun_shim.c) sends the plan apart: otherwise there is no such step.
+	b.add(planOp{code: opMark, a: [6]int64{3}, step: "config", detail: "the constructor, its namespaces made, reads its plan, which the parent sends once the rootfs is mounted"})
 	if err := b.rootfs(); err != nil {
 		return nil, err
 	}

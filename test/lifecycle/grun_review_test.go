@@ -197,3 +197,26 @@ func TestRunInCMountPointLayer(t *testing.T) {
 	}
 	e.Must("rm", "-f", goName, cName)
 }
+
+// TestRunInCReportsOOM: a C run's shim finds an OOM kill as Go's does (the memory
+// hierarchies' counters): exit 137 and OOMKilled in inspect, for the Go run and the C run of
+// one command line.
+func TestRunInCReportsOOM(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	for i, wantC := range []bool{false, true} {
+		n := fmt.Sprintf("%s-%d", name(t), i)
+		r, inC := e.runTraced("-d", "--network", "none", "--name", n, "-m", "16m", "--memory-swap", "16m", e.image,
+			"sh", "-c", "a=aaaaaaaaaaaaaaaa; while true; do a=$a$a; done")
+		if r.Code != 0 || inC != wantC {
+			t.Fatalf("run %d: %+v (in C: %v, want %v)", i, r, inC, wantC)
+		}
+		if out := strings.TrimSpace(e.Must("wait", n)); out != "137" {
+			t.Fatalf("run %d: wait says %q, want 137", i, out)
+		}
+		if d := e.inspect(n); !d.State.OOMKilled || d.State.ExitCode != 137 {
+			t.Errorf("run %d (in C: %v): inspect after the OOM kill: %+v", i, inC, d.State)
+		}
+		e.Must("rm", n)
+	}
+}

@@ -135,6 +135,10 @@ const (
 const (
 	flagPreserveCredentials = 1
 	flagNoFork              = 2
+	// flagPlanLater (C callers only: runc_run.c for grun.c's shim) says the plan comes in a
+	// second config, after the PID message: the namespaces are made while the caller still
+	// mounts the rootfs the plan needs.
+	flagPlanLater = 4
 )
 
 // Messages from nsexec.c (and the one answer to it).

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 // When the constructor began, had joined the cgroups, the namespaces, and forked (nsexec.c).
-#define NSEXEC_MARKS 4
+#define NSEXEC_MARKS 5
 extern int64_t glassbox_nsexec_marks[NSEXEC_MARKS];
 
 // The init's own arguments (argv[0] to the last NUL, one area), set by the constructor: the

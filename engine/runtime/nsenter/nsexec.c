@@ -54,6 +54,7 @@ enum {
 enum {
 	FLAG_PRESERVE_CREDENTIALS = 1,	// do not become uid/gid 0 in a joined or new user namespace
 	FLAG_NO_FORK = 2,		// do not fork after joining or creating a PID namespace
+	FLAG_PLAN_LATER = 4,		// the plan (REC_INIT) and the mount namespace come after MSG_PID
 };
 
 enum {
@@ -208,11 +209,14 @@ static void read_config(struct config *c)
 				fail(EINVAL, "read config: unshare record");
 			memcpy(&c->unshare, p, 4);
 			break;
-		case REC_FLAGS:
-			if (len < 4)
-				fail(EINVAL, "read config: flags record");
-			memcpy(&c->flags, p, 4);
-			break;
+		case REC_FLAGS:{
+				uint32_t f;
+				if (len < 4)
+					fail(EINVAL, "read config: flags record");
+				memcpy(&f, p, 4);
+				c->flags |= f;	// a second record adds to the first
+				break;
+			}
 		case REC_TIMENS_OFFSETS:
 			c->timens_offsets = buf;
 			break;
@@ -443,8 +447,8 @@ static int parse_fd(const char *s)
 }
 
 // glassbox_nsexec_marks are when the constructor began, had joined the cgroups, had joined
-// and made the namespaces, and went on after the fork (CLOCK_REALTIME): the C init's trace
-// shows them as steps of their own.
+// and made the namespaces, went on after the fork, and had its plan when it came later
+// (FLAG_PLAN_LATER) (CLOCK_REALTIME): the C init's trace shows them as steps of their own.
 int64_t glassbox_nsexec_marks[NSEXEC_MARKS];
 
 static void mark(int i)
@@ -505,6 +509,10 @@ void glassbox_nsexec(int argc, char **argv)
 	mark(1);
 	open_namespaces(&c);
 	join_namespaces(&c);
+	// With the plan later, the mount namespace too: a copy of the mounts made now would
+	// lack the rootfs the parent is still mounting (the host's mounts need not propagate).
+	uint32_t mntns_later = (c.flags & FLAG_PLAN_LATER) ? c.unshare & CLONE_NEWNS : 0;
+	c.unshare &= ~mntns_later;
 	unshare_namespaces(&c);
 	mark(2);
 
@@ -544,6 +552,13 @@ void glassbox_nsexec(int argc, char **argv)
 	} else {
 		send_msg(MSG_PID, &pid, sizeof(pid));
 		mark(3);
+	}
+	if (c.flags & FLAG_PLAN_LATER) {
+		// The namespaces are made; the plan comes once the parent has the rootfs mounted.
+		read_config(&c);
+		if (mntns_later && unshare(CLONE_NEWNS) < 0)
+			fail(errno, "unshare mnt");
+		mark(4);
 	}
 	if (init_plan != NULL) {
 		close(sock);

@@ -111,6 +111,11 @@ struct run {
 	pthread_t cg_thread;
 	int cg_started, cg_rc;
 	int configured;		// runc_configure sent the init its config
+	// plan_later (the caller's choice, before runc_spawn): the config up to cfg_split goes to
+	// the init once its cgroups are joined, so that it makes its namespaces meanwhile; the
+	// plan, the rest, at runc_configure.
+	int plan_later;
+	size_t cfg_split;
 };
 
 // runc_files.c
@@ -128,9 +133,10 @@ void runc_remove_cgroup(const char *dir, int depth);
 void runc_remove_state(struct run *r);
 
 // runc_expand returns s with the run's ID for each RUNC_ID_MARK (s itself when none), NULL
-// when out of memory. runc_config returns the constructor's config with the plan, or NULL.
+// when out of memory. runc_config returns the constructor's config with the plan, or NULL;
+// with plan_later, two configs, the plan in the second, which begins at split (else len).
 const char *runc_expand(struct runc_entry *e, const char *s);
-char *runc_config(struct runc_entry *e, size_t *len);
+char *runc_config(struct runc_entry *e, int plan_later, size_t *len, size_t *split);
 int runc_valid_id(const char *id);
 int runc_expand_entry(struct runc_entry *e);
 void runc_free_entry(struct runc_entry *e);

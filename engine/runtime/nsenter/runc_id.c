@@ -11,7 +11,8 @@
 // Records of the constructor's config (nsexec.c): REC_INIT carries the plan, REC_END ends;
 // the ID is in REC_NAMESPACE's paths (after a u32 and an i32), REC_CGROUP's and
 // REC_TIMENS_OFFSETS' (runcache_tmpl.go's markedConfig).
-enum { REC_END = 0, REC_NAMESPACE = 1, REC_CGROUP = 2, REC_TIMENS_OFFSETS = 5, REC_INIT = 12 };
+enum { REC_END = 0, REC_NAMESPACE = 1, REC_CGROUP = 2, REC_FLAGS = 4, REC_TIMENS_OFFSETS = 5, REC_INIT = 12 };
+enum { FLAG_PLAN_LATER = 4 };
 
 // runc_valid_id is runtime's checkID: letters, digits and _ . + -, not first . or -.
 int runc_valid_id(const char *id)
@@ -161,24 +162,32 @@ static int64_t expand_nsenter(struct runc_entry *e, size_t len, char *out)
 	return n;
 }
 
-char *runc_config(struct runc_entry *e, size_t *len)
+char *runc_config(struct runc_entry *e, int plan_later, size_t *len, size_t *split)
 {
 	static const uint32_t end_rec[2] = { REC_END, 0 };
-	// The entry's config ends in REC_END: the plan goes in before it.
+	// The entry's config ends in REC_END: the plan goes in before it, or, later, in a second
+	// config after a REC_FLAGS of FLAG_PLAN_LATER and REC_END.
 	if (e->nsenter_len < 8 || memcmp(e->nsenter + e->nsenter_len - 8, end_rec, 8) != 0 || e->plan == NULL)
 		return NULL;
 	int64_t plan = expand_plan(e, NULL), head = expand_nsenter(e, e->nsenter_len - 8, NULL);
 	if (plan < 0 || plan > UINT32_MAX || head < 0)
 		return NULL;
-	char *b = malloc(head + 8 + plan + 8);
+	size_t first = head + (plan_later ? 12 + 8 : 0);
+	char *b = malloc(first + 8 + plan + 8);
 	if (b == NULL)
 		return NULL;
-	uint32_t hdr[2] = { REC_INIT, (uint32_t)plan };
 	expand_nsenter(e, e->nsenter_len - 8, b);
-	memcpy(b + head, hdr, 8);
-	expand_plan(e, b + head + 8);
-	memcpy(b + head + 8 + plan, end_rec, 8);
-	*len = head + 8 + plan + 8;
+	if (plan_later) {
+		uint32_t flags[3] = { REC_FLAGS, 4, FLAG_PLAN_LATER };
+		memcpy(b + head, flags, 12);
+		memcpy(b + head + 12, end_rec, 8);
+	}
+	uint32_t hdr[2] = { REC_INIT, (uint32_t)plan };
+	memcpy(b + first, hdr, 8);
+	expand_plan(e, b + first + 8);
+	memcpy(b + first + 8 + plan, end_rec, 8);
+	*len = first + 8 + plan + 8;
+	*split = first;
 	return b;
 }
 

@@ -448,7 +448,7 @@ int runc_spawn(struct run *r)
 	// While the init's first process execs (it waits for its config). As Create does, the
 	// state names the cgroups before they exist, so that a run killed before its final state
 	// leaves one Delete undoes, not cgroups nothing names.
-	if ((r->cfg = runc_config(e, &r->cfg_len)) == NULL || write_state(r, 0, 0) < 0)
+	if ((r->cfg = runc_config(e, r->plan_later, &r->cfg_len, &r->cfg_split)) == NULL || write_state(r, 0, 0) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -464,9 +464,10 @@ fail:
 // (start_helper returned once its execve was past the point of no return).
 static int prepare_cgroups(struct run *r)
 {
-	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0)
+	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
 		return -1;
-	return join_cgroups(r);
+	// Its cgroups joined, the init may make its namespaces: the config without the plan.
+	return r->plan_later ? send_config(r->cfg_fd, r->cfg, r->cfg_split) : 0;
 }
 
 static void *cgroups_thread(void *arg)
@@ -497,7 +498,8 @@ int runc_configure(struct run *r)
 {
 	if (r->configured)
 		return 0;
-	if (cgroups_end(r) < 0 || send_config(r->cfg_fd, r->cfg, r->cfg_len) < 0)
+	size_t sent = r->plan_later ? r->cfg_split : 0;
+	if (cgroups_end(r) < 0 || send_config(r->cfg_fd, r->cfg + sent, r->cfg_len - sent) < 0)
 		return -1;
 	r->configured = 1;
 	return 0;
