@@ -185,22 +185,27 @@ func splitPath(p string) (string, string) {
 	return "/", p
 }
 
-// mountCgroup mounts the container's cgroups at the spec's cgroup mount: with a cgroup
-// namespace of its own, fresh cgroup filesystems (whose root is the container's cgroup);
-// without one, bind mounts of the container's cgroup directories.
+// mountCgroup mounts the container's cgroups at the spec's cgroup mount: on a v2 host with a
+// cgroup namespace of its own, a fresh cgroup2 filesystem (whose root is the container's
+// cgroup); otherwise bind mounts of the container's cgroup directories (plan_build.go's
+// mountCgroup says why), remounted with the mount's flags.
 func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
 	ro := flags & unix.MS_RDONLY
 	base := flags &^ (unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	mounts := in.cfg.Cgroups
+	root, err := unix.Open(in.cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
 	if len(mounts) == 1 && mounts[0].Dir == "." {
-		if err := in.mountOneCgroup(fd, m.Destination, mounts[0], base|ro); err != nil || in.cfg.NewNS["cgroup"] || base|ro == 0 {
+		if in.cfg.NewNS["cgroup"] {
+			return in.mountAt(mounts[0].Type, fd, m.Destination, mounts[0].Type, base|ro, mounts[0].Options)
+		}
+		if err := in.mountAt(mounts[0].Host, fd, m.Destination, "", unix.MS_BIND, ""); err != nil || base|ro == 0 {
 			return err
 		}
-		root, err := unix.Open(in.cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(root)
+		// fd names the directory under the bind: its root, through the rootfs.
 		top, err := openInRoot(root, m.Destination, false, true)
 		if err != nil {
 			return err
@@ -213,11 +218,6 @@ func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
 		return err
 	}
 	// fd still names the directory under the tmpfs: find the tmpfs through the rootfs again.
-	root, err := unix.Open(in.cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(root)
 	tmpfs, err := openInRoot(root, m.Destination, false, true)
 	if err != nil {
 		return err
@@ -227,23 +227,24 @@ func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
 		if err := unix.Mkdirat(tmpfs, cm.Dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("mkdir %s/%s: %w", m.Destination, cm.Dir, err)
 		}
+		dest := m.Destination + "/" + cm.Dir
 		sub, err := unix.Openat(tmpfs, cm.Dir, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		err = in.mountOneCgroup(sub, m.Destination+"/"+cm.Dir, cm, base|ro)
+		err = in.mountAt(cm.Host, sub, dest, "", unix.MS_BIND, "")
 		unix.Close(sub)
-		if err != nil {
-			return err
-		}
-		if in.cfg.NewNS["cgroup"] || base|ro == 0 {
+		if err != nil || base|ro == 0 {
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		// sub names the directory under the bind: the bind's root, through the tmpfs again.
+		// sub named the directory under the bind: the bind's root, through the tmpfs again.
 		if sub, err = unix.Openat(tmpfs, cm.Dir, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 			return err
 		}
-		err = in.remountCgroupBind(sub, m.Destination+"/"+cm.Dir, base|ro)
+		err = in.remountCgroupBind(sub, dest, base|ro)
 		unix.Close(sub)
 		if err != nil {
 			return err
@@ -253,13 +254,6 @@ func (in *initProcess) mountCgroup(fd int, m specs.Mount, flags uintptr) error {
 		return in.mountAt("", tmpfs, m.Destination, "", unix.MS_REMOUNT|unix.MS_BIND|base|ro, "")
 	}
 	return nil
-}
-
-func (in *initProcess) mountOneCgroup(fd int, dest string, cm cgroupMount, flags uintptr) error {
-	if in.cfg.NewNS["cgroup"] {
-		return in.mountAt(cm.Type, fd, dest, cm.Type, flags, cm.Options)
-	}
-	return in.mountAt(cm.Host, fd, dest, "", unix.MS_BIND, "")
 }
 
 // remountCgroupBind gives a bind of a cgroup directory (fd, its root) the mount's flags: a

@@ -199,26 +199,31 @@ func (b *planBuilder) mount(i int, m specs.Mount, ctx func(error) error) error {
 	return nil
 }
 
-// mountCgroup is devices.go's mountCgroup: fresh cgroup filesystems with a cgroup namespace
-// of its own, bind mounts of the container's cgroup directories without.
+// mountCgroup is devices.go's mountCgroup: a fresh cgroup2 filesystem for a v2 host with a
+// cgroup namespace of its own; otherwise bind mounts of the container's cgroup directories,
+// remounted with the mount's flags.
 func (b *planBuilder) mountCgroup(m specs.Mount, flags uintptr, ctx func(error) error) {
 	ro := flags & unix.MS_RDONLY
 	base := flags &^ (unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	mounts := b.cfg.Cgroups
-	bindFlags := uintptr(0) // what a bind (no cgroup namespace) needs a remount for
-	if !b.cfg.NewNS["cgroup"] {
-		bindFlags = base | ro
-	}
 	if len(mounts) == 1 && mounts[0].Dir == "." {
-		b.mountOneCgroup(slotTarget, m.Destination, mounts[0], base|ro, ctx)
-		if bindFlags != 0 {
+		if b.cfg.NewNS["cgroup"] {
+			b.mountAt(mounts[0].Type, noSlot, "", slotTarget, m.Destination, mounts[0].Type, base|ro, mounts[0].Options, ctx)
+			return
+		}
+		b.mountAt(mounts[0].Host, noSlot, "", slotTarget, m.Destination, "", unix.MS_BIND, "", ctx)
+		if base|ro != 0 {
 			// slotTarget names the directory under the bind: its root, through the rootfs.
 			b.openInRoot(slotTop, m.Destination, false, true, ctx)
-			b.remountCgroupBind(slotTop, m.Destination, bindFlags, ctx)
+			b.remountCgroupBind(slotTop, m.Destination, base|ro, ctx)
 		}
 		return
 	}
-	// One tmpfs to hold a directory per hierarchy; made read-only once they are in.
+	// One tmpfs to hold a directory per hierarchy; made read-only once they are in. Each is a
+	// bind, with a cgroup namespace too (as runc mounts v1): a fresh cgroup v1 filesystem
+	// first waits out every offline cgroup of the host (cgroup_lock_and_drain_offline), the
+	// longest part of a container's mounts on a host of many cgroups, and a bind of the
+	// container's directory shows the same tree, rooted where the namespace is.
 	b.mountAt("tmpfs", noSlot, "", slotTarget, m.Destination, "tmpfs", base, "mode=755", ctx)
 	b.openInRoot(slotTop, m.Destination, false, true, ctx)
 	for _, cm := range mounts {
@@ -226,27 +231,19 @@ func (b *planBuilder) mountCgroup(m specs.Mount, flags uintptr, ctx func(error) 
 			wrap: then(ctx, wrapf("mkdir %s/%s: %w", m.Destination, cm.Dir))})
 		b.add(planOp{code: opOpenat, a: [6]int64{slotSub, slotTop, unix.O_PATH | unix.O_NOFOLLOW | unix.O_DIRECTORY},
 			s: [4]string{cm.Dir}, wrap: then(ctx, wrapf("open %s/%s: %w", m.Destination, cm.Dir))})
-		b.mountOneCgroup(slotSub, m.Destination+"/"+cm.Dir, cm, base|ro, ctx)
+		b.mountAt(cm.Host, noSlot, "", slotSub, m.Destination+"/"+cm.Dir, "", unix.MS_BIND, "", ctx)
 		b.close(slotSub)
-		if bindFlags != 0 {
+		if base|ro != 0 {
 			// slotSub named the directory under the bind: its root, through the tmpfs again.
 			b.add(planOp{code: opOpenat, a: [6]int64{slotSub, slotTop, unix.O_PATH | unix.O_NOFOLLOW | unix.O_DIRECTORY},
 				s: [4]string{cm.Dir}, wrap: then(ctx, wrapf("open %s/%s: %w", m.Destination, cm.Dir))})
-			b.remountCgroupBind(slotSub, m.Destination+"/"+cm.Dir, bindFlags, ctx)
+			b.remountCgroupBind(slotSub, m.Destination+"/"+cm.Dir, base|ro, ctx)
 			b.close(slotSub)
 		}
 	}
 	if ro != 0 {
 		b.mountAt("", noSlot, "", slotTop, m.Destination, "", unix.MS_REMOUNT|unix.MS_BIND|base|ro, "", ctx)
 	}
-}
-
-func (b *planBuilder) mountOneCgroup(slot int, dest string, cm cgroupMount, flags uintptr, ctx func(error) error) {
-	if b.cfg.NewNS["cgroup"] {
-		b.mountAt(cm.Type, noSlot, "", slot, dest, cm.Type, flags, cm.Options, ctx)
-		return
-	}
-	b.mountAt(cm.Host, noSlot, "", slot, dest, "", unix.MS_BIND, "", ctx)
 }
 
 // remountCgroupBind is devices.go's remountCgroupBind: the mount's flags on a bind of a

@@ -183,10 +183,12 @@ func TestNoPivotAndTimeNamespace(t *testing.T) {
 // TestCgroupMountReadOnly: a read-only cgroup mount is read-only in every hierarchy, with a
 // cgroup namespace of its own (fresh cgroup filesystems) and without one (bind mounts of the
 // container's cgroup directories, which a bind alone would leave writable: the container
-// could raise its own limits), by the C init and by Go's.
+// could raise its own limits), by the C init and by Go's; each shows the container's own
+// cgroup.
 func TestCgroupMountReadOnly(t *testing.T) {
 	script := `n=0; for d in /sys/fs/cgroup /sys/fs/cgroup/*; do
   if [ -d "$d" ]; then n=$((n+1)); mkdir "$d/gb-escape" 2>/dev/null && echo "writable=$d"; fi
+  if [ -f "$d/cgroup.procs" ]; then grep -qx 1 "$d/cgroup.procs" || echo "notmine=$d"; fi
 done
 echo dirs=$n
 awk '$5 ~ "^/sys/fs/cgroup" { split($6, o, ","); print "opt " $5 "=" o[1] }' /proc/self/mountinfo`
@@ -214,6 +216,10 @@ awk '$5 ~ "^/sys/fs/cgroup" { split($6, o, ","); print "opt " $5 "=" o[1] }' /pr
 			}
 			if strings.Contains(res.out, "writable=") || !strings.Contains(res.out, "dirs=") || strings.Contains(res.out, "dirs=0\n") {
 				t.Errorf("a cgroup directory is writable, or none was found:\n%s", res.out)
+			}
+			// Each hierarchy shows the container's own cgroup: its PID 1 is in it.
+			if strings.Contains(res.out, "notmine=") {
+				t.Errorf("a cgroup mount shows another cgroup than the container's:\n%s", res.out)
 			}
 			for _, l := range strings.Split(res.out, "\n") {
 				if strings.HasPrefix(l, "opt ") && !strings.HasSuffix(l, "=ro") {
