@@ -85,7 +85,9 @@ void grun_event(struct grun *g, const char *action, int code);
 int grun_unmount(struct grun *g);
 // grun_rootfs.c: the overlay, config.json and the /etc files, the spec's mount points.
 int grun_mount_overlay(struct grun *g);
-int grun_write_files(struct grun *g);
+// grun_write_files writes the container's files: config.json alone (config), or all but it
+// (the /etc files the init mounts), which grun_create does.
+int grun_write_files(struct grun *g, int config);
 int grun_mount_points(struct grun *g);
 int grun_release_lease(struct grun *g);
 void grun_remove_tree(const char *dir);

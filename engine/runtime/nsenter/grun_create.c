@@ -343,7 +343,7 @@ int grun_create(struct grun *g)
 		if (sub(g, path, dirs[i]) < 0 || mkdir(path, 0755) < 0)
 			goto fail;
 	}
-	if (grun_mount_overlay(g) < 0 || grun_write_files(g) < 0 || grun_mount_points(g) < 0)
+	if (grun_mount_overlay(g) < 0 || grun_write_files(g, 0) < 0 || grun_mount_points(g) < 0)
 		goto fail;
 	return 0;
 fail:

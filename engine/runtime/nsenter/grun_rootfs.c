@@ -153,10 +153,12 @@ int grun_mount_points(struct grun *g)
 	return rc;
 }
 
-int grun_write_files(struct grun *g)
+int grun_write_files(struct grun *g, int config)
 {
 	for (int i = 0; i < g->nfiles; i++) {
 		struct grun_outfile *f = &g->files[i];
+		if ((strcmp(f->name, "config.json") == 0) != (config != 0))
+			continue;
 		struct jbuf b = { 0 };
 		char path[PATH_MAX];
 		if (sub(g, path, f->name) < 0 || grun_expand(g, f->data, f->len, &b) < 0) {

@@ -305,9 +305,10 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		runc_abandon(&r);
 		goto fallback;
 	}
-	// The init has its rootfs: its plan now (it made its namespaces meanwhile), and the
-	// shim's own files while it mounts (a processor would otherwise idle through them).
-	if (runc_configure(&r) < 0) {
+	// The init has its rootfs and /etc files: its plan now (it made its namespaces meanwhile),
+	// and config.json (the bundle's, which the init does not read) and the shim's own files
+	// while it mounts (a processor would otherwise idle through them).
+	if (runc_configure(&r) < 0 || grun_write_files(g, 1) < 0) {
 		runc_abandon(&r);
 		goto undo;
 	}
