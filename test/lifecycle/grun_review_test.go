@@ -1,12 +1,14 @@
 package lifecycle
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,5 +220,44 @@ func TestRunInCReportsOOM(t *testing.T) {
 			t.Errorf("run %d (in C: %v): inspect after the OOM kill: %+v", i, inC, d.State)
 		}
 		e.Must("rm", n)
+	}
+}
+
+// TestRunInCExitHelper: the C run's caller leaves the teardown of its address space to a
+// helper (exit_quickly): the run's status and output are the program's, the caller's stdout
+// reaches its end, and no process of the run's process group outlives it but as a zombie.
+func TestRunInCExitHelper(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"run", "--rm", "--network", "none", e.image, "sh", "-c", "echo out; exit 4"}
+	for i, wantC := range []bool{false, true, true} {
+		trace := filepath.Join(t.TempDir(), "trace")
+		cmd := e.Command(args...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 4 || string(out) != "out\n" {
+			t.Fatalf("run %d: %q, %v; want out and status 4", i, out, err)
+		}
+		if data, _ := os.ReadFile(trace); (strings.TrimSpace(string(data)) == "grun") != wantC {
+			t.Fatalf("run %d: in C %q, want %v", i, data, wantC)
+		}
+		pgid := cmd.Process.Pid
+		waitFor(t, "the run's process group to be gone", func() bool {
+			ents, _ := os.ReadDir("/proc")
+			for _, en := range ents {
+				stat, err := os.ReadFile(filepath.Join("/proc", en.Name(), "stat"))
+				if err != nil {
+					continue
+				}
+				// pid (comm) state ppid pgrp ...: the fields after the last ')'.
+				f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+				if len(f) > 2 && f[2] == fmt.Sprint(pgid) && f[0] != "Z" {
+					return false
+				}
+			}
+			return true
+		})
 	}
 }
