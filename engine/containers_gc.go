@@ -41,15 +41,17 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 		rec, err := st.Get(id)
 		if err != nil {
 			// No record: a create cut off before its first write, or a removal cut off after.
+			// A young one may be a create in progress in another process (a C run mounts the
+			// rootfs before it writes the record): its mount and runtime state are left too.
+			if fi, err := os.Stat(st.Dir(id)); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
+				continue
+			}
 			if isMountPoint(st.Rootfs(id)) {
 				note(snapshot.Unmount(st.Rootfs(id)))
 				rep.Removed = append(rep.Removed, "mount "+st.Rootfs(id))
 			}
 			if rtErr == nil {
 				rt.Delete(id, true)
-			}
-			if fi, err := os.Stat(st.Dir(id)); err == nil && time.Since(fi.ModTime()) < 10*time.Second {
-				continue // maybe a create in progress in another process
 			}
 			note(st.Delete(id, ""))
 			rep.Removed = append(rep.Removed, "container "+id+" (no record)")

@@ -246,3 +246,32 @@ func zombie(pid int) bool {
 	data, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
 	return err == nil && strings.Contains(string(data), ") Z ")
 }
+
+// A container directory without a record is a create in progress while it is young (a C run
+// mounts the rootfs before it writes the record): gc leaves it, mount and all; an old one is
+// a create cut off before its record, and gc removes its mount and directory.
+func TestGCLeavesCreateInProgress(t *testing.T) {
+	e := newEnv(t)
+	id := strings.Repeat("ab", 32)
+	dir := filepath.Join(e.root, "containers", id)
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", rootfs, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(rootfs, syscall.MNT_DETACH) })
+	e.Must("gc")
+	if !mounted(rootfs) || !exists(dir) {
+		t.Fatalf("gc took a young container directory without a record (mounted %v, there %v)", mounted(rootfs), exists(dir))
+	}
+	past := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(dir, past, past); err != nil {
+		t.Fatal(err)
+	}
+	out := e.Must("gc")
+	if mounted(rootfs) || exists(dir) {
+		t.Fatalf("gc left an old container directory without a record (mounted %v, there %v):\n%s", mounted(rootfs), exists(dir), out)
+	}
+}
