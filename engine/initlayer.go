@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -39,19 +40,41 @@ func (e *Engine) initLayer(imageID string, lowers []string, points []mountPoint)
 				return err
 			}
 		}
-		// Volatile: its umount syncs nothing; InitLayer syncs the layer alone.
-		if _, err := snapshot.MountOverlayVolatile(lowers, layer, work, merged); err != nil {
+		if err := inPrivateMountNS(func() error {
+			// Volatile: its umount syncs nothing; InitLayer syncs the layer alone.
+			if _, err := snapshot.MountOverlayVolatile(lowers, layer, work, merged); err != nil {
+				return err
+			}
+			err := makePoints(merged, points)
+			if uerr := snapshot.Unmount(merged); err == nil {
+				err = uerr
+			}
 			return err
-		}
-		err := makePoints(merged, points)
-		if uerr := snapshot.Unmount(merged); err == nil {
-			err = uerr
-		}
-		if err != nil {
+		}); err != nil {
 			return err
 		}
 		return stripOverlayAttrs(layer)
 	})
+}
+
+// inPrivateMountNS runs f on a thread of its own in a mount namespace of its own, private
+// (no mount propagates to the host's): a mount f makes cannot outlive the process, whatever
+// kills it. The thread ends with f (it stays locked: Go then retires it).
+func inPrivateMountNS(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("unshare mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("make the mount namespace private: %w", err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
 }
 
 // stripOverlayAttrs removes the trusted.overlay.* extended attributes but

@@ -437,5 +437,13 @@ func (s *Store) GC() ([]string, error) {
 	}
 	old := func(fi os.FileInfo) bool { return time.Since(fi.ModTime()) > time.Hour }
 	s.snaps.CleanTemp(old)
+	// The store's own: downloads, archive layouts and mount-point layers cut off half-way.
+	if ents, err := os.ReadDir(filepath.Join(s.dir, "tmp")); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && old(fi) {
+				os.RemoveAll(filepath.Join(s.dir, "tmp", e.Name()))
+			}
+		}
+	}
 	return out, nil
 }
