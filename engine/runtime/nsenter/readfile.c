@@ -11,19 +11,33 @@
 
 #include "readfile.h"
 
-char *glassbox_read_record(const char *path, size_t min, size_t max, size_t *len)
+// open_record opens path and checks it is a record to believe (readfile.h): its descriptor
+// and size, or -1.
+static int open_record(const char *path, size_t min, size_t max, size_t *size)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	struct stat st;
-	char *buf = NULL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
-	    st.st_size < 0 || (size_t)st.st_size < min || (size_t)st.st_size > max || (buf = malloc(st.st_size + 1)) == NULL) {
+	    st.st_size < 0 || (size_t)st.st_size < min || (size_t)st.st_size > max) {
 		close(fd);
+		return -1;
+	}
+	*size = st.st_size;
+	return fd;
+}
+
+char *glassbox_read_record(const char *path, size_t min, size_t max, size_t *len)
+{
+	size_t size, got = 0;
+	int fd = open_record(path, min, max, &size);
+	char *buf = fd < 0 ? NULL : malloc(size + 1);
+	if (buf == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	size_t size = st.st_size, got = 0;
 	while (got < size) {
 		ssize_t n = read(fd, buf + got, size - got);
 		if (n < 0 && errno == EINTR)
@@ -50,25 +64,22 @@ static size_t mapped_size(size_t len)
 
 char *glassbox_map_record(const char *path, size_t min, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t size;
+	int fd = open_record(path, min, max, &size);
 	if (fd < 0)
 		return NULL;
-	struct stat st;
-	char *buf = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077) == 0 &&
-	    st.st_size >= 0 && (size_t)st.st_size >= min && (size_t)st.st_size <= max) {
-		// Anonymous zero pages first, the file over them: the byte after the last is a NUL
-		// also when the file ends at a page's end.
-		size_t size = st.st_size;
-		buf = mmap(NULL, mapped_size(size), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (buf != MAP_FAILED && size > 0 && mmap(buf, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
-			munmap(buf, mapped_size(size));
-			buf = MAP_FAILED;
-		}
-		*len = size;
+	// Anonymous zero pages first, the file over them: the byte after the last is a NUL also
+	// when the file ends at a page's end.
+	char *buf = mmap(NULL, mapped_size(size), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf != MAP_FAILED && size > 0 && mmap(buf, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		munmap(buf, mapped_size(size));
+		buf = MAP_FAILED;
 	}
 	close(fd);
-	return buf == MAP_FAILED ? NULL : buf;
+	if (buf == MAP_FAILED)
+		return NULL;
+	*len = size;
+	return buf;
 }
 
 void glassbox_unmap_record(char *buf, size_t len)
