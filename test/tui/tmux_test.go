@@ -29,7 +29,15 @@ func startTerm(t *testing.T, w, h int, env []string, argv ...string) *term {
 	fixture.NeedBinary(t, "tmux")
 	terms++
 	tm := &term{t: t, socket: fmt.Sprintf("glassbox-%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid(), terms)}
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	t.Cleanup(func() {
+		// kill-server leaves the socket's file behind: remove it too (tmux(1): the socket is
+		// in $TMUX_TMPDIR, else /tmp, in tmux-UID).
+		path, _ := exec.Command("tmux", "-L", tm.socket, "display-message", "-p", "#{socket_path}").Output()
+		_ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run()
+		if p := strings.TrimSpace(string(path)); strings.HasSuffix(p, "/"+tm.socket) {
+			os.Remove(p)
+		}
+	})
 	shell := strings.Join(append(env, quoteAll(argv)...), " ")
 	tm.tmux("new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-s", "gb", "env TERM=xterm-256color "+shell)
 	tm.tmux("set-option", "-t", "gb", "remain-on-exit", "on")
