@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glassbox/glassbox/engine/state"
+	"github.com/glassbox/glassbox/test/fixture"
 )
 
 // TestRunInCProcessMatchesGo: the container's program sees the same signal dispositions,
@@ -259,5 +260,97 @@ func TestRunInCExitHelper(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// TestRunInCCgroupFailureUndone: a C run whose cgroups cannot all be made (its cgroup parent's
+// cgroup.max.descendants reached on the cgroup2 hierarchy, the last one made) undoes what its
+// cgroups thread made in the other hierarchies, kills its init and falls back to Go, which
+// says why it cannot run; the same command line runs in C again once the limit is lifted.
+func TestRunInCCgroupFailureUndone(t *testing.T) {
+	e := newEnv(t)
+	unified := "/sys/fs/cgroup/unified"
+	if _, err := os.Stat(unified + "/cgroup.procs"); err != nil {
+		unified = "/sys/fs/cgroup"
+	}
+	fixture.Need(t, exists(unified+"/cgroup.max.descendants"), "no cgroup2 hierarchy to limit")
+	parent := fmt.Sprintf("gbtest-cgfail-%d", os.Getpid())
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+	t.Cleanup(func() {
+		for _, pattern := range []string{"/sys/fs/cgroup/*/" + parent + "/*", "/sys/fs/cgroup/*/" + parent, "/sys/fs/cgroup/" + parent} {
+			dirs, _ := filepath.Glob(pattern)
+			for _, d := range dirs {
+				syscall.Rmdir(d) // cgroups only: a file in one is no directory
+			}
+		}
+	})
+	if len(hierarchies) != 0 {
+		t.Fatalf("%s exists before the test", parent)
+	}
+	// The pin keeps the parent's cgroups, so that the runs after it keep a template.
+	pin := strings.TrimSpace(e.Must("run", "-d", "--network", "none", "--cgroup-parent", "/"+parent, e.image, "sleep", "1000"))
+	defer e.Must("rm", "-f", pin)
+	args := []string{"--rm", "--network", "none", "--cgroup-parent", "/" + parent, e.image, "true"}
+	if r, inC := e.runTraced(args...); inC || r.Code != 0 {
+		t.Fatalf("the first run: %+v (in C: %v)", r, inC)
+	}
+	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
+		t.Fatalf("the second run: %+v (in C: %v)", r, inC)
+	}
+	children := func() []string {
+		var out []string
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/*")
+		for _, d := range dirs {
+			if st, err := os.Stat(d); err == nil && st.IsDir() && !strings.HasSuffix(d, "/"+pin) {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	limit := filepath.Join(unified, parent, "cgroup.max.descendants")
+	if err := os.WriteFile(limit, []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, inC := e.runTraced(args...)
+	if inC || r.Code != 125 || !strings.Contains(r.Stderr, "cgroup") {
+		t.Fatalf("a run over the cgroup limit: %+v (in C: %v), want 125 from Go naming the cgroup", r, inC)
+	}
+	if left := children(); len(left) != 0 {
+		t.Errorf("cgroups left by the failed run: %v", left)
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.root, "runtime"))
+	for _, en := range ents {
+		if n := en.Name(); n[0] != '.' && n != pin {
+			t.Errorf("runtime state of %s left", n)
+		}
+	}
+	if cs := e.ps(true); len(cs) != 1 {
+		t.Errorf("%d containers after the failed run, want the pin alone", len(cs))
+	}
+	checkNoInit(t, e.root)
+	if err := os.WriteFile(limit, []byte("max"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
+		t.Fatalf("the run once the limit is lifted: %+v (in C: %v)", r, inC)
+	}
+}
+
+// checkNoInit fails t when a container init of root's (`glassbox runtime-init`, holding a
+// descriptor on a file under root: its exec fifo) is still there.
+func checkNoInit(t *testing.T, root string) {
+	t.Helper()
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(cmdline, []byte("runtime-init")) {
+			continue
+		}
+		fds, _ := os.ReadDir("/proc/" + p.Name() + "/fd")
+		for _, fd := range fds {
+			if target, err := os.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name()); err == nil && strings.HasPrefix(target, root+"/") {
+				t.Errorf("init %s left, its fd %s on %s", p.Name(), fd.Name(), target)
+			}
+		}
 	}
 }

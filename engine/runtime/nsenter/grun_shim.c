@@ -299,10 +299,9 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		goto fallback;
 	// The init's first process starts now: its execve and loader (the longest step) run
 	// while the container is made, which the init needs only once it has its config.
-	struct run r = { .e = rt, .plan_later = 1 };
+	struct run r = { .e = rt, .plan_later = 1, .cg_thread = 1 };
 	if (runc_spawn(&r) < 0)
 		goto fallback;
-	runc_cgroups_begin(&r);	// or, failing, runc_created makes them
 	if (grun_create(g) < 0) {
 		runc_abandon(&r);
 		goto fallback;

@@ -382,8 +382,9 @@ static void close_create(struct run *r)
 		// removes what the thread made, once it is done.
 		if (r->helper > 0)
 			kill(r->helper, SIGKILL);
-		pthread_join(r->cg_thread, NULL);
+		pthread_join(r->cg_tid, NULL);
 		r->cg_started = 0;
+		sem_destroy(&r->cfg_ready);
 	}
 	free(r->cfg);
 	r->cfg = NULL;
@@ -391,6 +392,29 @@ static void close_create(struct run *r)
 		if (fd[i] >= 0)
 			close(fd[i]);
 	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
+}
+
+// prepare_cgroups makes the cgroups and joins the init to them (start_helper returned once
+// its execve was past the point of no return). As Create does, the state names the cgroups
+// before they exist, so that a run killed before its final state leaves one Delete undoes,
+// not cgroups nothing names.
+static int prepare_cgroups(struct run *r)
+{
+	if (write_state(r, 0, 0) < 0 || make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
+		return -1;
+	if (!r->plan_later)
+		return 0;
+	// Its cgroups joined, the init may make its namespaces: the config without the plan.
+	if (r->cg_started)
+		while (sem_wait(&r->cfg_ready) < 0 && errno == EINTR) ;
+	return r->cfg != NULL ? send_config(r->cfg_fd, r->cfg, r->cfg_split) : -1;
+}
+
+static void *cgroups_thread(void *arg)
+{
+	struct run *r = arg;
+	r->cg_rc = prepare_cgroups(r);
+	return NULL;
 }
 
 int runc_spawn(struct run *r)
@@ -445,10 +469,18 @@ int runc_spawn(struct run *r)
 		r->helper = 0;
 		goto fail;
 	}
-	// While the init's first process execs (it waits for its config). As Create does, the
-	// state names the cgroups before they exist, so that a run killed before its final state
-	// leaves one Delete undoes, not cgroups nothing names.
-	if ((r->cfg = runc_config(e, r->plan_later, &r->cfg_len, &r->cfg_split)) == NULL || write_state(r, 0, 0) < 0)
+	// While the init's first process execs (it waits for its config): the cgroups, and its
+	// config.
+	if (r->cg_thread && sem_init(&r->cfg_ready, 0, 0) == 0) {
+		if (pthread_create(&r->cg_tid, NULL, cgroups_thread, r) == 0)
+			r->cg_started = 1;
+		else
+			sem_destroy(&r->cfg_ready);
+	}
+	r->cfg = runc_config(e, r->plan_later, &r->cfg_len, &r->cfg_split);
+	if (r->cg_started)
+		sem_post(&r->cfg_ready);
+	if (r->cfg == NULL)
 		goto fail;
 	return 0;
 fail:
@@ -460,37 +492,13 @@ fail:
 	return -1;
 }
 
-// prepare_cgroups makes the cgroups while the init's first process loads, and joins it
-// (start_helper returned once its execve was past the point of no return).
-static int prepare_cgroups(struct run *r)
-{
-	if (make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
-		return -1;
-	// Its cgroups joined, the init may make its namespaces: the config without the plan.
-	return r->plan_later ? send_config(r->cfg_fd, r->cfg, r->cfg_split) : 0;
-}
-
-static void *cgroups_thread(void *arg)
-{
-	struct run *r = arg;
-	r->cg_rc = prepare_cgroups(r);
-	return NULL;
-}
-
-int runc_cgroups_begin(struct run *r)
-{
-	if (pthread_create(&r->cg_thread, NULL, cgroups_thread, r) != 0)
-		return -1;
-	r->cg_started = 1;
-	return 0;
-}
-
 static int cgroups_end(struct run *r)
 {
 	if (!r->cg_started)
 		return prepare_cgroups(r);
-	pthread_join(r->cg_thread, NULL);
+	pthread_join(r->cg_tid, NULL);
 	r->cg_started = 0;
+	sem_destroy(&r->cfg_ready);
 	return r->cg_rc;
 }
 
