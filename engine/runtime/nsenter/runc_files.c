@@ -132,6 +132,10 @@ int runc_write_atomic(struct run *r, const char *name, const char *data, size_t 
 // cgroups' Kill, WaitEmpty and removeTree).
 void runc_remove_cgroup(const char *dir, int depth)
 {
+	// Most often the container made no cgroup below its own and its processes are gone: the
+	// rmdir alone (a cgroup with children, or with processes, is EBUSY, then walked).
+	if (rmdir(dir) == 0 || errno != EBUSY)
+		return;
 	char p[PATH_MAX];
 	DIR *d = depth < 16 ? opendir(dir) : NULL;
 	if (d != NULL) {
