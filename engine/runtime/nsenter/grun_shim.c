@@ -339,12 +339,18 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		goto undo;
 	}
 	s.init = r.init;
-	// The container's mount namespace, held until the caller has heard the exit: the init's
-	// exit then only drops a reference, and the teardown of its ~40 mounts (an RCU grace
-	// period among them) comes after the exit frame rather than before the exit is seen.
-	char ns[64];
-	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", r.init);
-	int mntns = open(ns, O_RDONLY | O_CLOEXEC);
+	// The container's namespaces, held until the caller has heard the exit: the init's exit
+	// then only drops a reference, and their teardown comes after the exit frame rather than
+	// beside the end's work: the mount namespace's ~40 mounts (an RCU grace period among
+	// them), the network namespace's cleanup (its loopback device unregistered, grace periods
+	// waited for in a kernel worker), the IPC namespace's.
+	static const char *held[] = { "mnt", "net", "ipc" };
+	int nsfd[3];
+	for (int i = 0; i < 3; i++) {
+		char ns[64];
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/%s", r.init, held[i]);
+		nsfd[i] = open(ns, O_RDONLY | O_CLOEXEC);
+	}
 	// The program runs while its record and events are written: the record says running
 	// before the caller hears of the start (a `run -d` then `inspect` sees it).
 	int started_ok = runc_start(&r) == 0;
@@ -390,8 +396,9 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	jbuf_time_at(&exit, finished);
 	jbuf_puts(&exit, "\"}");
 	cshim_finish(&s, exit.oom ? "{}" : exit.p, exit.oom ? 2 : exit.n);
-	if (mntns >= 0)
-		close(mntns);
+	for (int i = 0; i < 3; i++)
+		if (nsfd[i] >= 0)
+			close(nsfd[i]);
 	if (trash[0])
 		grun_remove_tree(trash);
 	if (g->flags & GF_AUTOREMOVE)
