@@ -152,13 +152,11 @@ void jbuf_time(struct jbuf *b)
 	jbuf_time_at(b, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
-void jbuf_time_at(struct jbuf *b, int64_t ns)
+int json_civil_time(int64_t sec, char *out, size_t len)
 {
-	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-	char s[64];
 	// The civil date of the day (H. Hinnant's days_from_civil inverse), not gmtime_r: glibc's
 	// loads /etc/localtime on first use even for UTC.
-	int64_t days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;
+	int64_t days = sec / 86400, secs = sec % 86400;
 	if (secs < 0) {
 		secs += 86400;
 		days--;
@@ -169,8 +167,15 @@ void jbuf_time_at(struct jbuf *b, int64_t ns)
 	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
 	int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
 	int64_t year = yoe + era * 400 + (month <= 2);
-	int n = snprintf(s, sizeof(s), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)year, (long long)month,
-			 (long long)day, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
+	return snprintf(out, len, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)year, (long long)month,
+			(long long)day, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
+}
+
+void jbuf_time_at(struct jbuf *b, int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+	char s[64];
+	int n = json_civil_time(ts.tv_sec, s, sizeof(s));
 	if (ts.tv_nsec != 0) {
 		char frac[16];
 		snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);

@@ -26,5 +26,9 @@ void jbuf_string(struct jbuf *b, const void *s, size_t n, int escaping);
 void jbuf_time(struct jbuf *b);
 // jbuf_time_at is the time ns (CLOCK_REALTIME nanoseconds) so.
 void jbuf_time_at(struct jbuf *b, int64_t ns);
+// json_civil_time writes the UTC date and time of sec (seconds since the epoch) as
+// "YYYY-MM-DDTHH:MM:SS" to out, without the C library's time zone code (which reads
+// /etc/localtime on first use, even for gmtime); it returns snprintf's count.
+int json_civil_time(int64_t sec, char *out, size_t len);
 
 #endif
