@@ -299,9 +299,13 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		goto fallback;
 	// The init's first process starts now: its execve and loader (the longest step) run
 	// while the container is made, which the init needs only once it has its config.
-	struct run r = { .e = rt, .plan_later = 1, .cg_thread = 1 };
+	struct run r = { .e = rt, .plan_later = 1 };
 	if (runc_spawn(&r) < 0)
 		goto fallback;
+	if (runc_cgroups(&r) < 0) {
+		runc_abandon(&r);
+		goto fallback;
+	}
 	if (grun_create(g) < 0) {
 		runc_abandon(&r);
 		goto fallback;

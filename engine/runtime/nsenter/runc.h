@@ -4,8 +4,6 @@
 #define GLASSBOX_RUNC_H
 
 #include <limits.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -108,14 +106,7 @@ struct run {
 	char *cfg;
 	size_t cfg_len;
 	int64_t clone_began;
-	// cg_thread (the caller's choice, before runc_spawn): the cgroups made and joined by a
-	// thread started as soon as the init's first process is (cg_started while it runs), so
-	// that their mkdirs, state writes and join overlap that process's execve and runc_config;
-	// it sends the config's first part once runc_config has made it (cfg_ready).
-	int cg_thread;
-	pthread_t cg_tid;
-	sem_t cfg_ready;
-	int cg_started, cg_rc;
+	int cg_done, cg_rc;	// runc_cgroups ran, and how it went
 	int configured;		// runc_configure sent the init its config
 	// plan_later (the caller's choice, before runc_spawn): the config up to cfg_split goes to
 	// the init once its cgroups are joined, so that it makes its namespaces meanwhile; the
@@ -156,8 +147,9 @@ int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 // inherits 0, 1 and 2. It is runc_spawn (the state directory, and the init's first process
 // started: its execve and loader run meanwhile) then runc_created (the cgroups, the init's
 // config, its plan up to ready), between which the caller may do what the init needs only
-// once it has its config (grun_shim.c makes the rootfs there); with cg_thread set, a thread
-// makes and joins the cgroups meanwhile (else runc_created does). runc_configure, after what
+// once it has its config (grun_shim.c makes the rootfs there), having first called
+// runc_cgroups to have the cgroups made and joined (else runc_created does). runc_configure,
+// after what
 // the init's plan needs is there, sends the init its config (the cgroups joined first);
 // runc_created does it if the caller did not, and returns once the init is ready: the caller
 // may do meanwhile what the init's plan does not need. runc_start releases it (0 once its
@@ -165,6 +157,7 @@ int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 // runc_delete removes the cgroups and state once the init is reaped.
 int runc_create(struct run *r);
 int runc_spawn(struct run *r);
+int runc_cgroups(struct run *r);
 int runc_configure(struct run *r);
 int runc_created(struct run *r);
 void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone

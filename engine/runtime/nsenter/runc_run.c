@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +29,7 @@
 #include <sys/wait.h>
 
 #include "initc_internal.h"
+#include "jsonw.h"
 #include "runc.h"
 #include "kernel_compat.h"
 #include "readfile.h"
@@ -253,11 +253,9 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 
 static void rfc3339(int64_t ns, char *out, size_t len)
 {
-	time_t sec = ns / 1000000000;
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, len - n, ".%09lldZ", (long long)(ns % 1000000000));
+	int n = json_civil_time(ns / 1000000000, out, len);
+	if (n > 0 && (size_t)n < len)
+		snprintf(out + n, len - n, ".%09lldZ", (long long)(ns % 1000000000));
 }
 
 // write_state writes state.json with the init's PID and start time (state.go's record); 0
@@ -377,15 +375,6 @@ static void forward_signals(pid_t pid)
 // close_create closes what the create held open between its parts.
 static void close_create(struct run *r)
 {
-	if (r->cg_started) {
-		// A failure while the thread works: the init dies (a join fails on it) and undo
-		// removes what the thread made, once it is done.
-		if (r->helper > 0)
-			kill(r->helper, SIGKILL);
-		pthread_join(r->cg_tid, NULL);
-		r->cg_started = 0;
-		sem_destroy(&r->cfg_ready);
-	}
 	free(r->cfg);
 	r->cfg = NULL;
 	for (int *fd = (int[]) { r->fifo, r->exe, r->sync_fd, r->cfg_fd }, i = 0; i < 4; i++)
@@ -394,36 +383,13 @@ static void close_create(struct run *r)
 	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
 }
 
-// prepare_cgroups makes the cgroups and joins the init to them (start_helper returned once
-// its execve was past the point of no return). As Create does, the state names the cgroups
-// before they exist, so that a run killed before its final state leaves one Delete undoes,
-// not cgroups nothing names.
-static int prepare_cgroups(struct run *r)
-{
-	if (write_state(r, 0, 0) < 0 || make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
-		return -1;
-	if (!r->plan_later)
-		return 0;
-	// Its cgroups joined, the init may make its namespaces: the config without the plan.
-	if (r->cg_started)
-		while (sem_wait(&r->cfg_ready) < 0 && errno == EINTR) ;
-	return r->cfg != NULL ? send_config(r->cfg_fd, r->cfg, r->cfg_split) : -1;
-}
-
-static void *cgroups_thread(void *arg)
-{
-	struct run *r = arg;
-	r->cg_rc = prepare_cgroups(r);
-	return NULL;
-}
-
 int runc_spawn(struct run *r)
 {
 	struct runc_entry *e = r->e;
 	int sync_pair[2] = { -1, -1 }, cfg_pair[2] = { -1, -1 };
 	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
-	r->cg_started = 0;
 	r->cfg = NULL;
+	r->cg_done = 0;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return -1;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
@@ -469,18 +435,8 @@ int runc_spawn(struct run *r)
 		r->helper = 0;
 		goto fail;
 	}
-	// While the init's first process execs (it waits for its config): the cgroups, and its
-	// config.
-	if (r->cg_thread && sem_init(&r->cfg_ready, 0, 0) == 0) {
-		if (pthread_create(&r->cg_tid, NULL, cgroups_thread, r) == 0)
-			r->cg_started = 1;
-		else
-			sem_destroy(&r->cfg_ready);
-	}
-	r->cfg = runc_config(e, r->plan_later, &r->cfg_len, &r->cfg_split);
-	if (r->cg_started)
-		sem_post(&r->cfg_ready);
-	if (r->cfg == NULL)
+	// While the init's first process execs (it waits for its config).
+	if ((r->cfg = runc_config(e, r->plan_later, &r->cfg_len, &r->cfg_split)) == NULL)
 		goto fail;
 	return 0;
 fail:
@@ -492,14 +448,27 @@ fail:
 	return -1;
 }
 
+// runc_cgroups makes the cgroups and joins the init to them (start_helper returned once its
+// execve was past the point of no return), while that execve goes on. As Create does, the
+// state names the cgroups before they exist, so that a run killed before its final state
+// leaves one Delete undoes, not cgroups nothing names. (In a thread of their own beside the
+// rootfs's making, these steps made the run slower: the thread's creation cost more than the
+// overlap gave, with the init's execve taking the other processor.)
+int runc_cgroups(struct run *r)
+{
+	r->cg_done = 1;
+	r->cg_rc = -1;
+	if (write_state(r, 0, 0) < 0 || make_cgroups(r) < 0 || write_state(r, 0, 1) < 0 || join_cgroups(r) < 0)
+		return -1;
+	// Its cgroups joined, the init may make its namespaces: the config without the plan.
+	if (r->plan_later && send_config(r->cfg_fd, r->cfg, r->cfg_split) < 0)
+		return -1;
+	return r->cg_rc = 0;
+}
+
 static int cgroups_end(struct run *r)
 {
-	if (!r->cg_started)
-		return prepare_cgroups(r);
-	pthread_join(r->cg_tid, NULL);
-	r->cg_started = 0;
-	sem_destroy(&r->cfg_ready);
-	return r->cg_rc;
+	return r->cg_done ? r->cg_rc : runc_cgroups(r);
 }
 
 int runc_configure(struct run *r)
