@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -202,6 +203,9 @@ func (e *Engine) Trace(ctx context.Context, ref string) ([]TraceStep, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, wrapKind(fmt.Errorf("container %s has no trace: it was never started", ref), ErrNotFound)
 	}
+	// Ordered by start, as a Recorder's steps are: the C run adds the init's steps, which
+	// its ready message timed, only once the program runs.
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Start < steps[j].Start })
 	return steps, err
 }
 

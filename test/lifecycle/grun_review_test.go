@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glassbox/glassbox/engine"
 	"github.com/glassbox/glassbox/engine/state"
 	"github.com/glassbox/glassbox/test/fixture"
 )
@@ -352,5 +354,52 @@ func checkNoInit(t *testing.T, root string) {
 				t.Errorf("init %s left, its fd %s on %s", p.Name(), fd.Name(), target)
 			}
 		}
+	}
+}
+
+// TestRunInCTrace: a C run's trace (`glassbox trace`) has the steps of every part of the
+// start, the init's own (which its ready message times, added once the program runs) with
+// the shim's, in the order they started.
+func TestRunInCTrace(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"--network", "none", e.image, "true"}
+	if r, inC := e.runTraced(args...); inC || r.Code != 0 {
+		t.Fatalf("the first run: %+v (in C: %v)", r, inC)
+	}
+	if r, inC := e.runTraced(args...); !inC || r.Code != 0 {
+		t.Fatalf("the second run: %+v (in C: %v)", r, inC)
+	}
+	var last engine.Container // the second run's: the pin runs on
+	for _, c := range e.ps(true) {
+		if c.State != "running" && c.Created.After(last.Created) {
+			last = c
+		}
+	}
+	id := last.ID
+	var steps []struct {
+		Step  string `json:"step"`
+		Start int64  `json:"start_ns"`
+		Pid   int    `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(e.Must("--format", "json", "trace", id)), &steps); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	pids := map[int]bool{}
+	for i, s := range steps {
+		seen[s.Step] = true
+		pids[s.Pid] = true
+		if i > 0 && s.Start < steps[i-1].Start {
+			t.Errorf("step %d (%s) starts at %d, before step %d (%s) at %d", i, s.Step, s.Start, i-1, steps[i-1].Step, steps[i-1].Start)
+		}
+	}
+	for _, want := range []string{"runcache", "clone", "cgroup", "join", "unshare", "mount", "pivot_root", "seccomp", "capabilities", "lookup", "start", "execve"} {
+		if !seen[want] {
+			t.Errorf("the C run's trace has no %s step (%d steps)", want, len(steps))
+		}
+	}
+	if len(pids) < 2 {
+		t.Errorf("the trace names %d processes, want the shim's and the init's", len(pids))
 	}
 }

@@ -330,31 +330,40 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		runc_abandon(&r);
 		goto undo;
 	}
-	int created = runc_created(&r);
+	// The init has its plan: while it runs it, what needs only its PID, then its ready.
+	int created = runc_planned(&r);
 	dup2(log, 1);
 	dup2(log, 2);
 	close(out[1]);
 	close(err[1]);
 	struct jbuf cg = { 0 };
-	if (created < 0 || cgroups_json(r.init, &cg) < 0) {
-		if (created == 0)
-			runc_undo(&r);
-		cshim_finish(&s, "{\"code\":-1}", 11);
-		goto undo;
+	if (created == 0 && cgroups_json(r.init, &cg) < 0) {
+		runc_abandon(&r);
+		created = -1;
 	}
-	s.init = r.init;
-	// The container's namespaces, held until the caller has heard the exit: the init's exit
-	// then only drops a reference, and their teardown comes after the exit frame rather than
-	// beside the end's work: the mount namespace's ~40 mounts (an RCU grace period among
-	// them), the network namespace's cleanup (its loopback device unregistered, grace periods
-	// waited for in a kernel worker), the IPC namespace's.
+	// The container's namespaces (all made by now: the mount namespace once the init had its
+	// plan), held until the caller has heard the exit: the init's exit then only drops a
+	// reference, and their teardown comes after the exit frame rather than beside the end's
+	// work: the mount namespace's ~40 mounts (an RCU grace period among them), the network
+	// namespace's cleanup (its loopback device unregistered, grace periods waited for in a
+	// kernel worker), the IPC namespace's.
 	static const char *held[] = { "mnt", "net", "ipc" };
-	int nsfd[3];
-	for (int i = 0; i < 3; i++) {
+	int nsfd[3] = { -1, -1, -1 };
+	for (int i = 0; i < 3 && created == 0; i++) {
 		char ns[64];
 		snprintf(ns, sizeof(ns), "/proc/%d/ns/%s", r.init, held[i]);
 		nsfd[i] = open(ns, O_RDONLY | O_CLOEXEC);
 	}
+	if (created == 0)
+		created = runc_ready(&r);
+	if (created < 0) {
+		for (int i = 0; i < 3; i++)
+			if (nsfd[i] >= 0)
+				close(nsfd[i]);
+		cshim_finish(&s, "{\"code\":-1}", 11);
+		goto undo;
+	}
+	s.init = r.init;
 	// The program runs while its record and events are written: the record says running
 	// before the caller hears of the start (a `run -d` then `inspect` sees it).
 	int started_ok = runc_start(&r) == 0;

@@ -113,6 +113,9 @@ struct run {
 	// plan, the rest, at runc_configure.
 	int plan_later;
 	size_t cfg_split;
+	// The init's ready message, whose timings init_timings adds to the trace.
+	const char *ready_msg;
+	size_t ready_len;
 };
 
 // runc_files.c
@@ -160,6 +163,8 @@ int runc_spawn(struct run *r);
 int runc_cgroups(struct run *r);
 int runc_configure(struct run *r);
 int runc_created(struct run *r);
+int runc_planned(struct run *r);	// runc_created's first part: the init has its plan
+int runc_ready(struct run *r);	// its second: the init is ready
 void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone
 void runc_write_trace_to(struct run *r, const char *path);	// the steps so far, as trace.json
 int runc_start(struct run *r);

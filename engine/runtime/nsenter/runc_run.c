@@ -221,7 +221,7 @@ static const struct runc_step *step_of(struct runc_entry *e, uint32_t index)
 
 // converse_init reads the C init's messages until it is ready; its timings become steps as
 // plan.go's steps makes them.
-static int converse_init(struct run *r, int sock, int64_t clone_began)
+static int converse_init(struct run *r, int sock)
 {
 	static char buf[256 * 1024];
 	for (;;) {
@@ -234,21 +234,35 @@ static int converse_init(struct run *r, int sock, int64_t clone_began)
 		memcpy(&h, buf, sizeof(h));
 		if (h.ntimings > (n - sizeof(h)) / sizeof(struct timing))
 			return -1;
-		for (uint32_t i = 0; i < h.ntimings; i++) {
-			struct timing t;
-			memcpy(&t, buf + sizeof(h) + i * sizeof(t), sizeof(t));
-			const struct runc_step *s = step_of(r->e, t.index);
-			if (s == NULL || t.variant == VAR_SKIPPED)
-				continue;
-			if (s->flags & 1)
-				runc_trace_add(r, r->e->text_init_execve, clone_began, t.start_ns, r->init, 0);
-			const char *frag = t.variant == VAR_FILE && s->file[0] ? s->file : s->frag;
-			runc_trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
-		}
-		if (h.type == MSG_READY)
-			return 0;
-		return -1;	// an error (Go words it), or a console or hooks this entry cannot have
+		if (h.type != MSG_READY)
+			return -1;	// an error (Go words it), or a console or hooks this entry cannot have
+		// Its timings go into the trace later (init_timings), once the program runs: the
+		// start waits for nothing but this message.
+		r->ready_msg = buf;
+		r->ready_len = n;
+		return 0;
 	}
+}
+
+// init_timings adds the init's steps, which its ready message timed, to the trace.
+static void init_timings(struct run *r)
+{
+	if (r->ready_msg == NULL)
+		return;
+	struct msg_hdr h;
+	memcpy(&h, r->ready_msg, sizeof(h));
+	for (uint32_t i = 0; i < h.ntimings; i++) {
+		struct timing t;
+		memcpy(&t, r->ready_msg + sizeof(h) + i * sizeof(t), sizeof(t));
+		const struct runc_step *s = step_of(r->e, t.index);
+		if (s == NULL || t.variant == VAR_SKIPPED)
+			continue;
+		if (s->flags & 1)
+			runc_trace_add(r, r->e->text_init_execve, r->clone_began, t.start_ns, r->init, 0);
+		const char *frag = t.variant == VAR_FILE && s->file[0] ? s->file : s->frag;
+		runc_trace_add(r, frag, t.start_ns, t.start_ns + t.duration_ns, r->init, t.err);
+	}
+	r->ready_msg = NULL;
 }
 
 static void rfc3339(int64_t ns, char *out, size_t len)
@@ -339,7 +353,10 @@ static void write_trace(struct run *r)
 {
 	// A whole template's run (grun_shim.c) writes its trace where the engine's containers
 	// have theirs, once started: runc_write_trace_to.
-	if (r->trace == NULL || r->e->template == RUNC_TEMPLATE_WHOLE)
+	if (r->e->template == RUNC_TEMPLATE_WHOLE)
+		return;
+	init_timings(r);
+	if (r->trace == NULL)
 		return;
 	r->trace[r->tlen] = ']';
 	runc_write_atomic(r, "trace.json", r->trace, r->tlen + 1);
@@ -390,6 +407,7 @@ int runc_spawn(struct run *r)
 	r->fifo = r->exe = r->sync_fd = r->cfg_fd = -1;
 	r->cfg = NULL;
 	r->cg_done = 0;
+	r->ready_msg = NULL;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return -1;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
@@ -482,7 +500,7 @@ int runc_configure(struct run *r)
 	return 0;
 }
 
-int runc_created(struct run *r)
+int runc_planned(struct run *r)
 {
 	struct runc_entry *e = r->e;
 	if (runc_configure(r) < 0)
@@ -505,22 +523,37 @@ int runc_created(struct run *r)
 	}
 	close(r->cfg_fd);
 	r->cfg_fd = -1;
-	if (converse_init(r, r->sync_fd, r->clone_began) < 0)
-		goto fail;
-	close(r->sync_fd);
-	r->sync_fd = -1;
-	close(r->fifo);
-	r->fifo = -1;
+	// The state with the init's PID while it runs its plan, not after: a failing plan
+	// undoes it as it would the state before.
 	if (write_state(r, r->init, 1) < 0)
 		goto fail;
-	// As Create does: the trace is there as long as the state is; Start writes it again.
-	write_trace(r);
-	close_create(r);
 	return 0;
 fail:
 	close_create(r);
 	undo(r);
 	return -1;
+}
+
+int runc_ready(struct run *r)
+{
+	if (converse_init(r, r->sync_fd) < 0) {
+		close_create(r);
+		undo(r);
+		return -1;
+	}
+	close(r->sync_fd);
+	r->sync_fd = -1;
+	close(r->fifo);
+	r->fifo = -1;
+	// As Create does: the trace is there as long as the state is; Start writes it again.
+	write_trace(r);
+	close_create(r);
+	return 0;
+}
+
+int runc_created(struct run *r)
+{
+	return runc_planned(r) < 0 ? -1 : runc_ready(r);
 }
 
 int runc_create(struct run *r)
@@ -536,6 +569,7 @@ void runc_abandon(struct run *r)
 
 void runc_write_trace_to(struct run *r, const char *path)
 {
+	init_timings(r);
 	if (r->trace == NULL)
 		return;
 	r->trace[r->tlen] = ']';
