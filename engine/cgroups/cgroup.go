@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -194,6 +195,9 @@ func (c *Cgroup) makeDirs(h hierarchy, leaf string) error {
 			return fmt.Errorf("create cgroup %s: it exists already and glassbox did not make it", leaf)
 		case errors.Is(err, os.ErrExist):
 		default:
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+				return fmt.Errorf("create cgroup: %w", err) // it names the directory
+			}
 			return fmt.Errorf("create cgroup: mkdir %s: %w", dir, err)
 		}
 		if !c.managed[dir] {
