@@ -115,7 +115,6 @@ struct run {
 	size_t cfg_split;
 	// The init's ready message, whose timings init_timings adds to the trace.
 	const char *ready_msg;
-	size_t ready_len;
 };
 
 // runc_files.c
@@ -152,12 +151,12 @@ int runc_load_template(struct runc_entry *e, char *buf, size_t len);
 // config, its plan up to ready), between which the caller may do what the init needs only
 // once it has its config (grun_shim.c makes the rootfs there), having first called
 // runc_cgroups to have the cgroups made and joined (else runc_created does). runc_configure,
-// after what
-// the init's plan needs is there, sends the init its config (the cgroups joined first);
-// runc_created does it if the caller did not, and returns once the init is ready: the caller
-// may do meanwhile what the init's plan does not need. runc_start releases it (0 once its
-// program runs, -1 if it died first); runc_undo kills it and removes what runc_create made;
-// runc_delete removes the cgroups and state once the init is reaped.
+// after what the init's plan needs is there, sends the init its config (the cgroups joined
+// first); runc_created does it if the caller did not, and returns once the init is ready: the
+// caller may do meanwhile what the init's plan does not need, between runc_created's two parts
+// (runc_planned, runc_ready). runc_start releases it (0 once its program runs, -1 if it died
+// first); runc_undo kills it and removes what runc_create made; runc_delete removes the
+// cgroups and state once the init is reaped.
 int runc_create(struct run *r);
 int runc_spawn(struct run *r);
 int runc_cgroups(struct run *r);

@@ -219,8 +219,8 @@ static const struct runc_step *step_of(struct runc_entry *e, uint32_t index)
 	return NULL;
 }
 
-// converse_init reads the C init's messages until it is ready; its timings become steps as
-// plan.go's steps makes them.
+// converse_init reads the C init's message: 0 when it says ready (its timings kept for
+// init_timings, which makes them steps as plan.go's steps does).
 static int converse_init(struct run *r, int sock)
 {
 	static char buf[256 * 1024];
@@ -239,7 +239,6 @@ static int converse_init(struct run *r, int sock)
 		// Its timings go into the trace later (init_timings), once the program runs: the
 		// start waits for nothing but this message.
 		r->ready_msg = buf;
-		r->ready_len = n;
 		return 0;
 	}
 }
