@@ -354,8 +354,12 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 		snprintf(ns, sizeof(ns), "/proc/%d/ns/%s", r.init, held[i]);
 		nsfd[i] = open(ns, O_RDONLY | O_CLOEXEC);
 	}
-	if (created == 0)
+	// Nothing on this side can fail from here to the start: the start now, ahead, so that the
+	// init goes on to the program's execve as soon as its plan is done (runc_start_ahead).
+	if (created == 0) {
+		runc_start_ahead(&r);
 		created = runc_ready(&r);
+	}
 	if (created < 0) {
 		for (int i = 0; i < 3; i++)
 			if (nsfd[i] >= 0)

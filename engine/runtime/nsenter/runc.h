@@ -103,6 +103,7 @@ struct run {
 	int tsteps;
 	// Between runc_spawn and runc_created: what the create holds open.
 	int fifo, exe, sync_fd, cfg_fd;
+	int fifo_rd;		// the exec fifo opened for reading ahead (runc_start_ahead), or -1
 	char *cfg;
 	size_t cfg_len;
 	int64_t clone_began;
@@ -167,6 +168,11 @@ int runc_ready(struct run *r);	// its second: the init is ready
 void runc_abandon(struct run *r);	// after runc_spawn: the init killed, all undone
 void runc_write_trace_to(struct run *r, const char *path);	// the steps so far, as trace.json
 int runc_start(struct run *r);
+// runc_start_ahead opens the exec fifo for reading before the init is ready (for a run, whose
+// start follows its create at once): the init then goes from its plan to the program's
+// execve without waiting for the start; runc_start reads it as it would. -1 if it cannot
+// (runc_start opens it then).
+int runc_start_ahead(struct run *r);
 void runc_undo(struct run *r);
 void runc_delete(struct run *r);
 // runc_run does the run; it returns (having undone everything) only when Go must do it.

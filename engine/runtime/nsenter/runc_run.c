@@ -57,6 +57,10 @@ static void reap(pid_t pid, int *status)
 // undo ends the init and removes what the run made, in Create's undo order.
 static void undo(struct run *r)
 {
+	if (r->fifo_rd >= 0) {
+		close(r->fifo_rd);
+		r->fifo_rd = -1;
+	}
 	if (r->init > 0 && r->init != r->helper) {
 		kill(r->init, SIGKILL);
 		reap(r->init, NULL);
@@ -308,7 +312,8 @@ static int start(struct run *r)
 	if (pidfd < 0)
 		return -1;
 	int64_t began = runc_now();
-	int fifo = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int fifo = r->fifo_rd >= 0 ? r->fifo_rd : open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	r->fifo_rd = -1;
 	if (fifo < 0) {
 		close(pidfd);
 		return -1;
@@ -407,6 +412,7 @@ int runc_spawn(struct run *r)
 	r->cfg = NULL;
 	r->cg_done = 0;
 	r->ready_msg = NULL;
+	r->fifo_rd = -1;
 	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", e->root, e->id) >= sizeof(r->dir))
 		return -1;
 	// The init inherits 0, 1 and 2 as they are; a closed one would be taken by a socket here.
@@ -577,6 +583,15 @@ void runc_write_trace_to(struct run *r, const char *path)
 		runc_write_all(fd, r->trace, r->tlen + 1);
 		close(fd);
 	}
+}
+
+int runc_start_ahead(struct run *r)
+{
+	char path[sizeof(r->dir) + 16];
+	snprintf(path, sizeof(path), "%s/exec.fifo", r->dir);
+	if (r->fifo_rd < 0)
+		r->fifo_rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	return r->fifo_rd >= 0 ? 0 : -1;
 }
 
 int runc_start(struct run *r)
