@@ -91,8 +91,58 @@ static int sealed_self(void)
 
 struct helper {
 	int exe, src[3];
+	char path[64];
 };
 
+static char *const helper_argv[] = { "glassbox", "runtime-init", NULL };
+static char *const helper_envp[] = { "_GLASSBOX_NSENTER=5", NULL };
+
+#if defined(__x86_64__)
+// The helper runs beside this process in its memory (start_helper): its system calls must
+// write nothing this process uses, and the C library's wrappers set errno, which is this
+// process's thread's. These are the kernel's calls as they are.
+#define HELPER_BESIDE 1
+static long helper_syscall(long n, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return ret;
+}
+
+static int helper_main(void *arg)
+{
+	struct helper *h = arg;
+	int src[3];
+	for (int i = 0; i < 3; i++)
+		if ((src[i] = (int)helper_syscall(SYS_fcntl, h->src[i], F_DUPFD_CLOEXEC, 10, 0)) < 0)
+			helper_syscall(SYS_exit_group, 125, 0, 0, 0);
+	for (int i = 0; i < 3; i++)
+		if (helper_syscall(SYS_dup2, src[i], 3 + i, 0, 0) < 0)
+			helper_syscall(SYS_exit_group, 125, 0, 0, 0);
+	// Whatever else this process inherited stays out of the init (CVE-2024-21626).
+	if (helper_syscall(SYS_close_range, 6, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */, 0) < 0)
+		for (int fd = 6; fd < 1024; fd++)
+			if (fd != h->exe)
+				helper_syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC, 0);
+	// Go's run starts the init with every signal at its default action (its runtime catches
+	// them all, and execve resets a caught one); one ignored by this process's caller would
+	// stay ignored through execve, in the container's program too. The C library's own two
+	// (32 and 33, which its sigaction refuses) are left as they are.
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} dfl = { 0 };
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != 32 && sig != 33)
+			helper_syscall(SYS_rt_sigaction, sig, (long)&dfl, 0, 8);
+	helper_syscall(SYS_execve, (long)h->path, (long)helper_argv, (long)helper_envp, 0);
+	helper_syscall(SYS_exit_group, 125, 0, 0, 0);
+	return 0;
+}
+#else
 static int helper_main(void *arg)
 {
 	struct helper *h = arg;
@@ -116,27 +166,32 @@ static int helper_main(void *arg)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);	// EINVAL for the C library's own: left as they are
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->exe);
-	char *argv[] = { "glassbox", "runtime-init", NULL };
-	char *envp[] = { "_GLASSBOX_NSENTER=5", NULL };
-	execve(path, argv, envp);
+	execve(h->path, helper_argv, helper_envp);
 	_exit(125);
 }
+#endif
 
 // start_helper starts the init's first process: the sealed binary executed with the sync
 // socket at 3, the fifo at 4 and the constructor's config socket at 5 (runtime's Create and
 // nsenter's Cmd.Start), in a new PID namespace when the entry says so. It shares this
-// process's memory until its execve (CLONE_VM|CLONE_VFORK, as posix_spawn does), which
-// returns here once past its point of no return: no copy of this process's page tables, and
-// no copy-on-write faults in it afterwards (each fault is costly under a hypervisor), and a
-// cgroup move of the init no longer waits for an execve under way.
+// process's memory until its execve (CLONE_VM, as posix_spawn does): no copy of this
+// process's page tables, and no copy-on-write faults in it afterwards (each fault is costly
+// under a hypervisor). Where the helper makes raw system calls (HELPER_BESIDE) this process
+// goes on at once, the helper's execve (a new address space, the costly part) on the other
+// processor: its stack and arguments are static, not in this frame. Elsewhere this process
+// waits for the execve's point of no return (CLONE_VFORK), as posix_spawn does.
 static pid_t start_helper(struct run *r, int exe, int sync_child, int fifo, int cfg_child)
 {
-	struct helper h = { .exe = exe, .src = { sync_child, fifo, cfg_child } };
-	// The child's stack, in this frame: this process is suspended until the execve.
+	static struct helper h;
+	h = (struct helper) { .exe = exe, .src = { sync_child, fifo, cfg_child } };
+	snprintf(h.path, sizeof(h.path), "/proc/self/fd/%d", exe);
+#ifdef HELPER_BESIDE
+	static char stack[16 * 1024] __attribute__((aligned(16)));
+	return clone(helper_main, stack + sizeof(stack), (int)r->e->clone_flags | CLONE_VM | SIGCHLD, &h);
+#else
 	char stack[32 * 1024] __attribute__((aligned(16)));
 	return clone(helper_main, stack + sizeof(stack), (int)r->e->clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &h);
+#endif
 }
 
 // make_cgroups does cgroups.Create's steps as the Go run recorded them.
