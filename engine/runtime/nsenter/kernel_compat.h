@@ -10,6 +10,21 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
+// glassbox_raw_syscall is the kernel's system call as it is, without the C library's
+// wrapper, which sets errno (its thread's): for a process that runs beside another in the
+// same memory (clone with CLONE_VM) and must write nothing that one uses. x86-64 only
+// (GLASSBOX_RAW_SYSCALL says it is there); elsewhere the callers keep the wrapper and wait.
+#if defined(__x86_64__)
+#define GLASSBOX_RAW_SYSCALL 1
+static inline long glassbox_raw_syscall(long n, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return ret;
+}
+#endif
+
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif

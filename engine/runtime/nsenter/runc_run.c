@@ -97,18 +97,11 @@ struct helper {
 static char *const helper_argv[] = { "glassbox", "runtime-init", NULL };
 static char *const helper_envp[] = { "_GLASSBOX_NSENTER=5", NULL };
 
-#if defined(__x86_64__)
+#ifdef GLASSBOX_RAW_SYSCALL
 // The helper runs beside this process in its memory (start_helper): its system calls must
-// write nothing this process uses, and the C library's wrappers set errno, which is this
-// process's thread's. These are the kernel's calls as they are.
+// write nothing this process uses, errno included.
 #define HELPER_BESIDE 1
-static long helper_syscall(long n, long a, long b, long c, long d)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-	return ret;
-}
+#define helper_syscall glassbox_raw_syscall
 
 static int helper_main(void *arg)
 {
