@@ -72,8 +72,16 @@ func labelByAncestor(p Process) *Container {
 	}
 	var c *Container
 	switch {
-	case arg0 == "glassbox" && len(p.Cmdline) > 1 && p.Cmdline[1] == "shim":
+	case arg0 == "glassbox" && len(p.Cmdline) > 2 && p.Cmdline[1] == "shim":
+		// `glassbox shim --root ROOT ID`
 		c = &Container{Runtime: "glassbox", ID: arg("--id", "-id")}
+		if last := p.Cmdline[len(p.Cmdline)-1]; c.ID == "" && !strings.HasPrefix(last, "-") && last != arg("--root") {
+			c.ID = last
+		}
+	case name == "glassbox-shim":
+		// glassbox run's C shim while its caller is attached: it shares the caller's memory,
+		// and so its command line, until the caller goes.
+		c = &Container{Runtime: "glassbox"}
 	case strings.HasPrefix(name, "containerd-shim") || strings.HasPrefix(arg0, "containerd-shim"):
 		c = &Container{Runtime: "containerd", ID: arg("-id", "--id")}
 		if arg("-namespace", "--namespace") == "moby" {

@@ -51,6 +51,12 @@ static int ep_ctl(struct cshim *s, int op, int fd, uint32_t events, uint64_t tag
 
 static void conn_close(struct cshim *s, struct cshim_conn *c)
 {
+	// The caller's connection ends before the exit frame: it went (or was killed).
+	if (c->fd == s->first && s->first >= 0) {
+		s->first = -1;
+		if (!s->done && s->first_gone != NULL)
+			s->first_gone(s->first_gone_arg);
+	}
 	// Removed by hand: the caller's first connection may have another descriptor open.
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);

@@ -42,6 +42,8 @@ struct cshim {
 	int first;		// a connected stream socket subscribed by cshim_listen, sent no hello; -1: none
 				// (cshim owns it once cshim_listen succeeded, and closes it in cshim_finish)
 	pid_t init;		// the container's init, a child of this process
+	void (*first_gone)(void *);	// called once first hangs up (its process went); NULL: none
+	void *first_gone_arg;
 	int64_t log_max;	// bytes before rotation; 0: 10 MiB
 	size_t queue_max;	// bytes queued per attacher; 0: CSHIM_QUEUE_MAX
 

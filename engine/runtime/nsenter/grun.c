@@ -202,10 +202,19 @@ static void run(struct grun *g)
 	glassbox_unmap_record(buf, len);
 }
 
+char **grun_argv;
+
 void glassbox_grun(int argc, char **argv)
 {
+	// A C run's caller running its command line again for Go (grun_run): out of the
+	// environment in place, where Go reads it too.
+	if (getenv("_GLASSBOX_GRUN_GO") != NULL) {
+		unsetenv("_GLASSBOX_GRUN_GO");
+		return;
+	}
 	if (argc < 3 || argv == NULL)
 		return;
+	grun_argv = argv;
 	static const char *go_env[] = { "GLASSBOX_RUNTIME", "GLASSBOX_FAULT" };
 	for (size_t i = 0; i < sizeof(go_env) / sizeof(go_env[0]); i++)
 		if (getenv(go_env[i]) != NULL)

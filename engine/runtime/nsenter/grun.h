@@ -93,8 +93,10 @@ int grun_release_lease(struct grun *g);
 void grun_remove_tree(const char *dir);
 void grun_prune_tombstones(struct grun *g);
 
-// grun_shim.c: the shim and the caller's end; returns only when Go is to run it all.
+// grun_shim.c: the shim and the caller's end; returns only when Go is to run it all (or
+// runs the command line again, grun_argv, for Go).
 void grun_run(struct grun *g, struct runc_entry *rt);
+extern char **grun_argv;
 
 // glassbox_grun runs `glassbox run` from its template when it can; it returns when Go must.
 void glassbox_grun(int argc, char **argv);

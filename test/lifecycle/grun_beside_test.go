@@ -1,0 +1,142 @@
+package lifecycle
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/glassbox/glassbox/test/fixture"
+)
+
+// runFaulted runs `glassbox run args` with the C shim made to fail once the container is
+// made (GLASSBOX_GRUN_FAULT=created): the result, and the word and container ID the caller
+// recorded ("again ID": Go ran the command after the C run of ID failed).
+func (e *env) runFaulted(args ...string) (r fixture.Result, word, attempt string) {
+	e.t.Helper()
+	trace := filepath.Join(e.t.TempDir(), "trace")
+	cmd := e.Command(append([]string{"run"}, args...)...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace, "GLASSBOX_GRUN_FAULT=created")
+	r = e.RunCmd(cmd)
+	data, _ := os.ReadFile(trace)
+	word, attempt, _ = strings.Cut(strings.TrimSpace(string(data)), " ")
+	return r, word, attempt
+}
+
+// TestRunInCFailureRunsAgainInGo: a C run whose shim fails before the container runs (it
+// shares the caller's memory, so the caller cannot trust what it left there) has the caller
+// run the same command line again in a new image of the binary, where Go runs it: the
+// container runs once, from the same arguments and environment (without the marker that keeps
+// the new image from trying C again), and the C run's container is undone.
+func TestRunInCFailureRunsAgainInGo(t *testing.T) {
+	e := newEnv(t)
+	unpin := e.pinParent()
+	n := name(t)
+	cmd := []string{e.image, "sh", "-c", "echo hello; exec sleep 1000"}
+	r, inC := e.runTraced(append([]string{"-d", "--network", "none", "--name", n + "-go"}, cmd...)...)
+	if r.Code != 0 || inC {
+		t.Fatalf("first run (Go, the template): %+v, in C %v", r, inC)
+	}
+	goID := strings.TrimSpace(r.Stdout)
+
+	r, word, attempt := e.runFaulted(append([]string{"-d", "--network", "none", "--name", n}, cmd...)...)
+	id := strings.TrimSpace(r.Stdout)
+	if r.Code != 0 || word != "again" || len(attempt) != 64 || len(id) != 64 || attempt == id {
+		t.Fatalf("faulted run -d: %+v, marker %q %q", r, word, attempt)
+	}
+	d := e.inspect(n)
+	if d.ID != id || !d.State.Running || d.ShimPid <= 0 {
+		t.Fatalf("inspect of the container Go ran: %+v", d)
+	}
+	environ, _ := os.ReadFile("/proc/" + itoa(d.ShimPid) + "/environ")
+	if !bytes.Contains(environ, []byte("\x00GLASSBOX_GRUN_FAULT=created\x00")) || bytes.Contains(environ, []byte("_GLASSBOX_GRUN_GO")) {
+		t.Errorf("the Go shim's environment: %q", environ)
+	}
+	waitFor(t, "its log", func() bool { return strings.Contains(e.Must("logs", n), "hello") })
+	if cs := e.ps(true); len(cs) != 3 {
+		t.Errorf("%d containers, want the pin, the first run's and this one's", len(cs))
+	}
+	if cg := containerCgroups(attempt); len(cg) != 0 || exists(filepath.Join(e.root, "runtime", attempt)) || exists(filepath.Join(e.root, "containers", attempt)) {
+		t.Errorf("the C run's container %s stays: cgroups %v", attempt[:12], cg)
+	}
+
+	// Attached, with --rm (after Go's run of the command line, its template): the output and
+	// status are the container's.
+	attached := []string{"--rm", "--network", "none", e.image, "sh", "-c", "echo out; exit 4"}
+	if r, inC := e.runTraced(attached...); r.Code != 4 || r.Stdout != "out\n" || inC {
+		t.Fatalf("run --rm (Go, the template): %+v, in C %v", r, inC)
+	}
+	r, word, attempt2 := e.runFaulted(attached...)
+	if r.Code != 4 || r.Stdout != "out\n" || word != "again" || len(attempt2) != 64 {
+		t.Fatalf("faulted run --rm: %+v, marker %q %q", r, word, attempt2)
+	}
+	e.Must("rm", "-f", id, goID)
+	unpin()
+	checkNothingLeft(t, e.root, []string{attempt, attempt2, id, goID}, nil)
+}
+
+// TestRunInCShimTitle: the C shim of an attached run shares its caller's memory, and so its
+// command line, while the caller runs: the caller's stays its own (the shim takes the shim's
+// title only once the caller is gone), and the shim's comm says what it is. Killed, the
+// caller leaves the container running, its shim titled as engine/shim's.
+func TestRunInCShimTitle(t *testing.T) {
+	e := newEnv(t)
+	unpin := e.pinParent()
+	args := []string{"run", "--rm", "--network", "none", e.image, "sleep", "999"}
+	// container finds the running container of this command line: its ID and shim.
+	container := func() (string, int) {
+		for _, c := range e.ps(false) {
+			if strings.Contains(c.Command, "sleep 999") {
+				return c.ID, e.inspect(c.ID).ShimPid
+			}
+		}
+		return "", 0
+	}
+	// The first run of the command line is Go's and leaves the template; it ends with its
+	// container.
+	first := e.Command(args...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first run's container", func() bool { id, _ := container(); return id != "" })
+	id, _ := container()
+	e.Must("rm", "-f", id)
+	first.Wait()
+
+	trace := filepath.Join(t.TempDir(), "trace")
+	cli := e.Command(args...)
+	cli.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var shimPid int
+	waitFor(t, "the C run's container", func() bool { id, shimPid = container(); return shimPid > 0 })
+	if shimPid == cli.Process.Pid {
+		t.Fatal("the second run ran in Go (its shim is the caller)")
+	}
+	comm, _ := os.ReadFile("/proc/" + itoa(shimPid) + "/comm")
+	cliLine, _ := os.ReadFile("/proc/" + itoa(cli.Process.Pid) + "/cmdline")
+	if string(comm) != "glassbox-shim\n" {
+		t.Errorf("the C shim's comm: %q", comm)
+	}
+	if !strings.Contains(string(cliLine), "\x00run\x00--rm\x00") || strings.Contains(string(cliLine), "shim") {
+		t.Errorf("the attached caller's command line: %q", cliLine)
+	}
+	cli.Process.Signal(syscall.SIGKILL)
+	cli.Wait()
+	waitFor(t, "the shim's title", func() bool {
+		line, _ := os.ReadFile("/proc/" + itoa(shimPid) + "/cmdline")
+		return strings.HasPrefix(string(line), "glassbox\x00shim\x00--root\x00"+e.root+"\x00")
+	})
+	if d := e.inspect(id); !d.State.Running || d.ShimPid != shimPid {
+		t.Fatalf("after the caller's kill: %+v", d.State)
+	}
+	if data, _ := os.ReadFile(trace); len(data) != 0 {
+		t.Errorf("the killed caller recorded %q", data)
+	}
+	e.Must("rm", "-f", id)
+	unpin()
+	checkNothingLeft(t, e.root, []string{id}, nil)
+}
