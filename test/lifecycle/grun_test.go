@@ -78,6 +78,11 @@ func TestRunInCMatchesGo(t *testing.T) {
 	if got := strings.Join(e.events(id), " "); got != "create start die:3 destroy" {
 		t.Errorf("events of the C run: %s", got)
 	}
+	// Gone when the command returns, as docker's run --rm waits for the removal: the
+	// container's directory, its runtime state and cgroups (the trash is purged after).
+	if cg := containerCgroups(id); len(cg) != 0 || exists(filepath.Join(e.root, "containers", id)) || exists(filepath.Join(e.root, "runtime", id)) {
+		t.Errorf("the C run --rm returned with its container there: cgroups %v", cg)
+	}
 	unpin()
 	checkNothingLeft(t, e.root, []string{id}, nil)
 	// The lease went with the container: the image can be removed once the pin is gone.

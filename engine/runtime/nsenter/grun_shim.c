@@ -170,24 +170,29 @@ static void name_shim(void *arg)
 // The runtime's delete (the cgroups' rmdirs, the longest part of the end) runs beside the
 // rest of the end, as engine/shim's run does, in a thread started while the program runs
 // (a pthread_create at the end cost 0.15 ms there) that waits for the exit.
+// The runtime's state directory goes into the trash, removed with the container's after
+// the attachers heard the exit.
 struct deleter {
 	struct run *r;
 	sem_t go;
 	pthread_t thread;
-	int started;
+	int started, moved;
+	char trash[PATH_MAX];
 };
 
 static void *delete_runtime(void *arg)
 {
 	struct deleter *d = arg;
 	while (sem_wait(&d->go) < 0 && errno == EINTR) ;
-	runc_delete(d->r);
+	d->moved = runc_delete_into(d->r, d->trash[0] ? d->trash : NULL);
 	return NULL;
 }
 
-static void start_deleter(struct deleter *d, struct run *r)
+static void start_deleter(struct deleter *d, struct grun *g, struct run *r)
 {
 	d->r = r;
+	if ((size_t)snprintf(d->trash, sizeof(d->trash), "%s/trash/%s.runtime", g->root, g->id) >= sizeof(d->trash))
+		d->trash[0] = '\0';
 	if (sem_init(&d->go, 0, 0) < 0)
 		return;
 	// Its signals blocked from the start: the shim's own stay with its main thread.
@@ -204,7 +209,7 @@ static void run_deleter(struct deleter *d)
 	if (d->started)
 		sem_post(&d->go);
 	else
-		runc_delete(d->r);
+		d->moved = runc_delete_into(d->r, d->trash[0] ? d->trash : NULL);
 }
 
 static void join_deleter(struct deleter *d)
@@ -404,7 +409,7 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 	if (grun_path(g, path, "trace.json") == 0)
 		runc_write_trace_to(&r, path);
 	struct deleter deleter = { 0 };
-	start_deleter(&deleter, &r);
+	start_deleter(&deleter, g, &r);
 	int code = cshim_serve(&s);
 	int oom = oom_killed();
 	// The delete and the rest of the end side by side, both done before anyone hears the exit.
@@ -435,6 +440,8 @@ static void shim(struct grun *g, struct runc_entry *rt, int ready, int ctl)
 			close(nsfd[i]);
 	if (trash[0])
 		grun_remove_tree(trash);
+	if (deleter.moved)
+		grun_remove_tree(deleter.trash);
 	if (g->flags & GF_AUTOREMOVE)
 		grun_prune_tombstones(g);
 	_exit(0);

@@ -175,6 +175,10 @@ int runc_start(struct run *r);
 int runc_start_ahead(struct run *r);
 void runc_undo(struct run *r);
 void runc_delete(struct run *r);
+// runc_delete_into is runc_delete with the state directory renamed to trash (on its
+// filesystem) rather than emptied and removed, for the caller to remove later: 1 if it was,
+// 0 if it was removed in place (or there was none).
+int runc_delete_into(struct run *r, const char *trash);
 // runc_run does the run; it returns (having undone everything) only when Go must do it.
 void runc_run(struct runc_entry *e);
 // glassbox_runc runs `oci run` from the cache when it can; it returns when Go must. nsexec.c's

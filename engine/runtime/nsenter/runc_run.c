@@ -656,11 +656,23 @@ void runc_undo(struct run *r)
 
 void runc_delete(struct run *r)
 {
+	runc_delete_into(r, NULL);
+}
+
+int runc_delete_into(struct run *r, const char *trash)
+{
 	for (int i = 0; i < r->e->nleaves; i++)
 		runc_remove_cgroup(r->e->leaves[i], 0);
-	runc_remove_state(r);
+	// An ext4 rmdir of the state directory took 0.35 ms here (its block freed, and discarded
+	// with the journal's commit), a rename 0.03 ms.
+	int moved = trash != NULL && r->made_dir && rename(r->dir, trash) == 0;
+	if (moved)
+		r->made_dir = 0;
+	else
+		runc_remove_state(r);
 	free(r->trace);
 	r->trace = NULL;
+	return moved;
 }
 
 void runc_run(struct runc_entry *e)
