@@ -129,6 +129,15 @@ func (e *Engine) GC(ctx context.Context) (GCReport, error) {
 		states, _ := os.ReadDir(e.runtimeStateDir())
 		for _, s := range states {
 			id := s.Name()
+			// An exec fifo made for a create (".ID.fifo") that was cut off before the
+			// fifo went into the new state directory (nsenter/runc_run.c's runc_spawn).
+			if fifoID, ok := strings.CutSuffix(strings.TrimPrefix(id, "."), ".fifo"); ok && strings.HasPrefix(id, ".") && state.ValidID(fifoID) {
+				if fi, err := s.Info(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 && time.Since(fi.ModTime()) > 10*time.Second {
+					note(os.Remove(filepath.Join(e.runtimeStateDir(), id)))
+					rep.Removed = append(rep.Removed, "exec fifo of a cut-off create "+fifoID[:12])
+				}
+				continue
+			}
 			if !s.IsDir() || !state.ValidID(id) {
 				continue // the runtime's own files (.seccomp), or not a container of ours
 			}

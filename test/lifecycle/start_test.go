@@ -132,6 +132,34 @@ func TestGCEmptiesTrash(t *testing.T) {
 	}
 }
 
+// TestGCRemovesStaleExecFifos: a C run makes its exec fifo beside the runtime's state
+// directory (ROOT/runtime/.ID.fifo) and moves it in after the init's clone; a run killed
+// between the two leaves it, which gc removes once it is old, and not before.
+func TestGCRemovesStaleExecFifos(t *testing.T) {
+	e := newEnv(t)
+	e.Must("ps")
+	dir := filepath.Join(e.root, "runtime")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "."+strings.Repeat("c", 64)+".fifo")
+	fresh := filepath.Join(dir, "."+strings.Repeat("d", 64)+".fifo")
+	for _, f := range []string{old, fresh} {
+		if err := syscall.Mkfifo(f, 0o622); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-time.Minute)
+	os.Chtimes(old, past, past)
+	out := e.Must("gc")
+	if exists(old) || !strings.Contains(out, strings.Repeat("c", 12)) {
+		t.Errorf("gc left %s or did not say so: %q", old, out)
+	}
+	if !exists(fresh) {
+		t.Errorf("gc deleted %s, a create that may be under way", fresh)
+	}
+}
+
 // A created --rm container's rootfs is a volatile overlay; once it is unmounted (a reboot, or
 // a umount by hand), overlayfs refuses that upper directory again (its work/incompat/volatile
 // marker stays after a clean umount too). The start mounts it anew all the same.
