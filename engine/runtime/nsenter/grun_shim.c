@@ -457,10 +457,10 @@ fallback:
 // The shim starts beside the caller, in its memory (clone with CLONE_VM, as the init's first
 // process does, start_helper): no copy of the caller's page tables, and none of the
 // copy-on-write faults the shim's first writes took in a fork (each fault costs ~10 us under
-// a hypervisor, the fork ~1 ms): 1.5 to 1.9 ms less per run here. The shim has a stack of its own
-// and the caller's thread-local storage (its C library state: errno, malloc's cache, stdio's
-// lock owner): from the clone on, the caller runs no C library code that writes any of it,
-// only raw system calls (cli_*), until the shim has exited. Were the shim to fail before the
+// a hypervisor, the fork ~1 ms): 1.5 to 1.9 ms less per run here. The shim has a stack of
+// its own and the caller's thread-local storage (its C library state: errno, malloc's cache,
+// stdio's lock owner): from the clone on, the caller runs no C library code that writes any
+// of it, only raw system calls (cli_*), until the shim has exited. Were the shim to fail before the
 // container runs, the caller runs the command again in a new image of this binary (Go's way),
 // as it cannot know what a shim that died left in the memory they shared. Where raw system
 // calls are not at hand (GLASSBOX_RAW_SYSCALL), the shim is forked, and the caller goes on
