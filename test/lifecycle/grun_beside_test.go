@@ -2,11 +2,15 @@ package lifecycle
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/glassbox/glassbox/test/fixture"
 )
@@ -139,4 +143,43 @@ func TestRunInCShimTitle(t *testing.T) {
 	e.Must("rm", "-f", id)
 	unpin()
 	checkNothingLeft(t, e.root, []string{id}, nil)
+}
+
+// TestRunInCForwardsSignals: the attached caller of a C run passes the signals it gets to the
+// container's init (its handler makes raw system calls only: it shares its memory with the
+// shim), as Go's run does: the init's trap runs, and its status is the run's.
+func TestRunInCForwardsSignals(t *testing.T) {
+	e := newEnv(t)
+	e.pinParent()
+	args := []string{"run", "--rm", "--network", "none", e.image, "sh", "-c",
+		`trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done`}
+	for i, wantC := range []bool{false, true} {
+		trace := filepath.Join(t.TempDir(), "trace")
+		cmd := e.Command(args...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line := make([]byte, 6)
+		if _, err := io.ReadFull(out, line); err != nil || string(line) != "ready\n" {
+			t.Fatalf("run %d: %q, %v before the signal", i, line, err)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		// Not passed on, the signal would leave the run waiting for a container that loops.
+		timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		rest, _ := io.ReadAll(out)
+		err = cmd.Wait()
+		timer.Stop()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 7 || string(rest) != "got TERM\n" {
+			t.Errorf("run %d: %q, %v; want the trap's output and status 7", i, rest, err)
+		}
+		if data, _ := os.ReadFile(trace); (strings.TrimSpace(string(data)) == "grun") != wantC {
+			t.Errorf("run %d: in C %q, want %v", i, data, wantC)
+		}
+	}
 }
