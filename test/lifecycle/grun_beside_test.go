@@ -157,22 +157,12 @@ func TestRunInCForwardsSignals(t *testing.T) {
 		trace := filepath.Join(t.TempDir(), "trace")
 		cmd := e.Command(args...)
 		cmd.Env = append(os.Environ(), "GLASSBOX_RUN_TRACE="+trace)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line := make([]byte, 6)
-		if _, err := io.ReadFull(out, line); err != nil || string(line) != "ready\n" {
-			t.Fatalf("run %d: %q, %v before the signal", i, line, err)
-		}
+		out := fixture.StartSaying(t, cmd, "ready\n")
 		cmd.Process.Signal(syscall.SIGTERM)
 		// Not passed on, the signal would leave the run waiting for a container that loops.
 		timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 		rest, _ := io.ReadAll(out)
-		err = cmd.Wait()
+		err := cmd.Wait()
 		timer.Stop()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 7 || string(rest) != "got TERM\n" {

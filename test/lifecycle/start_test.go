@@ -121,14 +121,21 @@ func TestGCEmptiesTrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	e.checkGCTakesOld(old, fresh, strings.Repeat("a", 12))
+}
+
+// checkGCTakesOld ages old by a minute and runs gc, which must remove it and name it (by
+// short), and leave fresh (a removal or create that may be under way).
+func (e *env) checkGCTakesOld(old, fresh, short string) {
+	e.t.Helper()
 	past := time.Now().Add(-time.Minute)
 	os.Chtimes(old, past, past)
 	out := e.Must("gc")
-	if exists(old) || !strings.Contains(out, strings.Repeat("a", 12)) {
-		t.Errorf("gc left %s or did not say so: %q", old, out)
+	if exists(old) || !strings.Contains(out, short) {
+		e.t.Errorf("gc left %s or did not say so: %q", old, out)
 	}
 	if !exists(fresh) {
-		t.Errorf("gc deleted %s, a removal that may be under way", fresh)
+		e.t.Errorf("gc deleted %s, which may be in use", fresh)
 	}
 }
 
@@ -149,15 +156,7 @@ func TestGCRemovesStaleExecFifos(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	past := time.Now().Add(-time.Minute)
-	os.Chtimes(old, past, past)
-	out := e.Must("gc")
-	if exists(old) || !strings.Contains(out, strings.Repeat("c", 12)) {
-		t.Errorf("gc left %s or did not say so: %q", old, out)
-	}
-	if !exists(fresh) {
-		t.Errorf("gc deleted %s, a create that may be under way", fresh)
-	}
+	e.checkGCTakesOld(old, fresh, strings.Repeat("c", 12))
 }
 
 // A created --rm container's rootfs is a volatile overlay; once it is unmounted (a reboot, or

@@ -34,7 +34,7 @@ func TestRunCutOffAfterCgroups(t *testing.T) {
 	})
 	bundle := e.bundle(nil, "sh", "-c", "echo ready; exec sleep 1000")
 	for i, want := range []string{"go", "c"} {
-		run := startReady(t, e, bundle, id, i)
+		run := startReady(t, e, bundle, id)
 		st := e.waitStatus(id, specs.StateRunning)
 		path := filepath.Join(e.root, id, "state.json")
 		data, err := os.ReadFile(path)

@@ -2,7 +2,6 @@ package oci
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,22 +81,12 @@ func pinGlassboxParent(t *testing.T) {
 	t.Cleanup(func() { pin.Run("delete", "--force", id) })
 }
 
-// startReady starts `oci run --bundle bundle id` (run i of a test) and returns once the
-// container has said "ready".
-func startReady(t *testing.T, e *ociEnv, bundle, id string, i int) *exec.Cmd {
+// startReady starts `oci run --bundle bundle id` and returns once the container has said
+// "ready".
+func startReady(t *testing.T, e *ociEnv, bundle, id string) *exec.Cmd {
 	t.Helper()
 	run := e.Command("run", "--bundle", bundle, id)
-	out, err := run.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make([]byte, 6)
-	if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
-		t.Fatalf("run %d: the container said %q (%v), want ready", i, ready, err)
-	}
+	fixture.StartSaying(t, run, "ready\n")
 	return run
 }
 
@@ -221,7 +210,7 @@ func TestRunCacheWhileRunning(t *testing.T) {
 	bundle := e.bundle(nil, "sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`)
 	for i, want := range []string{"go", "c", "c"} {
 		// The trap is set once sh has said so (a PID 1 without a handler ignores SIGTERM).
-		run := startReady(t, e, bundle, id, i)
+		run := startReady(t, e, bundle, id)
 		st := e.waitStatus(id, specs.StateRunning)
 		if st.Pid <= 0 || st.Bundle != bundle || st.ID != id {
 			t.Errorf("run %d: state %+v", i, st)
