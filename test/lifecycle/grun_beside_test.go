@@ -3,11 +3,13 @@ package lifecycle
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,5 +173,60 @@ func TestRunInCForwardsSignals(t *testing.T) {
 		if data, _ := os.ReadFile(trace); (strings.TrimSpace(string(data)) == "grun") != wantC {
 			t.Errorf("run %d: in C %q, want %v", i, data, wantC)
 		}
+	}
+}
+
+// TestRunInCConcurrent: C runs side by side, attached with --rm and detached then removed,
+// each a shim in its caller's memory: each gives its container's output and status, runs in
+// C, and all of them leave nothing behind.
+func TestRunInCConcurrent(t *testing.T) {
+	e := newEnv(t)
+	unpin := e.pinParent()
+	attached := []string{"--rm", "--network", "none", e.image, "sh", "-c", "echo ok; exit 5"}
+	detached := []string{"-d", "--network", "none", e.image, "sleep", "1000"}
+	// The first run of each command line is Go's and leaves its template.
+	if r, _ := e.runTraced(attached...); r.Code != 5 {
+		t.Fatalf("first attached run: %+v", r)
+	}
+	r, _ := e.runTraced(detached...)
+	if r.Code != 0 {
+		t.Fatalf("first detached run: %+v", r)
+	}
+	e.Must("rm", "-f", strings.TrimSpace(r.Stdout))
+	const workers, rounds = 4, 6
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*rounds*2)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				if r, inC := e.runTraced(attached...); r.Code != 5 || r.Stdout != "ok\n" || !inC {
+					errs <- fmt.Sprintf("worker %d round %d attached: %+v in C %v", w, i, r, inC)
+				}
+				r, inC := e.runTraced(detached...)
+				if r.Code != 0 || !inC {
+					errs <- fmt.Sprintf("worker %d round %d detached: %+v in C %v", w, i, r, inC)
+					continue
+				}
+				if rm := e.Run("rm", "-f", strings.TrimSpace(r.Stdout)); rm.Code != 0 {
+					errs <- fmt.Sprintf("worker %d round %d rm -f: %+v", w, i, rm)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	unpin()
+	ids := eventIDs(t, e.root)
+	if want := 2 + 2*workers*rounds + 1; len(ids) != want {
+		t.Errorf("%d containers in the events, want %d", len(ids), want)
+	}
+	checkNothingLeft(t, e.root, ids, nil)
+	if cs := e.ps(true); len(cs) != 0 {
+		t.Errorf("%d containers left in ps -a", len(cs))
 	}
 }
