@@ -169,9 +169,9 @@ static void name_shim(void *arg)
 
 // The runtime's delete (the cgroups' rmdirs, the longest part of the end) runs beside the
 // rest of the end, as engine/shim's run does, in a thread started while the program runs
-// (a pthread_create at the end cost 0.15 ms there) that waits for the exit.
-// The runtime's state directory goes into the trash, removed with the container's after
-// the attachers heard the exit.
+// (a pthread_create at the end cost 0.15 ms there) that waits for the exit. The runtime's
+// state directory goes into the trash (trash/ID.runtime), removed with the container's
+// directory once the attachers heard the exit.
 struct deleter {
 	struct run *r;
 	sem_t go;
