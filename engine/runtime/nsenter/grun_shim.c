@@ -717,14 +717,6 @@ void grun_run(struct grun *g, struct runc_entry *rt)
 	}
 #ifdef SHIM_BESIDE
 	pid_t pid = start_shim(g, rt, ready, ctl);
-	if (pid < 0) {
-		for (int i = 0; i < 2; i++) {
-			close(ready[i]);
-			if (ctl[i] >= 0)
-				close(ctl[i]);
-		}
-		return;	// no shim ran: Go, here
-	}
 #else
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -733,15 +725,15 @@ void grun_run(struct grun *g, struct runc_entry *rt)
 			close(ctl[0]);
 		shim(g, rt, ready[1], ctl[1]);
 	}
+#endif
 	if (pid < 0) {
 		for (int i = 0; i < 2; i++) {
 			close(ready[i]);
 			if (ctl[i] >= 0)
 				close(ctl[i]);
 		}
-		return;
+		return;	// no shim ran: Go, here
 	}
-#endif
 	// From here, system calls only (cli_*) until the shim is gone.
 	cli_sys(SYS_close, ready[1], 0, 0, 0);
 	if (ctl[1] >= 0)
